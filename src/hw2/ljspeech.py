@@ -1,0 +1,84 @@
+"""The LJ Speech 1.1 on-disk format: wavs/<id>.wav and metadata.csv (id|raw|normalized).
+
+Splits follow the homework: by row order, train [0, 9825), validation [9825, 10480),
+test [10480, 13100) of 13,100 rows; a corpus of another size keeps the proportions.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hw2.errors import DataError
+
+LJ_ROWS = 13100
+LJ_BOUNDS = (9825, 10480)  # train | validation | test
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metadata.csv row."""
+
+    id: str
+    raw: str
+    normalized: str
+
+
+def read_metadata(path: str | Path) -> list[Row]:
+    """Parse metadata.csv; a malformed row or empty transcript names its line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) != 3:
+            raise DataError(
+                f"{path}:{lineno}: expected 3 fields 'id|raw|normalized', got {len(fields)}"
+            )
+        clip_id, raw, normalized = (f.strip() for f in fields)
+        if not clip_id or "/" in clip_id or clip_id.startswith("."):
+            raise DataError(f"{path}:{lineno}: bad clip id {clip_id!r}")
+        if clip_id in seen:
+            raise DataError(f"{path}:{lineno}: duplicate clip id {clip_id!r}")
+        if not normalized:
+            raise DataError(f"{path}:{lineno}: empty transcript for {clip_id}")
+        seen.add(clip_id)
+        rows.append(Row(clip_id, raw, normalized))
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def write_metadata(path: str | Path, rows: list[Row]) -> None:
+    """Write rows in LJ Speech's format (no header, '|' separated)."""
+    lines = []
+    for r in rows:
+        if any("|" in f or "\n" in f for f in (r.id, r.raw, r.normalized)):
+            raise ValueError(f"row {r.id}: fields may not hold '|' or newlines")
+        lines.append(f"{r.id}|{r.raw}|{r.normalized}\n")
+    Path(path).write_text("".join(lines), encoding="utf-8")
+
+
+def split_bounds(n_rows: int) -> tuple[int, int]:
+    """Row indices where validation and test begin, in the homework's proportions."""
+    if n_rows == LJ_ROWS:
+        return LJ_BOUNDS
+    a = round(n_rows * LJ_BOUNDS[0] / LJ_ROWS)
+    b = round(n_rows * LJ_BOUNDS[1] / LJ_ROWS)
+    # every split gets at least one row when there are three or more
+    a = min(max(a, 1), n_rows - 2) if n_rows >= 3 else a
+    b = min(max(b, a + 1), n_rows - 1) if n_rows >= 3 else b
+    return a, b
+
+
+def split_rows(rows: list[Row]) -> dict[str, list[Row]]:
+    """The rows of each split, by row order."""
+    a, b = split_bounds(len(rows))
+    return {"train": rows[:a], "validation": rows[a:b], "test": rows[b:]}

@@ -1,0 +1,82 @@
+"""Shared fixtures: a local HTTP server on 127.0.0.1 with Range support and faults."""
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+class FileServer:
+    """Serves files from a folder; can cut a response short or fail with a status."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.cut_after: int | None = None  # bytes sent before the connection drops
+        self.fail_status: int | None = None
+        self.ignore_range = False
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                server.requests.append(
+                    {"path": self.path, "range": self.headers.get("Range")}
+                )
+                if server.fail_status:
+                    self.send_error(server.fail_status)
+                    return
+                path = server.root / self.path.split("?")[0].lstrip("/")
+                if not path.is_file():
+                    self.send_error(404)
+                    return
+                data = path.read_bytes()
+                start = 0
+                rng = self.headers.get("Range")
+                if rng and not server.ignore_range:
+                    start = int(rng.removeprefix("bytes=").split("-")[0])
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                    self.send_header(
+                        "Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}"
+                    )
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.cut_after is not None:
+                    self.wfile.write(body[: server.cut_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A FileServer over tmp_path/'served'; put files there, fetch server.url(name)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = FileServer(root)
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
