@@ -1,0 +1,18 @@
+"""Stage download_images: data/images/octmnist.npz, generated (sample) or downloaded."""
+
+from hw2.errors import run_stage
+from hw2.octmnist import ImageDataConfig, load_octmnist, prepare_images
+from hw2.params import load_params
+
+OUT = "data/images/octmnist.npz"
+
+
+def main() -> None:
+    config = ImageDataConfig.from_params(load_params())
+    path = prepare_images(config, OUT)
+    sizes = {split: len(x) for split, (x, _) in load_octmnist(path).items()}
+    print(f"{path} ({config.source}): {sizes}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
