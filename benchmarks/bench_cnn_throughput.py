@@ -71,7 +71,7 @@ def main() -> None:
         "pipeline": pipeline_loop,
     }
     rates: dict[str, list[float]] = {k: [] for k in loops}
-    for name, loop in loops.items():  # warm-up
+    for loop in loops.values():  # warm-up
         loop(model, optimizer, x, y, 50)
     for r in range(args.rounds):
         for name, loop in loops.items():

@@ -50,16 +50,18 @@ class Params:
         allowed = "a number" + lo + ("," if lo and hi else "") + hi
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._fail(key, allowed, value)
-        value = float(value)
-        if not math.isfinite(value):
+        x = float(value)
+        if (
+            not math.isfinite(x)
+            or (low is not None and (x <= low if low_open else x < low))
+            or (high is not None and x > high)
+        ):
             raise self._fail(key, allowed, value)
-        if low is not None and (value <= low if low_open else value < low):
-            raise self._fail(key, allowed, value)
-        if high is not None and value > high:
-            raise self._fail(key, allowed, value)
-        return value
+        return x
 
-    def integer(self, key: str, *, low: int | None = None, high: int | None = None) -> int:
+    def integer(
+        self, key: str, *, low: int | None = None, high: int | None = None
+    ) -> int:
         """An int in [low, high]."""
         value = self.get(key)
         lo = "" if low is None else f" >= {low}"

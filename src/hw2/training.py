@@ -1,6 +1,7 @@
 """Training and evaluating the OCT CNN: SGD, batch 8, NLL loss, per-epoch logging."""
 
 import math
+import pickle
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
@@ -184,8 +185,20 @@ def load_model(path, device: torch.device) -> OCTNet:
         ckpt = torch.load(path, map_location=device, weights_only=True)
         model = OCTNet(CNNDimensions(**ckpt["dims"]))
         model.load_state_dict(ckpt["model_state_dict"])
-    except (OSError, RuntimeError, KeyError, TypeError) as exc:
-        raise Hw2Error(f"{path}: not a CNN checkpoint ({exc})") from None
+    except FileNotFoundError:
+        raise Hw2Error(f"{path}: file not found (run train_cnn)") from None
+    except (
+        OSError,
+        RuntimeError,
+        KeyError,
+        TypeError,
+        EOFError,
+        pickle.UnpicklingError,
+    ) as exc:
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise Hw2Error(
+            f"{path}: not a CNN checkpoint ({type(exc).__name__}: {reason})"
+        ) from None
     return model.to(device).eval()
 
 

@@ -1,0 +1,70 @@
+import pytest
+
+from hw2.errors import ParamError
+from hw2.params import Params, load_params
+
+
+@pytest.fixture
+def p():
+    return Params(
+        {
+            "lr": 0.01,
+            "neg": -1,
+            "flag": True,
+            "word": "maybe",
+            "n": 3,
+            "big": 1e999,
+            "sec": {"choice": "lstm", "list": [1, 2]},
+        }
+    )
+
+
+def test_dotted_get_and_missing_key(p):
+    assert p.get("sec.choice") == "lstm"
+    with pytest.raises(ParamError, match="missing key 'sec.nope'"):
+        p.get("sec.nope")
+    assert p.get("sec.nope", None) is None
+
+
+def test_number_bounds_name_the_key(p):
+    assert p.number("lr", low=0, low_open=True) == 0.01
+    with pytest.raises(ParamError, match=r"neg must be a number > 0, got -1"):
+        p.number("neg", low=0, low_open=True)
+    with pytest.raises(ParamError, match="big must be a number"):
+        p.number("big")
+    with pytest.raises(ParamError, match="flag must be a number"):
+        p.number("flag")  # bool is an int in Python; refused here
+
+
+def test_boolean_refuses_words_and_ints(p):
+    assert p.boolean("flag") is True
+    with pytest.raises(ParamError, match="word must be true or false, got 'maybe'"):
+        p.boolean("word")
+    with pytest.raises(ParamError, match="n must be true or false"):
+        p.boolean("n")
+
+
+def test_choice_integer_and_lists(p):
+    assert p.choice("sec.choice", ["transformer", "lstm"]) == "lstm"
+    with pytest.raises(ParamError, match=r"sec.choice must be one of a \| b"):
+        p.choice("sec.choice", ["a", "b"])
+    assert p.integer("n", low=1) == 3
+    with pytest.raises(ParamError, match="n must be an integer >= 4"):
+        p.integer("n", low=4)
+    with pytest.raises(ParamError, match="lr must be an integer"):
+        p.integer("lr")
+    assert p.int_list("sec.list", low=1) == [1, 2]
+    with pytest.raises(ParamError, match="sec.list must be a non-empty list"):
+        p.int_list("sec.list", low=2)
+
+
+def test_load_params_reports_yaml_line(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("lr: 0.1\ncnn:\n  maxpool: [true\n")
+    with pytest.raises(ParamError, match=r"params.yaml: line \d+ is not valid YAML"):
+        load_params(bad)
+    with pytest.raises(ParamError, match="cannot read"):
+        load_params(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(ParamError, match="expected a mapping"):
+        load_params(tmp_path / "list.yaml")
