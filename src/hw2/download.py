@@ -70,7 +70,9 @@ def download(
             # Range not satisfiable: the partial file is already complete.
             response = None
         else:
-            raise DataError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+            raise DataError(
+                f"download of {url} failed: HTTP {exc.code} {exc.reason}"
+            ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DataError(f"download of {url} failed: {reason}") from None
@@ -105,16 +107,16 @@ def download(
                     ) from None
             if total is not None and part.stat().st_size < total:
                 raise DataError(
-                    f"download of {url} interrupted at {part.stat().st_size} of {total} "
-                    "bytes; run again to resume"
+                    f"download of {url} interrupted at {part.stat().st_size} of "
+                    f"{total} bytes; run again to resume"
                 )
 
     got = file_digest(part, algorithm)
     if got != checksum:
         part.unlink()
         raise DataError(
-            f"{dest.name}: {algorithm} checksum mismatch (expected {checksum}, got {got}); "
-            "the download was discarded"
+            f"{dest.name}: {algorithm} checksum mismatch (expected {checksum}, "
+            f"got {got}); the download was discarded"
         )
     os.replace(part, dest)
     return dest

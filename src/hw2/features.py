@@ -39,7 +39,9 @@ def write_split(
         with raw_path.open("wb") as raw:
             for clip_id, mel, tokens in items:
                 if mel.ndim != 2 or mel.shape[1] != n_mels:
-                    raise ValueError(f"{clip_id}: mel shape {mel.shape}, want (T, {n_mels})")
+                    raise ValueError(
+                        f"{clip_id}: mel shape {mel.shape}, want (T, {n_mels})"
+                    )
                 raw.write(np.ascontiguousarray(mel, dtype=np.float16).tobytes())
                 ids.append(clip_id)
                 frame_offsets.append(frame_offsets[-1] + mel.shape[0])
@@ -71,10 +73,16 @@ class SpeechSplit:
             if not (self.path / name).is_file():
                 raise DataError(f"{self.path}: missing {name} (run preprocess_speech)")
         try:
-            self.mels = np.load(self.path / "mels.npy", mmap_mode="r", allow_pickle=False)
-            self.frame_offsets = np.load(self.path / "frame_offsets.npy", allow_pickle=False)
+            self.mels = np.load(
+                self.path / "mels.npy", mmap_mode="r", allow_pickle=False
+            )
+            self.frame_offsets = np.load(
+                self.path / "frame_offsets.npy", allow_pickle=False
+            )
             self.tokens_flat = np.load(self.path / "tokens.npy", allow_pickle=False)
-            self.token_offsets = np.load(self.path / "token_offsets.npy", allow_pickle=False)
+            self.token_offsets = np.load(
+                self.path / "token_offsets.npy", allow_pickle=False
+            )
         except ValueError as exc:
             raise DataError(f"{self.path}: unreadable feature file ({exc})") from None
         self.ids = (self.path / "ids.txt").read_text().split()
@@ -106,6 +114,6 @@ class SpeechSplit:
 
     def tokens(self, i: int) -> np.ndarray:
         """Clip i's tokens, start and stop included, int64."""
-        return self.tokens_flat[self.token_offsets[i] : self.token_offsets[i + 1]].astype(
-            np.int64
-        )
+        return self.tokens_flat[
+            self.token_offsets[i] : self.token_offsets[i + 1]
+        ].astype(np.int64)

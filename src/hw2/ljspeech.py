@@ -40,7 +40,8 @@ def read_metadata(path: str | Path) -> list[Row]:
         fields = line.split("|")
         if len(fields) != 3:
             raise DataError(
-                f"{path}:{lineno}: expected 3 fields 'id|raw|normalized', got {len(fields)}"
+                f"{path}:{lineno}: expected 3 fields 'id|raw|normalized', "
+                f"got {len(fields)}"
             )
         clip_id, raw, normalized = (f.strip() for f in fields)
         if not clip_id or "/" in clip_id or clip_id.startswith("."):

@@ -1,0 +1,152 @@
+"""LJ Speech-format corpus -> ragged log-mel features and tokens, one folder per split.
+
+corpus_dir/metadata.csv, corpus_dir/wavs/<id>.wav
+-> out_dir/{train,validation,test}/  (hw2.features.write_split's format)
+
+Size: float16 frames, no padding. The whole LJ Speech (13,100 clips, ~24 h) is
+~86,400 s * 22,050 / 160 = 11.9 M frames * 80 mels * 2 bytes = 1.9 GB.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hw2 import audio
+from hw2.errors import DataError
+from hw2.features import write_split
+from hw2.io import atomic_dir
+from hw2.ljspeech import SPLITS, Row, read_metadata, split_rows
+from hw2.params import Params
+from hw2.text import MAX_TOKENS, encode
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How clips become features."""
+
+    max_frames: int = audio.MAX_FRAMES  # longer clips are cropped (and counted)
+
+    @classmethod
+    def from_params(cls, p: Params) -> "PreprocessConfig":
+        """Read `asr.max_frames` when present; DESIGN.md's 2,754 otherwise."""
+        if p.get("asr.max_frames", None) is None:
+            return cls()
+        return cls(max_frames=p.integer("asr.max_frames", low=1))
+
+
+@dataclass
+class _Counts:
+    frames: list[int] = field(default_factory=list)
+    cropped: int = 0
+    mixed: int = 0
+    resampled: int = 0
+    seconds: float = 0.0
+
+
+def preprocess_corpus(
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    config: PreprocessConfig | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write each split's features under out_dir (atomically, as one folder).
+
+    Metadata errors (with line numbers), missing WAVs, unreadable WAV headers and
+    clips too short for one frame raise DataError naming the file before any
+    feature is computed; audio that fails later is named too, and nothing is
+    written. Returns the report: clip counts, frames, what was changed or
+    counted (cropped, mixed to mono, resampled, unknown characters, truncated
+    transcripts) and bytes on disk.
+    """
+    config = config or PreprocessConfig()
+    corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
+    rows = read_metadata(corpus_dir / "metadata.csv")
+    wavs = {r.id: corpus_dir / "wavs" / f"{r.id}.wav" for r in rows}
+    for path in wavs.values():  # the cheapest check first, for all files
+        if not path.is_file():
+            raise DataError(f"{path}: audio file not found (named in metadata.csv)")
+    for path in tqdm(
+        wavs.values(), desc="check wavs", unit="clip", disable=not progress
+    ):
+        info = audio.wav_info(path)
+        if info.n_samples < audio.MIN_SAMPLES:
+            raise DataError(
+                f"{path}: {info.n_samples} samples, too short for a feature frame "
+                f"(need {audio.MIN_SAMPLES})"
+            )
+
+    tokens: dict[str, np.ndarray] = {}
+    n_unknown = n_truncated = 0
+    for r in rows:
+        tokens[r.id], unknown, truncated = encode(r.normalized, MAX_TOKENS)
+        n_unknown += unknown
+        n_truncated += truncated
+
+    counts = _Counts()
+    splits = split_rows(rows)
+    with (
+        _torch_threads(1),
+        atomic_dir(out_dir) as tmp,
+        tqdm(total=len(rows), desc="log-mel", unit="clip", disable=not progress) as bar,
+    ):
+        for name in SPLITS:
+            items = _features(splits[name], wavs, tokens, config, counts, bar)
+            write_split(tmp / name, items, audio.N_MELS)
+
+    frames = np.asarray(counts.frames, dtype=np.int64)
+    n_bytes = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
+    return {
+        "clips": {name: len(splits[name]) for name in SPLITS},
+        "n_clips": len(rows),
+        "audio_hours": round(counts.seconds / 3600, 4),
+        "total_frames": int(frames.sum()),
+        "frames_max": int(frames.max()),
+        "frames_mean": round(float(frames.mean()), 2),
+        "max_frames": config.max_frames,
+        "cropped": counts.cropped,
+        "mixed_to_mono": counts.mixed,
+        "resampled": counts.resampled,
+        "unknown_chars": n_unknown,
+        "truncated_transcripts": n_truncated,
+        "bytes": n_bytes,
+    }
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    # One clip's STFT is too small to split across threads: with 2 threads on a
+    # busy 2-core machine it ran 5-10x slower (benchmarks/bench_preprocess.py).
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _features(
+    rows: list[Row],
+    wavs: dict[str, Path],
+    tokens: dict[str, np.ndarray],
+    config: PreprocessConfig,
+    counts: _Counts,
+    bar: tqdm,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    for r in rows:
+        wav, info = audio.load_wav(wavs[r.id])
+        if wav.shape[0] < audio.MIN_SAMPLES:  # resampling down can shorten a clip
+            raise DataError(f"{wavs[r.id]}: too short after resampling")
+        wav, cropped = audio.crop(wav, config.max_frames)
+        mel = audio.log_mel(wav)
+        counts.frames.append(mel.shape[0])
+        counts.cropped += cropped
+        counts.mixed += info.mixed
+        counts.resampled += info.resampled
+        counts.seconds += info.n_samples / info.sample_rate
+        bar.update(1)
+        yield r.id, mel, tokens[r.id]

@@ -1,0 +1,116 @@
+"""The download_speech stage's work: an LJ Speech 1.1 folder, synthesised or downloaded.
+
+Either way the result is `<out_root>/LJSpeech-1.1/{metadata.csv, wavs/<id>.wav}`,
+written atomically, so everything downstream reads one format.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from hw2 import speech_synth
+from hw2.archive import safe_extract
+from hw2.download import download
+from hw2.errors import DataError, ParamError
+from hw2.io import atomic_dir
+from hw2.ljspeech import Row, read_metadata, write_metadata
+from hw2.params import Params
+
+CORPUS = "LJSpeech-1.1"
+ARCHIVE = "LJSpeech-1.1.tar.bz2"
+MAX_CLIPS = 999 * speech_synth.CLIPS_PER_CHAPTER  # ids run out at LJ999
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True)
+class SpeechDataConfig:
+    """Where the speech corpus comes from (data.source, data.speech.*)."""
+
+    source: str  # sample | full
+    url: str
+    sha256: str
+    n_clips: int  # sample only
+    seed: int  # sample only
+
+    @classmethod
+    def from_params(cls, p: Params) -> "SpeechDataConfig":
+        """Read and check data.source and data.speech.* (ParamError names the key)."""
+        source = p.choice("data.source", ("sample", "full"))
+        url = p.string("data.speech.url")
+        sha256 = p.string("data.speech.sha256")
+        if not _SHA256.fullmatch(sha256):
+            raise ParamError(
+                f"{p.source}: data.speech.sha256 must be 64 hexadecimal digits, "
+                f"got {sha256!r}"
+            )
+        n_clips = p.integer("data.speech.sample.n_clips", low=3, high=MAX_CLIPS)
+        seed = p.integer("data.speech.sample.seed", low=0)
+        return cls(source, url, sha256.lower(), n_clips, seed)
+
+
+def check_corpus(folder: Path) -> None:
+    """Raise DataError unless `folder` looks like LJ Speech (metadata.csv, wavs/)."""
+    if not (folder / "wavs").is_dir():
+        raise DataError(f"{folder}: no wavs/ folder (not an LJ Speech corpus)")
+    read_metadata(folder / "metadata.csv")
+
+
+def synthesize_corpus(
+    dest: Path, n_clips: int, seed: int, *, progress: bool = True
+) -> list[Row]:
+    """Write n_clips eSpeak NG clips and metadata.csv into the folder `dest`."""
+    specs = [speech_synth.clip_spec(seed, i) for i in range(n_clips)]
+    wavs = dest / "wavs"
+    wavs.mkdir(parents=True, exist_ok=True)
+    clips = speech_synth.synthesize_clips(specs)
+    bar = tqdm(
+        zip(specs, clips, strict=True),
+        total=n_clips,
+        desc="synthesising",
+        unit=" clips",
+        disable=not progress,
+    )
+    for spec, audio in bar:
+        if not np.any(audio):
+            raise DataError(
+                f"eSpeak NG produced silence for {spec.id} ({spec.normalized!r})"
+            )
+        sf.write(
+            wavs / f"{spec.id}.wav", audio, speech_synth.SAMPLE_RATE, subtype="PCM_16"
+        )
+    rows = [Row(s.id, s.raw, s.normalized) for s in specs]
+    write_metadata(dest / "metadata.csv", rows)
+    return rows
+
+
+def prepare_speech(
+    config: SpeechDataConfig,
+    out_root: str | Path,
+    *,
+    downloads: str | Path = "data/downloads",
+    progress: bool = True,
+) -> Path:
+    """Make `<out_root>/LJSpeech-1.1` from the configured source; return its path.
+
+    full: the archive is downloaded (resumably, checked against its SHA-256) into
+    `downloads` and kept there, then extracted safely.
+    """
+    target = Path(out_root) / CORPUS
+    if config.source == "sample":
+        with atomic_dir(target) as tmp:
+            synthesize_corpus(tmp, config.n_clips, config.seed, progress=progress)
+        return target
+    archive = download(
+        config.url,
+        Path(downloads) / ARCHIVE,
+        checksum=config.sha256,
+        algorithm="sha256",
+        progress=progress,
+    )
+    return safe_extract(
+        archive, target, root=CORPUS, check=check_corpus, progress=progress
+    )

@@ -1,0 +1,30 @@
+"""preprocess_speech: the LJ Speech-format corpus -> log-mel features per split."""
+
+import time
+
+from hw2.errors import run_stage
+from hw2.io import write_json
+from hw2.params import load_params
+from hw2.preprocess import PreprocessConfig, preprocess_corpus
+
+CORPUS = "data/speech/LJSpeech-1.1"
+FEATURES = "data/features"
+REPORT = "metrics/speech_preprocess.json"
+
+
+def main() -> None:
+    config = PreprocessConfig.from_params(load_params())
+    start = time.perf_counter()
+    report = preprocess_corpus(CORPUS, FEATURES, config)
+    elapsed = time.perf_counter() - start
+    write_json(REPORT, report)
+    print(
+        f"{report['n_clips']} clips, {report['total_frames']} frames, "
+        f"{report['bytes'] / 1e6:.1f} MB in {elapsed:.1f} s "
+        f"({report['n_clips'] / elapsed:.0f} clips/s); cropped {report['cropped']}, "
+        f"mixed to mono {report['mixed_to_mono']}, resampled {report['resampled']}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
