@@ -167,7 +167,8 @@ def test_config_from_params():
     from hw2.errors import ParamError
     from hw2.params import Params
 
-    assert PreprocessConfig.from_params(Params({})).max_frames == 2754
+    with pytest.raises(ParamError, match="missing key 'asr.max_frames'"):
+        PreprocessConfig.from_params(Params({}))
     assert (
         PreprocessConfig.from_params(Params({"asr": {"max_frames": 9}})).max_frames == 9
     )
@@ -177,7 +178,7 @@ def test_config_from_params():
 
 def test_stage_writes_features_and_metrics(tmp_path, monkeypatch):
     rows = make_corpus(tmp_path / "data" / "speech" / "LJSpeech-1.1", n=6)
-    (tmp_path / "params.yaml").write_text("asr:\n  lr: 0.001\n")
+    (tmp_path / "params.yaml").write_text("asr:\n  max_frames: 2754\n")
     stage = runpy.run_path(str(ROOT / "stages" / "preprocess_speech.py"))
     monkeypatch.chdir(tmp_path)
     stage["main"]()

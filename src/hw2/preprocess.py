@@ -33,9 +33,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_params(cls, p: Params) -> "PreprocessConfig":
-        """Read `asr.max_frames` when present; DESIGN.md's 2,754 otherwise."""
-        if p.get("asr.max_frames", None) is None:
-            return cls()
+        """Read `asr.max_frames` (DESIGN.md: 2,754)."""
         return cls(max_frames=p.integer("asr.max_frames", low=1))
 
 
