@@ -1,0 +1,41 @@
+# Two commands a user needs: `make repro` and `make test`. Both set up the
+# environment first (a virtualenv in .venv, pinned by constraints.txt); when it
+# exists and is current this takes no time.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export DVC_NO_ANALYTICS := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: venv repro test lint format bench clean-venv
+
+venv: $(STAMP)
+
+# torch 2.14.1 / torchvision 0.29.1 / torchaudio 2.11.0 are pinned in constraints.txt;
+# pip (not uv or poetry) so that locally provided wheels are used where present.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+repro: venv
+	dvc repro
+
+test: venv
+	python -m pytest
+
+lint: venv
+	ruff check src stages tests benchmarks
+	ruff format --check src stages tests benchmarks
+
+format: venv
+	ruff format src stages tests benchmarks
+	ruff check --fix src stages tests benchmarks
+
+bench: venv
+	python benchmarks/bench_cnn_throughput.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,140 @@
+"""End to end: the real dvc.yaml on a copy of the project with tiny sizes.
+
+`dvc repro`, then a learning-rate change must leave the data stages cached,
+`dvc exp run -S lr=...` must rerun only the CNN branch, and `dvc metrics diff`
+must compare the workspace with HEAD.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+TINY = {
+    "data.images.sample.n_train": 48,
+    "data.images.sample.n_val": 16,
+    "data.images.sample.n_test": 16,
+    "cnn.epochs": 2,
+    "data.speech.sample.n_clips": 12,
+    "asr.epochs.sample": 1,
+    "asr.batch_size": 4,
+    "asr.eval_batch_size": 4,
+    "attention.lengths": [64, 128],
+    "attention.error_terms": [1, 3],
+}
+
+
+def set_key(params: dict, dotted: str, value) -> None:
+    *head, last = dotted.split(".")
+    node = params
+    for h in head:
+        node = node[h]
+    assert last in node, dotted
+    node[last] = value
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, (
+        f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A git + DVC copy of the project (tracked and new files), tiny, reproduced."""
+    dest = tmp_path_factory.mktemp("e2e") / "project"
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    for key, value in TINY.items():
+        set_key(params, key, value)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "init"], dest)
+    run(["dvc", "repro"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "repro"], dest)
+    return dest
+
+
+def status(project: Path) -> dict:
+    return json.loads(run(["dvc", "status", "--json"], project) or "{}")
+
+
+def test_repro_writes_every_metric(project):
+    assert status(project) == {}
+    cnn = json.loads((project / "metrics" / "cnn.json").read_text())
+    assert cnn["n_params"] == 224_892 and 0 <= cnn["test_acc"] <= 1
+    for name in ("asr.json", "attention.json", "speech_preprocess.json"):
+        assert (project / "metrics" / name).is_file(), name
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project))
+    assert shown  # DVC finds the git-tracked metrics
+
+
+def test_lr_change_touches_only_the_cnn_branch(project):
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["lr"] = 0.001
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(status(project))
+    finally:
+        params_file.write_text(original)
+    assert changed == {"train_cnn"}  # evaluate_cnn follows through its deps
+
+
+def test_decoder_change_touches_only_asr_training(project):
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["decoder"] = "lstm"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(status(project))
+    finally:
+        params_file.write_text(original)
+    assert changed == {"train_asr"}
+
+
+def test_exp_run_and_metrics_diff(project):
+    out = run(["dvc", "exp", "run", "-S", "lr=0.001"], project)
+    assert "Stage 'download_images' didn't change, skipping" in out
+    assert "Running stage 'train_cnn'" in out
+    assert "Running stage 'train_asr'" not in out
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project))
+    assert "metrics/cnn.json" in diff
+    md = run(["dvc", "metrics", "diff", "--md", "--all"], project)
+    assert "| Path" in md and "test_acc" in md
+    shown = run(["dvc", "exp", "show", "--no-pager", "--csv"], project)
+    assert "0.001" in shown
