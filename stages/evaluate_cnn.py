@@ -4,11 +4,11 @@ import json
 
 from hw2.cnn import count_parameters
 from hw2.device import DEVICES, pick_device
-from hw2.errors import run_stage
+from hw2.errors import DataError, run_stage
 from hw2.io import write_json, write_text
 from hw2.octmnist import load_octmnist
 from hw2.params import load_params
-from hw2.training import evaluate_cnn, load_model
+from hw2.training import evaluate_cnn, load_models
 
 DATA = "data/images/octmnist.npz"
 MODEL = "data/models/cnn.pt"
@@ -20,11 +20,18 @@ CONFUSION = "metrics/cnn_confusion.csv"
 def main() -> None:
     device = pick_device(load_params().choice("device", DEVICES))
     data = load_octmnist(DATA)
-    model = load_model(MODEL, device)
-    with open(TRAIN_SUMMARY) as f:
-        train_loss = json.load(f)["train"]["loss"]
-    metrics, confusion_csv = evaluate_cnn(model, data, device)
-    metrics = {**metrics, "train_loss": train_loss, "n_params": count_parameters(model)}
+    models = [model for _, model in load_models(MODEL, device)]
+    try:
+        with open(TRAIN_SUMMARY) as f:
+            train_loss = json.load(f)["train"]["loss"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{TRAIN_SUMMARY}: no final training loss ({exc})") from None
+    metrics, confusion_csv = evaluate_cnn(models, data, device)
+    metrics = {
+        **metrics,
+        "train_loss": train_loss,
+        "n_params": count_parameters(models[0]),
+    }
     write_json(METRICS, metrics)
     write_text(CONFUSION, confusion_csv)
     print(json.dumps(metrics, indent=2))

@@ -6,7 +6,7 @@ from hw2.errors import run_stage
 from hw2.io import save_torch
 from hw2.octmnist import load_octmnist
 from hw2.params import load_params
-from hw2.training import CNNTrainConfig, checkpoint, train_cnn
+from hw2.training import CNNTrainConfig, checkpoint, epoch_summary, train_cnn_runs
 
 DATA = "data/images/octmnist.npz"
 MODEL = "data/models/cnn.pt"
@@ -16,16 +16,18 @@ LIVE_DIR = "metrics/train_cnn"
 def main() -> None:
     config = CNNTrainConfig.from_params(load_params())
     data = load_octmnist(DATA)
+    runs = train_cnn_runs(config, data)
     # dvcyaml=None: dvc.yaml declares these plots itself; save_dvc_exp=False: the
     # stage runs inside `dvc repro` / `dvc exp run`, which record the experiment.
     with Live(LIVE_DIR, dvcyaml=None, save_dvc_exp=False) as live:
-        def log_epoch(epoch: int, loss: float, val_acc: float) -> None:
-            live.log_metric("train/loss", loss)
-            live.log_metric("val/acc", val_acc)
+        for row in epoch_summary(runs):  # means over seeds (one seed: the run)
+            live.log_metric("train/loss", row["train_loss"])
+            live.log_metric("val/acc", row["val_acc"])
+            if "val_acc_std" in row:
+                live.log_metric("train/loss_std", row["train_loss_std"])
+                live.log_metric("val/acc_std", row["val_acc_std"])
             live.next_step()
-
-        model, history = train_cnn(config, data, log_epoch)
-    save_torch(MODEL, checkpoint(model, config, history))
+    save_torch(MODEL, checkpoint(runs, config))
 
 
 if __name__ == "__main__":

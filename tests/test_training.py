@@ -13,11 +13,14 @@ from hw2.params import Params
 from hw2.phantoms import make_dataset
 from hw2.training import (
     CNNTrainConfig,
+    Run,
     TrainingDiverged,
     checkpoint,
+    epoch_summary,
     evaluate_cnn,
-    load_model,
+    load_models,
     train_cnn,
+    train_cnn_runs,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,10 +73,12 @@ def test_divergence_is_an_error(data):
 
 def test_checkpoint_round_trip_and_evaluation(tmp_path, data):
     model, history = train_cnn(cfg(maxpool=False, epochs=1), data, progress=False)
-    torch.save(checkpoint(model, cfg(maxpool=False), history), tmp_path / "m.pt")
-    loaded = load_model(tmp_path / "m.pt", torch.device("cpu"))
-    assert loaded.dims.maxpool is False
-    metrics, csv = evaluate_cnn(loaded, data, torch.device("cpu"))
+    runs = [Run(42, model, history)]
+    torch.save(checkpoint(runs, cfg(maxpool=False)), tmp_path / "m.pt")
+    [(seed, loaded)] = load_models(tmp_path / "m.pt", torch.device("cpu"))
+    assert seed == 42 and loaded.dims.maxpool is False
+    metrics, csv = evaluate_cnn([loaded], data, torch.device("cpu"))
+    assert "test_acc_std" not in metrics
     assert set(metrics["test_acc_per_class"]) == {"CNV", "DME", "drusen", "normal"}
     rows = csv.strip().splitlines()
     assert rows[0] == "actual,predicted" and len(rows) == 81
@@ -81,17 +86,31 @@ def test_checkpoint_round_trip_and_evaluation(tmp_path, data):
     assert metrics["test_acc"] == correct / 80
 
 
-def test_load_model_refuses_other_files(tmp_path):
+def test_several_seeds_give_mean_and_spread(data):
+    runs = train_cnn_runs(cfg(epochs=1, seeds=2), data, progress=False)
+    assert [r.seed for r in runs] == [42, 43]
+    [row] = epoch_summary(runs)
+    losses = [r.history[0]["train_loss"] for r in runs]
+    assert row["train_loss"] == pytest.approx(sum(losses) / 2)
+    assert row["train_loss_std"] == pytest.approx(abs(losses[0] - losses[1]) / 2**0.5)
+    metrics, csv = evaluate_cnn([r.model for r in runs], data, torch.device("cpu"))
+    assert metrics["seeds"] == 2 and len(metrics["test_acc_per_seed"]) == 2
+    assert metrics["test_acc"] == pytest.approx(sum(metrics["test_acc_per_seed"]) / 2)
+    assert metrics["test_acc_std"] >= 0
+    assert len(csv.strip().splitlines()) == 1 + 2 * 80
+
+
+def test_load_models_refuses_other_files(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"garbage")
     with pytest.raises(Exception, match="not a CNN checkpoint"):
-        load_model(tmp_path / "x.pt", torch.device("cpu"))
+        load_models(tmp_path / "x.pt", torch.device("cpu"))
 
 
 def params(**over):
     p = {
         "lr": 0.01,
         "device": "cpu",
-        "cnn": {"maxpool": True, "batch_size": 8, "epochs": 15, "seed": 42},
+        "cnn": {"maxpool": True, "batch_size": 8, "epochs": 15, "seed": 42, "seeds": 1},
     }
     for key, value in over.items():
         *head, last = key.split(".")
@@ -114,6 +133,7 @@ def params(**over):
         ("cnn.batch_size", 0, "cnn.batch_size must be an integer >= 1"),
         ("device", "tpu", "device must be one of auto | cpu | cuda"),
         ("cnn.epochs", ..., "missing key 'cnn.epochs'"),
+        ("cnn.seeds", 0, "cnn.seeds must be an integer >= 1"),
     ],
 )
 def test_invalid_params_name_the_key(key, value, message):

@@ -4,7 +4,7 @@ import math
 import pickle
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ class CNNTrainConfig:
     batch_size: int = 8
     epochs: int = 15
     seed: int = 42
+    seeds: int = 1  # independent runs with seeds seed, seed+1, ...
     device: str = "auto"
 
     @classmethod
@@ -41,6 +42,7 @@ class CNNTrainConfig:
             batch_size=p.integer("cnn.batch_size", low=1),
             epochs=p.integer("cnn.epochs", low=1),
             seed=p.integer("cnn.seed", low=0),
+            seeds=p.integer("cnn.seeds", low=1),
             device=p.choice("device", DEVICES),
         )
 
@@ -169,22 +171,74 @@ def train_cnn(
     return model, history
 
 
-def checkpoint(model: OCTNet, config: CNNTrainConfig, history: list) -> dict:
-    """What train_cnn saves: state dict, dims to rebuild it, recipe, curves."""
+@dataclass
+class Run:
+    """One trained network of a (possibly multi-seed) training."""
+
+    seed: int
+    model: OCTNet
+    history: list[dict[str, float]]
+
+
+def train_cnn_runs(
+    config: CNNTrainConfig,
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    progress: bool = True,
+) -> list[Run]:
+    """config.seeds independent trainings (seeds seed, seed+1, ...), one after another.
+
+    One learning-rate comparison on one draw can be decided by the draw; several
+    seeds give a mean and a spread.
+    """
+    runs = []
+    for i in range(config.seeds):
+        run_config = replace(config, seed=config.seed + i, seeds=1)
+        model, history = train_cnn(run_config, data, progress=progress)
+        runs.append(Run(run_config.seed, model, history))
+    return runs
+
+
+def epoch_summary(runs: list[Run]) -> list[dict[str, float]]:
+    """Per epoch: the mean (and, over several seeds, the std) of loss and accuracy."""
+    out = []
+    for rows in zip(*(r.history for r in runs), strict=True):
+        entry: dict[str, float] = {"epoch": rows[0]["epoch"]}
+        for key in ("train_loss", "val_acc"):
+            values = np.array([row[key] for row in rows])
+            entry[key] = float(values.mean())
+            if len(values) > 1:
+                entry[f"{key}_std"] = float(values.std(ddof=1))
+        out.append(entry)
+    return out
+
+
+def checkpoint(runs: list[Run], config: CNNTrainConfig) -> dict:
+    """What train_cnn saves: the dims to rebuild, the recipe, each run's weights."""
     return {
-        "dims": asdict(model.dims),
-        "model_state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+        "dims": asdict(runs[0].model.dims),
         "config": asdict(config),
-        "history": history,
+        "runs": [
+            {
+                "seed": r.seed,
+                "model_state_dict": {
+                    k: v.cpu() for k, v in r.model.state_dict().items()
+                },
+                "history": r.history,
+            }
+            for r in runs
+        ],
     }
 
 
-def load_model(path, device: torch.device) -> OCTNet:
-    """Rebuild the CNN from a train_cnn checkpoint (weights only, no pickle)."""
+def load_models(path, device: torch.device) -> list[tuple[int, OCTNet]]:
+    """Rebuild the CNNs of a train_cnn checkpoint: [(seed, model)] (weights only)."""
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
-        model = OCTNet(CNNDimensions(**ckpt["dims"]))
-        model.load_state_dict(ckpt["model_state_dict"])
+        out = []
+        for run in ckpt["runs"]:
+            model = OCTNet(CNNDimensions(**ckpt["dims"]))
+            model.load_state_dict(run["model_state_dict"])
+            out.append((int(run["seed"]), model.to(device).eval()))
     except FileNotFoundError:
         raise Hw2Error(f"{path}: file not found (run train_cnn)") from None
     except (
@@ -199,7 +253,7 @@ def load_model(path, device: torch.device) -> OCTNet:
         raise Hw2Error(
             f"{path}: not a CNN checkpoint ({type(exc).__name__}: {reason})"
         ) from None
-    return model.to(device).eval()
+    return out
 
 
 def confusion_matrix(y_true: Tensor, y_pred: Tensor, n_classes: int) -> np.ndarray:
@@ -211,10 +265,38 @@ def confusion_matrix(y_true: Tensor, y_pred: Tensor, n_classes: int) -> np.ndarr
 
 
 def evaluate_cnn(
-    model: OCTNet, data: dict[str, tuple[np.ndarray, np.ndarray]], device: torch.device
+    models: list[OCTNet],
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    device: torch.device,
 ) -> tuple[dict, str]:
     """Validation and test accuracy, per-class test accuracy, and the test predictions
-    as CSV rows (actual, predicted) for DVC's confusion-matrix plot."""
+    as CSV rows (actual, predicted) for DVC's confusion-matrix plot.
+
+    Over several models (seeds) the accuracies are means, with their standard
+    deviation beside them, and the confusion rows hold every model's predictions.
+    """
+    per_model = [_evaluate_one(m, data, device) for m in models]
+    metrics: dict = {}
+    for key in ("val_acc", "test_acc"):
+        values = np.array([m[key] for m, _ in per_model])
+        metrics[key] = float(values.mean())
+        if len(values) > 1:
+            metrics[f"{key}_std"] = float(values.std(ddof=1))
+    metrics["test_acc_per_class"] = {}
+    for name in per_model[0][0]["test_acc_per_class"]:
+        values = [m["test_acc_per_class"][name] for m, _ in per_model]
+        values = [v for v in values if v is not None]  # None: no test image of it
+        metrics["test_acc_per_class"][name] = float(np.mean(values)) if values else None
+    if len(models) > 1:
+        metrics["seeds"] = len(models)
+        metrics["test_acc_per_seed"] = [m["test_acc"] for m, _ in per_model]
+    rows = ["actual,predicted"] + [row for _, rows in per_model for row in rows]
+    return metrics, "\n".join(rows) + "\n"
+
+
+def _evaluate_one(
+    model: OCTNet, data: dict[str, tuple[np.ndarray, np.ndarray]], device: torch.device
+) -> tuple[dict, list[str]]:
     from hw2.phantoms import CLASSES
 
     x_val, y_val = (
@@ -237,11 +319,11 @@ def evaluate_cnn(
         "test_acc": fraction_equal(test_pred, y_test),
         "test_acc_per_class": per_class,
     }
-    rows = ["actual,predicted"] + [
+    rows = [
         f"{CLASSES[a]},{CLASSES[p]}"
         for a, p in zip(y_test.tolist(), test_pred.tolist(), strict=True)
     ]
-    return metrics, "\n".join(rows) + "\n"
+    return metrics, rows
 
 
 @contextmanager
