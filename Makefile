@@ -27,12 +27,12 @@ test: venv
 	python -m pytest
 
 lint: venv
-	ruff check src stages tests benchmarks
-	ruff format --check src stages tests benchmarks
+	ruff check src stages tests benchmarks scripts
+	ruff format --check src stages tests benchmarks scripts
 
 format: venv
-	ruff format src stages tests benchmarks
-	ruff check --fix src stages tests benchmarks
+	ruff format src stages tests benchmarks scripts
+	ruff check --fix src stages tests benchmarks scripts
 
 bench: venv
 	python benchmarks/bench_cnn_throughput.py
