@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench clean-venv
+.PHONY: venv repro test lint format bench homework report clean-venv
 
 venv: $(STAMP)
 
@@ -25,6 +25,17 @@ repro: venv
 
 test: venv
 	python -m pytest
+
+# The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
+JOBS ?= 2
+SOURCE ?= sample
+homework: venv
+	python scripts/homework.py --jobs $(JOBS) --source $(SOURCE)
+
+# reports/results.md (a DVC stage: the workspace) and reports/experiments.md
+report: venv
+	dvc repro report
+	python stages/report.py --experiments
 
 lint: venv
 	ruff check src stages tests benchmarks scripts

@@ -1,0 +1,154 @@
+"""The homework's grid of experiments, run with DVC's experiment queue.
+
+Phase 1 queues the CNN at three learning rates, the ASR with each decoder and the
+ASR with McLaurin attention; phase 2 queues the CNN without max-pooling at the
+learning rate that won phase 1 (by validation accuracy). Queued experiments run
+in temporary copies of the repository that hold only git-tracked files, so new
+files that are not committed yet are handed over explicitly (`--copy-paths`).
+"""
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hw2.errors import Hw2Error
+from hw2.report import CNN_JSON, Column, Run, dvc_env, experiment_runs
+
+LEARNING_RATES = (0.1, 0.01, 0.001)
+# Columns of the final table (`dvc exp show --keep`): names, the params varied,
+# the metrics the studies compare.
+TABLE_COLUMNS = (
+    "Experiment",
+    "lr",
+    "decoder",
+    "cnn.maxpool",
+    "asr.attention",
+    "data.source",
+    "val_acc",
+    "test_acc",
+    "loss",
+    "jaccard",
+    "cosine",
+    "damerau_levenshtein",
+    "cer",
+    "wer",
+)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One queued run: a name and the params it sets."""
+
+    name: str
+    params: dict[str, str]
+
+
+def phase_one(source: str) -> list[Experiment]:
+    """CNN at each learning rate with max-pooling; ASR per decoder; McLaurin ASR."""
+    base = {"data.source": source}
+    grid = [
+        Experiment(f"cnn-lr-{lr}", {**base, "lr": str(lr), "cnn.maxpool": "true"})
+        for lr in LEARNING_RATES
+    ]
+    grid += [
+        Experiment(f"asr-{d}", {**base, "decoder": d, "asr.attention": "softmax"})
+        for d in ("transformer", "lstm")
+    ]
+    grid.append(
+        Experiment(
+            "asr-mclaurin",
+            {**base, "decoder": "transformer", "asr.attention": "mclaurin"},
+        )
+    )
+    return grid
+
+
+def phase_two(source: str, best_lr: float) -> list[Experiment]:
+    """The variant without max-pooling at the best learning rate."""
+    params = {"data.source": source, "lr": str(best_lr), "cnn.maxpool": "false"}
+    return [Experiment(f"cnn-nopool-lr-{best_lr}", params)]
+
+
+def best_learning_rate(runs: Sequence[Run]) -> float:
+    """The phase-1 CNN learning rate with the highest validation accuracy."""
+    names = {e.name for e in phase_one("sample")[: len(LEARNING_RATES)]}
+    val_acc = Column("val_acc", CNN_JSON, "val_acc")
+    scored = [
+        (run.value(val_acc), float(run.params["lr"]))
+        for run in runs
+        if run.name in names and run.value(val_acc) is not None
+    ]
+    if not scored:
+        raise Hw2Error("no CNN learning-rate experiment finished: see `dvc queue logs`")
+    return max(scored)[1]
+
+
+def queue_command(exp: Experiment, copy_paths: Sequence[str]) -> list[str]:
+    """`dvc exp run --queue` for one experiment."""
+    cmd = ["dvc", "exp", "run", "--queue", "--name", exp.name]
+    for key, value in exp.params.items():
+        cmd += ["--set-param", f"{key}={value}"]
+    for path in copy_paths:
+        cmd += ["--copy-paths", path]
+    return cmd
+
+
+def untracked_files(root: Path) -> list[str]:
+    """Files git does not track and does not ignore: a queued run would not see them."""
+    out = _run(["git", "ls-files", "--others", "--exclude-standard"], root)
+    return out.split()
+
+
+def table_command() -> list[str]:
+    """`dvc exp show` as Markdown, restricted to the columns that matter."""
+    keep = "^(" + "|".join(c.replace(".", r"\.") for c in TABLE_COLUMNS) + ")$"
+    return ["dvc", "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep", keep]
+
+
+def _run(cmd: list[str], root: Path, check: bool = True) -> str:
+    proc = subprocess.run(cmd, cwd=root, env=dvc_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise Hw2Error(f"`{' '.join(cmd[:4])} …` failed: {last}")
+    return proc.stdout
+
+
+def _run_queue(root: Path, grid: list[Experiment], jobs: int) -> None:
+    existing = set(_run(["dvc", "exp", "list", "--name-only"], root).split())
+    stale = [e.name for e in grid if e.name in existing]
+    if stale:  # a rerun of the grid replaces the earlier results
+        _run(["dvc", "exp", "remove", *stale], root)
+    copy_paths = untracked_files(root)
+    if copy_paths:
+        print(f"handing {len(copy_paths)} untracked file(s) to the queued runs")
+    for exp in grid:
+        _run(queue_command(exp, copy_paths), root)
+        print(f"queued {exp.name}: {exp.params}")
+    # `--run-all --jobs N` is `dvc queue start -j N` that also waits and follows
+    # the logs, so the next phase can read the results.
+    subprocess.run(
+        ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)],
+        cwd=root,
+        env=dvc_env(),
+        check=False,
+    )
+
+
+def run_homework(root: str | Path = ".", jobs: int = 2, source: str = "sample") -> str:
+    """Run both phases and return the comparison table (Markdown)."""
+    root = Path(root)
+    if source not in ("sample", "full"):
+        raise Hw2Error(f"source must be sample or full, got {source!r}")
+    if jobs < 1:
+        raise Hw2Error(f"jobs must be >= 1, got {jobs}")
+    # Cached baseline outputs let every queued run skip the stages it shares.
+    subprocess.run(["dvc", "repro"], cwd=root, env=dvc_env(), check=True)
+    _run_queue(root, phase_one(source), jobs)
+    runs, problem = experiment_runs(root)
+    if problem:
+        raise Hw2Error(problem)
+    best = best_learning_rate(runs)
+    print(f"best learning rate by validation accuracy: {best}")
+    _run_queue(root, phase_two(source, best), jobs)
+    return _run(table_command(), root)
