@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from hw2 import phantoms
 from hw2.cnn import CNNDimensions, OCTNet
-from hw2.training import cpu_threads, to_tensor, train_epoch
+from hw2.device import cpu_threads
+from hw2.training import to_tensor, train_epoch
 
 N_IMAGES = 97_477
 BATCH = 8

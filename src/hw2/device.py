@@ -1,6 +1,7 @@
 """Device choice and seeding shared by the training stages."""
 
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -26,3 +27,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def cpu_threads(n: int = 1):
+    """Run with n intra-op threads on the CPU, then restore the previous number.
+
+    Work made of many small kernels (a batch-8 CNN step, blockwise linear
+    attention) loses more to a thread pool's hand-offs than it gains from it:
+    see benchmarks/bench_cnn_throughput.py and benchmarks/bench_attention.py.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -8,15 +8,14 @@ Size: float16 frames, no padding. The whole LJ Speech (13,100 clips, ~24 h) is
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from hw2 import audio
+from hw2.device import cpu_threads
 from hw2.errors import DataError
 from hw2.features import write_split
 from hw2.io import atomic_dir
@@ -88,7 +87,9 @@ def preprocess_corpus(
     counts = _Counts()
     splits = split_rows(rows)
     with (
-        _torch_threads(1),
+        # One clip's STFT is too small to split across threads: with 2 threads on
+        # a busy 2-core machine it ran 5-10x slower (bench_preprocess.py).
+        cpu_threads(1),
         atomic_dir(out_dir) as tmp,
         tqdm(total=len(rows), desc="log-mel", unit="clip", disable=not progress) as bar,
     ):
@@ -113,18 +114,6 @@ def preprocess_corpus(
         "truncated_transcripts": n_truncated,
         "bytes": n_bytes,
     }
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    # One clip's STFT is too small to split across threads: with 2 threads on a
-    # busy 2-core machine it ran 5-10x slower (benchmarks/bench_preprocess.py).
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _features(

@@ -3,7 +3,7 @@
 import math
 import pickle
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from hw2.cnn import CNNDimensions, OCTNet
-from hw2.device import DEVICES, pick_device, seed_everything
+from hw2.device import DEVICES, cpu_threads, pick_device, seed_everything
 from hw2.errors import Hw2Error
 from hw2.params import Params
 
@@ -324,18 +324,3 @@ def _evaluate_one(
         for a, p in zip(y_test.tolist(), test_pred.tolist(), strict=True)
     ]
     return metrics, rows
-
-
-@contextmanager
-def cpu_threads(n: int = 1):
-    """Run with n intra-op threads on the CPU, then restore the previous number.
-
-    A batch-8 step of this network is a few small kernels: handing each to a
-    thread pool costs more than it saves (see benchmarks/bench_cnn_throughput.py).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -1,0 +1,24 @@
+"""Stage bench_attention: McLaurin vs softmax attention, metrics/attention.json."""
+
+from hw2.attention_bench import (
+    BenchConfig,
+    format_summary,
+    run_benchmark,
+    write_outputs,
+)
+from hw2.device import DEVICES, pick_device
+from hw2.errors import run_stage
+from hw2.params import load_params
+
+
+def main() -> None:
+    params = load_params()
+    device = pick_device(params.choice("device", DEVICES))
+    config = BenchConfig.from_params(params, device=str(device))
+    result = run_benchmark(config)
+    write_outputs(result, "metrics")
+    print(format_summary(result["metrics"]))
+
+
+if __name__ == "__main__":
+    run_stage(main)
