@@ -1,0 +1,128 @@
+"""Training throughput: length-bucketed dynamic padding vs padding to 2,754 frames.
+
+Clip lengths are drawn like LJ Speech's (uniformly 1-10 s, frames = 22050·s/160),
+bucketed by the pipeline's sampler into batches of `--batch-size`; a few batches at
+evenly spaced quantiles of their padded length stand for the epoch. Each is trained
+on (forward, backward, AdamW step) with the homework's model twice, side by side:
+padded to its own longest clip with masks, and padded to 2,754 frames. Prints
+utterances per second of both and their ratio.
+
+    python benchmarks/bench_asr_padding.py [--batch-size 16] [--steps 3]
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hw2.asr import MAX_FRAMES, ASRModel, ModelDimensions
+from hw2.batching import LengthBucketSampler
+from hw2.text import MAX_TOKENS, PAD, VOCAB_SIZE
+
+SAMPLE_RATE, HOP = 22050, 160
+CHARS_PER_SECOND = 15  # LJ Speech: about 100 characters in 6.6 s
+
+
+def lj_like_clips(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and token counts of n clips of 1-10 s."""
+    seconds = rng.uniform(1, 10, n)
+    frames = (SAMPLE_RATE * seconds / HOP).astype(int)
+    tokens = np.minimum(2 + np.round(CHARS_PER_SECOND * seconds), MAX_TOKENS).astype(
+        int
+    )
+    return frames, tokens
+
+
+def make_batch(frames, tokens, pad_to, rng, device):
+    """Random mels (B, 80, pad_to) zero past each clip, PAD-padded random tokens."""
+    B = len(frames)
+    mels = torch.zeros(B, 80, pad_to)
+    toks = torch.full((B, int(tokens.max())), PAD, dtype=torch.long)
+    for i, (f, t) in enumerate(zip(frames, tokens, strict=True)):
+        mels[i, :, :f] = torch.from_numpy(
+            rng.standard_normal((80, f), dtype=np.float32)
+        )
+        toks[i, :t] = torch.from_numpy(rng.integers(4, VOCAB_SIZE, t))
+    return mels.to(device), torch.as_tensor(frames).to(device), toks.to(device)
+
+
+def train_step(model, optimizer, mels, n_frames, tokens):
+    logits = model(mels, n_frames, tokens[:, :-1])
+    loss = F.cross_entropy(
+        logits.transpose(1, 2), tokens[:, 1:], ignore_index=PAD, label_smoothing=0.1
+    )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if mels.is_cuda:
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=3, help="timed batches per mode")
+    parser.add_argument(
+        "--decoder", default="transformer", choices=["transformer", "lstm"]
+    )
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (0: torch's default)"
+    )
+    args = parser.parse_args()
+    if args.threads:
+        # On a shared machine one thread avoids waiting on descheduled workers.
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+
+    frames, tokens = lj_like_clips(9825, rng)  # one LJ Speech training epoch
+    batches = LengthBucketSampler(frames, args.batch_size, seed=0).batches()
+    padded_len = np.array([frames[b].max() for b in batches])
+    order = np.argsort(padded_len)
+    picks = [
+        batches[order[int((i + 0.5) / args.steps * len(batches))]]
+        for i in range(args.steps)
+    ]
+    print(
+        f"epoch of {len(frames)} clips, batch {args.batch_size}: mean clip "
+        f"{frames.mean():.0f} frames, mean bucketed batch padded to "
+        f"{padded_len.mean():.0f}, fixed padding {MAX_FRAMES} "
+        f"({MAX_FRAMES / padded_len.mean():.2f}x the frames)"
+    )
+
+    model = ASRModel(ModelDimensions(decoder=args.decoder)).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    modes = {"dynamic": None, "fixed 2754": MAX_FRAMES}
+    data = {
+        name: [
+            make_batch(
+                frames[b], tokens[b], pad_to or int(frames[b].max()), rng, device
+            )
+            for b in picks
+        ]
+        for name, pad_to in modes.items()
+    }
+    for name in modes:  # warm-up: allocator, kernels
+        train_step(model, optimizer, *data[name][0])
+    seconds = dict.fromkeys(modes, 0.0)
+    for step in range(args.steps):  # interleaved, so load changes hit both alike
+        for name in modes:
+            started = time.perf_counter()
+            train_step(model, optimizer, *data[name][step])
+            seconds[name] += time.perf_counter() - started
+    rate = {name: args.steps * args.batch_size / s for name, s in seconds.items()}
+    for name in modes:
+        print(f"{name:>11}: {rate[name]:7.2f} utterances/s ({seconds[name]:.1f} s)")
+    print(
+        f"dynamic padding + masks vs fixed {MAX_FRAMES} frames: "
+        f"{rate['dynamic'] / rate['fixed 2754']:.2f}x "
+        f"({args.decoder} decoder, {torch.get_num_threads()} threads, {device})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""DVC stage train_asr: train the speech recogniser on the preprocessed features.
+
+Resumes from data/checkpoints/asr.pt when a run with the same params and data was
+interrupted; logs per-epoch curves to metrics/train_asr (dvclive).
+"""
+
+from pathlib import Path
+
+from hw2.asr_training import ASRConfig, train
+from hw2.errors import run_stage
+from hw2.features import SpeechSplit
+from hw2.io import save_torch
+from hw2.params import load_params
+
+FEATURES = Path("data/features")
+CHECKPOINT = Path("data/checkpoints/asr.pt")
+MODEL = Path("data/models/asr.pt")
+LIVE_DIR = Path("metrics/train_asr")
+
+
+def main() -> None:
+    config = ASRConfig.from_params(load_params())
+    train_split = SpeechSplit(FEATURES / "train")
+    val_split = SpeechSplit(FEATURES / "validation")
+    model = train(
+        config, train_split, val_split, checkpoint_path=CHECKPOINT, live_dir=LIVE_DIR
+    )
+    save_torch(MODEL, model.checkpoint())
+    print(f"train_asr: {model.n_params():,} parameters saved to {MODEL}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

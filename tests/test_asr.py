@@ -1,0 +1,155 @@
+"""The ASR model: sizes, padding invariance, causality, checkpoints."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from hw2.asr import (
+    ASRModel,
+    AudioEncoder,
+    ModelDimensions,
+    conv_out_length,
+    sinusoids,
+)
+
+TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8}
+DECODERS = ["transformer", "lstm"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny models: a second thread only adds synchronisation (and on a shared
+    # machine, waits for a descheduled thread).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def has_mclaurin() -> bool:
+    if importlib.util.find_spec("hw2.attention") is None:
+        return False
+    import hw2.attention
+
+    return hasattr(hw2.attention, "mclaurin_attention")
+
+
+needs_mclaurin = pytest.mark.skipif(
+    not has_mclaurin(), reason="hw2.attention.mclaurin_attention not available yet"
+)
+KINDS = ["softmax", pytest.param("mclaurin", marks=needs_mclaurin)]
+
+
+def tiny_model(decoder="transformer", attention="softmax", seed=0) -> ASRModel:
+    torch.manual_seed(seed)
+    dims = ModelDimensions(**TINY, decoder=decoder, attention=attention)
+    return ASRModel(dims).double().eval()
+
+
+def padded_batch(lengths, n_mels=8, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    n_frames = torch.tensor(lengths)
+    mel = torch.randn(
+        len(lengths), n_mels, max(lengths), generator=g, dtype=torch.double
+    )
+    for i, n in enumerate(lengths):
+        mel[i, :, n:] = 0
+    return mel, n_frames
+
+
+@pytest.mark.parametrize(
+    ("decoder", "expected"), [("transformer", 1_330_035), ("lstm", 1_471_235)]
+)
+def test_homework_configuration_sizes(decoder, expected):
+    model = ASRModel(ModelDimensions(decoder=decoder))
+    assert model.n_params() == expected
+    assert model.dims.n_state == 200 and model.dims.n_head == 2
+    assert model.dims.n_audio_ctx == 1377  # 2,754 frames after the stride-2 conv
+
+
+@pytest.mark.parametrize("n_frames", [1, 2, 3, 10, 11, 2754])
+def test_conv_out_length_matches_the_convolution(n_frames):
+    encoder = AudioEncoder(ModelDimensions(**TINY))
+    out = encoder.conv2(encoder.conv1(torch.zeros(1, 8, n_frames)))
+    assert out.shape[-1] == conv_out_length(n_frames)
+
+
+def test_sinusoids_shape_and_start():
+    table = sinusoids(50, 16)
+    assert table.shape == (50, 16)
+    assert torch.allclose(table[0], torch.cat([torch.zeros(8), torch.ones(8)]))
+
+
+@pytest.mark.parametrize("attention", KINDS)
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_logits_shape_and_padding_invariance(decoder, attention):
+    model = tiny_model(decoder, attention)
+    mel, n_frames = padded_batch([23, 9, 16])
+    tokens = torch.randint(4, 35, (3, 7))
+    with torch.no_grad():
+        batched = model(mel, n_frames, tokens)
+        assert batched.shape == (3, 7, 35)
+        for i, n in enumerate(n_frames.tolist()):
+            alone = model(mel[i : i + 1, :, :n], None, tokens[i : i + 1])
+            torch.testing.assert_close(batched[i : i + 1], alone)
+
+
+@pytest.mark.parametrize("attention", KINDS)
+def test_padded_frames_do_not_leak(attention):
+    model = tiny_model(attention=attention)
+    mel, n_frames = padded_batch([12, 7])
+    noisy = mel.clone()
+    noisy[1, :, 7:] = 1e3  # garbage past the clip's end
+    with torch.no_grad():
+        a, mask = model.encoder(mel, n_frames)
+        b, _ = model.encoder(noisy, n_frames)
+    assert mask.tolist() == [[True] * 6, [True] * 4 + [False] * 2]
+    torch.testing.assert_close(a[mask], b[mask])
+
+
+@pytest.mark.parametrize("attention", KINDS)
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_decoder_is_causal(decoder, attention):
+    model = tiny_model(decoder, attention)
+    mel, n_frames = padded_batch([10, 14])
+    tokens = torch.randint(4, 35, (2, 8))
+    changed = tokens.clone()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 35
+    with torch.no_grad():
+        a = model(mel, n_frames, tokens)
+        b = model(mel, n_frames, changed)
+    torch.testing.assert_close(a[:, :5], b[:, :5])
+    assert not torch.allclose(a[:, 5:], b[:, 5:])
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_checkpoint_round_trip(tmp_path, decoder):
+    model = tiny_model(decoder).float()
+    torch.save(model.checkpoint(), tmp_path / "asr.pt")
+    loaded = ASRModel.from_checkpoint(
+        torch.load(tmp_path / "asr.pt", weights_only=True)
+    )
+    assert loaded.dims == model.dims
+    mel, n_frames = padded_batch([10, 6])
+    tokens = torch.randint(4, 35, (2, 5))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            loaded.eval()(mel.float(), n_frames, tokens),
+            model(mel.float(), n_frames, tokens),
+        )
+
+
+def test_too_many_frames_is_an_error():
+    model = ASRModel(ModelDimensions(**TINY, n_audio_ctx=4))
+    with pytest.raises(ValueError, match="exceed"):
+        model.encoder(torch.zeros(1, 8, 9))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"decoder": "gru"}, {"attention": "linear"}, {"n_state": 0}, {"n_head": 3}],
+)
+def test_bad_dimensions_are_refused(bad):
+    with pytest.raises(ValueError):
+        ModelDimensions(**{**TINY, **bad})
