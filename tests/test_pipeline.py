@@ -25,8 +25,9 @@ TINY = {
     "cnn.epochs": 2,
     "data.speech.sample.n_clips": 12,
     "asr.epochs.sample": 1,
-    "asr.batch_size": 4,
+    "asr.batch_size.sample": 4,
     "asr.eval_batch_size": 4,
+    "asr.val_decode": 4,
     "attention.lengths": [64, 128],
     "attention.error_terms": [1, 3],
 }
@@ -97,6 +98,7 @@ def test_repro_writes_every_metric(project):
     assert cnn["n_params"] == 224_892 and 0 <= cnn["test_acc"] <= 1
     for name in ("asr.json", "attention.json", "speech_preprocess.json"):
         assert (project / "metrics" / name).is_file(), name
+    assert (project / "reports" / "results.md").is_file()
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project))
     assert shown  # DVC finds the git-tracked metrics
 
@@ -111,7 +113,8 @@ def test_lr_change_touches_only_the_cnn_branch(project):
         changed = set(status(project))
     finally:
         params_file.write_text(original)
-    assert changed == {"train_cnn"}  # evaluate_cnn follows through its deps
+    # evaluate_cnn follows through its deps; the report shows lr in its tables
+    assert changed == {"train_cnn", "report"}
 
 
 def test_decoder_change_touches_only_asr_training(project):
@@ -124,7 +127,7 @@ def test_decoder_change_touches_only_asr_training(project):
         changed = set(status(project))
     finally:
         params_file.write_text(original)
-    assert changed == {"train_asr"}
+    assert changed == {"train_asr", "report"}
 
 
 def test_exp_run_and_metrics_diff(project):
