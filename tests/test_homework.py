@@ -28,6 +28,7 @@ def test_phase_one_is_the_homework_grid():
     assert all(
         p["data.source"] == "full" for p in (e.params for e in phase_one("full"))
     )
+    assert "asr-mclaurin" not in {e.name for e in phase_one("sample", mclaurin=False)}
 
 
 def run(name, lr, val_acc):

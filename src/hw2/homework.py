@@ -44,8 +44,13 @@ class Experiment:
     params: dict[str, str]
 
 
-def phase_one(source: str) -> list[Experiment]:
-    """CNN at each learning rate with max-pooling; ASR per decoder; McLaurin ASR."""
+def phase_one(source: str, mclaurin: bool = True) -> list[Experiment]:
+    """CNN at each learning rate with max-pooling; ASR per decoder; McLaurin ASR.
+
+    The McLaurin ASR can be left out: at the homework's head size (D = 100, so
+    M = 5,151 features per position, far above the ~130 encoder positions of a
+    sample clip) its training step is about 22x slower than softmax on a CPU.
+    """
     base = {"data.source": source}
     grid = [
         Experiment(f"cnn-lr-{lr}", {**base, "lr": str(lr), "cnn.maxpool": "true"})
@@ -55,12 +60,13 @@ def phase_one(source: str) -> list[Experiment]:
         Experiment(f"asr-{d}", {**base, "decoder": d, "asr.attention": "softmax"})
         for d in ("transformer", "lstm")
     ]
-    grid.append(
-        Experiment(
-            "asr-mclaurin",
-            {**base, "decoder": "transformer", "asr.attention": "mclaurin"},
+    if mclaurin:
+        grid.append(
+            Experiment(
+                "asr-mclaurin",
+                {**base, "decoder": "transformer", "asr.attention": "mclaurin"},
+            )
         )
-    )
     return grid
 
 
@@ -135,7 +141,9 @@ def _run_queue(root: Path, grid: list[Experiment], jobs: int) -> None:
     )
 
 
-def run_homework(root: str | Path = ".", jobs: int = 2, source: str = "sample") -> str:
+def run_homework(
+    root: str | Path = ".", jobs: int = 2, source: str = "sample", mclaurin: bool = True
+) -> str:
     """Run both phases and return the comparison table (Markdown)."""
     root = Path(root)
     if source not in ("sample", "full"):
@@ -144,7 +152,7 @@ def run_homework(root: str | Path = ".", jobs: int = 2, source: str = "sample") 
         raise Hw2Error(f"jobs must be >= 1, got {jobs}")
     # Cached baseline outputs let every queued run skip the stages it shares.
     subprocess.run(["dvc", "repro"], cwd=root, env=dvc_env(), check=True)
-    _run_queue(root, phase_one(source), jobs)
+    _run_queue(root, phase_one(source, mclaurin), jobs)
     runs, problem = experiment_runs(root)
     if problem:
         raise Hw2Error(problem)
