@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from hw2.device import cpu_threads
+
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one intra-op thread: tiny models only lose to a thread pool."""
+    with cpu_threads(1):
+        yield
 
 
 class FileServer:

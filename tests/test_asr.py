@@ -1,7 +1,5 @@
 """The ASR model: sizes, padding invariance, causality, checkpoints."""
 
-import importlib.util
-
 import pytest
 import torch
 
@@ -13,32 +11,13 @@ from hw2.asr import (
     sinusoids,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8}
 DECODERS = ["transformer", "lstm"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: a second thread only adds synchronisation (and on a shared
-    # machine, waits for a descheduled thread).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def has_mclaurin() -> bool:
-    if importlib.util.find_spec("hw2.attention") is None:
-        return False
-    import hw2.attention
-
-    return hasattr(hw2.attention, "mclaurin_attention")
-
-
-needs_mclaurin = pytest.mark.skipif(
-    not has_mclaurin(), reason="hw2.attention.mclaurin_attention not available yet"
-)
-KINDS = ["softmax", pytest.param("mclaurin", marks=needs_mclaurin)]
+KINDS = ["softmax", "mclaurin"]
 
 
 def tiny_model(decoder="transformer", attention="softmax", seed=0) -> ASRModel:

@@ -28,6 +28,8 @@ from hw2.features import SpeechSplit, write_split
 from hw2.params import Params
 from hw2.text import encode
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "red"]
 
@@ -62,16 +64,6 @@ def make_split(path, n, seed, poison=False):
         items.append((f"clip{i:03d}", mel, encode(text)[0]))
     write_split(path, items, n_mels=80)
     return SpeechSplit(path)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: a second thread only adds synchronisation (and on a shared
-    # machine, waits for a descheduled thread).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

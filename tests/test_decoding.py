@@ -1,7 +1,5 @@
 """Greedy decoding: the cached path gives exactly the tokens of full recomputation."""
 
-import importlib.util
-
 import pytest
 import torch
 
@@ -9,35 +7,15 @@ from hw2.asr import ASRModel, ModelDimensions
 from hw2.decoding import greedy_decode
 from hw2.text import EOS, PAD, SOS
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: a second thread only adds synchronisation (and on a shared
-    # machine, waits for a descheduled thread).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def has_mclaurin() -> bool:
-    if importlib.util.find_spec("hw2.attention") is None:
-        return False
-    import hw2.attention
-
-    return hasattr(hw2.attention, "mclaurin_attention")
 
 
 MODELS = [
     ("transformer", "softmax"),
     ("lstm", "softmax"),
-    pytest.param(
-        "transformer",
-        "mclaurin",
-        marks=pytest.mark.skipif(not has_mclaurin(), reason="no mclaurin_attention"),
-    ),
+    ("transformer", "mclaurin"),
 ]
 
 
