@@ -26,6 +26,10 @@ def main() -> None:
         config, train_split, val_split, checkpoint_path=CHECKPOINT, live_dir=LIVE_DIR
     )
     save_torch(MODEL, model.checkpoint())
+    # The resume checkpoint only serves an interrupted run. It is no declared
+    # output (DVC would delete it before rerunning, and a queued experiment's
+    # fresh copy, lacking it, would retrain), so it must not outlive success.
+    CHECKPOINT.unlink(missing_ok=True)
     print(f"train_asr: {model.n_params():,} parameters saved to {MODEL}")
 
 

@@ -266,7 +266,8 @@ def test_stages_train_then_evaluate(splits, tmp_path, monkeypatch):
     stage_main("train_asr")()
     stage_main("evaluate_asr")()
     assert load_model(tmp_path / "data/models/asr.pt").dims.n_state == 16
-    assert (tmp_path / "data/checkpoints/asr.pt").is_file()
+    # the resume checkpoint is gone once the model is saved
+    assert not (tmp_path / "data/checkpoints/asr.pt").exists()
     assert (tmp_path / "metrics/train_asr/plots/metrics/train/loss.tsv").is_file()
     metrics = json.loads((tmp_path / "metrics/asr.json").read_text())
     assert metrics["decoder"] == "transformer" and 0 <= metrics["jaccard"] <= 1
