@@ -75,5 +75,5 @@ def test_untracked_files_lists_new_files_only(tmp_path):
 def test_table_keeps_the_compared_columns():
     cmd = table_command()
     keep = cmd[cmd.index("--keep") + 1]
-    assert keep.startswith("^(Experiment|lr|decoder|cnn\\.maxpool")
+    assert keep.startswith(r"^(params\.yaml:)?(Experiment|lr|decoder|cnn\.maxpool")
     assert "test_acc" in keep and "cer" in keep

@@ -108,7 +108,10 @@ def untracked_files(root: Path) -> list[str]:
 
 def table_command() -> list[str]:
     """`dvc exp show` as Markdown, restricted to the columns that matter."""
-    keep = "^(" + "|".join(c.replace(".", r"\.") for c in TABLE_COLUMNS) + ")$"
+    # A name used by params and a metrics file both (asr.json also records the
+    # decoder) is shown by DVC with its file: keep the params.yaml one.
+    names = "|".join(c.replace(".", r"\.") for c in TABLE_COLUMNS)
+    keep = rf"^(params\.yaml:)?({names})$"
     return ["dvc", "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep", keep]
 
 
