@@ -103,31 +103,26 @@ def test_repro_writes_every_metric(project):
     assert shown  # DVC finds the git-tracked metrics
 
 
-def test_lr_change_touches_only_the_cnn_branch(project):
+def stages_changed_by(project: Path, key: str, value) -> set[str]:
+    """The stages `dvc status` lists after setting a top-level param (then undone)."""
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    params["lr"] = 0.001
+    params[key] = value
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        changed = set(status(project))
+        return set(status(project))
     finally:
         params_file.write_text(original)
+
+
+def test_lr_change_touches_only_the_cnn_branch(project):
     # evaluate_cnn follows through its deps; the report shows lr in its tables
-    assert changed == {"train_cnn", "report"}
+    assert stages_changed_by(project, "lr", 0.001) == {"train_cnn", "report"}
 
 
 def test_decoder_change_touches_only_asr_training(project):
-    params_file = project / "params.yaml"
-    original = params_file.read_text()
-    params = yaml.safe_load(original)
-    params["decoder"] = "lstm"
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
-        changed = set(status(project))
-    finally:
-        params_file.write_text(original)
-    assert changed == {"train_asr", "report"}
+    assert stages_changed_by(project, "decoder", "lstm") == {"train_asr", "report"}
 
 
 def test_exp_run_and_metrics_diff(project):
