@@ -4,12 +4,14 @@ import pytest
 import torch
 
 from hw2.asr import (
+    ATTENTION_FORMS,
     ASRModel,
     AudioEncoder,
     ModelDimensions,
     conv_out_length,
     sinusoids,
 )
+from hw2.attention import FORMS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -17,12 +19,16 @@ TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8
 DECODERS = ["transformer", "lstm"]
 
 
-KINDS = ["softmax", "mclaurin"]
+# attention kind, and for McLaurin the form it is evaluated in
+KINDS = ["softmax", "mclaurin:linear", "mclaurin:quadratic"]
 
 
 def tiny_model(decoder="transformer", attention="softmax", seed=0) -> ASRModel:
     torch.manual_seed(seed)
-    dims = ModelDimensions(**TINY, decoder=decoder, attention=attention)
+    kind, _, form = attention.partition(":")
+    dims = ModelDimensions(
+        **TINY, decoder=decoder, attention=kind, attention_form=form or "auto"
+    )
     return ASRModel(dims).double().eval()
 
 
@@ -119,6 +125,27 @@ def test_checkpoint_round_trip(tmp_path, decoder):
         )
 
 
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_mclaurin_forms_compute_the_same_model(decoder):
+    linear = tiny_model(decoder, "mclaurin:linear")
+    quadratic = tiny_model(decoder, "mclaurin:quadratic")
+    quadratic.load_state_dict(linear.state_dict())
+    mel, n_frames = padded_batch([10, 6])
+    tokens = torch.randint(4, 35, (2, 7), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            quadratic(mel, n_frames, tokens), linear(mel, n_frames, tokens)
+        )
+
+
+def test_checkpoint_without_attention_form_loads_as_auto():
+    checkpoint = tiny_model(attention="mclaurin").float().checkpoint()
+    del checkpoint["dims"]["attention_form"]
+    assert ASRModel.from_checkpoint(checkpoint).dims.attention_form == "auto"
+    assert ModelDimensions.__dataclass_fields__["attention_form"].default == "auto"
+    assert ATTENTION_FORMS == FORMS  # the model's names are the kernel's
+
+
 def test_too_many_frames_is_an_error():
     model = ASRModel(ModelDimensions(**TINY, n_audio_ctx=4))
     with pytest.raises(ValueError, match="exceed"):
@@ -127,7 +154,13 @@ def test_too_many_frames_is_an_error():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"decoder": "gru"}, {"attention": "linear"}, {"n_state": 0}, {"n_head": 3}],
+    [
+        {"decoder": "gru"},
+        {"attention": "linear"},
+        {"attention_form": "fast"},
+        {"n_state": 0},
+        {"n_head": 3},
+    ],
 )
 def test_bad_dimensions_are_refused(bad):
     with pytest.raises(ValueError):

@@ -48,6 +48,7 @@ PARAMS = {
         "val_decode": 3,
         "seed": 42,
         "attention": "softmax",
+        "attention_form": "auto",
         "model": {"hidden": 16, "heads": 2, "mlp": 32, "encoder_layers": 1},
     },
 }
@@ -116,6 +117,7 @@ def test_config_from_params():
     [
         ("decoder", "gru"),
         ("asr.attention", "linear"),
+        ("asr.attention_form", "fast"),
         ("asr.model.hidden", 0),
         ("asr.model.heads", -2),
         ("asr.model.hidden", 15),  # not a multiple of the heads
@@ -288,8 +290,6 @@ def test_stage_refuses_bad_params_before_work(splits, tmp_path):
 
 
 def test_mclaurin_model_trains_end_to_end(splits, tmp_path):
-    if not hasattr(pytest.importorskip("hw2.attention"), "mclaurin_attention"):
-        pytest.skip("hw2.attention.mclaurin_attention not available yet")
     dims = replace(config().dims, attention="mclaurin")
     model = run(config(epochs=3, dims=dims), splits, tmp_path, "mcl")
     assert model.dims.attention == "mclaurin"

@@ -8,11 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from hw2.attention import (
+    FORMS,
     check_terms,
     feature_dim,
     mclaurin_attention,
     mclaurin_features,
     monomial_layout,
+    pick_form,
 )
 
 
@@ -263,3 +265,72 @@ def test_cached_plans_from_inference_mode_serve_autograd_later():
     q.requires_grad_(True)
     mclaurin_attention(q, k, v).sum().backward()
     assert q.grad is not None and torch.isfinite(q.grad).all()
+
+
+@pytest.mark.parametrize("terms", [1, 3, 5])
+@pytest.mark.parametrize("causal", [False, True])
+def test_quadratic_form_gives_the_linear_result(terms, causal):
+    q, k, v = (randn(2, 3, 50, 6, seed=s) * 0.7 for s in (1, 2, 3))
+    mask = None if causal else torch.arange(50)[None, :] < torch.tensor([[50], [31]])
+    kw = {"terms": terms, "causal": causal, "key_mask": mask}
+    linear = mclaurin_attention(q, k, v, **kw)
+    quad = mclaurin_attention(q, k, v, form="quadratic", **kw)
+    torch.testing.assert_close(quad, linear, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(quad, quadratic(q, k, v, terms, causal, mask))
+
+
+def test_quadratic_form_query_with_no_visible_key_gets_zeros():
+    q, k, v = (randn(2, 1, 5, 4, seed=s) for s in (1, 2, 3))
+    mask = torch.tensor([[True] * 5, [False] * 5])
+    out = mclaurin_attention(q, k, v, key_mask=mask, form="quadratic")
+    assert out[1].abs().max() == 0 and out[0].abs().max() > 0
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_quadratic_form_gradients_match_finite_differences(causal):
+    q, k, v = (randn(1, 2, 5, 3, seed=s).requires_grad_() for s in (1, 2, 3))
+    torch.autograd.gradcheck(
+        lambda q, k, v: mclaurin_attention(
+            q, k, v, terms=3, causal=causal, form="quadratic"
+        ),
+        (q, k, v),
+    )
+
+
+def test_quadratic_form_computes_in_float32_and_refuses_nan():
+    q, k, v = (randn(1, 1, 9, 4, seed=s, dtype=torch.float32) for s in (1, 2, 3))
+    ref = mclaurin_attention(q, k, v, form="quadratic")
+    got = mclaurin_attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), form="quadratic")
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), ref, rtol=0.05, atol=0.05)
+    k[0, 0, 3, 1] = math.nan
+    with pytest.raises(ValueError, match="k contain"):
+        mclaurin_attention(q, k, v, form="quadratic")
+
+
+def test_auto_form_takes_the_cheaper_side_of_the_crossover():
+    # D = 16, K = 3: M = 153, (2L)·153·18 = L²·35 at L ≈ 157
+    assert pick_form(3, 16, 150, 150) == "quadratic"
+    assert pick_form(3, 16, 160, 160) == "linear"
+    assert pick_form(3, 16, 16384, 16384) == "linear"
+    # the ASR's head size D = 100 (M = 5,151): every clip and decoding step
+    assert pick_form(3, 100, 1377, 1377) == "quadratic"
+    assert pick_form(3, 100, 1, 99) == "quadratic"
+    assert pick_form(3, 100, 6000, 6000) == "linear"
+    assert pick_form(1, 8, 1000, 1000) == "linear"  # M = 1: O(L) wins early
+
+
+def test_auto_form_agrees_with_both_forms():
+    for length in (40, 400):  # one either side of the D = 16 crossover
+        q, k, v = (randn(1, 2, length, 16, seed=s) * 0.5 for s in (1, 2, 3))
+        auto = mclaurin_attention(q, k, v, form="auto", causal=True)
+        for form in ("linear", "quadratic"):
+            got = mclaurin_attention(q, k, v, form=form, causal=True)
+            torch.testing.assert_close(auto, got, rtol=1e-10, atol=1e-12)
+
+
+def test_unknown_form_is_refused():
+    q = randn(1, 1, 4, 2)
+    with pytest.raises(ValueError, match="form must be one of"):
+        mclaurin_attention(q, q, q, form="fast")
+    assert FORMS == ("linear", "quadratic", "auto")

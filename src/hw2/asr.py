@@ -26,6 +26,7 @@ from hw2.text import MAX_TOKENS, VOCAB_SIZE
 
 DECODERS = ("transformer", "lstm")
 ATTENTIONS = ("softmax", "mclaurin")
+ATTENTION_FORMS = ("linear", "quadratic", "auto")  # = hw2.attention.FORMS
 MAX_FRAMES = 2754  # the longest clip preprocess_speech keeps (about 20 s at hop 160)
 
 
@@ -49,6 +50,9 @@ class ModelDimensions:
     decoder: str = "transformer"
     attention: str = "softmax"  # self-attention kind (cross-attention stays softmax)
     attention_terms: int = 3  # McLaurin series terms K when attention == "mclaurin"
+    # McLaurin only: how the kernel is evaluated (hw2.attention.FORMS); the
+    # same numbers up to rounding, so checkpoints load with either.
+    attention_form: str = "auto"
 
     def __post_init__(self):
         for f in fields(self):
@@ -59,6 +63,8 @@ class ModelDimensions:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}")
+        if self.attention_form not in ATTENTION_FORMS:
+            raise ValueError(f"attention_form must be one of {ATTENTION_FORMS}")
         if self.n_state % self.n_head:
             raise ValueError("n_state must be a multiple of n_head")
 
@@ -85,12 +91,18 @@ class MultiHeadAttention(nn.Module):
     """Multi-head attention through scaled_dot_product_attention (or McLaurin)."""
 
     def __init__(
-        self, n_state: int, n_head: int, kind: str = "softmax", terms: int = 3
+        self,
+        n_state: int,
+        n_head: int,
+        kind: str = "softmax",
+        terms: int = 3,
+        form: str = "auto",
     ):
         super().__init__()
         self.n_head = n_head
         self.kind = kind
         self.terms = terms
+        self.form = form
         self.query = nn.Linear(n_state, n_state)
         self.key = nn.Linear(n_state, n_state, bias=False)  # a key bias cancels out
         self.value = nn.Linear(n_state, n_state)
@@ -141,7 +153,15 @@ class MultiHeadAttention(nn.Module):
                 # Propagate NaN as softmax attention does, so a diverged model
                 # shows up as a non-finite loss rather than as an exception here.
                 return torch.full_like(x, math.nan)
-            z = _mclaurin()(q, k, v, terms=self.terms, causal=causal, key_mask=key_mask)
+            z = _mclaurin()(
+                q,
+                k,
+                v,
+                terms=self.terms,
+                causal=causal,
+                key_mask=key_mask,
+                form=self.form,
+            )
         else:
             mask = None
             if key_mask is not None:
@@ -172,7 +192,11 @@ class ResidualAttentionBlock(nn.Module):
         self.attn = self.attn_ln = None
         if self_attention:
             self.attn = MultiHeadAttention(
-                n, dims.n_head, dims.attention, dims.attention_terms
+                n,
+                dims.n_head,
+                dims.attention,
+                dims.attention_terms,
+                dims.attention_form,
             )
             self.attn_ln = nn.LayerNorm(n)
         self.cross_attn = self.cross_attn_ln = None

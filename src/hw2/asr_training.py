@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hw2.asr import (
+    ATTENTION_FORMS,
     ATTENTIONS,
     DECODERS,
     ASRModel,
@@ -82,6 +83,7 @@ class ASRConfig:
             n_audio_layer=p.integer("asr.model.encoder_layers", low=1),
             decoder=p.choice("decoder", DECODERS),
             attention=p.choice("asr.attention", ATTENTIONS),
+            attention_form=p.choice("asr.attention_form", ATTENTION_FORMS),
         )
         return cls(
             dims=dims,

@@ -224,6 +224,27 @@ def mclaurin_features(x: Tensor, terms: int) -> Tensor:
     return feats.reshape(*x.shape[:-1], plan.size)
 
 
+FORMS = ("linear", "quadratic", "auto")
+
+
+def pick_form(
+    terms: int, dim: int, len_q: int, len_k: int, dim_v: int | None = None
+) -> str:
+    """The cheaper way to evaluate the same McLaurin kernel: "linear" or "quadratic".
+
+    Multiply-adds per (batch·head) row, ignoring constant factors the two
+    share: the linear form builds M features for every query and key and
+    multiplies them with the M×(Dv+1) state, (Lq + Lk)·M·(Dv + 2); the
+    quadratic form scores every pair and weights the values, Lq·Lk·(D + Dv + K).
+    At D = 16, K = 3 (M = 153) they meet near L = 150; at the ASR's head size
+    D = 100 (M = 5,151) near L = 5,000, far beyond any LJ Speech clip.
+    """
+    dim_v = dim if dim_v is None else dim_v
+    linear = (len_q + len_k) * feature_dim(terms, dim) * (dim_v + 2)
+    quadratic = len_q * len_k * (dim + dim_v + terms)
+    return "quadratic" if quadratic <= linear else "linear"
+
+
 def mclaurin_attention(
     q: Tensor,
     k: Tensor,
@@ -235,6 +256,7 @@ def mclaurin_attention(
     scale: float | None = None,
     chunk_size: int | None = None,
     recompute: bool = True,
+    form: str = "linear",
 ) -> Tensor:
     """Linear attention with the K-term McLaurin kernel, in place of softmax.
 
@@ -248,9 +270,17 @@ def mclaurin_attention(
     output is O(C·M + M·Dv), never O(L·M). With autograd and `recompute`, a
     block's features are recomputed in backward rather than saved (which would
     keep L×M per row; about 2x the time of forward + backward at D=16).
+
+    form: "linear" as above; "quadratic" evaluates the same kernel
+    Σ_{n<K} (σqᵀk)ⁿ/n! on the Lq×Lk scores (O(Lq·Lk·D) time and Lq×Lk memory,
+    like softmax attention; chunk_size and recompute do not apply); "auto" takes
+    whichever pick_form says costs less for these lengths. Both give the same
+    result up to rounding.
     NaN or inf in q, k or v: ValueError.
     """
     check_terms(terms)
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     squeeze = q.dim() == 3
     if squeeze:
         q, k, v = q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)
@@ -270,10 +300,15 @@ def mclaurin_attention(
         scale = q.shape[-1] ** -0.5
     if not math.isfinite(scale):
         raise ValueError(f"mclaurin_attention: scale must be finite, got {scale}")
+    if form == "auto":
+        form = pick_form(terms, q.shape[-1], q.shape[-2], k.shape[-2], v.shape[-1])
     with torch.autocast(device_type=q.device.type, enabled=False):
-        linear = _Linear(q, k, v, terms, key_mask, scale)
-        linear.recompute = recompute and linear.grad
-        out = linear.run(causal, chunk_size)
+        if form == "quadratic":
+            out = _quadratic(q, k, v, terms, causal, key_mask, scale)
+        else:
+            linear = _Linear(q, k, v, terms, key_mask, scale)
+            linear.recompute = recompute and linear.grad
+            out = linear.run(causal, chunk_size)
     _check_finite(out, q, k, v)
     return out.squeeze(1) if squeeze else out
 
@@ -542,6 +577,24 @@ class _Linear:
                 space.before.mul_(self.weight)
                 space.acc.baddbmm_(space.feats.fill(qs).transpose(1, 2), space.before)
             space.emit(self, s, e)
+
+
+def _quadratic(q, k, v, terms, causal, key_mask, scale) -> Tensor:
+    """The McLaurin kernel on all Lq×Lk pairs, normalised: (B, H, Lq, Dv)."""
+    work = torch.float64 if q.dtype == torch.float64 else torch.float32
+    kernel = _series(q.to(work) @ k.to(work).transpose(-1, -2), terms, scale)
+    visible = None
+    if key_mask is not None:
+        visible = key_mask[:, None, None, :]  # (B, 1, 1, Lk)
+    if causal:
+        lower = _lower(q.shape[-2], kernel).bool()
+        visible = lower if visible is None else visible & lower
+    if visible is not None:
+        kernel = torch.where(visible, kernel, 0.0)
+    den = kernel.sum(-1, keepdim=True)
+    if visible is not None or not k.shape[-2]:  # no visible key: zeros
+        den = den.clamp_min(torch.finfo(work).tiny)
+    return ((kernel @ v.to(work)) / den).to(q.dtype)
 
 
 def _series(scores: Tensor, terms: int, scale: float) -> Tensor:
