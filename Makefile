@@ -27,7 +27,7 @@ test: venv
 	python -m pytest
 
 # The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
-# MCLAURIN=0 leaves out the McLaurin ASR (hours on a CPU at the homework's size).
+# MCLAURIN=0 leaves out the McLaurin ASR run.
 JOBS ?= 2
 SOURCE ?= sample
 MCLAURIN ?= 1

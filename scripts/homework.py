@@ -16,7 +16,7 @@ def main() -> None:
     ap.add_argument(
         "--no-mclaurin",
         action="store_true",
-        help="leave out the McLaurin ASR (about 22x slower to train on a CPU)",
+        help="leave out the McLaurin ASR run",
     )
     args = ap.parse_args()
     print(
