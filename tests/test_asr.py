@@ -19,15 +19,20 @@ TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8
 DECODERS = ["transformer", "lstm"]
 
 
-# attention kind, and for McLaurin the form it is evaluated in
-KINDS = ["softmax", "mclaurin:linear", "mclaurin:quadratic"]
+# self-attention kind ("-all": cross-attention too), and for McLaurin the form
+KINDS = ["softmax", "mclaurin:linear", "mclaurin:quadratic", "mclaurin-all:linear"]
 
 
 def tiny_model(decoder="transformer", attention="softmax", seed=0) -> ASRModel:
     torch.manual_seed(seed)
     kind, _, form = attention.partition(":")
+    kind, _, everywhere = kind.partition("-")
     dims = ModelDimensions(
-        **TINY, decoder=decoder, attention=kind, attention_form=form or "auto"
+        **TINY,
+        decoder=decoder,
+        attention=kind,
+        cross_attention=kind if everywhere else "softmax",
+        attention_form=form or "auto",
     )
     return ASRModel(dims).double().eval()
 
@@ -127,8 +132,8 @@ def test_checkpoint_round_trip(tmp_path, decoder):
 
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_mclaurin_forms_compute_the_same_model(decoder):
-    linear = tiny_model(decoder, "mclaurin:linear")
-    quadratic = tiny_model(decoder, "mclaurin:quadratic")
+    linear = tiny_model(decoder, "mclaurin-all:linear")
+    quadratic = tiny_model(decoder, "mclaurin-all:quadratic")
     quadratic.load_state_dict(linear.state_dict())
     mel, n_frames = padded_batch([10, 6])
     tokens = torch.randint(4, 35, (2, 7), generator=torch.Generator().manual_seed(2))
@@ -158,6 +163,7 @@ def test_too_many_frames_is_an_error():
         {"decoder": "gru"},
         {"attention": "linear"},
         {"attention_form": "fast"},
+        {"cross_attention": "linear"},
         {"n_state": 0},
         {"n_head": 3},
     ],

@@ -48,6 +48,7 @@ PARAMS = {
         "val_decode": 3,
         "seed": 42,
         "attention": "softmax",
+        "cross_attention": "softmax",
         "attention_form": "auto",
         "model": {"hidden": 16, "heads": 2, "mlp": 32, "encoder_layers": 1},
     },
@@ -118,6 +119,7 @@ def test_config_from_params():
         ("decoder", "gru"),
         ("asr.attention", "linear"),
         ("asr.attention_form", "fast"),
+        ("asr.cross_attention", "exp"),
         ("asr.model.hidden", 0),
         ("asr.model.heads", -2),
         ("asr.model.hidden", 15),  # not a multiple of the heads
@@ -230,6 +232,7 @@ def test_evaluate_reports_every_metric(splits, tmp_path):
         "n_params",
         "decoder",
         "attention",
+        "cross_attention",
     }
     assert metrics["decoder"] == "lstm" and np.isfinite(metrics["loss"])
     assert [r[0] for r in rows] == splits["test"].ids

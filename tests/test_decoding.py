@@ -16,12 +16,17 @@ MODELS = [
     ("transformer", "softmax"),
     ("lstm", "softmax"),
     ("transformer", "mclaurin"),
+    ("lstm", "mclaurin-all"),  # cross-attention McLaurin too
 ]
 
 
 def model_and_batch(decoder, attention, seed=0):
     torch.manual_seed(seed)
-    model = ASRModel(ModelDimensions(**TINY, decoder=decoder, attention=attention))
+    kind, _, everywhere = attention.partition("-")
+    cross = kind if everywhere else "softmax"
+    model = ASRModel(
+        ModelDimensions(**TINY, decoder=decoder, attention=kind, cross_attention=cross)
+    )
     model = model.double().eval()
     n_frames = torch.tensor([21, 8, 15, 30])
     mel = torch.randn(4, 8, 30, dtype=torch.double)

@@ -29,7 +29,7 @@ PARAMS = {
     "decoder": "lstm",
     "data": {"source": "sample"},
     "cnn": {"maxpool": False},
-    "asr": {"attention": "mclaurin"},
+    "asr": {"attention": "mclaurin", "cross_attention": "softmax"},
 }
 
 
@@ -109,9 +109,13 @@ def test_report_shows_runs_beside_references(page):
     assert page.relative_to(page.parents[1]) == Path("reports/results.md")
     assert "| workspace | sample | 0.001 | false | 0.6123 | 0.5988 |" in text
     assert "| *reference (full data)* | *full* | *0.01* | *true* | *0.8719* |" in text
-    assert "| workspace | sample | lstm | mclaurin | 1.5000 | 0.5500 | 0.6600 |" in text
     assert (
-        "*transformer* | *softmax* | *1.1604* | *0.7657* | *0.8661* | *0.6344*" in text
+        "| workspace | sample | lstm | mclaurin | softmax | 1.5000 | 0.5500 | 0.6600 |"
+        in text
+    )
+    assert (
+        "*transformer* | *softmax* | *softmax* | *1.1604* | *0.7657* | *0.8661* | "
+        "*0.6344*" in text
     )
     assert "`data.source: sample`" in text and "not comparable" in text
     assert "CNV 0.5000, DME 0.7500, drusen 0.2500, normal 1.0000" in text

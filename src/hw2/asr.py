@@ -8,6 +8,11 @@ the same residual cross-attention + MLP block. Both decoders share
 `forward(tokens, audio_features, audio_mask, cache) -> logits`, so the training
 and decoding loops never branch on the decoder type.
 
+Attention: `attention` is the kind of every self-attention (encoder and decoder),
+`cross_attention` that of the decoder's attention to the audio: "softmax"
+(scaled_dot_product_attention) or "mclaurin" (study 1's kernel Σ_{n<K} tⁿ/n!,
+evaluated in `attention_form`, see hw2.attention.pick_form).
+
 Padding: a batch is padded to its own longest clip; `audio_mask` (True for real
 frames) keeps padded frames out of every attention, and padded frames are zeroed
 at the input and after the first convolution, so that a clip's features do not
@@ -48,7 +53,8 @@ class ModelDimensions:
     n_vocab: int = VOCAB_SIZE  # 35
     n_text_ctx: int = MAX_TOKENS  # 99
     decoder: str = "transformer"
-    attention: str = "softmax"  # self-attention kind (cross-attention stays softmax)
+    attention: str = "softmax"  # self-attention of encoder and decoder
+    cross_attention: str = "softmax"  # the decoder's attention to the audio
     attention_terms: int = 3  # McLaurin series terms K when attention == "mclaurin"
     # McLaurin only: how the kernel is evaluated (hw2.attention.FORMS); the
     # same numbers up to rounding, so checkpoints load with either.
@@ -61,8 +67,9 @@ class ModelDimensions:
                 raise ValueError(f"ModelDimensions.{f.name} must be a positive int")
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}")
+        for name in ("attention", "cross_attention"):
+            if getattr(self, name) not in ATTENTIONS:
+                raise ValueError(f"{name} must be one of {ATTENTIONS}")
         if self.attention_form not in ATTENTION_FORMS:
             raise ValueError(f"attention_form must be one of {ATTENTION_FORMS}")
         if self.n_state % self.n_head:
@@ -201,7 +208,13 @@ class ResidualAttentionBlock(nn.Module):
             self.attn_ln = nn.LayerNorm(n)
         self.cross_attn = self.cross_attn_ln = None
         if cross_attention:
-            self.cross_attn = MultiHeadAttention(n, dims.n_head)
+            self.cross_attn = MultiHeadAttention(
+                n,
+                dims.n_head,
+                dims.cross_attention,
+                dims.attention_terms,
+                dims.attention_form,
+            )
             self.cross_attn_ln = nn.LayerNorm(n)
         self.mlp = nn.Sequential(
             nn.Linear(n, dims.n_mlp), nn.GELU(), nn.Linear(dims.n_mlp, n)

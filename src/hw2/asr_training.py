@@ -83,6 +83,7 @@ class ASRConfig:
             n_audio_layer=p.integer("asr.model.encoder_layers", low=1),
             decoder=p.choice("decoder", DECODERS),
             attention=p.choice("asr.attention", ATTENTIONS),
+            cross_attention=p.choice("asr.cross_attention", ATTENTIONS),
             attention_form=p.choice("asr.attention_form", ATTENTION_FORMS),
         )
         return cls(
@@ -432,6 +433,7 @@ def evaluate(
         n_params=model.n_params(),
         decoder=model.dims.decoder,
         attention=model.dims.attention,
+        cross_attention=model.dims.cross_attention,
     )
     rows = [
         (split.ids[i], decode(r), decode(h))

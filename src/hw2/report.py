@@ -58,6 +58,7 @@ ASR_COLUMNS = (
     Column("data", "params", "data.source"),
     Column("decoder", "params", "decoder"),
     Column("attention", "params", "asr.attention"),
+    Column("cross-attention", "params", "asr.cross_attention"),
     *(
         Column(name, ASR_JSON, name)
         for name in ("loss", "jaccard", "cosine", "damerau_levenshtein", "cer", "wer")
@@ -98,7 +99,12 @@ def _cnn_reference(lr: float, maxpool: bool, val: float, test: float) -> Run:
 def _asr_reference(decoder: str, loss: float, jac: float, cos: float, dl: float) -> Run:
     return Run(
         "reference (full data)",
-        {"data.source": "full", "decoder": decoder, "asr.attention": "softmax"},
+        {
+            "data.source": "full",
+            "decoder": decoder,
+            "asr.attention": "softmax",
+            "asr.cross_attention": "softmax",
+        },
         {
             ASR_JSON: {
                 "loss": loss,
