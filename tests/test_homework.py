@@ -10,6 +10,7 @@ from hw2.homework import (
     queue_command,
     table_command,
     untracked_files,
+    worker_env,
 )
 from hw2.report import CNN_JSON, Run
 
@@ -77,3 +78,13 @@ def test_table_keeps_the_compared_columns():
     keep = cmd[cmd.index("--keep") + 1]
     assert keep.startswith(r"^(params\.yaml:)?(Experiment|lr|decoder|cnn\.maxpool")
     assert "test_acc" in keep and "cer" in keep
+
+
+def test_each_queue_worker_gets_its_share_of_the_cpus(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert worker_env(2, cpus=2)["OMP_NUM_THREADS"] == "1"
+    assert worker_env(2, cpus=16)["OMP_NUM_THREADS"] == "8"
+    assert worker_env(4, cpus=2)["OMP_NUM_THREADS"] == "1"  # never 0
+    assert worker_env(1)["DVC_NO_ANALYTICS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
+    assert worker_env(2, cpus=16)["OMP_NUM_THREADS"] == "3"

@@ -7,6 +7,7 @@ in temporary copies of the repository that hold only git-tracked files, so new
 files that are not committed yet are handed over explicitly (`--copy-paths`).
 """
 
+import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,9 +138,25 @@ def _run_queue(root: Path, grid: list[Experiment], jobs: int) -> None:
     subprocess.run(
         ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)],
         cwd=root,
-        env=dvc_env(),
+        env=worker_env(jobs),
         check=False,
     )
+
+
+def worker_env(jobs: int, cpus: int | None = None) -> dict[str, str]:
+    """dvc's environment with torch in each of `jobs` workers on its share of CPUs.
+
+    torch starts one thread per core in every process, so N parallel runs
+    would each spread over all cores and wait on one another's threads
+    (OpenMP spins while it waits). OMP_NUM_THREADS = cores // N, at least 1;
+    one the user set is kept. Stages that pin their own thread count
+    (hw2.device.cpu_threads) still do.
+    """
+    env = dvc_env()
+    if not os.environ.get("OMP_NUM_THREADS"):
+        cpus = cpus or len(os.sched_getaffinity(0))
+        env["OMP_NUM_THREADS"] = str(max(1, cpus // jobs))
+    return env
 
 
 def run_homework(
