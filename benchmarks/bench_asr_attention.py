@@ -1,0 +1,99 @@
+"""ASR training step: softmax self-attention vs McLaurin in both of its forms.
+
+The homework's model (hidden 200, 2 heads, so head size D = 100) is trained on
+(forward, backward, AdamW step) with the same weights and batches three ways,
+interleaved: softmax attention (`scaled_dot_product_attention`), McLaurin K = 3
+evaluated in quadratic form (what `asr.attention_form: auto` picks at these
+lengths), and McLaurin in linear form, whose M = 1 + D + D(D+1)/2 = 5,151
+features per position exceed every clip's length. Batches are LJ-Speech-like
+clips (1-10 s) bucketed as in training, taken at evenly spaced quantiles of
+their padded length. Prints utterances per second and the ratios to softmax.
+
+    python benchmarks/bench_asr_attention.py [--batch-size 16] [--steps 2]
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from bench_asr_padding import lj_like_clips, make_batch, train_step
+
+from hw2.asr import ASRModel, ModelDimensions, conv_out_length
+from hw2.attention import feature_dim, pick_form
+from hw2.batching import LengthBucketSampler
+
+MODES = {
+    "softmax": {"attention": "softmax"},
+    "mclaurin quadratic": {"attention": "mclaurin", "attention_form": "quadratic"},
+    "mclaurin linear": {"attention": "mclaurin", "attention_form": "linear"},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=2, help="timed batches per mode")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (0: torch's default)"
+    )
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    rng = np.random.default_rng(0)
+
+    frames, tokens = lj_like_clips(9825, rng)
+    batches = LengthBucketSampler(frames, args.batch_size, seed=0).batches()
+    padded_len = np.array([frames[b].max() for b in batches])
+    order = np.argsort(padded_len)
+    picks = [
+        batches[order[int((i + 0.5) / args.steps * len(batches))]]
+        for i in range(args.steps)
+    ]
+    warm_up = batches[order[0]]  # the shortest batch
+    data = [
+        make_batch(frames[b], tokens[b], int(frames[b].max()), rng, device)
+        for b in [warm_up, *picks]
+    ]
+    dims = ModelDimensions()
+    head = dims.n_state // dims.n_head
+    longest = max(conv_out_length(int(frames[b].max())) for b in picks)
+    terms = dims.attention_terms
+    print(
+        f"head size D = {head}, K = {terms}: M = {feature_dim(terms, head):,} "
+        f"features; timed batches padded to {[int(frames[b].max()) for b in picks]} "
+        f"frames (encoder positions up to {longest}; auto picks "
+        f"{pick_form(terms, head, longest, longest)})"
+    )
+
+    torch.manual_seed(0)
+    weights = ASRModel(dims).state_dict()  # one set of weights for every mode
+    models = {}
+    for name, kind in MODES.items():
+        models[name] = ASRModel(ModelDimensions(**kind))
+        models[name].load_state_dict(weights)
+        models[name].to(device)
+    optimizers = {
+        n: torch.optim.AdamW(m.parameters(), lr=1e-3) for n, m in models.items()
+    }
+    for name in MODES:  # warm-up on the first batch: allocator, kernels, plans
+        train_step(models[name], optimizers[name], *data[0])
+    seconds = dict.fromkeys(MODES, 0.0)
+    for batch in data[1:]:  # interleaved, so load changes hit every mode alike
+        for name in MODES:
+            started = time.perf_counter()
+            train_step(models[name], optimizers[name], *batch)
+            seconds[name] += time.perf_counter() - started
+    rate = {name: args.steps * args.batch_size / s for name, s in seconds.items()}
+    for name in MODES:
+        print(
+            f"{name:>18}: {rate[name]:7.2f} utterances/s ({seconds[name]:.1f} s), "
+            f"{seconds[name] / seconds['softmax']:.2f}x the softmax time"
+        )
+    print(f"({torch.get_num_threads()} threads, {device})")
+
+
+if __name__ == "__main__":
+    main()
