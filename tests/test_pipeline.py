@@ -104,11 +104,11 @@ def test_repro_writes_every_metric(project):
 
 
 def stages_changed_by(project: Path, key: str, value) -> set[str]:
-    """The stages `dvc status` lists after setting a top-level param (then undone)."""
+    """The stages `dvc status` lists after setting a (dotted) param, then undone."""
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    params[key] = value
+    set_key(params, key, value)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         return set(status(project))
@@ -123,6 +123,19 @@ def test_lr_change_touches_only_the_cnn_branch(project):
 
 def test_decoder_change_touches_only_asr_training(project):
     assert stages_changed_by(project, "decoder", "lstm") == {"train_asr", "report"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "stages"),
+    [
+        ("asr.attention", "mclaurin", {"train_asr", "report"}),
+        ("asr.cross_attention", "mclaurin", {"train_asr", "report"}),
+        ("asr.attention_form", "linear", {"train_asr"}),
+        ("attention.terms", 5, {"bench_attention"}),
+    ],
+)
+def test_attention_params_touch_only_their_stages(project, key, value, stages):
+    assert stages_changed_by(project, key, value) == stages
 
 
 def test_exp_run_and_metrics_diff(project):

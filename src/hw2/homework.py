@@ -25,6 +25,7 @@ TABLE_COLUMNS = (
     "decoder",
     "cnn.maxpool",
     "asr.attention",
+    "asr.cross_attention",
     "data.source",
     "val_acc",
     "test_acc",
