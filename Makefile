@@ -36,9 +36,10 @@ homework: venv
 		$(if $(filter 0,$(MCLAURIN)),--no-mclaurin)
 
 # reports/results.md (a DVC stage: the workspace) and reports/experiments.md
+# (HEAD's experiments, or those of REV=<commit>)
 report: venv
 	dvc repro report
-	python stages/report.py --experiments
+	python stages/report.py --experiments $(if $(REV),--rev $(REV))
 
 lint: venv
 	ruff check src stages tests benchmarks scripts

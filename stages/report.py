@@ -18,8 +18,17 @@ def main() -> None:
         action="store_true",
         help="write reports/experiments.md from `dvc exp show` (not a stage output)",
     )
+    parser.add_argument(
+        "--rev",
+        help="with --experiments: the commit whose experiments to list (default HEAD)",
+    )
     args = parser.parse_args()
-    page = build_experiments_report() if args.experiments else build_report()
+    if args.rev and not args.experiments:
+        parser.error("--rev goes with --experiments")
+    if args.experiments:
+        page = build_experiments_report(rev=args.rev)
+    else:
+        page = build_report()
     print(f"report: wrote {page}")
 
 

@@ -282,6 +282,12 @@ def test_experiments_report_lists_runs(project, monkeypatch):
     assert text.count("_No run has these results yet._") == 1  # no ASR metrics
 
 
+def test_experiments_report_of_another_commit(project, monkeypatch):
+    calls = fake_dvc(monkeypatch, stdout=json.dumps(EXP_SHOW))
+    build_experiments_report(project, rev="abc1234")
+    assert calls[0][0] == ["dvc", "exp", "show", "--json", "--rev", "abc1234"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [

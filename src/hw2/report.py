@@ -230,11 +230,15 @@ def dvc_env() -> dict[str, str]:
     }
 
 
-def experiment_runs(root: Path) -> tuple[list[Run], str | None]:
-    """Runs from `dvc exp show --json` in `root`, or none and the reason why."""
+def experiment_runs(root: Path, rev: str | None = None) -> tuple[list[Run], str | None]:
+    """Runs from `dvc exp show --json` in `root`, or none and the reason why.
+
+    Experiments belong to the commit they were run from, and `dvc exp show`
+    lists HEAD's: `rev` names another commit (a branch, a tag, a hash).
+    """
     try:
         proc = subprocess.run(
-            ["dvc", "exp", "show", "--json"],
+            ["dvc", "exp", "show", "--json", *(["--rev", rev] if rev else [])],
             cwd=root,
             env=dvc_env(),
             capture_output=True,
@@ -624,11 +628,13 @@ def build_report(
 
 
 def build_experiments_report(
-    root: str | Path = ".", out: str | Path = "reports/experiments.md"
+    root: str | Path = ".",
+    out: str | Path = "reports/experiments.md",
+    rev: str | None = None,
 ) -> Path:
-    """Write the table of all DVC experiments (or the workspace, if none)."""
+    """Write the table of the DVC experiments of HEAD or `rev` (or the workspace)."""
     root = Path(root)
-    runs, problem = experiment_runs(root)
+    runs, problem = experiment_runs(root, rev)
     if not runs:
         runs = [workspace_run(root)]
     page = root / out
