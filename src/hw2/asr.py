@@ -55,7 +55,7 @@ class ModelDimensions:
     decoder: str = "transformer"
     attention: str = "softmax"  # self-attention of encoder and decoder
     cross_attention: str = "softmax"  # the decoder's attention to the audio
-    attention_terms: int = 3  # McLaurin series terms K when attention == "mclaurin"
+    attention_terms: int = 3  # McLaurin series terms K, for either kind above
     # McLaurin only: how the kernel is evaluated (hw2.attention.FORMS); the
     # same numbers up to rounding, so checkpoints load with either.
     attention_form: str = "auto"

@@ -236,8 +236,9 @@ def pick_form(
     share: the linear form builds M features for every query and key and
     multiplies them with the M×(Dv+1) state, (Lq + Lk)·M·(Dv + 2); the
     quadratic form scores every pair and weights the values, Lq·Lk·(D + Dv + K).
-    At D = 16, K = 3 (M = 153) they meet near L = 150; at the ASR's head size
-    D = 100 (M = 5,151) near L = 5,000, far beyond any LJ Speech clip.
+    With Lq = Lk = L and Dv = D: at D = 16, K = 3 (M = 153) they meet at
+    L ≈ 157; at the ASR's head size D = 100 (M = 5,151) at L ≈ 5,180, far beyond
+    any LJ Speech clip (at most about 700 encoder positions).
     """
     dim_v = dim if dim_v is None else dim_v
     linear = (len_q + len_k) * feature_dim(terms, dim) * (dim_v + 2)
