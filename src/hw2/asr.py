@@ -196,25 +196,19 @@ class ResidualAttentionBlock(nn.Module):
         super().__init__()
         n = dims.n_state
         self.causal = causal
+
+        def attention(kind: str) -> MultiHeadAttention:
+            return MultiHeadAttention(
+                n, dims.n_head, kind, dims.attention_terms, dims.attention_form
+            )
+
         self.attn = self.attn_ln = None
         if self_attention:
-            self.attn = MultiHeadAttention(
-                n,
-                dims.n_head,
-                dims.attention,
-                dims.attention_terms,
-                dims.attention_form,
-            )
+            self.attn = attention(dims.attention)
             self.attn_ln = nn.LayerNorm(n)
         self.cross_attn = self.cross_attn_ln = None
         if cross_attention:
-            self.cross_attn = MultiHeadAttention(
-                n,
-                dims.n_head,
-                dims.cross_attention,
-                dims.attention_terms,
-                dims.attention_form,
-            )
+            self.cross_attn = attention(dims.cross_attention)
             self.cross_attn_ln = nn.LayerNorm(n)
         self.mlp = nn.Sequential(
             nn.Linear(n, dims.n_mlp), nn.GELU(), nn.Linear(dims.n_mlp, n)
