@@ -17,11 +17,10 @@ import time
 
 import numpy as np
 import torch
-from bench_asr_padding import lj_like_clips, make_batch, train_step
+from bench_asr_padding import bucketed_batches, lj_like_clips, make_batch, train_step
 
 from hw2.asr import ASRModel, ModelDimensions, conv_out_length
 from hw2.attention import feature_dim, pick_form
-from hw2.batching import LengthBucketSampler
 
 MODES = {
     "softmax": {"attention": "softmax"},
@@ -45,14 +44,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     frames, tokens = lj_like_clips(9825, rng)
-    batches = LengthBucketSampler(frames, args.batch_size, seed=0).batches()
-    padded_len = np.array([frames[b].max() for b in batches])
-    order = np.argsort(padded_len)
-    picks = [
-        batches[order[int((i + 0.5) / args.steps * len(batches))]]
-        for i in range(args.steps)
-    ]
-    warm_up = batches[order[0]]  # the shortest batch
+    ordered, _, picks = bucketed_batches(frames, args.batch_size, args.steps)
+    warm_up = ordered[0]  # the shortest batch
     data = [
         make_batch(frames[b], tokens[b], int(frames[b].max()), rng, device)
         for b in [warm_up, *picks]

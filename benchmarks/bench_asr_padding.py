@@ -35,6 +35,18 @@ def lj_like_clips(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
     return frames, tokens
 
 
+def bucketed_batches(
+    frames: np.ndarray, batch_size: int, steps: int
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
+    """An epoch's bucketed batches shortest first, their padded lengths, and
+    `steps` of them at evenly spaced quantiles of that length."""
+    batches = LengthBucketSampler(frames, batch_size, seed=0).batches()
+    padded_len = np.array([frames[b].max() for b in batches])
+    ordered = [batches[i] for i in np.argsort(padded_len)]
+    picks = [ordered[int((i + 0.5) / steps * len(ordered))] for i in range(steps)]
+    return ordered, padded_len, picks
+
+
 def make_batch(frames, tokens, pad_to, rng, device):
     """Random mels (B, 80, pad_to) zero past each clip, PAD-padded random tokens."""
     B = len(frames)
@@ -80,13 +92,7 @@ def main() -> None:
     torch.manual_seed(0)
 
     frames, tokens = lj_like_clips(9825, rng)  # one LJ Speech training epoch
-    batches = LengthBucketSampler(frames, args.batch_size, seed=0).batches()
-    padded_len = np.array([frames[b].max() for b in batches])
-    order = np.argsort(padded_len)
-    picks = [
-        batches[order[int((i + 0.5) / args.steps * len(batches))]]
-        for i in range(args.steps)
-    ]
+    _, padded_len, picks = bucketed_batches(frames, args.batch_size, args.steps)
     print(
         f"epoch of {len(frames)} clips, batch {args.batch_size}: mean clip "
         f"{frames.mean():.0f} frames, mean bucketed batch padded to "

@@ -155,7 +155,7 @@ def worker_env(jobs: int, cpus: int | None = None) -> dict[str, str]:
     """
     env = dvc_env()
     if not os.environ.get("OMP_NUM_THREADS"):
-        cpus = cpus or len(os.sched_getaffinity(0))
+        cpus = cpus or _usable_cpus()
         env["OMP_NUM_THREADS"] = str(max(1, cpus // jobs))
     return env
 
@@ -179,3 +179,10 @@ def run_homework(
     print(f"best learning rate by validation accuracy: {best}")
     _run_queue(root, phase_two(source, best), jobs)
     return _run(table_command(), root)
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux; not macOS or Windows
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
