@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from bench_asr_padding import bucketed_batches, lj_like_clips, make_batch, train_step
 
-from hw2.asr import ASRModel, ModelDimensions, conv_out_length
-from hw2.attention import feature_dim, pick_form
+from hw2.asr.model import ASRModel, ModelDimensions, conv_out_length
+from hw2.attention.mclaurin import feature_dim, pick_form
 
 MODES = {
     "softmax": {"attention": "softmax"},

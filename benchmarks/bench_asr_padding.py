@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hw2.asr import MAX_FRAMES, ASRModel, ModelDimensions
-from hw2.batching import LengthBucketSampler
-from hw2.text import MAX_TOKENS, PAD, VOCAB_SIZE
+from hw2.asr.batching import LengthBucketSampler
+from hw2.asr.model import MAX_FRAMES, ASRModel, ModelDimensions
+from hw2.asr.text import MAX_TOKENS, PAD, VOCAB_SIZE
 
 SAMPLE_RATE, HOP = 22050, 160
 CHARS_PER_SECOND = 15  # LJ Speech: about 100 characters in 6.6 s

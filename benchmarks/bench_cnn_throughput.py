@@ -17,10 +17,10 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from hw2 import phantoms
-from hw2.cnn import CNNDimensions, OCTNet
-from hw2.device import cpu_threads
-from hw2.training import to_tensor, train_epoch
+from hw2.core.device import cpu_threads
+from hw2.oct import phantoms
+from hw2.oct.model import CNNDimensions, OCTNet
+from hw2.oct.train import to_tensor, train_epoch
 
 N_IMAGES = 97_477
 BATCH = 8
@@ -46,7 +46,7 @@ def plain_loop_1thread(model, optimizer, x, y, steps: int) -> None:
 
 
 def pipeline_loop(model, optimizer, x, y, steps: int) -> None:
-    """hw2.training.train_epoch on the first steps * 8 images of a shuffled set."""
+    """hw2.oct.train.train_epoch on the first steps * 8 images of a shuffled set."""
     n = steps * BATCH
     with cpu_threads():
         train_epoch(model, optimizer, x[:n], y[:n], BATCH, torch.Generator())

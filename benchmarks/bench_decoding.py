@@ -13,9 +13,9 @@ import time
 import numpy as np
 import torch
 
-from hw2.asr import ASRModel, ModelDimensions
-from hw2.decoding import greedy_decode
-from hw2.text import MAX_TOKENS
+from hw2.asr.decoding import greedy_decode
+from hw2.asr.model import ASRModel, ModelDimensions
+from hw2.asr.text import MAX_TOKENS
 
 SAMPLE_RATE, HOP = 22050, 160
 

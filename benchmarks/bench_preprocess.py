@@ -18,9 +18,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from hw2 import audio
-from hw2.ljspeech import Row, write_metadata
-from hw2.preprocess import preprocess_corpus
+from hw2.asr import audio
+from hw2.asr.ljspeech import Row, write_metadata
+from hw2.asr.preprocess import preprocess_corpus
 
 
 def make_corpus(root: Path, n: int, seed: int) -> float:

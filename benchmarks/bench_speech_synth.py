@@ -16,12 +16,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hw2 import speech_synth
-from hw2.speech_data import synthesize_corpus
+from hw2.asr import synth
+from hw2.asr.corpus import synthesize_corpus
 
 
 def _speak_all(specs):
-    return [len(speech_synth._speak(s)) for s in specs]
+    return [len(synth._speak(s)) for s in specs]
 
 
 def synth_only(specs, workers: int) -> tuple[float, float]:
@@ -31,7 +31,7 @@ def synth_only(specs, workers: int) -> tuple[float, float]:
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         lengths = [n for shard in pool.map(_speak_all, shards) for n in shard]
-    return time.perf_counter() - start, sum(lengths) / speech_synth.SAMPLE_RATE
+    return time.perf_counter() - start, sum(lengths) / synth.SAMPLE_RATE
 
 
 def main() -> None:
@@ -40,16 +40,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    specs = [speech_synth.clip_spec(args.seed, i) for i in range(args.clips)]
+    specs = [synth.clip_spec(args.seed, i) for i in range(args.clips)]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         synthesize_corpus(Path(tmp), args.clips, args.seed, progress=False)
         corpus_s = time.perf_counter() - start
         wavs = sorted((Path(tmp) / "wavs").glob("*.wav"))
         # 44-byte WAV header, 2 bytes a sample
-        audio_s = (
-            sum((w.stat().st_size - 44) / 2 for w in wavs) / speech_synth.SAMPLE_RATE
-        )
+        audio_s = sum((w.stat().st_size - 44) / 2 for w in wavs) / synth.SAMPLE_RATE
     one_s, _ = synth_only(specs, 1)
     two_s, _ = synth_only(specs, 2)
 

@@ -5,8 +5,8 @@ python scripts/homework.py [--jobs 2] [--source sample|full]
 
 import argparse
 
-from hw2.errors import run_stage
-from hw2.homework import run_homework
+from hw2.core.errors import run_stage
+from hw2.pipeline.homework import run_homework
 
 
 def main() -> None:

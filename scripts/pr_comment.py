@@ -7,8 +7,8 @@ Run it after `dvc repro` from the repository root; CI posts the file with `gh`.
 
 import argparse
 
-from hw2.errors import run_stage
-from hw2.pr_comment import actions_run_url, write_comment
+from hw2.core.errors import run_stage
+from hw2.pipeline.pr_comment import actions_run_url, write_comment
 
 
 def main() -> None:

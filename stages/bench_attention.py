@@ -1,14 +1,14 @@
 """Stage bench_attention: McLaurin vs softmax attention, metrics/attention.json."""
 
-from hw2.attention_bench import (
+from hw2.attention.bench import (
     BenchConfig,
     format_summary,
     run_benchmark,
     write_outputs,
 )
-from hw2.device import DEVICES, pick_device
-from hw2.errors import run_stage
-from hw2.params import load_params
+from hw2.core.device import DEVICES, pick_device
+from hw2.core.errors import run_stage
+from hw2.core.params import load_params
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Stage download_images: data/images/octmnist.npz, generated (sample) or downloaded."""
 
-from hw2.errors import run_stage
-from hw2.octmnist import ImageDataConfig, load_octmnist, prepare_images
-from hw2.params import load_params
+from hw2.core.errors import run_stage
+from hw2.core.params import load_params
+from hw2.oct.data import ImageDataConfig, load_octmnist, prepare_images
 
 OUT = "data/images/octmnist.npz"
 

@@ -4,9 +4,9 @@ The downloaded archive stays in data/downloads/ so an interrupted download resum
 and a rerun does not fetch 2.6 GB again.
 """
 
-from hw2.errors import run_stage
-from hw2.params import load_params
-from hw2.speech_data import SpeechDataConfig, prepare_speech
+from hw2.asr.corpus import SpeechDataConfig, prepare_speech
+from hw2.core.errors import run_stage
+from hw2.core.params import load_params
 
 
 def main() -> None:

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from hw2.asr_training import ASREvalConfig, evaluate, load_model, transcripts_tsv
-from hw2.errors import run_stage
-from hw2.features import SpeechSplit
-from hw2.io import write_json, write_text
-from hw2.params import load_params
+from hw2.asr.features import SpeechSplit
+from hw2.asr.train import ASREvalConfig, evaluate, load_model, transcripts_tsv
+from hw2.core.errors import run_stage
+from hw2.core.io import write_json, write_text
+from hw2.core.params import load_params
 
 TEST = Path("data/features/test")
 MODEL = Path("data/models/asr.pt")

@@ -2,13 +2,13 @@
 
 import json
 
-from hw2.cnn import count_parameters
-from hw2.device import DEVICES, pick_device
-from hw2.errors import DataError, run_stage
-from hw2.io import write_json, write_text
-from hw2.octmnist import load_octmnist
-from hw2.params import load_params
-from hw2.training import evaluate_cnn, load_models
+from hw2.core.device import DEVICES, pick_device
+from hw2.core.errors import DataError, run_stage
+from hw2.core.io import write_json, write_text
+from hw2.core.params import load_params
+from hw2.oct.data import load_octmnist
+from hw2.oct.model import count_parameters
+from hw2.oct.train import evaluate_cnn, load_models
 
 DATA = "data/images/octmnist.npz"
 MODEL = "data/models/cnn.pt"

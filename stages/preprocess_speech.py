@@ -2,10 +2,10 @@
 
 import time
 
-from hw2.errors import run_stage
-from hw2.io import write_json
-from hw2.params import load_params
-from hw2.preprocess import PreprocessConfig, preprocess_corpus
+from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
+from hw2.core.errors import run_stage
+from hw2.core.io import write_json
+from hw2.core.params import load_params
 
 CORPUS = "data/speech/LJSpeech-1.1"
 FEATURES = "data/features"

@@ -7,8 +7,8 @@ experiment refs, which a stage cannot declare as deps.
 
 import argparse
 
-from hw2.errors import run_stage
-from hw2.report import build_experiments_report, build_report
+from hw2.core.errors import run_stage
+from hw2.pipeline.report import build_experiments_report, build_report
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ interrupted; logs per-epoch curves to metrics/train_asr (dvclive).
 
 from pathlib import Path
 
-from hw2.asr_training import ASRConfig, train
-from hw2.errors import run_stage
-from hw2.features import SpeechSplit
-from hw2.io import save_torch
-from hw2.params import load_params
+from hw2.asr.features import SpeechSplit
+from hw2.asr.train import ASRConfig, train
+from hw2.core.errors import run_stage
+from hw2.core.io import save_torch
+from hw2.core.params import load_params
 
 FEATURES = Path("data/features")
 CHECKPOINT = Path("data/checkpoints/asr.pt")

@@ -2,11 +2,11 @@
 
 from dvclive import Live
 
-from hw2.errors import run_stage
-from hw2.io import save_torch
-from hw2.octmnist import load_octmnist
-from hw2.params import load_params
-from hw2.training import CNNTrainConfig, checkpoint, epoch_summary, train_cnn_runs
+from hw2.core.errors import run_stage
+from hw2.core.io import save_torch
+from hw2.core.params import load_params
+from hw2.oct.data import load_octmnist
+from hw2.oct.train import CNNTrainConfig, checkpoint, epoch_summary, train_cnn_runs
 
 DATA = "data/images/octmnist.npz"
 MODEL = "data/models/cnn.pt"

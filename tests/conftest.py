@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hw2.device import cpu_threads
+from hw2.core.device import cpu_threads
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 

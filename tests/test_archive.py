@@ -3,8 +3,8 @@ import tarfile
 
 import pytest
 
-from hw2.archive import check_member, safe_extract
-from hw2.errors import DataError
+from hw2.core.archive import check_member, safe_extract
+from hw2.core.errors import DataError
 
 
 def _file(name: str, data: bytes = b"data") -> tuple[tarfile.TarInfo, bytes]:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hw2.asr import (
+from hw2.asr.model import (
     ATTENTION_FORMS,
     ASRModel,
     AudioEncoder,
@@ -11,7 +11,7 @@ from hw2.asr import (
     conv_out_length,
     sinusoids,
 )
-from hw2.attention import FORMS
+from hw2.attention.mclaurin import FORMS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

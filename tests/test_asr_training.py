@@ -13,8 +13,10 @@ import pytest
 import torch
 import yaml
 
-from hw2.asr import ModelDimensions
-from hw2.asr_training import (
+from hw2.asr.features import SpeechSplit, write_split
+from hw2.asr.model import ModelDimensions
+from hw2.asr.text import encode
+from hw2.asr.train import (
     ASRConfig,
     ASREvalConfig,
     NonFiniteLossError,
@@ -23,10 +25,8 @@ from hw2.asr_training import (
     load_model,
     train,
 )
-from hw2.errors import DataError, ParamError
-from hw2.features import SpeechSplit, write_split
-from hw2.params import Params
-from hw2.text import encode
+from hw2.core.errors import DataError, ParamError
+from hw2.core.params import Params
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

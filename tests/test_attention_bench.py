@@ -11,8 +11,7 @@ import pytest
 import torch
 import yaml
 
-from hw2.attention import feature_dim
-from hw2.attention_bench import (
+from hw2.attention.bench import (
     BenchConfig,
     _crossover,
     _crossover_interpolated,
@@ -22,8 +21,9 @@ from hw2.attention_bench import (
     time_calls,
     write_outputs,
 )
-from hw2.errors import ParamError
-from hw2.params import Params
+from hw2.attention.mclaurin import feature_dim
+from hw2.core.errors import ParamError
+from hw2.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = {

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hw2.batching import LengthBucketSampler, SpeechDataset, collate
-from hw2.features import SpeechSplit, write_split
-from hw2.text import PAD
+from hw2.asr.batching import LengthBucketSampler, SpeechDataset, collate
+from hw2.asr.features import SpeechSplit, write_split
+from hw2.asr.text import PAD
 
 
 def lengths(n=1000, seed=0):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hw2.cnn import CNNDimensions, OCTNet, count_parameters
+from hw2.oct.model import CNNDimensions, OCTNet, count_parameters
 
 
 @pytest.mark.parametrize("maxpool", [True, False])

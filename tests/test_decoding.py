@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from hw2.asr import ASRModel, ModelDimensions
-from hw2.decoding import greedy_decode
-from hw2.text import EOS, PAD, SOS
+from hw2.asr.decoding import greedy_decode
+from hw2.asr.model import ASRModel, ModelDimensions
+from hw2.asr.text import EOS, PAD, SOS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

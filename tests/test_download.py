@@ -2,8 +2,8 @@ import hashlib
 
 import pytest
 
-from hw2.download import check_url, download
-from hw2.errors import DataError
+from hw2.core.download import check_url, download
+from hw2.core.errors import DataError
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB, several read chunks
 

@@ -2,8 +2,8 @@ import subprocess
 
 import pytest
 
-from hw2.errors import Hw2Error
-from hw2.homework import (
+from hw2.core.errors import Hw2Error
+from hw2.pipeline.homework import (
     best_learning_rate,
     phase_one,
     phase_two,
@@ -12,7 +12,7 @@ from hw2.homework import (
     untracked_files,
     worker_env,
 )
-from hw2.report import CNN_JSON, Run
+from hw2.pipeline.report import CNN_JSON, Run
 
 
 def test_phase_one_is_the_homework_grid():

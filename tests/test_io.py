@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from hw2.io import atomic_dir, atomic_path, write_json
+from hw2.core.io import atomic_dir, atomic_path, write_json
 
 
 def test_atomic_path_keeps_old_file_on_error(tmp_path):
@@ -43,7 +43,7 @@ def test_process_killed_mid_write_leaves_no_output(tmp_path):
     dest = tmp_path / "model.pt"
     code = (
         "import os, signal\n"
-        "from hw2.io import atomic_path\n"
+        "from hw2.core.io import atomic_path\n"
         f"with atomic_path({str(dest)!r}) as tmp:\n"
         "    tmp.write_bytes(b'x' * 1000)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"

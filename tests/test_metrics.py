@@ -2,8 +2,8 @@
 
 import pytest
 
-from hw2.metrics import asr_metrics, error_rates, mean_similarities, similarities
-from hw2.text import EOS, PAD, SOS, encode
+from hw2.asr.metrics import asr_metrics, error_rates, mean_similarities, similarities
+from hw2.asr.text import EOS, PAD, SOS, encode
 
 
 def tokens(text):

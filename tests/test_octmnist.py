@@ -3,10 +3,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from hw2.errors import DataError, ParamError
-from hw2.octmnist import ImageDataConfig, load_octmnist, prepare_images
-from hw2.params import Params
-from hw2.phantoms import make_dataset
+from hw2.core.errors import DataError, ParamError
+from hw2.core.params import Params
+from hw2.oct.data import ImageDataConfig, load_octmnist, prepare_images
+from hw2.oct.phantoms import make_dataset
 
 
 def save(path, arrays):

@@ -1,7 +1,7 @@
 import pytest
 
-from hw2.errors import ParamError
-from hw2.params import Params, load_params
+from hw2.core.errors import ParamError
+from hw2.core.params import Params, load_params
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hw2 import phantoms
+from hw2.oct import phantoms
 
 
 def test_dataset_has_octmnist_format():

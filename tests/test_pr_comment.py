@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hw2.errors import Hw2Error
-from hw2.pr_comment import (
+from hw2.core.errors import Hw2Error
+from hw2.pipeline.pr_comment import (
     MARKER,
     PlotDiff,
     actions_run_url,

@@ -1,4 +1,4 @@
-"""hw2.preprocess and the preprocess_speech stage on tiny corpora made here."""
+"""hw2.asr.preprocess and the preprocess_speech stage on tiny corpora made here."""
 
 import json
 import os
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hw2 import audio
-from hw2.errors import DataError
-from hw2.features import SpeechSplit
-from hw2.ljspeech import SPLITS, Row, split_bounds, write_metadata
-from hw2.preprocess import PreprocessConfig, preprocess_corpus
-from hw2.text import decode, encode
+from hw2.asr import audio
+from hw2.asr.features import SpeechSplit
+from hw2.asr.ljspeech import SPLITS, Row, split_bounds, write_metadata
+from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
+from hw2.asr.text import decode, encode
+from hw2.core.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,8 +164,8 @@ def test_empty_transcript_is_an_error(corpus, tmp_path):
 
 
 def test_config_from_params():
-    from hw2.errors import ParamError
-    from hw2.params import Params
+    from hw2.core.errors import ParamError
+    from hw2.core.params import Params
 
     with pytest.raises(ParamError, match="missing key 'asr.max_frames'"):
         PreprocessConfig.from_params(Params({}))

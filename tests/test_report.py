@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hw2 import report
-from hw2.errors import DataError
-from hw2.report import (
+from hw2.core.errors import DataError
+from hw2.pipeline import report
+from hw2.pipeline.report import (
     CNN_COLUMNS,
     CNN_REFERENCES,
     Run,

@@ -11,10 +11,10 @@ import pytest
 import soundfile as sf
 import yaml
 
-from hw2.errors import DataError, ParamError
-from hw2.ljspeech import Row, read_metadata, write_metadata
-from hw2.params import Params
-from hw2.speech_data import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
+from hw2.asr.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
+from hw2.asr.ljspeech import Row, read_metadata, write_metadata
+from hw2.core.errors import DataError, ParamError
+from hw2.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {
@@ -92,7 +92,7 @@ def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch
     def silent(specs):
         return (np.zeros(2205, dtype=np.int16) for _ in specs)
 
-    monkeypatch.setattr("hw2.speech_synth.synthesize_clips", silent)
+    monkeypatch.setattr("hw2.asr.synth.synthesize_clips", silent)
     config = SpeechDataConfig.from_params(_params())
     with pytest.raises(DataError, match="silence for LJ001-0001"):
         prepare_speech(config, tmp_path / "speech", progress=False)

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from hw2 import speech_synth as S
-from hw2.text import VOCAB, encode
+from hw2.asr import synth as S
+from hw2.asr.text import VOCAB, encode
 
 
 def test_synthesize_gives_22050_hz_int16_speech():

@@ -8,10 +8,10 @@ import pytest
 import torch
 import yaml
 
-from hw2.errors import ParamError
-from hw2.params import Params
-from hw2.phantoms import make_dataset
-from hw2.training import (
+from hw2.core.errors import ParamError
+from hw2.core.params import Params
+from hw2.oct.phantoms import make_dataset
+from hw2.oct.train import (
     CNNTrainConfig,
     Run,
     TrainingDiverged,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw2.errors import Hw2Error
+from hw2.core.errors import Hw2Error
 
 SAMPLE_RATE = 22050  # eSpeak NG's native rate, and LJ Speech's
 

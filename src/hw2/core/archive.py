@@ -23,8 +23,8 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from hw2.errors import DataError
-from hw2.io import atomic_dir
+from hw2.core.errors import DataError
+from hw2.core.io import atomic_dir
 
 
 def _absolute(path: str) -> bool:

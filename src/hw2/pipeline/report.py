@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from hw2.errors import DataError
-from hw2.io import atomic_dir, write_text
+from hw2.core.errors import DataError
+from hw2.core.io import atomic_dir, write_text
 
 CNN_JSON = "metrics/cnn.json"
 CNN_CONFUSION = "metrics/cnn_confusion.csv"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw2.errors import DataError, Hw2Error
-from hw2.io import atomic_dir, write_text
-from hw2.report import dvc_env, markdown_table, pyplot, save_figure
+from hw2.core.errors import DataError, Hw2Error
+from hw2.core.io import atomic_dir, write_text
+from hw2.pipeline.report import dvc_env, markdown_table, pyplot, save_figure
 
 MARKER = "<!-- hw2-dvc-pr-comment -->"
 HEAD = "workspace"  # DVC's name for the working tree in its diffs

@@ -13,9 +13,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from hw2.errors import DataError
-from hw2.features import SpeechSplit
-from hw2.text import PAD
+from hw2.asr.features import SpeechSplit
+from hw2.asr.text import PAD
+from hw2.core.errors import DataError
 
 
 class LengthBucketSampler(Sampler[list[int]]):

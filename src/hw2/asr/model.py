@@ -11,7 +11,7 @@ and decoding loops never branch on the decoder type.
 Attention: `attention` is the kind of every self-attention (encoder and decoder),
 `cross_attention` that of the decoder's attention to the audio: "softmax"
 (scaled_dot_product_attention) or "mclaurin" (study 1's kernel Σ_{n<K} tⁿ/n!,
-evaluated in `attention_form`, see hw2.attention.pick_form).
+evaluated in `attention_form`, see hw2.attention.mclaurin.pick_form).
 
 Padding: a batch is padded to its own longest clip; `audio_mask` (True for real
 frames) keeps padded frames out of every attention, and padded frames are zeroed
@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hw2.text import MAX_TOKENS, VOCAB_SIZE
+from hw2.asr.text import MAX_TOKENS, VOCAB_SIZE
 
 DECODERS = ("transformer", "lstm")
 ATTENTIONS = ("softmax", "mclaurin")
-ATTENTION_FORMS = ("linear", "quadratic", "auto")  # = hw2.attention.FORMS
+ATTENTION_FORMS = ("linear", "quadratic", "auto")  # = hw2.attention.mclaurin.FORMS
 MAX_FRAMES = 2754  # the longest clip preprocess_speech keeps (about 20 s at hop 160)
 
 
@@ -56,7 +56,7 @@ class ModelDimensions:
     attention: str = "softmax"  # self-attention of encoder and decoder
     cross_attention: str = "softmax"  # the decoder's attention to the audio
     attention_terms: int = 3  # McLaurin series terms K, for either kind above
-    # McLaurin only: how the kernel is evaluated (hw2.attention.FORMS); the
+    # McLaurin only: how the kernel is evaluated (hw2.attention.mclaurin.FORMS); the
     # same numbers up to rounding, so checkpoints load with either.
     attention_form: str = "auto"
 
@@ -89,7 +89,7 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Ten
 
 def _mclaurin():
     # Imported late: attention.py is study 1's module and only this path needs it.
-    from hw2.attention import mclaurin_attention
+    from hw2.attention.mclaurin import mclaurin_attention
 
     return mclaurin_attention
 

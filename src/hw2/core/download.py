@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from hw2.errors import DataError
+from hw2.core.errors import DataError
 
 CHUNK = 1 << 20
 # Plain HTTP is refused except on the loopback interface (local mirrors, tests).

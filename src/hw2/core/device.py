@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from hw2.errors import ParamError
+from hw2.core.errors import ParamError
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from hw2.errors import DataError
+from hw2.core.errors import DataError
 
 SAMPLE_RATE = 22050  # LJ Speech's rate; other files are resampled to it
 N_FFT = 400

@@ -37,11 +37,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hw2.attention import SUB_CHUNK, feature_dim, mclaurin_attention
-from hw2.device import cpu_threads
-from hw2.errors import ParamError
-from hw2.io import atomic_path, write_json, write_text
-from hw2.params import Params
+from hw2.attention.mclaurin import SUB_CHUNK, feature_dim, mclaurin_attention
+from hw2.core.device import cpu_threads
+from hw2.core.errors import ParamError
+from hw2.core.io import atomic_path, write_json, write_text
+from hw2.core.params import Params
 
 MAX_FEATURES = 100_000  # M(K, D) beyond this: minutes per call and GiBs of state
 MAX_LENGTH = 65_536

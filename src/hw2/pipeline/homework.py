@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw2.errors import Hw2Error
-from hw2.report import CNN_JSON, Column, Run, dvc_env, experiment_runs
+from hw2.core.errors import Hw2Error
+from hw2.pipeline.report import CNN_JSON, Column, Run, dvc_env, experiment_runs
 
 LEARNING_RATES = (0.1, 0.01, 0.001)
 # Columns of the final table (`dvc exp show --keep`): names, the params varied,
@@ -151,7 +151,7 @@ def worker_env(jobs: int, cpus: int | None = None) -> dict[str, str]:
     would each spread over all cores and wait on one another's threads
     (OpenMP spins while it waits). OMP_NUM_THREADS = cores // N, at least 1;
     one the user set is kept. Stages that pin their own thread count
-    (hw2.device.cpu_threads) still do.
+    (hw2.core.device.cpu_threads) still do.
     """
     env = dvc_env()
     if not os.environ.get("OMP_NUM_THREADS"):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import jiwer
 import textdistance
 
-from hw2.text import cut_after_stop, decode
+from hw2.asr.text import cut_after_stop, decode
 
 # external=False: the pure-Python algorithms accept token lists, and the result
 # does not depend on which optional speed-up libraries happen to be installed.

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from hw2.errors import ParamError
+from hw2.core.errors import ParamError
 
 _MISSING = object()
 

@@ -7,7 +7,7 @@ test [10480, 13100) of 13,100 rows; a corpus of another size keeps the proportio
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw2.errors import DataError
+from hw2.core.errors import DataError
 
 LJ_ROWS = 13100
 LJ_BOUNDS = (9825, 10480)  # train | validation | test

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hw2 import phantoms
-from hw2.download import download
-from hw2.errors import DataError
-from hw2.io import atomic_path
-from hw2.params import Params
+from hw2.core.download import download
+from hw2.core.errors import DataError
+from hw2.core.io import atomic_path
+from hw2.core.params import Params
+from hw2.oct import phantoms
 
 SPLITS = ("train", "val", "test")
 N_CLASSES = 4

@@ -10,8 +10,8 @@ reference the cache is tested and benchmarked against).
 import torch
 from torch import Tensor
 
-from hw2.asr import ASRModel
-from hw2.text import EOS, MAX_TOKENS, PAD, SOS
+from hw2.asr.model import ASRModel
+from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS
 
 
 @torch.no_grad()

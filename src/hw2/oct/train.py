@@ -12,10 +12,10 @@ from torch import Tensor
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from hw2.cnn import CNNDimensions, OCTNet
-from hw2.device import DEVICES, cpu_threads, pick_device, seed_everything
-from hw2.errors import Hw2Error
-from hw2.params import Params
+from hw2.core.device import DEVICES, cpu_threads, pick_device, seed_everything
+from hw2.core.errors import Hw2Error
+from hw2.core.params import Params
+from hw2.oct.model import CNNDimensions, OCTNet
 
 
 class TrainingDiverged(Hw2Error):
@@ -297,7 +297,7 @@ def evaluate_cnn(
 def _evaluate_one(
     model: OCTNet, data: dict[str, tuple[np.ndarray, np.ndarray]], device: torch.device
 ) -> tuple[dict, list[str]]:
-    from hw2.phantoms import CLASSES
+    from hw2.oct.phantoms import CLASSES
 
     x_val, y_val = (
         to_tensor(data["val"][0]).to(device),

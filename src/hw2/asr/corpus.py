@@ -12,17 +12,17 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from hw2 import speech_synth
-from hw2.archive import safe_extract
-from hw2.download import download
-from hw2.errors import DataError, ParamError
-from hw2.io import atomic_dir
-from hw2.ljspeech import Row, read_metadata, write_metadata
-from hw2.params import Params
+from hw2.asr import synth
+from hw2.asr.ljspeech import Row, read_metadata, write_metadata
+from hw2.core.archive import safe_extract
+from hw2.core.download import download
+from hw2.core.errors import DataError, ParamError
+from hw2.core.io import atomic_dir
+from hw2.core.params import Params
 
 CORPUS = "LJSpeech-1.1"
 ARCHIVE = "LJSpeech-1.1.tar.bz2"
-MAX_CLIPS = 999 * speech_synth.CLIPS_PER_CHAPTER  # ids run out at LJ999
+MAX_CLIPS = 999 * synth.CLIPS_PER_CHAPTER  # ids run out at LJ999
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -63,10 +63,10 @@ def synthesize_corpus(
     dest: Path, n_clips: int, seed: int, *, progress: bool = True
 ) -> list[Row]:
     """Write n_clips eSpeak NG clips and metadata.csv into the folder `dest`."""
-    specs = [speech_synth.clip_spec(seed, i) for i in range(n_clips)]
+    specs = [synth.clip_spec(seed, i) for i in range(n_clips)]
     wavs = dest / "wavs"
     wavs.mkdir(parents=True, exist_ok=True)
-    clips = speech_synth.synthesize_clips(specs)
+    clips = synth.synthesize_clips(specs)
     bar = tqdm(
         zip(specs, clips, strict=True),
         total=n_clips,
@@ -79,9 +79,7 @@ def synthesize_corpus(
             raise DataError(
                 f"eSpeak NG produced silence for {spec.id} ({spec.normalized!r})"
             )
-        sf.write(
-            wavs / f"{spec.id}.wav", audio, speech_synth.SAMPLE_RATE, subtype="PCM_16"
-        )
+        sf.write(wavs / f"{spec.id}.wav", audio, synth.SAMPLE_RATE, subtype="PCM_16")
     rows = [Row(s.id, s.raw, s.normalized) for s in specs]
     write_metadata(dest / "metadata.csv", rows)
     return rows

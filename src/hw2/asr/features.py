@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw2.errors import DataError
-from hw2.io import atomic_dir
+from hw2.core.errors import DataError
+from hw2.core.io import atomic_dir
 
 FILES = ("mels.npy", "frame_offsets.npy", "tokens.npy", "token_offsets.npy", "ids.txt")
 

@@ -22,7 +22,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hw2.asr import (
+from hw2.asr.batching import Batch, LengthBucketSampler, SpeechDataset, collate
+from hw2.asr.decoding import greedy_decode
+from hw2.asr.features import SpeechSplit
+from hw2.asr.metrics import SIMILARITIES, asr_metrics
+from hw2.asr.model import (
     ATTENTION_FORMS,
     ATTENTIONS,
     DECODERS,
@@ -30,15 +34,11 @@ from hw2.asr import (
     ModelDimensions,
     conv_out_length,
 )
-from hw2.batching import Batch, LengthBucketSampler, SpeechDataset, collate
-from hw2.decoding import greedy_decode
-from hw2.device import DEVICES, pick_device, seed_everything
-from hw2.errors import DataError, Hw2Error, ParamError
-from hw2.features import SpeechSplit
-from hw2.io import save_torch
-from hw2.metrics import SIMILARITIES, asr_metrics
-from hw2.params import Params
-from hw2.text import PAD, decode
+from hw2.asr.text import PAD, decode
+from hw2.core.device import DEVICES, pick_device, seed_everything
+from hw2.core.errors import DataError, Hw2Error, ParamError
+from hw2.core.io import save_torch
+from hw2.core.params import Params
 
 SOURCES = ("sample", "full")
 LR_FLOOR = 0.01  # the schedule starts and ends at 1% of the peak learning rate

@@ -1,7 +1,7 @@
 """LJ Speech-format corpus -> ragged log-mel features and tokens, one folder per split.
 
 corpus_dir/metadata.csv, corpus_dir/wavs/<id>.wav
--> out_dir/{train,validation,test}/  (hw2.features.write_split's format)
+-> out_dir/{train,validation,test}/  (hw2.asr.features.write_split's format)
 
 Size: float16 frames, no padding. The whole LJ Speech (13,100 clips, ~24 h) is
 ~86,400 s * 22,050 / 160 = 11.9 M frames * 80 mels * 2 bytes = 1.9 GB.
@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hw2 import audio
-from hw2.device import cpu_threads
-from hw2.errors import DataError
-from hw2.features import write_split
-from hw2.io import atomic_dir
-from hw2.ljspeech import SPLITS, Row, read_metadata, split_rows
-from hw2.params import Params
-from hw2.text import MAX_TOKENS, encode
+from hw2.asr import audio
+from hw2.asr.features import write_split
+from hw2.asr.ljspeech import SPLITS, Row, read_metadata, split_rows
+from hw2.asr.text import MAX_TOKENS, encode
+from hw2.core.device import cpu_threads
+from hw2.core.errors import DataError
+from hw2.core.io import atomic_dir
+from hw2.core.params import Params
 
 
 @dataclass(frozen=True)
