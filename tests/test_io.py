@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from hw2.core.io import atomic_dir, atomic_path, write_json
+from hw2.core.io import atomic_dir, atomic_path, save_torch, write_json
 
 
 def test_atomic_path_keeps_old_file_on_error(tmp_path):
@@ -51,3 +51,14 @@ def test_process_killed_mid_write_leaves_no_output(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=os.environ.copy())
     assert proc.returncode == -signal.SIGKILL
     assert not dest.exists()
+
+
+def test_save_torch_writes_the_same_bytes_for_the_same_object(tmp_path):
+    import torch
+
+    obj = {"w": torch.arange(6.0).reshape(2, 3), "seed": 42}
+    save_torch(tmp_path / "a.pt", obj)
+    save_torch(tmp_path / "b.pt", obj)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    loaded = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert torch.equal(loaded["w"], obj["w"]) and loaded["seed"] == 42

@@ -74,8 +74,11 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def save_torch(path: str | Path, obj: Any) -> None:
-    """torch.save `obj` atomically (checkpoints are dicts of tensors and plain data)."""
+    """torch.save `obj` atomically; the same object always gives the same bytes."""
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # Given a path, torch.save names the zip archive's top folder after the file,
+    # here a random temporary name, so identical runs would write different bytes
+    # (and dvc.lock hashes). Given an open file it uses the fixed name "archive".
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        torch.save(obj, f)
