@@ -1,13 +1,13 @@
 import pytest
 import torch
 
-from hw2.oct.model import CNNDimensions, OCTNet, count_parameters
+from hw2.oct.model import CNNDimensions, OCTNet
 
 
 @pytest.mark.parametrize("maxpool", [True, False])
 def test_both_variants_have_the_homework_parameter_count(maxpool):
     model = OCTNet(CNNDimensions(maxpool=maxpool))
-    assert count_parameters(model) == 224_892
+    assert model.n_params() == 224_892
 
 
 @pytest.mark.parametrize("maxpool", [True, False])

@@ -8,19 +8,19 @@ import pytest
 import torch
 import yaml
 
-from hw2.core.errors import ParamError
+from hw2.core.errors import Hw2Error, NonFiniteLossError, ParamError
 from hw2.core.params import Params
+from hw2.oct.evaluate import evaluate_cnn
+from hw2.oct.model import CNNDimensions, OCTNet
 from hw2.oct.phantoms import make_dataset
 from hw2.oct.train import (
     CNNTrainConfig,
-    Run,
-    TrainingDiverged,
     checkpoint,
-    epoch_summary,
-    evaluate_cnn,
-    load_models,
-    train_cnn,
+    labels_tensor,
+    load_runs,
+    to_tensor,
     train_cnn_runs,
+    train_epoch,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def data():
-    d = make_dataset(640, 80, 80, seed=1)
+    d = make_dataset(320, 80, 80, seed=1)
     return {
         s: (d[f"{s}_images"], d[f"{s}_labels"].ravel().astype(np.int64))
         for s in ("train", "val", "test")
@@ -40,70 +40,95 @@ def cfg(**kw):
     return CNNTrainConfig(**{**base, **kw})
 
 
-def test_same_seed_gives_identical_results(data):
-    m1, h1 = train_cnn(cfg(epochs=1), data, progress=False)
-    m2, h2 = train_cnn(cfg(epochs=1), data, progress=False)
-    assert h1 == h2
-    for (k, a), b in zip(
-        m1.state_dict().items(), m2.state_dict().values(), strict=True
-    ):
-        assert torch.equal(a, b), k
-    _, h3 = train_cnn(cfg(epochs=1, seed=7), data, progress=False)
-    assert h3 != h1
+def lone_run(seed, data, epochs, lr, maxpool):
+    """Seed `seed` trained alone, the textbook way: the stacked copies' reference."""
+    torch.manual_seed(seed)
+    model = OCTNet(CNNDimensions(maxpool=maxpool))  # dropout draws continue from here
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    shuffle = torch.Generator().manual_seed(seed)
+    x, y = to_tensor(data["train"][0]), labels_tensor(data["train"][1])
+    losses = [train_epoch(model, opt, x, y, 8, shuffle) for _ in range(epochs)]
+    return model, losses
 
 
-def test_training_lowers_the_loss_and_logs_each_epoch(data):
-    logged = []
-    _, history = train_cnn(
-        cfg(epochs=3, lr=0.05),
-        data,
-        lambda e, loss, acc: logged.append((e, loss, acc)),
-        progress=False,
+@pytest.mark.parametrize("maxpool", [True, False])
+def test_a_stacked_seed_follows_the_same_seed_trained_alone(data, one_thread, maxpool):
+    runs = train_cnn_runs(
+        cfg(epochs=2, seeds=3, lr=0.05, maxpool=maxpool), data, progress=False
     )
-    assert [e for e, _, _ in logged] == [0, 1, 2]
-    assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.01
-    assert history[-1]["val_acc"] > 0.3  # above chance (0.25)
-    assert all(0.0 <= h["val_acc"] <= 1.0 for h in history)
+    assert [r.seed for r in runs] == [42, 43, 44]
+    for run in (runs[0], runs[2]):
+        alone, losses = lone_run(run.seed, data, 2, 0.05, maxpool)
+        got = [h["train_loss"] for h in run.history]
+        assert got == pytest.approx(losses, rel=1e-4)
+        for key, value in alone.state_dict().items():
+            torch.testing.assert_close(
+                run.model.state_dict()[key], value, rtol=1e-4, atol=1e-5, msg=key
+            )
+    # the copies are independent draws, not one run three times
+    assert runs[0].history != runs[1].history
 
 
-def test_divergence_is_an_error(data):
-    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
-        train_cnn(cfg(lr=1e6, epochs=1), data, progress=False)
+def test_same_config_gives_identical_results(data, one_thread):
+    a = train_cnn_runs(cfg(epochs=1, seeds=2), data, progress=False)
+    b = train_cnn_runs(cfg(epochs=1, seeds=2), data, progress=False)
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.history == rb.history
+        for k, v in ra.model.state_dict().items():
+            assert torch.equal(v, rb.model.state_dict()[k]), k
 
 
-def test_checkpoint_round_trip_and_evaluation(tmp_path, data):
-    model, history = train_cnn(cfg(maxpool=False, epochs=1), data, progress=False)
-    runs = [Run(42, model, history)]
+def test_training_lowers_the_loss_and_logs_mean_and_band(tmp_path, data, one_thread):
+    runs = train_cnn_runs(
+        cfg(epochs=3, lr=0.1, seeds=2), data, live_dir=tmp_path / "live", progress=False
+    )
+    for r in runs:
+        assert r.history[-1]["train_loss"] < r.history[0]["train_loss"] - 0.01
+    assert np.mean([r.history[-1]["val_acc"] for r in runs]) > 0.3  # chance: 0.25
+    plots = tmp_path / "live/plots/metrics"
+    acc = np.loadtxt(plots / "val/acc.tsv", skiprows=1)
+    lo = np.loadtxt(plots / "val/acc_min.tsv", skiprows=1)
+    hi = np.loadtxt(plots / "val/acc_max.tsv", skiprows=1)
+    assert acc[:, 0].tolist() == [0, 1, 2]  # one row per epoch
+    per_epoch = np.array([[h["val_acc"] for h in r.history] for r in runs])
+    np.testing.assert_allclose(acc[:, 1], per_epoch.mean(0))
+    np.testing.assert_allclose(lo[:, 1], per_epoch.min(0))
+    np.testing.assert_allclose(hi[:, 1], per_epoch.max(0))
+    assert (plots / "train/loss_max.tsv").is_file()
+
+
+def test_divergence_is_an_error(data, one_thread):
+    with pytest.raises(NonFiniteLossError, match="lower the learning rate"):
+        train_cnn_runs(cfg(lr=10, epochs=3), data, progress=False)
+
+
+def test_checkpoint_round_trip_and_evaluation(tmp_path, data, one_thread):
+    runs = train_cnn_runs(cfg(maxpool=False, epochs=1, seeds=2), data, progress=False)
     torch.save(checkpoint(runs, cfg(maxpool=False)), tmp_path / "m.pt")
-    [(seed, loaded)] = load_models(tmp_path / "m.pt", torch.device("cpu"))
-    assert seed == 42 and loaded.dims.maxpool is False
-    metrics, csv = evaluate_cnn([loaded], data, torch.device("cpu"))
-    assert "test_acc_std" not in metrics
+    loaded = load_runs(tmp_path / "m.pt", torch.device("cpu"))
+    assert [r.seed for r in loaded] == [42, 43] and not loaded[0].model.dims.maxpool
+    assert loaded[1].history == runs[1].history
+    metrics, csv = evaluate_cnn(loaded, data, torch.device("cpu"))
     assert set(metrics["test_acc_per_class"]) == {"CNV", "DME", "drusen", "normal"}
     rows = csv.strip().splitlines()
-    assert rows[0] == "actual,predicted" and len(rows) == 81
+    assert rows[0] == "actual,predicted" and len(rows) == 1 + 2 * 80
     correct = sum(a == p for a, p in (r.split(",") for r in rows[1:]))
-    assert metrics["test_acc"] == correct / 80
+    accs = metrics["test_acc_per_seed"]
+    assert metrics["test_acc"] == pytest.approx(correct / 160)
+    assert metrics["test_acc"] == pytest.approx(sum(accs) / 2)
+    assert metrics["test_acc_std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
+    assert metrics["seeds"] == 2 and len(metrics["val_acc_per_seed"]) == 2
+    low, high = metrics["test_acc_ci95"]
+    assert low < metrics["test_acc"] < high and high - low < 0.4
+    train_losses = [r.history[-1]["train_loss"] for r in runs]
+    assert metrics["train_loss"] == pytest.approx(np.mean(train_losses))
+    assert metrics["n_params"] == 224_892
 
 
-def test_several_seeds_give_mean_and_spread(data):
-    runs = train_cnn_runs(cfg(epochs=1, seeds=2), data, progress=False)
-    assert [r.seed for r in runs] == [42, 43]
-    [row] = epoch_summary(runs)
-    losses = [r.history[0]["train_loss"] for r in runs]
-    assert row["train_loss"] == pytest.approx(sum(losses) / 2)
-    assert row["train_loss_std"] == pytest.approx(abs(losses[0] - losses[1]) / 2**0.5)
-    metrics, csv = evaluate_cnn([r.model for r in runs], data, torch.device("cpu"))
-    assert metrics["seeds"] == 2 and len(metrics["test_acc_per_seed"]) == 2
-    assert metrics["test_acc"] == pytest.approx(sum(metrics["test_acc_per_seed"]) / 2)
-    assert metrics["test_acc_std"] >= 0
-    assert len(csv.strip().splitlines()) == 1 + 2 * 80
-
-
-def test_load_models_refuses_other_files(tmp_path):
+def test_load_runs_refuses_other_files(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"garbage")
-    with pytest.raises(Exception, match="not a CNN checkpoint"):
-        load_models(tmp_path / "x.pt", torch.device("cpu"))
+    with pytest.raises(Hw2Error, match="not a CNN checkpoint"):
+        load_runs(tmp_path / "x.pt", torch.device("cpu"))
 
 
 def params(**over):
@@ -133,7 +158,9 @@ def params(**over):
         ("cnn.batch_size", 0, "cnn.batch_size must be an integer >= 1"),
         ("device", "tpu", "device must be one of auto | cpu | cuda"),
         ("cnn.epochs", ..., "missing key 'cnn.epochs'"),
-        ("cnn.seeds", 0, "cnn.seeds must be an integer >= 1"),
+        ("cnn.seeds", 0, "cnn.seeds must be an integer >= 1, <= 32, got 0"),
+        ("cnn.seeds", 2.5, "cnn.seeds must be an integer"),
+        ("cnn.seeds", 1000, "cnn.seeds must be an integer >= 1, <= 32, got 1000"),
     ],
 )
 def test_invalid_params_name_the_key(key, value, message):

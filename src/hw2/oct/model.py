@@ -6,13 +6,15 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from hw2.oct.names import N_CLASSES
+
 
 @dataclass(frozen=True)
 class CNNDimensions:
     """Every size of the network; a checkpoint stores it to rebuild the model."""
 
     maxpool: bool = True
-    n_classes: int = 4
+    n_classes: int = N_CLASSES
     dropout: float = 0.7
 
 
@@ -47,7 +49,6 @@ class OCTNet(nn.Module):
         x = F.relu(self.fc2(x))
         return F.log_softmax(self.fc3(x), dim=-1)
 
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    def n_params(self) -> int:
+        """Number of trainable parameters (the ASR model has the same method)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

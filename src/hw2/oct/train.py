@@ -1,10 +1,16 @@
-"""Training and evaluating the OCT CNN: SGD, batch 8, NLL loss, per-epoch logging."""
+"""Training the OCT CNN: SGD, batch 8, NLL loss, several seeds stacked in one network.
+
+Seed s of a training is the run that `torch.manual_seed(s)`, OCTNet(), SGD and a
+shuffle generator seeded with s would give alone (`train_epoch`); train_cnn_runs
+trains all seeds at once as one StackedOCTNet (see hw2.oct.stacked), which
+follows the same trajectories up to float rounding at a fraction of the cost.
+"""
 
 import math
 import pickle
-from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,26 +18,28 @@ from torch import Tensor
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from hw2.core.device import DEVICES, cpu_threads, pick_device, seed_everything
-from hw2.core.errors import Hw2Error
+from hw2.core.device import DEVICES, cpu_threads, pick_device
+from hw2.core.errors import Hw2Error, NonFiniteLossError, ParamError
 from hw2.core.params import Params
+from hw2.core.stats import mean_std
 from hw2.oct.model import CNNDimensions, OCTNet
+from hw2.oct.stacked import StackedOCTNet, stacked_nll
 
-
-class TrainingDiverged(Hw2Error):
-    """The loss became NaN or infinite."""
+# Stacking pays off up to a few dozen copies; beyond that a typo is likelier than
+# a plan (64 seeds of 15 epochs would take an hour on the sample).
+MAX_SEEDS = 32
 
 
 @dataclass(frozen=True)
 class CNNTrainConfig:
-    """The CNN study's recipe: SGD at `lr`, batch 8, 15 epochs, seed 42."""
+    """The CNN study's recipe: SGD at `lr`, batch 8, 15 epochs, seeds 42, 43, ..."""
 
     lr: float = 0.01
     maxpool: bool = True
     batch_size: int = 8
     epochs: int = 15
     seed: int = 42
-    seeds: int = 1  # independent runs with seeds seed, seed+1, ...
+    seeds: int = 1  # networks trained, with seeds seed, seed+1, ...
     device: str = "auto"
 
     @classmethod
@@ -42,9 +50,17 @@ class CNNTrainConfig:
             batch_size=p.integer("cnn.batch_size", low=1),
             epochs=p.integer("cnn.epochs", low=1),
             seed=p.integer("cnn.seed", low=0),
-            seeds=p.integer("cnn.seeds", low=1),
+            seeds=p.integer("cnn.seeds", low=1, high=MAX_SEEDS),
             device=p.choice("device", DEVICES),
         )
+
+    def check_data(self, n_train: int) -> None:
+        """Refuse seeds or a batch size the training split cannot serve."""
+        if self.batch_size > n_train:
+            raise ParamError(
+                f"cnn.batch_size must be <= the {n_train} training images, "
+                f"got {self.batch_size}"
+            )
 
 
 def to_tensor(images: np.ndarray) -> Tensor:
@@ -56,14 +72,16 @@ def to_tensor(images: np.ndarray) -> Tensor:
     return x.div_(127.5).sub_(1.0)
 
 
-def iterate_batches(n: int, batch_size: int, generator: torch.Generator | None):
-    """Index tensors of one epoch, shuffled when a generator is given."""
-    order = torch.randperm(n, generator=generator) if generator is not None else None
+def labels_tensor(labels: np.ndarray) -> Tensor:
+    """Labels (N,) or (N, 1) of any integer type → int64 (N,)."""
+    return torch.from_numpy(np.asarray(labels).reshape(-1).astype(np.int64))
+
+
+def iterate_batches(n: int, batch_size: int, generator: torch.Generator):
+    """Shuffled index tensors of one epoch."""
+    order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
-        if order is None:
-            yield slice(start, min(start + batch_size, n))
-        else:
-            yield order[start : start + batch_size]
+        yield order[start : start + batch_size]
 
 
 def train_epoch(
@@ -73,102 +91,64 @@ def train_epoch(
     y: Tensor,
     batch_size: int,
     generator: torch.Generator,
-    progress: tqdm | None = None,
 ) -> float:
-    """One pass over (x, y) held in memory; returns the mean training loss.
+    """One epoch of one network alone: the reference a stacked seed reproduces.
 
-    Batches are gathered by index from the preloaded tensors: at batch 8 a step
-    takes a few milliseconds, so a DataLoader's per-sample fetch and collate is a
-    visible share of it.
+    Batches are gathered by index from preloaded tensors (no DataLoader: at batch
+    8 its per-sample fetch and collate is a visible share of a step).
     """
     model.train()
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    total = torch.zeros((), dtype=torch.float64)
     for idx in iterate_batches(len(x), batch_size, generator):
-        xb, yb = x[idx], y[idx]
-        loss = F.nll_loss(model(xb), yb)
+        loss = F.nll_loss(model(x[idx]), y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.detach() * len(yb)
+        total += loss.detach() * len(idx)
+    return float(total) / len(x)
+
+
+def stacked_epoch(
+    net: StackedOCTNet,
+    optimizer: torch.optim.Optimizer,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    shuffles: list[torch.Generator],
+    progress: tqdm | None = None,
+) -> list[float]:
+    """One epoch of every stacked network, each in its own order; mean losses (N,)."""
+    net.train()
+    total = torch.zeros(net.n, dtype=torch.float64, device=x.device)
+    batches = zip(
+        *(iterate_batches(len(x), batch_size, g) for g in shuffles), strict=True
+    )
+    for idxs in batches:
+        idx = torch.stack(idxs).to(x.device)  # (N, batch): copy i's images
+        loss, per_copy = stacked_nll(net(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += per_copy.detach() * idx.shape[1]
         if progress is not None:
             progress.update(1)
-    mean = float(total) / len(x)
-    if not math.isfinite(mean):
-        raise TrainingDiverged(
-            f"training loss became {mean}: lower the learning rate (lr)"
-        )
-    return mean
+    return (total / len(x)).tolist()
 
 
 @torch.no_grad()
-def predict(model: OCTNet, x: Tensor, batch_size: int = 1024) -> Tensor:
-    """Predicted classes (N,) for images x (N, 1, 28, 28), in eval mode."""
-    model.eval()
+def stacked_predict(net: StackedOCTNet, x: Tensor, batch_size: int = 1000) -> Tensor:
+    """Every stacked network's predicted classes (N, M) for images x (M, 1, 28, 28)."""
+    net.eval()
     out = [
-        model(x[i : i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)
+        net(x[i : i + batch_size].expand(net.n, -1, -1, -1, -1)).argmax(-1)
+        for i in range(0, len(x), batch_size)
     ]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
-
-
-def accuracy(model: OCTNet, x: Tensor, y: Tensor) -> float:
-    """Fraction of correctly classified images."""
-    return fraction_equal(predict(model, x), y)
+    return torch.cat(out, dim=1)
 
 
 def fraction_equal(a: Tensor, b: Tensor) -> float:
     """Share of equal entries, as an exact ratio of counts (0.815, not 0.81499)."""
-    return int((a == b).sum()) / len(a) if len(a) else float("nan")
-
-
-def train_cnn(
-    config: CNNTrainConfig,
-    data: dict[str, tuple[np.ndarray, np.ndarray]],
-    log_epoch: Callable[[int, float, float], None] | None = None,
-    progress: bool = True,
-) -> tuple[OCTNet, list[dict[str, float]]]:
-    """Train on data["train"], validating on data["val"] after every epoch.
-
-    log_epoch(epoch, train_loss, val_acc) is called after each epoch (dvclive).
-    Returns the model and the per-epoch history.
-    """
-    device = pick_device(config.device)
-    seed_everything(config.seed)
-    x_train, y_train = (
-        to_tensor(data["train"][0]).to(device),
-        torch.from_numpy(data["train"][1]).to(device),
-    )
-    x_val, y_val = (
-        to_tensor(data["val"][0]).to(device),
-        torch.from_numpy(data["val"][1]).to(device),
-    )
-    model = OCTNet(CNNDimensions(maxpool=config.maxpool)).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
-    generator = torch.Generator().manual_seed(config.seed)
-    steps = math.ceil(len(x_train) / config.batch_size)
-    history = []
-    threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
-    with (
-        threads,
-        tqdm(
-            total=steps * config.epochs,
-            desc="train_cnn",
-            unit="step",
-            disable=not progress,
-        ) as bar,
-    ):
-        for epoch in range(config.epochs):
-            bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}")
-            loss = train_epoch(
-                model, optimizer, x_train, y_train, config.batch_size, generator, bar
-            )
-            val_acc = accuracy(model, x_val, y_val)
-            history.append({"epoch": epoch + 1, "train_loss": loss, "val_acc": val_acc})
-            bar.write(
-                f"epoch {epoch + 1}: train loss {loss:.4f}, val acc {val_acc:.4f}"
-            )
-            if log_epoch is not None:
-                log_epoch(epoch, loss, val_acc)
-    return model, history
+    return int((a == b).sum()) / len(a)
 
 
 @dataclass
@@ -180,36 +160,88 @@ class Run:
     history: list[dict[str, float]]
 
 
+def init_stacked(config: CNNTrainConfig) -> tuple[StackedOCTNet, list[torch.Generator]]:
+    """The seeds' initial networks, stacked, and their shuffle generators.
+
+    Seed s initialises its OCTNet after torch.manual_seed(s) and draws its dropout
+    masks from where that generator then stands, as a lone run would.
+    """
+    models, dropout = [], []
+    for i in range(config.seeds):
+        torch.manual_seed(config.seed + i)
+        models.append(OCTNet(CNNDimensions(maxpool=config.maxpool)))
+        dropout.append(torch.Generator().set_state(torch.get_rng_state()))
+    shuffles = [torch.Generator().manual_seed(config.seed + i) for i in range(config.seeds)]
+    return StackedOCTNet(models, dropout), shuffles
+
+
 def train_cnn_runs(
     config: CNNTrainConfig,
     data: dict[str, tuple[np.ndarray, np.ndarray]],
+    live_dir: str | Path | None = None,
     progress: bool = True,
 ) -> list[Run]:
-    """config.seeds independent trainings (seeds seed, seed+1, ...), one after another.
+    """Train config.seeds networks together; validate each after every epoch.
 
-    One learning-rate comparison on one draw can be decided by the draw; several
-    seeds give a mean and a spread.
+    With live_dir, dvclive logs per epoch the mean over seeds of train/loss and
+    val/acc, and their min and max (the band of the curves).
     """
-    runs = []
-    for i in range(config.seeds):
-        run_config = replace(config, seed=config.seed + i, seeds=1)
-        model, history = train_cnn(run_config, data, progress=progress)
-        runs.append(Run(run_config.seed, model, history))
-    return runs
+    config.check_data(len(data["train"][0]))
+    device = pick_device(config.device)
+    x_train, y_train = to_tensor(data["train"][0]), labels_tensor(data["train"][1])
+    x_val, y_val = to_tensor(data["val"][0]), labels_tensor(data["val"][1])
+    net, shuffles = init_stacked(config)
+    net, x_train, y_train = net.to(device), x_train.to(device), y_train.to(device)
+    x_val = x_val.to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr)
+    seeds = [config.seed + i for i in range(config.seeds)]
+    histories: list[list[dict[str, float]]] = [[] for _ in seeds]
+    live = _live(live_dir)
+    steps = math.ceil(len(x_train) / config.batch_size)
+    # One thread: these kernels are too small for a thread pool to pay, and a
+    # fixed thread count keeps results independent of the machine's core count.
+    threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
+    desc = f"train_cnn ({len(seeds)} seeds)"
+    with threads, tqdm(total=steps * config.epochs, desc=desc, disable=not progress) as bar:
+        for epoch in range(config.epochs):
+            bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}")
+            losses = stacked_epoch(
+                net, optimizer, x_train, y_train, config.batch_size, shuffles, bar
+            )
+            bad = [s for s, v in zip(seeds, losses, strict=True) if not math.isfinite(v)]
+            if bad:
+                raise NonFiniteLossError(
+                    f"the CNN training loss became non-finite (seed {bad[0]}, "
+                    f"epoch {epoch + 1}): lower the learning rate (lr)"
+                )
+            preds = stacked_predict(net, x_val).cpu()
+            accs = [fraction_equal(p, y_val) for p in preds]
+            for h, loss, acc in zip(histories, losses, accs, strict=True):
+                h.append({"epoch": epoch + 1, "train_loss": loss, "val_acc": acc})
+            bar.write(
+                f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, "
+                f"val acc {np.mean(accs):.4f} (mean of {len(seeds)})"
+            )
+            if live is not None:
+                for name, values in (("train/loss", losses), ("val/acc", accs)):
+                    live.log_metric(name, mean_std(values)[0])
+                    live.log_metric(f"{name}_min", min(values))
+                    live.log_metric(f"{name}_max", max(values))
+                live.next_step()
+    if live is not None:
+        live.end()
+    models = [m.eval() for m in net.cpu().unstack()]
+    return [Run(s, m, h) for s, m, h in zip(seeds, models, histories, strict=True)]
 
 
-def epoch_summary(runs: list[Run]) -> list[dict[str, float]]:
-    """Per epoch: the mean (and, over several seeds, the std) of loss and accuracy."""
-    out = []
-    for rows in zip(*(r.history for r in runs), strict=True):
-        entry: dict[str, float] = {"epoch": rows[0]["epoch"]}
-        for key in ("train_loss", "val_acc"):
-            values = np.array([row[key] for row in rows])
-            entry[key] = float(values.mean())
-            if len(values) > 1:
-                entry[f"{key}_std"] = float(values.std(ddof=1))
-        out.append(entry)
-    return out
+def _live(live_dir: str | Path | None):
+    if live_dir is None:
+        return None
+    from dvclive import Live  # imported here: it is slow, and params come first
+
+    # dvcyaml=None: dvc.yaml declares the plots; save_dvc_exp=False: the stage runs
+    # inside `dvc repro` / `dvc exp run`, which record the experiment.
+    return Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
 
 
 def checkpoint(runs: list[Run], config: CNNTrainConfig) -> dict:
@@ -230,15 +262,19 @@ def checkpoint(runs: list[Run], config: CNNTrainConfig) -> dict:
     }
 
 
-def load_models(path, device: torch.device) -> list[tuple[int, OCTNet]]:
-    """Rebuild the CNNs of a train_cnn checkpoint: [(seed, model)] (weights only)."""
+def load_runs(path, device: torch.device) -> list[Run]:
+    """Rebuild the runs of a train_cnn checkpoint (weights-only loading)."""
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
         out = []
         for run in ckpt["runs"]:
             model = OCTNet(CNNDimensions(**ckpt["dims"]))
             model.load_state_dict(run["model_state_dict"])
-            out.append((int(run["seed"]), model.to(device).eval()))
+            out.append(
+                Run(int(run["seed"]), model.to(device).eval(), list(run["history"]))
+            )
+        if not out:
+            raise KeyError("no runs")
     except FileNotFoundError:
         raise Hw2Error(f"{path}: file not found (run train_cnn)") from None
     except (
@@ -254,73 +290,3 @@ def load_models(path, device: torch.device) -> list[tuple[int, OCTNet]]:
             f"{path}: not a CNN checkpoint ({type(exc).__name__}: {reason})"
         ) from None
     return out
-
-
-def confusion_matrix(y_true: Tensor, y_pred: Tensor, n_classes: int) -> np.ndarray:
-    """counts[i, j] = images of class i predicted as j."""
-    idx = (y_true * n_classes + y_pred).cpu().numpy()
-    return np.bincount(idx, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
-
-
-def evaluate_cnn(
-    models: list[OCTNet],
-    data: dict[str, tuple[np.ndarray, np.ndarray]],
-    device: torch.device,
-) -> tuple[dict, str]:
-    """Validation and test accuracy, per-class test accuracy, and the test predictions
-    as CSV rows (actual, predicted) for DVC's confusion-matrix plot.
-
-    Over several models (seeds) the accuracies are means, with their standard
-    deviation beside them, and the confusion rows hold every model's predictions.
-    """
-    per_model = [_evaluate_one(m, data, device) for m in models]
-    metrics: dict = {}
-    for key in ("val_acc", "test_acc"):
-        values = np.array([m[key] for m, _ in per_model])
-        metrics[key] = float(values.mean())
-        if len(values) > 1:
-            metrics[f"{key}_std"] = float(values.std(ddof=1))
-    metrics["test_acc_per_class"] = {}
-    for name in per_model[0][0]["test_acc_per_class"]:
-        values = [m["test_acc_per_class"][name] for m, _ in per_model]
-        values = [v for v in values if v is not None]  # None: no test image of it
-        metrics["test_acc_per_class"][name] = float(np.mean(values)) if values else None
-    if len(models) > 1:
-        metrics["seeds"] = len(models)
-        metrics["test_acc_per_seed"] = [m["test_acc"] for m, _ in per_model]
-    rows = ["actual,predicted"] + [row for _, rows in per_model for row in rows]
-    return metrics, "\n".join(rows) + "\n"
-
-
-def _evaluate_one(
-    model: OCTNet, data: dict[str, tuple[np.ndarray, np.ndarray]], device: torch.device
-) -> tuple[dict, list[str]]:
-    from hw2.oct.phantoms import CLASSES
-
-    x_val, y_val = (
-        to_tensor(data["val"][0]).to(device),
-        torch.from_numpy(data["val"][1]),
-    )
-    x_test, y_test = (
-        to_tensor(data["test"][0]).to(device),
-        torch.from_numpy(data["test"][1]),
-    )
-    val_pred = predict(model, x_val).cpu()
-    test_pred = predict(model, x_test).cpu()
-    counts = confusion_matrix(y_test, test_pred, len(CLASSES))
-    per_class = {
-        name: int(counts[i, i]) / int(counts[i].sum()) if counts[i].sum() else None
-        for i, name in enumerate(CLASSES)
-    }
-    metrics = {
-        "val_acc": fraction_equal(val_pred, y_val),
-        "test_acc": fraction_equal(test_pred, y_test),
-        "test_acc_per_class": per_class,
-    }
-    rows = [
-        f"{CLASSES[a]},{CLASSES[p]}"
-        for a, p in zip(y_test.tolist(), test_pred.tolist(), strict=True)
-    ]
-    return metrics, rows
