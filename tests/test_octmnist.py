@@ -70,8 +70,16 @@ def test_not_an_npz(tmp_path):
         load_octmnist(tmp_path / "none.npz")
 
 
+PRIORS = {
+    "train": [0.344, 0.105, 0.079, 0.472],
+    "val": [0.344, 0.105, 0.080, 0.471],
+    "test": [0.25] * 4,
+}
+
+
 def params(**images):
-    sample = {"n_train": 8, "n_val": 4, "n_test": 4, "seed": 0}
+    priors = {k: list(v) for k, v in PRIORS.items()}
+    sample = {"n_train": 8, "n_val": 4, "n_test": 4, "seed": 0, "priors": priors}
     return Params(
         {
             "data": {
@@ -100,6 +108,65 @@ def test_config_validation():
         ImageDataConfig.from_params(p)
 
 
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("n_train", 0),
+        ("n_test", -3),
+        ("priors.val", [0.5, 0.5, 0.5, 0.5]),
+        ("priors.train", [0.5, 0.5]),
+        ("priors.test", [1.2, -0.2, 0, 0]),
+        ("priors.test", "balanced"),
+    ],
+)
+def test_bad_sizes_and_priors_name_the_key(key, value):
+    p = params()
+    node = p.data["data"]["images"]["sample"]
+    *head, last = key.split(".")
+    for h in head:
+        node = node[h]
+    node[last] = value
+    with pytest.raises(ParamError, match=f"data.images.sample.{key} must be"):
+        ImageDataConfig.from_params(p)
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_an_empty_split_is_refused_naming_it(tmp_path, arrays, split):
+    arrays[f"{split}_images"] = arrays[f"{split}_images"][:0]
+    arrays[f"{split}_labels"] = arrays[f"{split}_labels"][:0]
+    path = save(tmp_path / "e.npz", arrays)
+    with pytest.raises(DataError, match=f"the {split} split is empty .* 0 images"):
+        load_octmnist(path)
+
+
+def _corrupt(path, member, offset):
+    """Flip one byte inside the stored data of an npz member."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member)
+    raw = bytearray(path.read_bytes())
+    # local header: 30 bytes + name + extra, then the (compressed) data
+    name_len = int.from_bytes(
+        raw[info.header_offset + 26 : info.header_offset + 28], "little"
+    )
+    extra_len = int.from_bytes(
+        raw[info.header_offset + 28 : info.header_offset + 30], "little"
+    )
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start + offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_corrupted_member_is_a_data_error(tmp_path, arrays, compressed):
+    path = tmp_path / "c.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    _corrupt(path, "train_images.npy", 40 if compressed else 200)
+    with pytest.raises(DataError, match="'train_images' is corrupted"):
+        load_octmnist(path)
+
+
 def test_prepare_sample_writes_a_valid_file(tmp_path):
     dest = prepare_images(ImageDataConfig.from_params(params()), tmp_path / "o.npz")
     assert load_octmnist(dest)["test"][0].shape == (4, 28, 28)
@@ -119,3 +186,42 @@ def test_prepare_full_downloads_and_checks(tmp_path, http_server, arrays):
     with pytest.raises(DataError, match="checksum mismatch"):
         prepare_images(bad, tmp_path / "other.npz")
     assert not (tmp_path / "other.npz").exists()
+
+
+def _run_download_images(tmp_path, **sample):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["data"]["images"]["sample"].update(sample)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    proc = subprocess.run(
+        [sys.executable, str(root / "stages" / "download_images.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    metrics = tmp_path / "metrics" / "images.json"
+    return proc, json.loads(metrics.read_text()) if metrics.exists() else None
+
+
+def test_download_images_writes_class_counts_per_split(tmp_path):
+    proc, metrics = _run_download_images(tmp_path, n_train=40, n_val=20, n_test=8)
+    assert proc.returncode == 0, proc.stderr
+    assert metrics["class_counts"] == {
+        "train": {"CNV": 14, "DME": 4, "drusen": 3, "normal": 19},
+        "val": {"CNV": 7, "DME": 2, "drusen": 2, "normal": 9},
+        "test": {"CNV": 2, "DME": 2, "drusen": 2, "normal": 2},
+    }
+
+
+def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
+    proc, metrics = _run_download_images(tmp_path, priors={"train": [1, 1, 1, 1]})
+    assert proc.returncode == 2 and metrics is None
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: params.yaml: data.images.sample.priors.train must")

@@ -26,10 +26,24 @@ def test_deterministic_for_a_seed_and_varies_with_it():
     assert np.array_equal(a["train_images"], d["train_images"])
 
 
-def test_classes_are_balanced():
+def test_classes_are_balanced_without_priors():
     _, labels = phantoms.make_split(402, np.random.default_rng(0))
     counts = np.bincount(labels.ravel(), minlength=4)
     assert counts.max() - counts.min() <= 1
+
+
+def test_class_counts_follow_the_priors_exactly():
+    train = phantoms.OCTMNIST_PRIORS["train"]
+    assert phantoms.class_counts(97_477, train) == [33_484, 10_213, 7_754, 46_026]
+    assert phantoms.class_counts(1000, phantoms.OCTMNIST_PRIORS["test"]) == [250] * 4
+    assert sum(phantoms.class_counts(7, train)) == 7
+    d = phantoms.make_dataset(
+        1000, 200, 100, seed=0, priors=phantoms.OCTMNIST_PRIORS
+    )
+    counts = np.bincount(d["train_labels"].ravel(), minlength=4)
+    assert counts.tolist() == phantoms.class_counts(1000, train) == [343, 105, 80, 472]
+    assert np.bincount(d["test_labels"].ravel()).tolist() == [25] * 4
+    assert d["train_labels"][:20].ravel().tolist() != sorted(d["train_labels"][:20])
 
 
 def test_images_use_the_grey_range_and_differ():

@@ -1,19 +1,21 @@
 """OCTMNIST's npz format: load and check, and the download_images stage's logic."""
 
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hw2.core.download import download
-from hw2.core.errors import DataError
+from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_path
 from hw2.core.params import Params
 from hw2.oct import phantoms
+from hw2.oct.names import CLASSES, N_CLASSES
 
-SPLITS = ("train", "val", "test")
-N_CLASSES = 4
+SPLITS = phantoms.SPLITS
 IMAGE_SHAPE = (28, 28)
 SOURCES = ("sample", "full")
 
@@ -29,6 +31,7 @@ class ImageDataConfig:
     n_val: int
     n_test: int
     seed: int
+    priors: dict[str, tuple[float, ...]]
 
     @classmethod
     def from_params(cls, p: Params) -> "ImageDataConfig":
@@ -40,7 +43,23 @@ class ImageDataConfig:
             n_val=p.integer("data.images.sample.n_val", low=4),
             n_test=p.integer("data.images.sample.n_test", low=4),
             seed=p.integer("data.images.sample.seed", low=0),
+            priors={s: _priors(p, f"data.images.sample.priors.{s}") for s in SPLITS},
         )
+
+
+def _priors(p: Params, key: str) -> tuple[float, ...]:
+    """One split's class proportions: one number >= 0 per class, summing to 1."""
+    value = p.get(key)
+    allowed = f"a list of {N_CLASSES} numbers >= 0 ({', '.join(CLASSES)}) summing to 1"
+    if (
+        not isinstance(value, list)
+        or len(value) != N_CLASSES
+        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
+        or any(not math.isfinite(v) or v < 0 for v in value)
+        or abs(sum(value) - 1) > 1e-6
+    ):
+        raise ParamError(f"{p.source}: {key} must be {allowed}, got {value!r}")
+    return tuple(float(v) for v in value)
 
 
 def prepare_images(config: ImageDataConfig, dest: str | Path) -> Path:
@@ -50,12 +69,26 @@ def prepare_images(config: ImageDataConfig, dest: str | Path) -> Path:
         download(config.url, dest, checksum=config.md5, algorithm="md5")
     else:
         arrays = phantoms.make_dataset(
-            config.n_train, config.n_val, config.n_test, config.seed
+            config.n_train, config.n_val, config.n_test, config.seed, config.priors
         )
         with atomic_path(dest) as tmp, tmp.open("wb") as f:
             np.savez_compressed(f, **arrays)
     load_octmnist(dest)  # refuse to hand on a file the next stage would reject
     return dest
+
+
+def class_counts(data: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Images per class in each split: {split: {class name: count}}."""
+    return {
+        split: dict(
+            zip(
+                CLASSES,
+                np.bincount(labels, minlength=N_CLASSES).tolist(),
+                strict=True,
+            )
+        )
+        for split, (_, labels) in data.items()
+    }
 
 
 def load_octmnist(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -84,6 +117,10 @@ def load_octmnist(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                     raise DataError(
                         f"{path}: '{key}' cannot be loaded ({exc})"
                     ) from None
+                except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                    raise DataError(
+                        f"{path}: '{key}' is corrupted ({exc}); download it again"
+                    ) from None
             images, labels = arrays
             key = f"{split}_images"
             if images.dtype != np.uint8:
@@ -93,6 +130,11 @@ def load_octmnist(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
                 raise DataError(
                     f"{path}: '{key}' has shape {images.shape}, expected (N, 28, 28)"
+                )
+            if len(images) == 0:
+                raise DataError(
+                    f"{path}: the {split} split is empty ('{key}' has 0 images); "
+                    "training and evaluation need at least one image in each split"
                 )
             key = f"{split}_labels"
             if labels.dtype.kind not in "iu":

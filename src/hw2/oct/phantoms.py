@@ -11,13 +11,26 @@ classes follow the real labels:
     3 normal  thin, smooth layers and a clear foveal pit
 Lesion severity is drawn per image and can be faint, and normal scans carry mild
 irregularities, so the classes overlap: the task is learnable but not trivial.
+Each split draws its classes in given proportions, by default OCTMNIST's: train
+and validation imbalanced (normal 47 %, CNV 34 %, DME 10 %, drusen 8 %), test
+balanced, so the rare classes are as scarce in training as in the real set.
 """
+
+from collections.abc import Sequence
 
 import numpy as np
 
+from hw2.oct.names import CLASSES, OCTMNIST_COUNTS
+
 SIZE = 28
-CLASSES = ("CNV", "DME", "drusen", "normal")
-CNV, DME, DRUSEN, NORMAL = range(4)
+CNV, DME, DRUSEN, NORMAL = range(len(CLASSES))
+SPLITS = ("train", "val", "test")
+
+# OCTMNIST's class proportions per split (the counts in hw2.oct.names).
+OCTMNIST_PRIORS = {
+    split: tuple(c / sum(counts) for c in counts)
+    for split, counts in OCTMNIST_COUNTS.items()
+}
 
 _Y, _X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
 
@@ -106,12 +119,28 @@ def render(label: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img * gain + rng.uniform(-8, 12), 0, 255).astype(np.uint8)
 
 
-def make_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """n images with classes as balanced as n allows, shuffled.
+def class_counts(n: int, priors: Sequence[float] | None = None) -> list[int]:
+    """n split into classes in proportion to priors (largest remainders; balanced
+    when priors is None), so that a split's class counts are exact, not drawn."""
+    k = len(CLASSES)
+    p = np.full(k, 1 / k) if priors is None else np.asarray(priors, dtype=np.float64)
+    raw = p * n
+    counts = np.floor(raw).astype(int)
+    # ties go to the lower class index, so equal priors give 0, 1, 2, ... first
+    order = sorted(range(k), key=lambda c: (-(raw[c] - counts[c]), c))
+    for c in order[: n - counts.sum()]:
+        counts[c] += 1
+    return counts.tolist()
+
+
+def make_split(
+    n: int, rng: np.random.Generator, priors: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """n images with class counts from class_counts(n, priors), shuffled.
 
     Returns images uint8 (n, 28, 28) and labels uint8 (n, 1), as OCTMNIST stores them.
     """
-    labels = np.arange(n) % len(CLASSES)
+    labels = np.repeat(np.arange(len(CLASSES)), class_counts(n, priors))
     rng.shuffle(labels)
     images = (
         np.stack([render(int(c), rng) for c in labels])
@@ -122,16 +151,22 @@ def make_split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
 
 
 def make_dataset(
-    n_train: int, n_val: int, n_test: int, seed: int
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    seed: int,
+    priors: dict[str, Sequence[float]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The arrays of an octmnist.npz: {train,val,test}_{images,labels}."""
+    """The arrays of an octmnist.npz: {train,val,test}_{images,labels}.
+
+    priors: class proportions per split (default: balanced in every split).
+    """
     out = {}
     # One child generator per split: a split's images don't depend on other sizes.
     children = np.random.SeedSequence(seed).spawn(3)
-    for split, n, ss in zip(
-        ("train", "val", "test"), (n_train, n_val, n_test), children, strict=True
-    ):
-        images, labels = make_split(n, np.random.default_rng(ss))
+    for split, n, ss in zip(SPLITS, (n_train, n_val, n_test), children, strict=True):
+        p = None if priors is None else priors[split]
+        images, labels = make_split(n, np.random.default_rng(ss), p)
         out[f"{split}_images"] = images
         out[f"{split}_labels"] = labels
     return out

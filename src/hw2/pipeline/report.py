@@ -20,6 +20,8 @@ import yaml
 
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
+from hw2.oct import names as cnn_names
+from hw2.oct.names import CLASSES as CNN_CLASSES
 
 CNN_JSON = "metrics/cnn.json"
 CNN_CONFUSION = "metrics/cnn_confusion.csv"
@@ -32,7 +34,6 @@ ATTENTION_PNGS = {
     "time": "metrics/attention_time.png",
     "error": "metrics/attention_error.png",
 }
-CNN_CLASSES = ("CNV", "DME", "drusen", "normal")
 N_TRANSCRIPTS = 5
 # Enough to see what attention.json holds without turning the report into a dump.
 MAX_ATTENTION_ROWS = 24
@@ -51,8 +52,8 @@ CNN_COLUMNS = (
     Column("data", "params", "data.source"),
     Column("lr", "params", "lr"),
     Column("max-pool", "params", "cnn.maxpool"),
-    Column("val_acc", CNN_JSON, "val_acc"),
-    Column("test_acc", CNN_JSON, "test_acc"),
+    Column("val_acc", CNN_JSON, cnn_names.VAL_ACC),
+    Column("test_acc", CNN_JSON, cnn_names.TEST_ACC),
 )
 ASR_COLUMNS = (
     Column("data", "params", "data.source"),
