@@ -26,13 +26,15 @@ BATCH = 8
 
 
 def sequential(seeds: list[int], x, y, steps: int, maxpool: bool) -> None:
-    """N lone runs: OCTNet and the pipeline's single-model epoch, one seed after another."""
+    """N lone runs (OCTNet, the single-model epoch), one seed after another."""
     n = steps * BATCH
     for seed in seeds:
         torch.manual_seed(seed)
         model = OCTNet(CNNDimensions(maxpool=maxpool))
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
-        train_epoch(model, opt, x[:n], y[:n], BATCH, torch.Generator().manual_seed(seed))
+        train_epoch(
+            model, opt, x[:n], y[:n], BATCH, torch.Generator().manual_seed(seed)
+        )
 
 
 def stacked(seeds: list[int], x, y, steps: int, maxpool: bool) -> None:

@@ -1,5 +1,9 @@
 """Stage evaluate_cnn: metrics/cnn.json and the test confusion matrix."""
 
+import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch)
+
+# isort: split
+
 import json
 
 from hw2.core.device import DEVICES, pick_device

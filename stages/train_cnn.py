@@ -1,5 +1,9 @@
 """Stage train_cnn: cnn.seeds networks trained together; curves logged with dvclive."""
 
+import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch)
+
+# isort: split
+
 from hw2.core.errors import run_stage
 from hw2.core.io import save_torch
 from hw2.core.params import load_params

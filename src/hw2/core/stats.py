@@ -58,7 +58,9 @@ def bootstrap_ci(
         if scores.ndim == 1:
             scores = scores[None, :]
         if scores.ndim != 2 or scores.size == 0:
-            raise ValueError(f"expected 1-D or 2-D non-empty scores, got {scores.shape}")
+            raise ValueError(
+                f"expected 1-D or 2-D non-empty scores, got {scores.shape}"
+            )
         runs, items = scores.shape
         stats = np.empty(n_resamples)
         for start in range(0, n_resamples, _CHUNK):

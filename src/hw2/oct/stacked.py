@@ -92,7 +92,7 @@ class StackedOCTNet(nn.Module):
         return x * mask.div_(1 - p)
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: (N, batch, 1, 28, 28), copy i's images at [i] → log-probs (N, batch, C)."""
+        """x (N, batch, 1, 28, 28), copy i's images at [i] → log-probs (N, batch, C)."""
         n, batch = x.shape[:2]
         h = x.transpose(0, 1).reshape(batch, n, *x.shape[3:])  # channels = copies
         # oneDNN's grouped convolution is several times faster channels-last
@@ -126,6 +126,8 @@ def stacked_nll(log_probs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     The sum, not the mean, so that each copy's gradient is its lone-run gradient.
     """
     n, batch, c = log_probs.shape
-    per_item = F.nll_loss(log_probs.reshape(n * batch, c), y.reshape(-1), reduction="none")
+    per_item = F.nll_loss(
+        log_probs.reshape(n * batch, c), y.reshape(-1), reduction="none"
+    )
     per_copy = per_item.view(n, batch).mean(1)
     return per_copy.sum(), per_copy

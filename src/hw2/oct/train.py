@@ -171,7 +171,9 @@ def init_stacked(config: CNNTrainConfig) -> tuple[StackedOCTNet, list[torch.Gene
         torch.manual_seed(config.seed + i)
         models.append(OCTNet(CNNDimensions(maxpool=config.maxpool)))
         dropout.append(torch.Generator().set_state(torch.get_rng_state()))
-    shuffles = [torch.Generator().manual_seed(config.seed + i) for i in range(config.seeds)]
+    shuffles = [
+        torch.Generator().manual_seed(config.seed + i) for i in range(config.seeds)
+    ]
     return StackedOCTNet(models, dropout), shuffles
 
 
@@ -202,13 +204,18 @@ def train_cnn_runs(
     # fixed thread count keeps results independent of the machine's core count.
     threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
     desc = f"train_cnn ({len(seeds)} seeds)"
-    with threads, tqdm(total=steps * config.epochs, desc=desc, disable=not progress) as bar:
+    with (
+        threads,
+        tqdm(total=steps * config.epochs, desc=desc, disable=not progress) as bar,
+    ):
         for epoch in range(config.epochs):
             bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}")
             losses = stacked_epoch(
                 net, optimizer, x_train, y_train, config.batch_size, shuffles, bar
             )
-            bad = [s for s, v in zip(seeds, losses, strict=True) if not math.isfinite(v)]
+            bad = [
+                s for s, v in zip(seeds, losses, strict=True) if not math.isfinite(v)
+            ]
             if bad:
                 raise NonFiniteLossError(
                     f"the CNN training loss became non-finite (seed {bad[0]}, "
