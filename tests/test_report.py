@@ -56,6 +56,9 @@ def make_project(root: Path) -> Path:
         "test_acc_per_class": {"CNV": 0.5, "DME": 0.75, "drusen": 0.25, "normal": 1.0},
         "train_loss": 0.9,
         "n_params": 224892,
+        "seeds": 3,
+        "test_acc_std": 0.012,
+        "test_acc_ci95": [0.571, 0.6254],
     }
     write(m / "cnn.json", json.dumps(cnn))
     pairs = ["CNV,CNV", "DME,CNV", "drusen,normal", "normal,normal", "CNV,DME"]
@@ -119,6 +122,7 @@ def test_report_shows_runs_beside_references(page):
     )
     assert "`data.source: sample`" in text and "not comparable" in text
     assert "CNV 0.5000, DME 0.7500, drusen 0.2500, normal 1.0000" in text
+    assert "over 3 seeds: 0.5988 (std 0.0120, 95 % interval 0.5710–0.6254" in text
     # Only the attention error PNG is missing.
     assert text.count("Not run yet") == 1
     assert "_Not run yet: metrics/attention_error.png is missing" in text

@@ -506,7 +506,18 @@ def cnn_section(
     if CNN_JSON not in ws.metrics:
         lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
     lines += [runs_table(runs, CNN_COLUMNS, CNN_REFERENCES), ""]
-    per_class = ws.metrics.get(CNN_JSON, {}).get("test_acc_per_class")
+    cnn = ws.metrics.get(CNN_JSON, {})
+    ci, std = cnn.get(cnn_names.TEST_ACC_CI95), cnn.get(cnn_names.std_key("test_acc"))
+    if isinstance(ci, list) and len(ci) == 2 and isinstance(std, int | float):
+        lines += [
+            f"Workspace test accuracy over {cnn.get(cnn_names.SEEDS)} seeds: "
+            f"{format_value(cnn.get(cnn_names.TEST_ACC), True)} "
+            f"(std {format_value(std, True)}, 95 % interval "
+            f"{format_value(ci[0], True)}–{format_value(ci[1], True)}, "
+            "resampling test images and seeds).",
+            "",
+        ]
+    per_class = cnn.get(cnn_names.TEST_ACC_PER_CLASS)
     if isinstance(per_class, dict):
         parts = [
             f"{_cell(str(k))} {format_value(v, True)}" for k, v in per_class.items()
