@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw2.core.errors import Hw2Error
+from hw2.oct import names as cnn_names
 from hw2.pipeline.report import CNN_JSON, Column, Run, dvc_env, experiment_runs
 
 LEARNING_RATES = (0.1, 0.01, 0.001)
@@ -27,8 +28,10 @@ TABLE_COLUMNS = (
     "asr.attention",
     "asr.cross_attention",
     "data.source",
-    "val_acc",
-    "test_acc",
+    cnn_names.VAL_ACC,
+    cnn_names.TEST_ACC,
+    cnn_names.std_key(cnn_names.TEST_ACC),
+    cnn_names.TEST_ACC_CI95,
     "loss",
     "jaccard",
     "cosine",
@@ -79,7 +82,7 @@ def phase_two(source: str, best_lr: float) -> list[Experiment]:
 def best_learning_rate(runs: Sequence[Run]) -> float:
     """The phase-1 CNN learning rate with the highest validation accuracy."""
     names = {e.name for e in phase_one("sample")[: len(LEARNING_RATES)]}
-    val_acc = Column("val_acc", CNN_JSON, "val_acc")
+    val_acc = Column("val_acc", CNN_JSON, cnn_names.VAL_ACC)
     scored = [
         (run.value(val_acc), float(run.params["lr"]))
         for run in runs
