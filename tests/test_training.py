@@ -184,3 +184,8 @@ def test_stage_with_bad_param_exits_with_one_line_before_work(tmp_path):
         "error: params.yaml: lr must be a number > 0, <= 10, got -1"
     ]
     assert not (tmp_path / "data").exists() and not (tmp_path / "metrics").exists()
+
+
+def test_a_batch_larger_than_the_training_split_is_refused(data):
+    with pytest.raises(ParamError, match="cnn.batch_size must be <= the 320 training"):
+        train_cnn_runs(cfg(batch_size=321), data, progress=False)
