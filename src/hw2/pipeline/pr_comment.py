@@ -18,7 +18,9 @@ from typing import Any
 
 from hw2.core.errors import DataError, Hw2Error
 from hw2.core.io import atomic_dir, write_text
-from hw2.pipeline.report import dvc_env, markdown_table, pyplot, save_figure
+from hw2.pipeline.dvc import dvc_env
+from hw2.pipeline.figures import pyplot, save_figure
+from hw2.pipeline.runs import markdown_table
 
 MARKER = "<!-- hw2-dvc-pr-comment -->"
 HEAD = "workspace"  # DVC's name for the working tree in its diffs
