@@ -92,3 +92,40 @@ def check_commit(rev: str, root: str | Path) -> None:
             f"base revision {rev!r} is not a commit here "
             "(in CI, check out with fetch-depth: 0)"
         ) from None
+
+
+class RevisionFiles:
+    """Files of the repository at a git revision, or the workspace (rev None).
+
+    DVC's file system reads git-tracked files and DVC-tracked outputs alike, in
+    memory: nothing is checked out or written into the repository.
+    """
+
+    def __init__(self, root: str | Path, rev: str | None = None):
+        # dvc's import takes a second: only the tools that read revisions pay it
+        from dvc.api import DVCFileSystem
+        from dvc.exceptions import DvcException
+
+        self._errors = (OSError, DvcException)
+        self.rev = rev
+        try:
+            self._fs = DVCFileSystem(str(root), rev=rev)
+        except (OSError, DvcException) as exc:
+            where = rev or "the workspace"
+            raise Hw2Error(f"cannot read the files of {where} ({exc})") from exc
+
+    def files(self, path: str) -> list[str]:
+        """`path` if it is a file, the files under it if a folder, else []."""
+        try:
+            if self._fs.isdir(path):
+                return sorted(self._fs.find(path))
+            return [path] if self._fs.isfile(path) else []
+        except self._errors:  # an unreadable path reads as absent
+            return []
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The file's bytes, None when it is absent (or its data is not cached)."""
+        try:
+            return self._fs.read_bytes(path)
+        except self._errors:
+            return None
