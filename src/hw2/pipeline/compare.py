@@ -4,9 +4,9 @@ Every metrics file dvc.yaml declares is read at both revisions. A metric `X` may
 come with its noise beside it: `X_ci95: [low, high]` (a 95% interval) or `X_std`
 (the spread over seeds, with `X_per_seed` giving their number). The rule:
 
-* a change is listed only when it shows at the reported precision
-  (SIGNIFICANT_DIGITS significant digits; a loss moving in the 7th digit is not a
-  change);
+* a change is listed only when it shows at the reported precision (whole
+  numbers in full, others to SIGNIFICANT_DIGITS significant digits): a loss
+  moving in the 7th digit is not a change;
 * it is *beyond noise* when |Δ| > √(a² + b²), where a and b are the two sides'
   95% half-widths (each taken on the side facing the other value; from `X_std`,
   1.96·std/√n for a mean of n seeds). That is the 95% interval of a difference

@@ -42,8 +42,9 @@ MAX_SPARK = 24
 # Curve rows shown before the rest is folded into a <details> block.
 MAX_CURVE_ROWS = 6
 NOISE_RULE = (
-    "A change is listed when it shows at the reported precision "
-    f"({SIGNIFICANT_DIGITS} significant digits). It is **beyond noise** when |Δ| > "
+    "A change is listed when it shows at the reported precision (whole numbers "
+    f"in full, others to {SIGNIFICANT_DIGITS} significant digits). It is **beyond "
+    "noise** when |Δ| > "
     "√(a² + b²), a and b the two sides' 95% half-widths (from `X_ci95`, or "
     "1.96·`X_std`/√seeds); a side without an interval borrows the other's; "
     "*no interval*: neither side has one."
