@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import stage_argv
 
 from hw2.core.errors import DataError
-from hw2.pipeline import dvc
+from hw2.pipeline import dvc, runs
 from hw2.pipeline.report import build_experiments_report, build_report
 from hw2.pipeline.runs import (
     CNN_COLUMNS,
@@ -191,7 +192,7 @@ def test_stage_script_writes_report_and_fails_in_one_line(
 ):
     write_params(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sys.argv", ["report.py"])
+    monkeypatch.setattr("sys.argv", ["report.py", *stage_argv("report")])
     runpy.run_path(str(ROOT / "stages/report.py"), run_name="__main__")
     assert (tmp_path / "reports/results.md").is_file()
     write(tmp_path / "metrics/cnn.json", "[]")
@@ -312,3 +313,19 @@ def test_run_value_reads_nested_metrics():
     assert run.value(Column("", "m.json", "a.b")) == 2
     assert run.value(Column("", "m.json", "a.c")) is None
     assert run.value(Column("", "other.json", "a")) is None
+
+
+def test_report_stage_deps_hold_the_files_it_reads():
+    deps = set(
+        yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["report"]["deps"]
+    )
+    read = {
+        runs.CNN_JSON,
+        runs.CNN_CONFUSION,
+        runs.CNN_PLOTS,
+        runs.ASR_JSON,
+        runs.ASR_TRANSCRIPTS,
+        runs.ASR_PLOTS,
+        runs.ATTENTION_JSON,
+    }
+    assert read <= deps
