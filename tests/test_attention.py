@@ -232,6 +232,16 @@ def test_nan_or_inf_input_is_refused_by_name(name, bad, causal):
         mclaurin_attention(t["q"], t["k"], t["v"], causal=causal, chunk_size=32)
 
 
+@pytest.mark.parametrize("form", ["linear", "quadratic"])
+def test_unchecked_nan_propagates_as_in_softmax(form):
+    q, k, v = (randn(1, 2, 40, 4, seed=s) for s in (1, 2, 3))
+    v[0, 1, 7, 2] = math.nan  # reaches that column for every query of its head
+    out = mclaurin_attention(q, k, v, form=form, check_finite=False)
+    soft = F.scaled_dot_product_attention(q, k, v)
+    assert torch.equal(out.isnan(), soft.isnan())
+    assert out.isnan().sum() == 40
+
+
 @pytest.mark.parametrize(
     ("shapes", "match"),
     [
