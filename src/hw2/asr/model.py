@@ -30,13 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hw2.asr.audio import MAX_FRAMES
 from hw2.asr.text import MAX_TOKENS, VOCAB_SIZE
 from hw2.attention.mclaurin import FORMS, mclaurin_attention
 
 DECODERS = ("transformer", "lstm")
 ATTENTIONS = ("softmax", "mclaurin")
 ATTENTION_FORMS = FORMS
-MAX_FRAMES = 2754  # the longest clip preprocess_speech keeps (about 20 s at hop 160)
 # The decoder's inputs are a transcript's tokens but the last (the stop token, or
 # the last character of a cut transcript, is only ever a target): the start token
 # and at most MAX_TOKENS - 2 characters. One learned position for each.
