@@ -77,13 +77,13 @@ def _verdict(change: Change) -> str:
 
 
 def _row(first: Sequence[str], change: Change) -> list[str]:
-    return [*first, _value(change.old), _value(change.new)] + [
-        _delta(change),
-        _verdict(change),
-    ]
+    cells = [_value(change.old), _value(change.new), _delta(change)]
+    return [*first, *cells, _verdict(change)]
 
 
-def metrics_section(changes: Sequence[Change], base: str, headlines) -> list[str]:
+def metrics_section(
+    changes: Sequence[Change], base: str, headlines: Sequence[Headline] = HEADLINES
+) -> list[str]:
     """The headline table, then the other changed metrics in a <details> block."""
     heads, rest = split_headlines(changes, headlines)
     cols = [f"`{base}`", "this PR", "change", "noise"]
