@@ -18,6 +18,7 @@ from typing import Any
 
 from hw2.core.errors import DataError, Hw2Error
 from hw2.core.io import atomic_dir, write_text
+from hw2.pipeline.checks import comment_warnings
 from hw2.pipeline.report import dvc_env, markdown_table, pyplot, save_figure
 
 MARKER = "<!-- hw2-dvc-pr-comment -->"
@@ -294,6 +295,8 @@ def build_comment(
         "The pipeline's results in this branch's workspace (after `dvc repro`) "
         f"compared with those committed at `{base}`.",
         "",
+        # hw2.pipeline.checks: other data at the base, or a stale dvc.lock
+        *[f"> **Warning:** {w}\n" for w in comment_warnings(root, base)],
         "### Metrics",
         "",
         metrics or "_No metric changed._",
