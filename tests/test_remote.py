@@ -151,6 +151,21 @@ def test_pulled_clone_is_clean_and_repro_is_a_no_op(team):
     assert "Stage 'train_cnn' didn't change, skipping" in out
 
 
+def test_ci_recipe_pulls_what_is_unchanged_and_runs_the_rest(team, tmp_path):
+    """pr.yml's `dvc repro --pull --allow-missing` in a clone that has nothing."""
+    ci = tmp_path / "ci"
+    sh(["git", "clone", "-q", "-b", "main", str(team["hub"]), str(ci)], tmp_path)
+    credentials(ci)
+    params = yaml.safe_load((ci / "params.yaml").read_text())
+    params["cnn"]["epochs"] = 1  # the change under review: the CNN only
+    (ci / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh(["dvc", "repro", "--pull", "--allow-missing"], ci).stdout
+    assert "Running stage 'download_images'" not in out, out
+    assert "Running stage 'train_cnn'" in out and "Running stage 'evaluate_cnn'" in out
+    origin = team["origin"] / "data" / "images" / "octmnist.npz"
+    assert md5(ci / "data" / "images" / "octmnist.npz") == md5(origin)
+
+
 def test_experiment_travels_through_git_and_s3(team):
     origin, mate = team["origin"], team["mate"]
     sh(["dvc", "exp", "run", "-n", "lr-small", "-S", "lr=0.001"], origin)
