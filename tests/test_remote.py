@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_pipeline import ROOT, TINY, set_key
+from helpers import ROOT, set_param
+from test_pipeline import TINY
 
 from hw2.pipeline.remote import cause
 
@@ -104,7 +105,7 @@ def team(tmp_path_factory, s3) -> dict[str, Path]:
             shutil.copy2(src, origin / name)
     params = yaml.safe_load((origin / "params.yaml").read_text())
     for key, value in TINY.items():
-        set_key(params, key, value)
+        set_param(params, key, value)
     (origin / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dag = yaml.safe_load((origin / "dvc.yaml").read_text())
     dag["stages"] = {k: v for k, v in dag["stages"].items() if k in CNN_STAGES}
