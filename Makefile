@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report diff clean-venv
+.PHONY: venv repro test lint format bench homework report diff push pull remote-check clean-venv
 
 venv: $(STAMP)
 
@@ -46,6 +46,17 @@ report: venv
 BASE ?= main
 diff: venv
 	python scripts/pr_comment.py --base $(BASE)
+
+# The team's DVC remote (README, Team remote): REMOTE=name picks one other than the
+# default; a broken remote is one line and exit 2.
+push: venv
+	python scripts/remote.py push $(if $(REMOTE),-r $(REMOTE))
+
+pull: venv
+	python scripts/remote.py pull $(if $(REMOTE),-r $(REMOTE))
+
+remote-check: venv
+	python scripts/remote.py check $(if $(REMOTE),-r $(REMOTE))
 
 lint: venv
 	ruff check src stages tests benchmarks scripts

@@ -19,6 +19,7 @@ import yaml
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir
 from hw2.pipeline import dvc
+from hw2.pipeline.checks import comment_warnings
 from hw2.pipeline.compare import (
     HEADLINES,
     SIGNIFICANT_DIGITS,
@@ -252,6 +253,9 @@ def build_comment(
         "",
         "The results of this branch's workspace (after `dvc repro`) against those "
         f"committed at `{base}`.",
+        "",
+        # hw2.pipeline.checks: other data at the base, or a stale dvc.lock
+        *[f"> **Warning:** {w}\n" for w in comment_warnings(root, base)],
         "",
     ]
     lines += metrics_section(changes, base, headlines)
