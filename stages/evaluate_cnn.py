@@ -1,4 +1,4 @@
-"""Stage evaluate_cnn: metrics/cnn.json and the test confusion matrix."""
+"""Stage evaluate_cnn: test metrics of the CNN and its confusion matrix."""
 
 import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch)
 
@@ -6,6 +6,7 @@ import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch
 
 import json
 
+from hw2.core.cli import stage_paths
 from hw2.core.device import DEVICES, pick_device
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
@@ -14,18 +15,14 @@ from hw2.oct.data import load_octmnist
 from hw2.oct.evaluate import evaluate_cnn
 from hw2.oct.train import load_runs
 
-DATA = "data/images/octmnist.npz"
-MODEL = "data/models/cnn.pt"
-METRICS = "metrics/cnn.json"
-CONFUSION = "metrics/cnn_confusion.csv"
-
 
 def main() -> None:
+    args = stage_paths(__doc__, "data", "model", "metrics", "confusion")
     device = pick_device(load_params().choice("device", DEVICES))
-    data = load_octmnist(DATA)
-    metrics, confusion_csv = evaluate_cnn(load_runs(MODEL, device), data, device)
-    write_json(METRICS, metrics)
-    write_text(CONFUSION, confusion_csv)
+    data = load_octmnist(args.data)
+    metrics, confusion_csv = evaluate_cnn(load_runs(args.model, device), data, device)
+    write_json(args.metrics, metrics)
+    write_text(args.confusion, confusion_csv)
     print(json.dumps(metrics, indent=2))
 
 

@@ -4,22 +4,20 @@ import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch
 
 # isort: split
 
+from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import save_torch
 from hw2.core.params import load_params
 from hw2.oct.data import load_octmnist
 from hw2.oct.train import CNNTrainConfig, checkpoint, train_cnn_runs
 
-DATA = "data/images/octmnist.npz"
-MODEL = "data/models/cnn.pt"
-LIVE_DIR = "metrics/train_cnn"
-
 
 def main() -> None:
+    args = stage_paths(__doc__, "data", "model", "live")
     config = CNNTrainConfig.from_params(load_params())
-    data = load_octmnist(DATA)
-    runs = train_cnn_runs(config, data, live_dir=LIVE_DIR)
-    save_torch(MODEL, checkpoint(runs, config))
+    data = load_octmnist(args.data)
+    runs = train_cnn_runs(config, data, live_dir=args.live)
+    save_torch(args.model, checkpoint(runs, config))
 
 
 if __name__ == "__main__":

@@ -83,8 +83,8 @@ def params(**images):
     return Params(
         {
             "data": {
-                "source": images.pop("source", "sample"),
                 "images": {
+                    "source": images.pop("source", "sample"),
                     "url": "https://example.org/o.npz",
                     "md5": "0" * 32,
                     "sample": sample,
@@ -97,7 +97,9 @@ def params(**images):
 
 def test_config_validation():
     assert ImageDataConfig.from_params(params()).n_train == 8
-    with pytest.raises(ParamError, match="data.source must be one of sample | full"):
+    with pytest.raises(
+        ParamError, match="data.images.source must be one of sample | full"
+    ):
         ImageDataConfig.from_params(params(source="foo"))
     p = params()
     p.data["data"]["images"]["sample"]["n_val"] = 0
@@ -190,22 +192,14 @@ def test_prepare_full_downloads_and_checks(tmp_path, http_server, arrays):
 
 def _run_download_images(tmp_path, **sample):
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
     import yaml
+    from helpers import ROOT, run_stage
 
-    root = Path(__file__).resolve().parents[1]
-    p = yaml.safe_load((root / "params.yaml").read_text())
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
     p["data"]["images"]["sample"].update(sample)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
-    proc = subprocess.run(
-        [sys.executable, str(root / "stages" / "download_images.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    proc = run_stage("download_images", tmp_path)
     metrics = tmp_path / "metrics" / "images.json"
     return proc, json.loads(metrics.read_text()) if metrics.exists() else None
 

@@ -71,6 +71,7 @@ def test_pinned_kernels_give_the_same_weights_with_and_without_avx512():
 
 def test_pinning_after_torch_is_refused():
     import torch  # noqa: F401
+
     from hw2.core.cpu_kernels import pin
 
     with pytest.raises(RuntimeError, match="before torch"):

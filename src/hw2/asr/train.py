@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from hw2.asr import distributed
 from hw2.asr.batching import Batch, LengthBucketSampler, SpeechDataset, collate
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.features import SpeechSplit
@@ -38,9 +39,8 @@ from hw2.asr.text import PAD, decode
 from hw2.core.device import DEVICES, pick_device, seed_everything
 from hw2.core.errors import DataError, Hw2Error, ParamError
 from hw2.core.io import save_torch
-from hw2.core.params import Params
+from hw2.core.params import DATA_SOURCES, Params
 
-SOURCES = ("sample", "full")
 LR_FLOOR = 0.01  # the schedule starts and ends at 1% of the peak learning rate
 
 
@@ -66,7 +66,7 @@ class ASRConfig:
     @classmethod
     def from_params(cls, p: Params) -> "ASRConfig":
         """Read and check the ASR keys; a bad value raises ParamError naming its key."""
-        source = p.choice("data.source", SOURCES)
+        source = p.choice("data.speech.source", DATA_SOURCES)
         hidden = p.integer("asr.model.hidden", low=1)
         heads = p.integer("asr.model.heads", low=1)
         if hidden % heads:
@@ -304,7 +304,11 @@ def train(
                 f"{config.dims.n_mels}"
             )
     checkpoint_path = Path(checkpoint_path)
+    # [distributed] torchrun's rank and world; rank 0 alone validates and writes
+    ctx = distributed.context()
     device = pick_device(config.device)
+    distributed.check_world(config.batch_size, ctx.world, device, ctx.local_world)
+    device = distributed.setup(ctx, device)
     seed_everything(config.seed)
     model = ASRModel(config.dims).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
@@ -327,22 +331,29 @@ def train(
         scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
         _set_rng_state(checkpoint["rng"])
         start_epoch, history = checkpoint["epoch"], checkpoint["history"]
-        tqdm.write(f"train_asr: resuming after epoch {start_epoch} of {config.epochs}")
+        if ctx.main:
+            tqdm.write(
+                f"train_asr: resuming after epoch {start_epoch} of {config.epochs}"
+            )
+    net = distributed.wrap(model, ctx, device)  # [distributed] DDP, or model itself
+    shard_sampler = distributed.shard(sampler, ctx)  # [distributed] this rank's share
 
     from dvclive import Live  # imported here: it is slow, and params come first
 
-    live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
-    # Replay the logged epochs: a resumed run's logs equal an uninterrupted one's.
-    for logged in history:
-        for name, value in logged.items():
-            live.log_metric(name, value)
-        live.next_step()
+    live = None
+    if ctx.main:
+        live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
+        # Replay the logged epochs: a resumed run's logs equal an uninterrupted one's.
+        for logged in history:
+            for name, value in logged.items():
+                live.log_metric(name, value)
+            live.next_step()
 
     bar = tqdm(
         total=total_steps,
         initial=start_epoch * steps_per_epoch,
         unit="step",
-        disable=not progress,
+        disable=not progress or not ctx.main,
         dynamic_ncols=True,
     )
     try:
@@ -352,20 +363,30 @@ def train(
             model.train()
             sampler.set_epoch(epoch)
             total, count = 0.0, 0
-            for step, batch in enumerate(_loader(train_split, sampler)):
+            for step, batch in enumerate(_loader(train_split, shard_sampler)):
                 batch = batch.to(device)
                 with _autocast(device):
-                    loss, n = token_loss(model, batch, config.label_smoothing)
-                _check_finite(loss, f"at epoch {epoch + 1}, step {step + 1}")
+                    loss, n = token_loss(net, batch, config.label_smoothing)
+                # [distributed] weighted so that DDP's mean is the global batch's
+                step_loss, n = distributed.global_loss(
+                    loss, n, step, shard_sampler, ctx
+                )
+                _check_finite(step_loss, f"at epoch {epoch + 1}, step {step + 1}")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                step_loss.backward()
                 optimizer.step()
                 scheduler.step()
                 total += loss.item() * n
                 count += n
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.3f}")
+            total, count = distributed.sums([total, count], ctx, device)
             logged = {"train/loss": total / count}
+            if not ctx.main:  # [distributed] rank 0 validates, logs and checkpoints
+                distributed.barrier(ctx)
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch + 1)
+                continue
             logged.update(_validate(model, val_split, config, device))
             history.append(logged)
             save_torch(
@@ -389,15 +410,19 @@ def train(
                 + " ".join(f"{k} {v:.4f}" for k, v in logged.items())
                 + f" ({time.perf_counter() - started:.1f} s)"
             )
+            distributed.barrier(ctx)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1)
     except NonFiniteLossError:
         # No summary may suggest a finished training; the checkpoint stays.
-        Path(live.metrics_file).unlink(missing_ok=True)
+        if live is not None:
+            Path(live.metrics_file).unlink(missing_ok=True)
         raise
     finally:
         bar.close()
-    live.end()
+    if live is not None:
+        live.end()
+    distributed.teardown(ctx)
     return model.cpu()
 
 

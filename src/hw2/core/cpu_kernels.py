@@ -31,4 +31,3 @@ def pin(environ=os.environ) -> None:
     if "torch" in sys.modules:
         raise RuntimeError("pin the CPU kernels (import hw2.core.pin_cpu) before torch")
     environ.update(PINNED_ENV)
-

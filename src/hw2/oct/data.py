@@ -11,13 +11,12 @@ import numpy as np
 from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_path
-from hw2.core.params import Params
+from hw2.core.params import DATA_SOURCES, Params
 from hw2.oct import phantoms
 from hw2.oct.names import CLASSES, N_CLASSES
 
 SPLITS = phantoms.SPLITS
 IMAGE_SHAPE = (28, 28)
-SOURCES = ("sample", "full")
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class ImageDataConfig:
     @classmethod
     def from_params(cls, p: Params) -> "ImageDataConfig":
         return cls(
-            source=p.choice("data.source", SOURCES),
+            source=p.choice("data.images.source", DATA_SOURCES),
             url=p.string("data.images.url"),
             md5=p.string("data.images.md5"),
             n_train=p.integer("data.images.sample.n_train", low=4),
