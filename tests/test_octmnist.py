@@ -212,6 +212,7 @@ def test_download_images_writes_class_counts_per_split(tmp_path):
         "val": {"CNV": 7, "DME": 2, "drusen": 2, "normal": 9},
         "test": {"CNV": 2, "DME": 2, "drusen": 2, "normal": 2},
     }
+    assert (tmp_path / "metrics/images_samples.png").stat().st_size > 0
 
 
 def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
@@ -219,3 +220,20 @@ def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
     assert proc.returncode == 2 and metrics is None
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("error: params.yaml: data.images.sample.priors.train must")
+
+
+def test_class_grid_shows_each_class_in_a_row(tmp_path, arrays):
+    from PIL import Image
+
+    from hw2.oct.data import class_grid
+
+    data = load_octmnist(save(tmp_path / "o.npz", arrays))
+    path = class_grid(data, tmp_path / "grid.png", per_class=3)
+    grid = np.asarray(Image.open(path).convert("L"))
+    assert grid.shape == (2 + 4 * 30, 2 + 3 * 30)  # 28-pixel tiles, 2-pixel gaps
+    images, labels = data["train"]
+    first_dme = images[labels == 1][0]
+    assert np.array_equal(grid[32:60, 2:30], first_dme)  # row 1 (DME), column 0
+    assert class_grid(data, tmp_path / "again.png", per_class=3).read_bytes() == (
+        path.read_bytes()
+    )

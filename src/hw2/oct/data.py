@@ -154,3 +154,28 @@ def load_octmnist(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                 )
             out[split] = (images, labels)
     return out
+
+
+def class_grid(
+    data: dict[str, tuple[np.ndarray, np.ndarray]],
+    dest: str | Path,
+    split: str = "train",
+    per_class: int = 8,
+) -> Path:
+    """A PNG of the first `per_class` images of each class of a split, one row per
+    class in label order (CNV, DME, drusen, normal), written atomically."""
+    import torch
+    from torchvision.utils import make_grid, save_image
+
+    images, labels = data[split]
+    blank = np.zeros(IMAGE_SHAPE, np.uint8)  # a class with fewer images than a row
+    rows = []
+    for c in range(N_CLASSES):
+        picked = list(images[labels == c][:per_class])
+        rows += picked + [blank] * (per_class - len(picked))
+    batch = torch.from_numpy(np.stack(rows)).unsqueeze(1).float().div_(255)
+    grid = make_grid(batch, nrow=per_class, padding=2, pad_value=1.0)
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        save_image(grid, tmp, format="png")
+    return dest
