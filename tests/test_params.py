@@ -112,10 +112,11 @@ def test_unknown_key_with_no_close_name_and_at_top_level(tmp_path):
 
 def test_key_written_twice_is_refused_naming_both_lines(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("lr: 0.1\ncnn:\n  epochs: 2\n  seed: 1\n  epochs: 3\nlr: 0.2\n")
-    with pytest.raises(
-        ParamError, match=r"key 'epochs' written twice \(lines 3 and 5\)"
-    ):
+    path.write_text("lr: 0.1\ncnn:\n  epochs: 2\n  seed: 1\n  epochs: 3\n")
+    with pytest.raises(ParamError, match=r"'epochs' written twice \(lines 3 and 5\)"):
+        load_params(path)
+    path.write_text("lr: 0.1\ncnn:\n  epochs: 2\nlr: 0.2\n")
+    with pytest.raises(ParamError, match=r"'lr' written twice \(lines 1 and 4\)"):
         load_params(path)
 
 
