@@ -32,8 +32,8 @@ class PreprocessConfig:
 
     @classmethod
     def from_params(cls, p: Params) -> "PreprocessConfig":
-        """Read `asr.max_frames` (DESIGN.md: 2,754)."""
-        return cls(max_frames=p.integer("asr.max_frames", low=1))
+        """Read `asr.max_frames` (the homework's 2,754; at least audio.MIN_FRAMES)."""
+        return cls(max_frames=p.integer("asr.max_frames", low=audio.MIN_FRAMES))
 
 
 @dataclass
@@ -63,6 +63,15 @@ def preprocess_corpus(
     config = config or PreprocessConfig()
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     rows = read_metadata(corpus_dir / "metadata.csv")
+    splits = split_rows(rows)
+    for name, split in splits.items():
+        if not split:
+            raise DataError(
+                f"{corpus_dir / 'metadata.csv'}: {len(rows)} clips leave the {name} "
+                f"split empty (train {len(splits['train'])}, validation "
+                f"{len(splits['validation'])}, test {len(splits['test'])}); "
+                "need at least 3 clips"
+            )
     wavs = {r.id: corpus_dir / "wavs" / f"{r.id}.wav" for r in rows}
     for path in wavs.values():  # the cheapest check first, for all files
         if not path.is_file():
@@ -85,7 +94,6 @@ def preprocess_corpus(
         n_truncated += truncated
 
     counts = _Counts()
-    splits = split_rows(rows)
     with (
         # One clip's STFT is too small to split across threads: with 2 threads on
         # a busy 2-core machine it ran 5-10x slower (bench_preprocess.py).

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from hw2.asr.audio import MIN_FRAMES
 from hw2.asr.batching import Batch, LengthBucketSampler, SpeechDataset, collate
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.features import SpeechSplit
@@ -74,7 +75,7 @@ class ASRConfig:
                 f"{p.source}: asr.model.hidden must be a multiple of asr.model.heads, "
                 f"got {hidden} and {heads}"
             )
-        max_frames = p.integer("asr.max_frames", low=1)
+        max_frames = p.integer("asr.max_frames", low=MIN_FRAMES)
         dims = ModelDimensions(
             n_audio_ctx=conv_out_length(max_frames),
             n_state=hidden,
