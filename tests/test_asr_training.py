@@ -13,18 +13,11 @@ import pytest
 import torch
 import yaml
 
+from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model
 from hw2.asr.features import SpeechSplit, write_split
 from hw2.asr.model import ModelDimensions
 from hw2.asr.text import encode
-from hw2.asr.train import (
-    ASRConfig,
-    ASREvalConfig,
-    NonFiniteLossError,
-    evaluate,
-    get_lr,
-    load_model,
-    train,
-)
+from hw2.asr.train import ASRConfig, NonFiniteLossError, get_lr, train
 from hw2.core.errors import DataError, ParamError
 from hw2.core.params import Params
 
@@ -222,18 +215,19 @@ def test_evaluate_reports_every_metric(splits, tmp_path):
         "e",
     )
     metrics, rows = evaluate(model, splits["test"], ASREvalConfig(4, 0.1, "cpu"), False)
+    scored = ["jaccard", "cosine", "damerau_levenshtein", "cer", "wer"]
     assert set(metrics) == {
         "loss",
-        "jaccard",
-        "cosine",
-        "damerau_levenshtein",
-        "cer",
-        "wer",
+        *scored,
+        *(f"{name}_ci95" for name in scored),
         "n_params",
         "decoder",
         "attention",
         "cross_attention",
     }
+    for name in scored:
+        low, high = metrics[f"{name}_ci95"]
+        assert 0 <= low <= high and (high <= 1 or name in ("cer", "wer"))
     assert metrics["decoder"] == "lstm" and np.isfinite(metrics["loss"])
     assert [r[0] for r in rows] == splits["test"].ids
 

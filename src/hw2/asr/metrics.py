@@ -8,9 +8,11 @@ CER and WER compare the cleaned strings (special tokens removed).
 from collections.abc import Sequence
 
 import jiwer
+import numpy as np
 import textdistance
 
 from hw2.asr.text import cut_after_stop, decode
+from hw2.core.stats import bootstrap_ci, ratio_of_sums
 
 # external=False: the pure-Python algorithms accept token lists, and the result
 # does not depend on which optional speed-up libraries happen to be installed.
@@ -64,4 +66,49 @@ def asr_metrics(
     out.update(
         error_rates([decode(r) for r in references], [decode(h) for h in hypotheses])
     )
+    return out
+
+
+def _edit_counts(process, reference: str, hypothesis: str) -> tuple[int, int]:
+    out = process([reference], [hypothesis])
+    errors = out.substitutions + out.deletions + out.insertions
+    return errors, out.substitutions + out.deletions + out.hits
+
+
+def confidence_intervals(
+    references: Sequence[Sequence[int]],
+    hypotheses: Sequence[Sequence[int]],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """95% bootstrap intervals over clips: `<metric>_ci95: [low, high]`.
+
+    The similarities are means over clips, so their clip scores are resampled;
+    CER and WER are corpus ratios (all edits / all reference characters or
+    words, as jiwer computes them), so each resample recomputes that ratio from
+    per-clip counts rather than averaging per-clip rates.
+    """
+    scores = {name: [] for name in SIMILARITIES}
+    for ref, hyp in zip(references, hypotheses, strict=True):
+        for name, value in similarities(ref, hyp).items():
+            scores[name].append(value)
+    refs = [decode(r) for r in references]
+    hyps = [decode(h) for h in hypotheses]
+    counts = {
+        "cer": [
+            _edit_counts(jiwer.process_characters, r, h)
+            for r, h in zip(refs, hyps, strict=True)
+        ],
+        "wer": [
+            _edit_counts(jiwer.process_words, r, h)
+            for r, h in zip(refs, hyps, strict=True)
+        ],
+    }
+    out = {}
+    for name, values in scores.items():
+        out[f"{name}_ci95"] = list(bootstrap_ci(values, n_boot=n_boot, seed=seed))
+    for name, rows in counts.items():
+        ci = bootstrap_ci(np.array(rows), ratio_of_sums, n_boot=n_boot, seed=seed)
+        out[f"{name}_ci95"] = list(ci)
     return out
