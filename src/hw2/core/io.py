@@ -156,10 +156,17 @@ def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> 
         raise DataError(f"{path}: empty file (run {made_by} again)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
+        # torch names an "Unsupported global" when the pickle is sound but
+        # names something besides tensors and plain data (and suggests loading
+        # it unsafely, which is not repeated here); garbage fails otherwise
+        if "unsupported global" in str(exc).lower():
+            raise DataError(
+                f"{path}: holds objects other than tensors and plain data; refused "
+                f"(safe loading only: run {made_by} again)"
+            ) from None
         raise DataError(
-            f"{path}: holds objects other than tensors and plain data; refused "
-            f"(safe loading only: run {made_by} again)"
+            f"{path}: not a file saved by {made_by} (UnpicklingError)"
         ) from None
     except (RuntimeError, EOFError, KeyError, ValueError, OSError) as exc:
         raise DataError(
