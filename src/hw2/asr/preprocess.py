@@ -20,6 +20,7 @@ from hw2.asr.ljspeech import SPLITS, Row, read_metadata, split_rows
 from hw2.asr.text import MAX_TOKENS, encode
 from hw2.core.device import cpu_threads
 from hw2.core.errors import DataError
+from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir
 from hw2.core.params import Params
 
@@ -144,4 +145,5 @@ def _features(
         counts.resampled += info.resampled
         counts.seconds += info.n_samples / info.sample_rate
         bar.update(1)
+        failpoint("preprocess")
         yield r.id, mel, tokens[r.id]

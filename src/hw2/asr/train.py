@@ -39,6 +39,7 @@ from hw2.asr.model import (
 from hw2.asr.text import PAD
 from hw2.core.device import DEVICES, pick_device, seed_everything
 from hw2.core.errors import DataError, Hw2Error, ParamError
+from hw2.core.failpoints import failpoint
 from hw2.core.io import load_torch, save_torch
 from hw2.core.params import Params
 from hw2.core.provenance import code_digest
@@ -427,6 +428,7 @@ def _train_epoch(run: _Run, train_split: SpeechSplit, bar: tqdm) -> float:
         count += n
         bar.update()
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        failpoint("train_step")
     return total / count
 
 
@@ -471,6 +473,7 @@ def train(
             run.history.append(logged)
             run.epoch += 1
             save_torch(checkpoint_path, run.checkpoint())
+            failpoint("train_epoch")
             log.epoch(run.epoch, config.epochs, logged, time.perf_counter() - started)
             if on_epoch_end is not None:
                 on_epoch_end(run.epoch)

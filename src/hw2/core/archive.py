@@ -23,6 +23,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from hw2.core.errors import DataError
+from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir, scratch_dir
 
 
@@ -106,6 +107,7 @@ def safe_extract(
                     for n, member in enumerate(tar, start=1):
                         check_member(member, archive.name)
                         tar.extract(member, work, filter="data")
+                        failpoint("extract")
                         bar.set_postfix(members=n, refresh=False)
             except tarfile.FilterError as exc:
                 raise DataError(f"{archive}: unsafe member refused ({exc})") from None

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from tqdm import tqdm
 
 from hw2.core.errors import DataError
+from hw2.core.failpoints import failpoint
 
 CHUNK = 1 << 20
 # Plain HTTP is refused except on the loopback interface (local mirrors, tests).
@@ -127,6 +128,7 @@ def download(
                     while chunk := response.read(CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
+                        failpoint("download")
                 except (OSError, urllib.error.URLError) as exc:
                     raise DataError(
                         f"download of {url} interrupted after {part.stat().st_size} "
