@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from hw2.asr.features import SpeechSplit
 from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model, transcripts_tsv
+from hw2.asr.features import SpeechSplit
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.params import load_params

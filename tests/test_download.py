@@ -63,10 +63,14 @@ def test_checksum_mismatch_promotes_nothing(served, tmp_path):
 
 def test_http_error_is_one_clear_line(served, tmp_path):
     with pytest.raises(DataError, match="HTTP 404"):
-        download(served.url("nope.bin"), tmp_path / "x", checksum="0" * 32, progress=False)
+        download(
+            served.url("nope.bin"), tmp_path / "x", checksum="0" * 32, progress=False
+        )
     served.fail_status = 503
     with pytest.raises(DataError, match="HTTP 503"):
-        download(served.url("blob.bin"), tmp_path / "x", checksum="0" * 32, progress=False)
+        download(
+            served.url("blob.bin"), tmp_path / "x", checksum="0" * 32, progress=False
+        )
 
 
 def test_sha256_is_supported(served, tmp_path):
