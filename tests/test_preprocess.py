@@ -3,13 +3,12 @@
 import json
 import os
 import runpy
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import run_stage
 
 from hw2.asr import audio
 from hw2.asr.features import SpeechSplit
@@ -192,13 +191,7 @@ def test_stage_writes_features_and_metrics(tmp_path, monkeypatch):
     (
         tmp_path / "data" / "speech" / "LJSpeech-1.1" / "wavs" / f"{rows[1].id}.wav"
     ).unlink()
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "preprocess_speech.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_stage("preprocess_speech", tmp_path)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and f"{rows[1].id}.wav" in last

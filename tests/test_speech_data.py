@@ -2,14 +2,13 @@ import copy
 import hashlib
 import io
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-import yaml
+from helpers import run_stage, with_params, write_params
 
 from hw2.asr.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
 from hw2.asr.ljspeech import Row, read_metadata, write_metadata
@@ -31,14 +30,7 @@ PARAMS = {
 
 def _params(**changes) -> Params:
     """PARAMS with dotted keys changed, e.g. _params(**{"data.source": "foo"})."""
-    data = copy.deepcopy(PARAMS)
-    for key, value in changes.items():
-        *parents, last = key.split(".")
-        node = data
-        for part in parents:
-            node = node[part]
-        node[last] = value
-    return Params(data)
+    return Params(with_params(PARAMS, **changes))
 
 
 @pytest.mark.parametrize(
@@ -206,14 +198,8 @@ def test_full_archive_without_metadata_is_refused(tmp_path, http_server):
 
 
 def _run_stage(cwd: Path, params: dict) -> subprocess.CompletedProcess:
-    (cwd / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "download_speech.py")],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    write_params(cwd, params)
+    return run_stage("download_speech", cwd)
 
 
 def test_stage_writes_the_corpus(tmp_path):
