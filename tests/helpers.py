@@ -1,75 +1,80 @@
-"""Shared test helpers: set a dotted param, run a stage script as a subprocess."""
+"""Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param."""
 
 import copy
 import os
+import runpy
+import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DELETE = ...  # set_param(tree, key, DELETE) removes the key
+_STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def set_param(tree: dict, key: str, value: Any) -> dict:
-    """Set (or with DELETE remove) the dotted `key` in a params mapping, in place.
-
-    Missing sections on the way are created, so a test can add a key as well as
-    change one. Returns the mapping.
-    """
-    *parents, last = key.split(".")
-    node = tree
-    for part in parents:
-        node = node.setdefault(part, {})
-    if value is DELETE:
-        del node[last]
-    else:
-        node[last] = value
-    return tree
-
-
-def with_params(tree: dict, **changes: Any) -> dict:
-    """A deep copy of `tree` with dotted keys set: with_params(p, **{"asr.lr": 1})."""
-    out = copy.deepcopy(tree)
-    for key, value in changes.items():
-        set_param(out, key, value)
-    return out
-
-
-def write_params(folder: Path, tree: dict) -> Path:
-    """Write `tree` as folder/params.yaml."""
-    path = Path(folder) / "params.yaml"
-    path.write_text(yaml.safe_dump(tree, sort_keys=False))
-    return path
-
-
-def stage_env(**extra: str) -> dict[str, str]:
-    """The environment a stage subprocess runs in: this tree's src, one thread."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "OMP_NUM_THREADS": "1",
-        "DVC_NO_ANALYTICS": "1",
-        **extra,
-    }
-
-
-def stage_command(name: str, *args: str) -> list[str]:
-    """The command line that runs stages/<name>.py with this interpreter."""
-    return [sys.executable, str(ROOT / "stages" / f"{name}.py"), *args]
+def stage_argv(name: str) -> list[str]:
+    """The stage's arguments after its script, exactly as dvc.yaml's cmd gives them."""
+    python, script, *args = shlex.split(_STAGES[name]["cmd"])
+    assert (python, script) == ("python", f"stages/{name}.py"), _STAGES[name]["cmd"]
+    return args
 
 
 def run_stage(
-    name: str, cwd: Path, *args: str, timeout: float = 120, **env: str
+    name: str, cwd: Path, *, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run stages/<name>.py in `cwd` to completion; output captured as text."""
+    """Run stages/<name>.py in `cwd` (a project folder) in a fresh interpreter."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "OMP_NUM_THREADS": "1",
+        **(env or {}),
+    }
     return subprocess.run(
-        stage_command(name, *args),
+        [sys.executable, str(ROOT / "stages" / f"{name}.py"), *stage_argv(name)],
         cwd=cwd,
-        env=stage_env(**env),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def stage_main(name: str, monkeypatch) -> Callable[[], None]:
+    """The stage's main(), in this process, with dvc.yaml's arguments in sys.argv."""
+    script = ROOT / "stages" / f"{name}.py"
+    monkeypatch.setattr(sys, "argv", [str(script), *stage_argv(name)])
+    return runpy.run_path(str(script))["main"]
+
+
+def set_param(params: dict, dotted: str, value: Any) -> None:
+    """Set an existing dotted key (e.g. "asr.epochs.sample") of a params mapping."""
+    *parents, last = dotted.split(".")
+    node = params
+    for part in parents:
+        node = node[part]
+    assert last in node, f"no key {dotted}"
+    node[last] = value
+
+
+def with_params(params: dict, **changes: Any) -> dict:
+    """A deep copy of `params` with dotted keys set, new ones too (typo tests):
+    with_params(p, **{"asr.lr": 1})."""
+    out = copy.deepcopy(params)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def write_params(folder: Path, params: dict) -> Path:
+    """Write `params` as folder/params.yaml; returns its path."""
+    path = Path(folder) / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path

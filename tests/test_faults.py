@@ -57,7 +57,7 @@ def project(folder: Path, server) -> Path:
     params = with_params(
         params,
         **{
-            "data.source": "full",
+            "data.speech.source": "full",
             "data.speech.url": server.url("LJSpeech-1.1.tar.bz2"),
             "data.speech.sha256": server.sha256,
             "device": "cpu",
@@ -77,7 +77,7 @@ def project(folder: Path, server) -> Path:
 
 def run(stage: str, cwd: Path, failpoint: str | None = None):
     env = {ENV: failpoint} if failpoint else {}
-    done = run_stage(stage, cwd, timeout=300, **env)
+    done = run_stage(stage, cwd, timeout=300, env=env)
     if failpoint:
         assert done.returncode == -signal.SIGKILL, (failpoint, done.stderr[-2000:])
     else:

@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hw2.asr.audio import MAX_FRAMES
 from hw2.asr.text import MAX_TOKENS, VOCAB_SIZE
 
 DECODERS = ("transformer", "lstm")
 ATTENTIONS = ("softmax", "mclaurin")
 ATTENTION_FORMS = ("linear", "quadratic", "auto")  # = hw2.attention.mclaurin.FORMS
-MAX_FRAMES = 2754  # the longest clip preprocess_speech keeps (about 20 s at hop 160)
 
 
 def conv_out_length(n_frames: Tensor | int) -> Tensor | int:

@@ -16,16 +16,19 @@ from hw2.core.errors import ParamError
 
 _MISSING = object()
 
+# Each data branch (data.images, data.speech) has its own `source`, so the two
+# switch and cache independently.
+DATA_SOURCES = ("sample", "full")  # sample: made here, no network | full: downloads
+
 # Every key params.yaml may hold, as dotted paths to its values: the one list of
 # them. A stage that reads a key checks each section on the way there (`cnn` when
 # it reads cnn.epochs), so `cnn.epoch: 1` is refused instead of silently ignored.
 _KEYS = """
     lr decoder device
-    data.source
-    data.images.url data.images.md5
+    data.images.source data.images.url data.images.md5
     data.images.sample.n_train data.images.sample.n_val data.images.sample.n_test
     data.images.sample.seed
-    data.speech.url data.speech.sha256
+    data.speech.source data.speech.url data.speech.sha256
     data.speech.sample.n_clips data.speech.sample.seed
     cnn.maxpool cnn.batch_size cnn.epochs cnn.seed cnn.seeds
     asr.max_frames asr.lr asr.eval_batch_size asr.label_smoothing asr.warmup
