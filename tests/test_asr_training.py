@@ -117,6 +117,7 @@ def test_config_from_params():
         ("asr.epochs.sample", 0),
         ("asr.lr", 0),
         ("asr.max_frames", 0),
+        ("asr.max_frames", 1),  # below audio.MIN_FRAMES
         ("asr.batch_size.sample", 2.5),
         ("asr.warmup", 1.5),
         ("device", "tpu"),

@@ -270,14 +270,33 @@ class _Run:
 
     config: ASRConfig
     device: torch.device
-    model: ASRModel
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
     steps_per_epoch: int
     fingerprint: str  # params and data
     code: str  # the source of this module's import closure
-    epoch: int = 0  # epochs done
-    history: list[dict[str, float]] = field(default_factory=list)
+    model: ASRModel = field(init=False)
+    optimizer: torch.optim.Optimizer = field(init=False)
+    scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
+    epoch: int = field(init=False)  # epochs done
+    history: list[dict[str, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start_afresh()
+
+    def start_afresh(self) -> None:
+        """Seeded model, optimizer and learning-rate schedule, no epoch done."""
+        config = self.config
+        seed_everything(config.seed)
+        self.model = ASRModel(config.dims).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr)
+        total_steps = config.epochs * self.steps_per_epoch
+
+        def lr_factor(step: int) -> float:
+            return get_lr(
+                step, base_lr=1.0, total_steps=total_steps, warmup=config.warmup
+            )
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
+        self.epoch, self.history = 0, []
 
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to go on after `epoch` as if never stopped."""
@@ -294,24 +313,12 @@ class _Run:
 
 
 def _setup(config: ASRConfig, train_split: SpeechSplit, val_split: SpeechSplit) -> _Run:
-    """A fresh run: seeded model, optimizer and learning-rate schedule."""
+    """A fresh run on the configured device."""
     device = pick_device(config.device)
-    seed_everything(config.seed)
-    model = ASRModel(config.dims).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    steps_per_epoch = len(_batches(train_split, config.batch_size, device))
-    total_steps = config.epochs * steps_per_epoch
-
-    def lr_factor(step: int) -> float:
-        return get_lr(step, base_lr=1.0, total_steps=total_steps, warmup=config.warmup)
-
     return _Run(
         config=config,
         device=device,
-        model=model,
-        optimizer=optimizer,
-        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor),
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=len(_batches(train_split, config.batch_size, device)),
         fingerprint=_fingerprint(config, train_split, val_split),
         code=code_digest(__name__),
     )
@@ -344,6 +351,7 @@ def _resume(run: _Run, path: Path) -> bool:
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             reason = str(exc).strip().splitlines()[0][:100] if str(exc) else ""
             why = f"its state does not fit the model ({type(exc).__name__}: {reason})"
+            run.start_afresh()  # part of the state may have been loaded
     if why is not None:
         tqdm.write(f"train_asr: ignoring checkpoint {path}: {why}; starting afresh")
         return False
@@ -452,9 +460,7 @@ def train(
     check_split(val_split, config.dims, "validation")
     checkpoint_path = Path(checkpoint_path)
     run = _setup(config, train_split, val_split)
-    if not _resume(run, checkpoint_path):
-        run = _setup(config, train_split, val_split)  # a failed resume may have
-        # loaded part of a state: start from a run nothing has touched
+    _resume(run, checkpoint_path)
     log = _Log(live_dir, run.history)
     bar = tqdm(
         total=config.epochs * run.steps_per_epoch,
