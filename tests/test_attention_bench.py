@@ -20,7 +20,7 @@ from hw2.attention.bench import (
     time_calls,
     write_outputs,
 )
-from hw2.attention.mclaurin import feature_dim
+from hw2.attention.features import feature_dim
 from hw2.core.errors import ParamError
 from hw2.core.params import Params
 

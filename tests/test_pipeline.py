@@ -92,7 +92,9 @@ def test_repro_writes_every_metric(project):
         assert (project / "metrics" / name).is_file(), name
     assert (project / "reports" / "results.md").is_file()
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project))
-    assert shown  # DVC finds the git-tracked metrics
+    files = shown[""]["data"]  # the workspace's metrics files, as DVC reads them
+    assert files["metrics/cnn.json"]["data"]["test_acc"] == cnn["test_acc"]
+    assert {"metrics/asr.json", "metrics/attention.json"} <= set(files)
 
 
 def stages_changed_by(project: Path, key: str, value) -> set[str]:
