@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from hw2.asr.features import SpeechSplit
-from hw2.asr.metrics import asr_metrics, confidence_intervals
+from hw2.asr.metrics import metrics_with_intervals
 from hw2.asr.model import ASRModel
 from hw2.asr.text import decode
 from hw2.asr.train import check_split, evaluate_loss, transcribe
@@ -56,10 +56,7 @@ def evaluate(
     hyps = transcribe(model, split, batch_size, device, progress=progress)
     refs = [split.tokens(i).tolist() for i in range(len(split))]
     metrics: dict[str, Any] = {"loss": loss}
-    intervals = confidence_intervals(refs, hyps)
-    for name, value in asr_metrics(refs, hyps).items():
-        metrics[name] = value
-        metrics[f"{name}_ci95"] = intervals[f"{name}_ci95"]
+    metrics.update(metrics_with_intervals(refs, hyps))
     metrics.update(
         n_params=model.n_params(),
         decoder=model.dims.decoder,
