@@ -8,6 +8,7 @@ from hw2.asr.metrics import (
     confidence_intervals,
     error_rates,
     mean_similarities,
+    metrics_with_intervals,
     similarities,
 )
 from hw2.asr.text import EOS, PAD, SOS, encode
@@ -108,3 +109,12 @@ def test_interval_counts_add_up_to_jiwers_corpus_rates():
     for name, (lo, hi) in ci.items():
         assert lo <= point[name.removesuffix("_ci95")] <= hi, name
     assert ci == confidence_intervals(refs, hyps, n_boot=500, seed=1)
+
+
+def test_metrics_with_intervals_puts_each_interval_beside_its_value():
+    refs = [tokens(t) for t in ["the cat sat", "a dog", "on the big mat"]]
+    hyps = [tokens(t) for t in ["the cat sad", "a dog ran", "on mat"]]
+    both = metrics_with_intervals(refs, hyps)
+    point, ci = asr_metrics(refs, hyps), confidence_intervals(refs, hyps)
+    assert list(both) == [k for name in point for k in (name, f"{name}_ci95")]
+    assert both == {**point, **ci}
