@@ -75,7 +75,7 @@ def test_next_writer_removes_only_its_own_dead_leftovers(tmp_path):
     ).stdout.strip()
     stale = [f".features.{dead}.abcd1234.tmp", ".features.x1y2z3_4.tmp"]
     alive = ".features.1.abcd1234.tmp"  # pid 1 is always running
-    other = [".features.old", ".features.part.12.abcd1234.tmp", ".featuresX.tmp"]
+    other = [".features.part.12.abcd1234.tmp", ".featuresX.tmp", ".features.x.tmp"]
     for name in [*stale, alive, *other]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "f").write_text("x")
@@ -84,6 +84,11 @@ def test_next_writer_removes_only_its_own_dead_leftovers(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["features", alive, *other]
     )
+    # so does the previous output set aside by a writer killed between renames
+    (tmp_path / f".features.{dead}.abcd1234.old").mkdir()
+    with atomic_dir(dest) as tmp:
+        (tmp / "b").write_text("2")
+    assert not (tmp_path / f".features.{dead}.abcd1234.old").exists()
     # the archive's extraction folders follow the same rule
     (tmp_path / f".features.{dead}.abcd1234.extract").mkdir()
     assert remove_leftovers(dest, ".extract") == [

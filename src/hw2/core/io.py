@@ -106,13 +106,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces `path` on success."""
     path = Path(path)
+    # A kill between the two renames below leaves the previous output aside
+    # (named `.<name>.old` before temporary names carried a pid).
+    remove_leftovers(path, ".old")
+    shutil.rmtree(path.with_name(f".{path.name}.old"), ignore_errors=True)
     tmp = scratch_dir(path, ".tmp")
     try:
         yield tmp
         os.chmod(tmp, _DIR_MODE)
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            # renamed onto an empty folder of our own (POSIX allows it), so that
+            # the name carries our pid like every other temporary entry
+            old = scratch_dir(path, ".old")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
