@@ -393,3 +393,17 @@ def test_train_stage_refuses_an_empty_feature_split(splits, tmp_path):
     assert done.stderr.strip().splitlines() == [
         "error: data/features/validation: the validation split has 0 clips"
     ]
+
+
+def test_batches_are_pinned_only_for_a_gpu(splits):
+    from hw2.asr.train import _batches
+
+    cpu = _batches(splits["train"], 4, torch.device("cpu"))
+    assert cpu.pin_memory is False
+    assert _batches(splits["train"], 4, torch.device("cuda")).pin_memory is True
+    # a training epoch's batches: every clip once, in the order of (seed, epoch)
+    epoch = _batches(splits["train"], 4, torch.device("cpu"), shuffle=True, seed=1)
+    again = _batches(splits["train"], 4, torch.device("cpu"), shuffle=True, seed=1)
+    order = [b.indices.tolist() for b in epoch]
+    assert order == [b.indices.tolist() for b in again]
+    assert sorted(i for b in order for i in b) == list(range(len(splits["train"])))
