@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report clean-venv
+.PHONY: venv repro test lint format bench homework report diff clean-venv
 
 venv: $(STAMP)
 
@@ -40,6 +40,12 @@ homework: venv
 report: venv
 	dvc repro report
 	python stages/report.py --experiments $(if $(REV),--rev $(REV))
+
+# The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
+# headline metrics first, each change labelled within or beyond noise.
+BASE ?= main
+diff: venv
+	python scripts/pr_comment.py --base $(BASE)
 
 lint: venv
 	ruff check src stages tests benchmarks scripts
