@@ -1,14 +1,84 @@
-"""Summaries of repeated measurements: mean and spread, and bootstrap intervals.
+"""Seeded bootstrap confidence intervals, and the mean and spread over seeds.
 
-Shared by the CNN (test accuracy over images and seeds) and the ASR (CER, WER and
-similarities over test clips), so that both wings report noise the same way.
+Resampling the test items (clips, images) with replacement and recomputing the
+statistic gives the spread a different test set of the same size would show.
+Shared by the ASR (CER, WER, similarities over clips) and the CNN (accuracy over
+images and seeds), so both wings report noise the same way.
 """
 
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-_CHUNK = 256  # resamples evaluated at once (bounds memory for 2-D scores)
+N_BOOT = 1000
+SEED = 0
+
+
+def bootstrap_ci(
+    values: np.ndarray | list[float],
+    statistic: Callable[[np.ndarray], float] | None = None,
+    *,
+    n_boot: int = N_BOOT,
+    level: float = 0.95,
+    seed: int = SEED,
+) -> tuple[float, float]:
+    """Percentile interval of `statistic` (default: the mean) over `n_boot`
+    resamples of the items; `values` may be (n,) or (n, k), one row per item.
+
+    statistic receives the resampled rows (n, ...) and returns a float; a
+    corpus-level ratio (errors / reference length) passes both columns.
+    """
+    data = np.asarray(values, dtype=np.float64)
+    n = data.shape[0]
+    if n == 0:
+        raise ValueError("bootstrap of no items")
+    if statistic is None:
+        means = data[np.random.default_rng(seed).integers(0, n, (n_boot, n))]
+        boots = means.mean(axis=1)
+    else:
+        idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+        boots = np.array([statistic(data[i]) for i in idx])
+    alpha = (1 - level) / 2
+    low, high = np.quantile(boots, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def ratio_of_sums(rows: np.ndarray) -> float:
+    """sum(column 0) / sum(column 1): a corpus error rate from per-item counts."""
+    return float(rows[:, 0].sum() / rows[:, 1].sum())
+
+
+def bootstrap_ci_over_runs(
+    scores: np.ndarray,
+    *,
+    n_boot: int = N_BOOT,
+    level: float = 0.95,
+    seed: int = SEED,
+) -> tuple[float, float]:
+    """Percentile interval of the grand mean of per-run per-item scores (runs, items),
+    e.g. each seed's correctness on each test image.
+
+    Each resample draws the items (the same draw for every run, as the runs saw
+    the same items) and the runs, both with replacement, so that the finite test
+    set and the spread between runs (seeds) both widen the interval. One run is
+    the ordinary bootstrap of the mean over items.
+    """
+    data = np.asarray(scores, dtype=np.float64)
+    if data.ndim != 2 or data.size == 0:
+        raise ValueError(f"expected non-empty (runs, items) scores, got {data.shape}")
+    runs, items = data.shape
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    chunk = 256  # resamples at once: bounds memory at (chunk, runs, items)
+    for start in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - start)
+        item_idx = rng.integers(0, items, (k, items))
+        run_idx = rng.integers(0, runs, (k, runs))
+        picked = data[run_idx[:, :, None], item_idx[:, None, :]]
+        boots[start : start + k] = picked.mean((1, 2))
+    alpha = (1 - level) / 2
+    low, high = np.quantile(boots, [alpha, 1 - alpha])
+    return float(low), float(high)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -17,61 +87,3 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     if a.ndim != 1 or len(a) == 0:
         raise ValueError(f"expected a non-empty 1-D sequence, got shape {a.shape}")
     return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
-
-
-def bootstrap_ci(
-    values_or_fn: np.ndarray | Sequence[float] | Callable[[np.ndarray], float],
-    n_items: int | None = None,
-    *,
-    seed: int,
-    n_resamples: int = 2000,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval [low, high] at `level`, from a seeded resampling.
-
-    values_or_fn is one of:
-      * per-item scores, 1-D (items,): the interval of their mean, resampling items;
-      * per-run per-item scores, 2-D (runs, items), e.g. each seed's correctness on
-        each test image: the interval of the grand mean, resampling items (the same
-        draw for every run, as the runs saw the same items) and runs, so that both
-        the finite test set and the spread between runs widen it;
-      * a function of an index array (n_items,) returning the statistic of those
-        items, for statistics that are not means of per-item scores (a corpus CER is
-        total edits over total reference length): give n_items.
-    The same arguments always give the same interval.
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    rng = np.random.default_rng(seed)
-    if callable(values_or_fn):
-        if n_items is None or n_items < 1:
-            raise ValueError("a statistic function needs n_items >= 1")
-        fn = values_or_fn
-        stats = np.array(
-            [fn(rng.integers(0, n_items, n_items)) for _ in range(n_resamples)],
-            dtype=np.float64,
-        )
-    else:
-        scores = np.asarray(values_or_fn, dtype=np.float64)
-        if scores.ndim == 1:
-            scores = scores[None, :]
-        if scores.ndim != 2 or scores.size == 0:
-            raise ValueError(
-                f"expected 1-D or 2-D non-empty scores, got {scores.shape}"
-            )
-        runs, items = scores.shape
-        stats = np.empty(n_resamples)
-        for start in range(0, n_resamples, _CHUNK):
-            k = min(_CHUNK, n_resamples - start)
-            item_idx = rng.integers(0, items, (k, items))
-            if runs == 1:
-                stats[start : start + k] = scores[0][item_idx].mean(1)
-                continue
-            run_idx = rng.integers(0, runs, (k, runs))
-            picked = scores[run_idx[:, :, None], item_idx[:, None, :]]
-            stats[start : start + k] = picked.mean((1, 2))
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(stats, [tail, 100 - tail])
-    return float(low), float(high)

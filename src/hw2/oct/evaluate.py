@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hw2.core.stats import bootstrap_ci, mean_std
+from hw2.core.stats import bootstrap_ci_over_runs, mean_std
 from hw2.oct import names
 from hw2.oct.model import OCTNet
 from hw2.oct.names import CLASSES
@@ -42,8 +42,9 @@ def evaluate_cnn(
 
     Accuracies are means over the seeds with their std and per-seed values; the
     test accuracy's 95 % interval resamples both the test images and the seeds
-    (hw2.core.stats.bootstrap_ci), so it covers what another test draw and another
-    set of seeds could give. The confusion rows hold every seed's predictions.
+    (hw2.core.stats.bootstrap_ci_over_runs), so it covers what another test draw
+    and another set of seeds could give. The confusion rows hold every seed's
+    predictions.
     """
     x_val, y_val = to_tensor(data["val"][0]).to(device), labels_tensor(data["val"][1])
     x_test = to_tensor(data["test"][0]).to(device)
@@ -69,7 +70,9 @@ def evaluate_cnn(
         metrics[key] = fraction_equal(torch.cat(preds), y.repeat(len(runs)))
     correct = np.stack([(p == y_test).numpy() for p in test_preds]).astype(float)
     metrics[names.TEST_ACC_CI95] = list(
-        bootstrap_ci(correct, seed=CI_SEED, n_resamples=CI_RESAMPLES, level=CI_LEVEL)
+        bootstrap_ci_over_runs(
+            correct, n_boot=CI_RESAMPLES, level=CI_LEVEL, seed=CI_SEED
+        )
     )
     counts = sum(confusion_matrix(y_test, p, len(CLASSES)) for p in test_preds)
     metrics[names.TEST_ACC_PER_CLASS] = {
