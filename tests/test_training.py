@@ -6,7 +6,7 @@ import torch
 import yaml
 from helpers import run_stage
 
-from hw2.core.errors import Hw2Error, NonFiniteLossError, ParamError
+from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.params import Params
 from hw2.oct.evaluate import evaluate_cnn
 from hw2.oct.model import CNNDimensions, OCTNet
@@ -125,8 +125,13 @@ def test_checkpoint_round_trip_and_evaluation(tmp_path, data, one_thread):
 
 def test_load_runs_refuses_other_files(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"garbage")
-    with pytest.raises(Hw2Error, match="not a CNN checkpoint"):
+    with pytest.raises(DataError, match="x.pt: not a file saved by train_cnn"):
         load_runs(tmp_path / "x.pt", torch.device("cpu"))
+    torch.save({"runs": [{"seed": 1}]}, tmp_path / "y.pt")
+    with pytest.raises(DataError, match="y.pt: not a CNN checkpoint"):
+        load_runs(tmp_path / "y.pt", torch.device("cpu"))
+    with pytest.raises(DataError, match="file not found"):
+        load_runs(tmp_path / "none.pt", torch.device("cpu"))
 
 
 def params(**over):

@@ -7,7 +7,6 @@ follows the same trajectories up to float rounding at a fraction of the cost.
 """
 
 import math
-import pickle
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from hw2.core.device import DEVICES, cpu_threads, pick_device
-from hw2.core.errors import Hw2Error, NonFiniteLossError, ParamError
+from hw2.core.errors import DataError, NonFiniteLossError, ParamError
+from hw2.core.io import load_torch
 from hw2.core.params import Params
 from hw2.core.stats import mean_std
 from hw2.oct.model import CNNDimensions, OCTNet
@@ -271,8 +271,8 @@ def checkpoint(runs: list[Run], config: CNNTrainConfig) -> dict:
 
 def load_runs(path, device: torch.device) -> list[Run]:
     """Rebuild the runs of a train_cnn checkpoint (weights-only loading)."""
+    ckpt = load_torch(path, made_by="train_cnn", map_location=device)
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
         out = []
         for run in ckpt["runs"]:
             model = OCTNet(CNNDimensions(**ckpt["dims"]))
@@ -282,18 +282,9 @@ def load_runs(path, device: torch.device) -> list[Run]:
             )
         if not out:
             raise KeyError("no runs")
-    except FileNotFoundError:
-        raise Hw2Error(f"{path}: file not found (run train_cnn)") from None
-    except (
-        OSError,
-        RuntimeError,
-        KeyError,
-        TypeError,
-        EOFError,
-        pickle.UnpicklingError,
-    ) as exc:
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
-        raise Hw2Error(
+        raise DataError(
             f"{path}: not a CNN checkpoint ({type(exc).__name__}: {reason})"
         ) from None
     return out
