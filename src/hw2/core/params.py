@@ -27,7 +27,8 @@ _KEYS = """
     lr decoder device
     data.images.source data.images.url data.images.md5
     data.images.sample.n_train data.images.sample.n_val data.images.sample.n_test
-    data.images.sample.seed
+    data.images.sample.seed data.images.sample.priors.train
+    data.images.sample.priors.val data.images.sample.priors.test
     data.speech.source data.speech.url data.speech.sha256
     data.speech.sample.n_clips data.speech.sample.seed
     cnn.maxpool cnn.batch_size cnn.epochs cnn.seed cnn.seeds
