@@ -1,6 +1,8 @@
 """CNN training throughput at batch 8: the pipeline's loop vs a plain DataLoader loop.
 
-Both train the same network with the same SGD settings on OCTMNIST-sized data
+The pipeline's single-network loop (hw2.oct.train.train_epoch, the lone run each
+stacked seed reproduces; benchmarks/bench_cnn_seeds.py times the stacking). Both
+train the same network with the same SGD settings on OCTMNIST-sized data
 (97,477 generated images). Rounds alternate between the contenders so that load
 from other processes hits both alike; the median images/s of each is reported,
 and the ratio. A per-operator profile of one training step follows.
