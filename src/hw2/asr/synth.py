@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw2.asr.ljspeech import SAMPLE_RATE  # eSpeak NG's native rate too
 from hw2.asr.sentences import make_sentence
 from hw2.core.errors import Hw2Error
-
-SAMPLE_RATE = 22050  # eSpeak NG's native rate, and LJ Speech's
 
 # Accents x variants (voices/!v): male and female timbres of eight English accents,
 # so that the model cannot key on one voice (LJ Speech has one reader).
