@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report rehearse clean-venv
+.PHONY: venv repro test lint format bench homework report diff rehearse clean-venv
 
 venv: $(STAMP)
 
@@ -46,6 +46,12 @@ report: venv
 # measures parts and projects the rest.
 rehearse: venv
 	python scripts/rehearse.py --scale full $(REHEARSE_ARGS)
+
+# The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
+# headline metrics first, each change labelled within or beyond noise.
+BASE ?= main
+diff: venv
+	python scripts/pr_comment.py --base $(BASE)
 
 lint: venv
 	ruff check src stages tests benchmarks scripts

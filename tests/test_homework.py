@@ -12,7 +12,7 @@ from hw2.pipeline.homework import (
     untracked_files,
     worker_env,
 )
-from hw2.pipeline.report import CNN_JSON, Run
+from hw2.pipeline.runs import CNN_JSON, Run
 
 
 def test_phase_one_is_the_homework_grid():
