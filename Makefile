@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report diff push pull remote-check clean-venv
+.PHONY: venv repro test lint format bench homework report diff rehearse push pull remote-check clean-venv
 
 venv: $(STAMP)
 
@@ -40,6 +40,12 @@ homework: venv
 report: venv
 	dvc repro report
 	python stages/report.py --experiments $(if $(REV),--rev $(REV))
+
+# The whole job on stand-ins at the real sizes, timed per stage (README: "Rehearsal
+# at full scale"); REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4"
+# measures parts and projects the rest.
+rehearse: venv
+	python scripts/rehearse.py --scale full $(REHEARSE_ARGS)
 
 # The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
 # headline metrics first, each change labelled within or beyond noise.
