@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -220,15 +220,21 @@ def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Pat
 
 
 def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dict:
-    """Seconds per CNN epoch (training + validation) of each variant."""
-    from hw2.oct.model import CNNDimensions, OCTNet
-    from hw2.oct.train import CNNTrainConfig, accuracy, to_tensor, train_epoch
+    """Seconds per CNN epoch (training + validation) of each variant, with all of
+    cnn.seeds stacked as train_cnn trains them."""
+    from hw2.oct.train import (
+        CNNTrainConfig,
+        init_stacked,
+        labels_tensor,
+        stacked_epoch,
+        stacked_predict,
+        to_tensor,
+    )
 
     device = rec.device
     base = CNNTrainConfig.from_params(params)
-    x_all, y_all = to_tensor(data["train"][0]), torch.from_numpy(data["train"][1])
+    x_all, y_all = to_tensor(data["train"][0]), labels_tensor(data["train"][1])
     x_val = to_tensor(data["val"][0]).to(device)
-    y_val = torch.from_numpy(data["val"][1]).to(device)
     steps_per_epoch = math.ceil(len(x_all) / base.batch_size)
     steps = min(config.cnn_steps or steps_per_epoch, steps_per_epoch)
     n = min(steps * base.batch_size, len(x_all))
@@ -237,20 +243,27 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
     for maxpool in (True, False):
         name = "train_cnn" + ("" if maxpool else "_nopool")
         with rec.stage(name) as r:
-            torch.manual_seed(base.seed)
-            model = OCTNet(CNNDimensions(maxpool=maxpool)).to(device)
-            optimizer = torch.optim.SGD(model.parameters(), lr=base.lr)
-            gen = torch.Generator().manual_seed(base.seed)
+            net, shuffles = init_stacked(replace(base, maxpool=maxpool))
+            net = net.to(device)
+            optimizer = torch.optim.SGD(net.parameters(), lr=base.lr)
             threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
             with threads:
                 train_s = _timed(
-                    device, train_epoch, model, optimizer, x, y, base.batch_size, gen
+                    device,
+                    stacked_epoch,
+                    net,
+                    optimizer,
+                    x,
+                    y,
+                    base.batch_size,
+                    shuffles,
                 )
-                val_s = _timed(device, accuracy, model, x_val, y_val)
+                val_s = _timed(device, stacked_predict, net, x_val)
             epoch_s = train_s * steps_per_epoch / steps + val_s
             r["measured"] = (
-                f"{steps} of {steps_per_epoch} steps at batch {base.batch_size} "
-                f"({train_s:.1f} s) + validation of {len(x_val)} images ({val_s:.1f} s)"
+                f"{steps} of {steps_per_epoch} steps at batch {base.batch_size}, "
+                f"{base.seeds} seeds stacked ({train_s:.1f} s) + validation of "
+                f"{len(x_val)} images ({val_s:.1f} s)"
             )
             r["epoch_s"] = round(epoch_s, 2)
             r["epoch_projected"] = steps < steps_per_epoch
