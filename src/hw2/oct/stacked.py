@@ -86,10 +86,12 @@ class StackedOCTNet(nn.Module):
             return x
         # The draw a lone nn.Dropout makes (bernoulli_(1 - p), scaled), per copy
         # from that copy's generator.
-        mask = torch.empty_like(x)
+        # The generators live on the CPU (a lone CPU run's draws); on a GPU the
+        # small mask is drawn there and copied over.
+        mask = torch.empty(x.shape, dtype=x.dtype)
         for i, g in enumerate(self.generators):
             mask[i].bernoulli_(1 - p, generator=g)
-        return x * mask.div_(1 - p)
+        return x * mask.div_(1 - p).to(x.device, non_blocking=True)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (N, batch, 1, 28, 28), copy i's images at [i] → log-probs (N, batch, C)."""
