@@ -175,7 +175,6 @@ def test_a_file_that_cannot_be_copied_is_named(tmp_path, monkeypatch):
     assert calls[-1][-2:] == ["--copy-paths", "src/new.txt"]
 
 
-
 def test_table_keeps_the_compared_columns():
     cmd = table_command()
     keep = cmd[cmd.index("--keep") + 1]
