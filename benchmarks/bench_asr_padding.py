@@ -17,8 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hw2.asr.audio import MAX_FRAMES
 from hw2.asr.batching import LengthBucketSampler
-from hw2.asr.model import MAX_FRAMES, ASRModel, ModelDimensions
+from hw2.asr.model import ASRModel, ModelDimensions
 from hw2.asr.text import MAX_TOKENS, PAD, VOCAB_SIZE
 
 SAMPLE_RATE, HOP = 22050, 160

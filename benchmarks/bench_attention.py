@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from hw2.attention.bench import peak_bytes, time_calls
-from hw2.attention.mclaurin import block_size, feature_dim, mclaurin_attention
+from hw2.attention.features import feature_dim
+from hw2.attention.linear import block_size
+from hw2.attention.mclaurin import mclaurin_attention
 
 
 def compare(length: int, dim: int, terms: int, repeats: int, threads: int) -> None:

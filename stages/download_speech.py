@@ -1,17 +1,20 @@
-"""download_speech: data/speech/LJSpeech-1.1, synthesised (sample) or downloaded (full).
+"""Stage download_speech: the LJ Speech corpus, synthesised (sample) or downloaded.
 
-The downloaded archive stays in data/downloads/ so an interrupted download resumes
+The corpus lands in ROOT/LJSpeech-1.1 (the archive's own folder name). The
+downloaded archive stays in the --downloads folder so an interrupted download resumes
 and a rerun does not fetch 2.6 GB again.
 """
 
 from hw2.asr.corpus import SpeechDataConfig, prepare_speech
+from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.params import load_params
 
 
 def main() -> None:
-    config = SpeechDataConfig.from_params(load_params("params.yaml"))
-    folder = prepare_speech(config, "data/speech", downloads="data/downloads")
+    args = stage_paths(__doc__, "root", "downloads")
+    config = SpeechDataConfig.from_params(load_params())
+    folder = prepare_speech(config, args.root, downloads=args.downloads)
     print(f"wrote {folder}")
 
 

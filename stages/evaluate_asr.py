@@ -1,26 +1,21 @@
 """DVC stage evaluate_asr: greedy transcripts of the test split and their metrics."""
 
-from pathlib import Path
-
 from hw2.asr.features import SpeechSplit
 from hw2.asr.train import ASREvalConfig, evaluate, load_model, transcripts_tsv
+from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.params import load_params
 
-TEST = Path("data/features/test")
-MODEL = Path("data/models/asr.pt")
-METRICS = Path("metrics/asr.json")
-TRANSCRIPTS = Path("metrics/asr_transcripts.tsv")
-
 
 def main() -> None:
+    args = stage_paths(__doc__, "features", "model", "metrics", "transcripts")
     config = ASREvalConfig.from_params(load_params())
-    test_split = SpeechSplit(TEST)
-    model = load_model(MODEL)
+    test_split = SpeechSplit(args.features / "test")
+    model = load_model(args.model)
     metrics, rows = evaluate(model, test_split, config)
-    write_text(TRANSCRIPTS, transcripts_tsv(rows))
-    write_json(METRICS, metrics)
+    write_text(args.transcripts, transcripts_tsv(rows))
+    write_json(args.metrics, metrics)
     print(
         f"evaluate_asr: CER {metrics['cer']:.3f}, WER {metrics['wer']:.3f}, "
         f"jaccard {metrics['jaccard']:.3f} on {len(rows)} test clips"

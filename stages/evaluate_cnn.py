@@ -1,7 +1,8 @@
-"""Stage evaluate_cnn: metrics/cnn.json and the test confusion matrix."""
+"""Stage evaluate_cnn: test metrics of the CNN and its confusion matrix."""
 
 import json
 
+from hw2.core.cli import stage_paths
 from hw2.core.device import DEVICES, pick_device
 from hw2.core.errors import DataError, run_stage
 from hw2.core.io import write_json, write_text
@@ -10,30 +11,29 @@ from hw2.oct.data import load_octmnist
 from hw2.oct.model import count_parameters
 from hw2.oct.train import evaluate_cnn, load_models
 
-DATA = "data/images/octmnist.npz"
-MODEL = "data/models/cnn.pt"
-TRAIN_SUMMARY = "metrics/train_cnn/metrics.json"
-METRICS = "metrics/cnn.json"
-CONFUSION = "metrics/cnn_confusion.csv"
-
 
 def main() -> None:
+    args = stage_paths(
+        __doc__, "data", "model", "train-summary", "metrics", "confusion"
+    )
     device = pick_device(load_params().choice("device", DEVICES))
-    data = load_octmnist(DATA)
-    models = [model for _, model in load_models(MODEL, device)]
+    data = load_octmnist(args.data)
+    models = [model for _, model in load_models(args.model, device)]
     try:
-        with open(TRAIN_SUMMARY) as f:
+        with open(args.train_summary) as f:
             train_loss = json.load(f)["train"]["loss"]
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{TRAIN_SUMMARY}: no final training loss ({exc})") from None
+        raise DataError(
+            f"{args.train_summary}: no final training loss ({exc})"
+        ) from None
     metrics, confusion_csv = evaluate_cnn(models, data, device)
     metrics = {
         **metrics,
         "train_loss": train_loss,
         "n_params": count_parameters(models[0]),
     }
-    write_json(METRICS, metrics)
-    write_text(CONFUSION, confusion_csv)
+    write_json(args.metrics, metrics)
+    write_text(args.confusion, confusion_csv)
     print(json.dumps(metrics, indent=2))
 
 

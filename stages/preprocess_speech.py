@@ -3,21 +3,19 @@
 import time
 
 from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
+from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json
 from hw2.core.params import load_params
 
-CORPUS = "data/speech/LJSpeech-1.1"
-FEATURES = "data/features"
-REPORT = "metrics/speech_preprocess.json"
-
 
 def main() -> None:
+    args = stage_paths(__doc__, "corpus", "out", "report")
     config = PreprocessConfig.from_params(load_params())
     start = time.perf_counter()
-    report = preprocess_corpus(CORPUS, FEATURES, config)
+    report = preprocess_corpus(args.corpus, args.out, config)
     elapsed = time.perf_counter() - start
-    write_json(REPORT, report)
+    write_json(args.report, report)
     print(
         f"{report['n_clips']} clips, {report['total_frames']} frames, "
         f"{report['bytes'] / 1e6:.1f} MB in {elapsed:.1f} s "

@@ -2,54 +2,25 @@
 
 import pytest
 import torch
+from tiny_asr import DECODERS, KINDS, TINY, padded_batch, tiny_model
 
 from hw2.asr.model import (
     ATTENTION_FORMS,
+    TEXT_POSITIONS,
     ASRModel,
     AudioEncoder,
     ModelDimensions,
     conv_out_length,
     sinusoids,
 )
+from hw2.asr.text import MAX_TOKENS, encode
 from hw2.attention.mclaurin import FORMS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8}
-DECODERS = ["transformer", "lstm"]
-
-
-# self-attention kind ("-all": cross-attention too), and for McLaurin the form
-KINDS = ["softmax", "mclaurin:linear", "mclaurin:quadratic", "mclaurin-all:linear"]
-
-
-def tiny_model(decoder="transformer", attention="softmax", seed=0) -> ASRModel:
-    torch.manual_seed(seed)
-    kind, _, form = attention.partition(":")
-    kind, _, everywhere = kind.partition("-")
-    dims = ModelDimensions(
-        **TINY,
-        decoder=decoder,
-        attention=kind,
-        cross_attention=kind if everywhere else "softmax",
-        attention_form=form or "auto",
-    )
-    return ASRModel(dims).double().eval()
-
-
-def padded_batch(lengths, n_mels=8, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    n_frames = torch.tensor(lengths)
-    mel = torch.randn(
-        len(lengths), n_mels, max(lengths), generator=g, dtype=torch.double
-    )
-    for i, n in enumerate(lengths):
-        mel[i, :, n:] = 0
-    return mel, n_frames
-
 
 @pytest.mark.parametrize(
-    ("decoder", "expected"), [("transformer", 1_330_035), ("lstm", 1_471_235)]
+    ("decoder", "expected"), [("transformer", 1_329_835), ("lstm", 1_471_235)]
 )
 def test_homework_configuration_sizes(decoder, expected):
     model = ASRModel(ModelDimensions(decoder=decoder))
@@ -149,6 +120,55 @@ def test_checkpoint_without_attention_form_loads_as_auto():
     assert ASRModel.from_checkpoint(checkpoint).dims.attention_form == "auto"
     assert ModelDimensions.__dataclass_fields__["attention_form"].default == "auto"
     assert ATTENTION_FORMS == FORMS  # the model's names are the kernel's
+
+
+def test_one_text_position_per_decoder_input():
+    tokens, _, truncated = encode("a" * 500)  # cut to the longest transcript
+    assert truncated and len(tokens) == MAX_TOKENS
+    inputs = tokens[:-1]  # teacher forcing: the last token is only a target
+    model = tiny_model()
+    assert model.decoder.positional_embedding.shape[0] == len(inputs) == TEXT_POSITIONS
+    mel, n_frames = padded_batch([10])
+    with torch.no_grad():
+        assert model(mel, n_frames, torch.as_tensor(inputs[None]).long()).shape == (
+            1,
+            TEXT_POSITIONS,
+            35,
+        )
+    with pytest.raises(ValueError, match=f"exceed the decoder's {TEXT_POSITIONS}"):
+        model(mel, n_frames, torch.zeros(1, TEXT_POSITIONS + 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_checkpoint_with_the_unused_text_position_is_converted(decoder):
+    model = tiny_model(decoder).float()
+    old = model.checkpoint()  # as saved before: n_text_ctx = MAX_TOKENS rows
+    old["dims"]["n_text_ctx"] = MAX_TOKENS
+    state = dict(old["model_state_dict"])
+    if decoder == "transformer":
+        table = state["decoder.positional_embedding"]
+        state["decoder.positional_embedding"] = torch.cat([table, torch.ones(1, 16)])
+    old["model_state_dict"] = state
+    loaded = ASRModel.from_checkpoint(old)
+    assert loaded.dims == model.dims
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    with pytest.raises(RuntimeError, match="state_dict"):  # not the stale row
+        state["decoder.positional_embedding"] = torch.zeros(50, 16)
+        ASRModel.from_checkpoint({**old, "model_state_dict": state})
+
+
+@pytest.mark.parametrize("attention", KINDS)
+def test_non_finite_values_propagate_instead_of_raising(attention):
+    # as with softmax: a diverged model shows as a non-finite loss, which the
+    # training loop checks, not as an exception from inside the attention
+    model = tiny_model("transformer", attention)
+    with torch.no_grad():
+        model.encoder.blocks[0].attn.query.weight[0, 0] = float("nan")
+    mel, n_frames = padded_batch([10, 6])
+    with torch.no_grad():
+        logits = model(mel, n_frames, torch.randint(4, 35, (2, 5)))
+    assert torch.isnan(logits).all()
 
 
 def test_too_many_frames_is_an_error():

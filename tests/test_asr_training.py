@@ -1,10 +1,6 @@
 """ASR training: params, schedule, resume after a kill, NaN handling, the stages."""
 
 import json
-import os
-import runpy
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import run_stage, set_param, stage_main
 
 from hw2.asr.features import SpeechSplit, write_split
 from hw2.asr.model import ModelDimensions
@@ -36,7 +33,7 @@ WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "red"]
 PARAMS = {
     "decoder": "transformer",
     "device": "cpu",
-    "data": {"source": "sample"},
+    "data": {"speech": {"source": "sample"}},
     "asr": {
         "lr": 0.003,
         "max_frames": 2754,
@@ -107,7 +104,7 @@ def test_config_from_params():
     assert cfg.dims == ModelDimensions(n_state=16, n_head=2, n_mlp=32, n_audio_layer=1)
     assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.device) == (3, 4, 0.003, "cpu")
     full = json.loads(json.dumps(PARAMS))
-    full["data"]["source"] = "full"
+    full["data"]["speech"]["source"] = "full"
     full["decoder"] = "lstm"
     cfg = ASRConfig.from_params(Params(full))
     assert (cfg.epochs, cfg.batch_size, cfg.dims.decoder) == (15, 64, "lstm")
@@ -129,16 +126,12 @@ def test_config_from_params():
         ("asr.batch_size.sample", 2.5),
         ("asr.warmup", 1.5),
         ("device", "tpu"),
-        ("data.source", "web"),
+        ("data.speech.source", "web"),
     ],
 )
 def test_bad_params_name_their_key(key, value):
     data = json.loads(json.dumps(PARAMS))
-    node = data
-    *parents, last = key.split(".")
-    for part in parents:
-        node = node[part]
-    node[last] = value
+    set_param(data, key, value)
     with pytest.raises(ParamError, match=key.replace(".", r"\.")):
         ASRConfig.from_params(Params(data))
 
@@ -247,29 +240,13 @@ def write_project(root: Path, splits, params) -> None:
             (dest / f.name).write_bytes(f.read_bytes())
 
 
-def stage_main(name: str):
-    return runpy.run_path(str(ROOT / "stages" / f"{name}.py"))["main"]
-
-
-def run_stage(root: Path, name: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / f"{name}.py")],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_stages_train_then_evaluate(splits, tmp_path, monkeypatch):
     params = json.loads(json.dumps(PARAMS))
     params["asr"]["epochs"]["sample"] = 1
     write_project(tmp_path, splits, params)
     monkeypatch.chdir(tmp_path)
-    stage_main("train_asr")()
-    stage_main("evaluate_asr")()
+    stage_main("train_asr", monkeypatch)()
+    stage_main("evaluate_asr", monkeypatch)()
     assert load_model(tmp_path / "data/models/asr.pt").dims.n_state == 16
     # the resume checkpoint is gone once the model is saved
     assert not (tmp_path / "data/checkpoints/asr.pt").exists()
@@ -285,7 +262,7 @@ def test_stage_refuses_bad_params_before_work(splits, tmp_path):
     params = json.loads(json.dumps(PARAMS))
     params["decoder"] = "gru"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))  # no features
-    done = run_stage(tmp_path, "train_asr")
+    done = run_stage("train_asr", tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: params.yaml: decoder must be one of transformer | lstm, got 'gru'"

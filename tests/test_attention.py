@@ -7,15 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hw2.attention.mclaurin import (
-    FORMS,
-    check_terms,
+from hw2.attention.features import (
+    _PLANS,
     feature_dim,
-    mclaurin_attention,
     mclaurin_features,
     monomial_layout,
-    pick_form,
 )
+from hw2.attention.inference import FastLinear
+from hw2.attention.linear import Inputs, linear_attention
+from hw2.attention.mclaurin import FORMS, check_terms, mclaurin_attention, pick_form
 
 
 def series(t: torch.Tensor, terms: int) -> torch.Tensor:
@@ -154,6 +154,19 @@ def test_training_and_inference_paths_agree():
         torch.testing.assert_close(tracked.detach(), plain, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("terms", [1, 3, 5])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("chunk", [5, 64, 1000])
+def test_fast_path_computes_what_the_autograd_implementation_does(terms, causal, chunk):
+    q, k, v = (randn(2, 2, 203, 4, seed=s) for s in (1, 2, 3))
+    mask = randn(2, 203, seed=4) > -0.5
+    x = Inputs(q, k, v, terms, mask, 0.5)
+    size = x.block_size(causal, chunk)
+    fast = FastLinear(x).run(causal, size)
+    tracked = linear_attention(x, causal, size, recompute=False)
+    torch.testing.assert_close(fast, tracked, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_recomputing_features_changes_no_gradient(causal):
     grads = []
@@ -219,6 +232,16 @@ def test_nan_or_inf_input_is_refused_by_name(name, bad, causal):
         mclaurin_attention(t["q"], t["k"], t["v"], causal=causal, chunk_size=32)
 
 
+@pytest.mark.parametrize("form", ["linear", "quadratic"])
+def test_unchecked_nan_propagates_as_in_softmax(form):
+    q, k, v = (randn(1, 2, 40, 4, seed=s) for s in (1, 2, 3))
+    v[0, 1, 7, 2] = math.nan  # reaches that column for every query of its head
+    out = mclaurin_attention(q, k, v, form=form, check_finite=False)
+    soft = F.scaled_dot_product_attention(q, k, v)
+    assert torch.equal(out.isnan(), soft.isnan())
+    assert out.isnan().sum() == 40
+
+
 @pytest.mark.parametrize(
     ("shapes", "match"),
     [
@@ -256,8 +279,6 @@ def test_strided_inputs_as_from_a_head_split(causal):
 
 
 def test_cached_plans_from_inference_mode_serve_autograd_later():
-    from hw2.attention.mclaurin import _PLANS
-
     _PLANS.clear()
     q, k, v = (torch.randn(1, 1, 8, 5) for _ in range(3))
     with torch.inference_mode():

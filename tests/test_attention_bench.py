@@ -3,13 +3,12 @@ and one tiny run writing every output."""
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from helpers import run_stage
 
 from hw2.attention.bench import (
     BenchConfig,
@@ -21,7 +20,7 @@ from hw2.attention.bench import (
     time_calls,
     write_outputs,
 )
-from hw2.attention.mclaurin import feature_dim
+from hw2.attention.features import feature_dim
 from hw2.core.errors import ParamError
 from hw2.core.params import Params
 
@@ -143,13 +142,7 @@ def test_stage_refuses_a_bad_param_in_one_line(tmp_path):
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
     data["attention"]["terms"] = 4
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "bench_attention.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_stage("bench_attention", tmp_path)
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "attention.terms must be odd" in run.stderr

@@ -2,15 +2,13 @@
 
 import pytest
 import torch
+from tiny_asr import padded_batch, tiny_model
 
 from hw2.asr.decoding import greedy_decode
-from hw2.asr.model import ASRModel, ModelDimensions
-from hw2.asr.text import EOS, PAD, SOS
+from hw2.asr.model import TEXT_POSITIONS, DecodingCache, MultiHeadAttention
+from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-TINY = {"n_state": 16, "n_head": 2, "n_mlp": 32, "n_audio_layer": 1, "n_mels": 8}
-
 
 MODELS = [
     ("transformer", "softmax"),
@@ -21,28 +19,24 @@ MODELS = [
 
 
 def model_and_batch(decoder, attention, seed=0):
-    torch.manual_seed(seed)
-    kind, _, everywhere = attention.partition("-")
-    cross = kind if everywhere else "softmax"
-    model = ASRModel(
-        ModelDimensions(**TINY, decoder=decoder, attention=kind, cross_attention=cross)
-    )
-    model = model.double().eval()
-    n_frames = torch.tensor([21, 8, 15, 30])
-    mel = torch.randn(4, 8, 30, dtype=torch.double)
-    for i, n in enumerate(n_frames.tolist()):
-        mel[i, :, n:] = 0
+    model = tiny_model(decoder, attention, seed=seed)
+    with torch.no_grad():  # greedy picks that vary from step to step
+        model.decoder.head.weight.mul_(20)  # sharper logits
+        if decoder == "lstm":  # an untrained LSTM settles into one state
+            model.decoder.lstm.weight_ih_l0.mul_(5)
+            model.decoder.lstm.weight_hh_l0.mul_(5)
+    mel, n_frames = padded_batch([21, 8, 15, 30])
     return model, mel, n_frames
 
 
 @pytest.mark.parametrize(("decoder", "attention"), MODELS)
 def test_cache_gives_the_same_tokens_as_recomputing(decoder, attention):
     model, mel, n_frames = model_and_batch(decoder, attention)
-    cached = greedy_decode(model, mel, n_frames, max_tokens=60, stop_early=False)
-    full = greedy_decode(
-        model, mel, n_frames, max_tokens=60, use_cache=False, stop_early=False
-    )
-    assert cached.shape == (4, 60)
+    kw = {"max_tokens": MAX_TOKENS, "stop_early": False}  # every text position
+    cached = greedy_decode(model, mel, n_frames, **kw)
+    full = greedy_decode(model, mel, n_frames, use_cache=False, **kw)
+    assert cached.shape == (4, MAX_TOKENS)
+    assert len(cached.unique()) > 2  # not one repeated token: a real comparison
     assert torch.equal(cached, full)
 
 
@@ -53,11 +47,28 @@ def test_cached_logits_match_the_full_prefix(decoder, attention):
     with torch.no_grad():
         audio, mask = model.encoder(mel, n_frames)
         full = model.decoder(tokens, audio, mask)
-        cache: dict = {}
+        cache = DecodingCache()
         steps = [
             model.decoder(tokens[:, t : t + 1], audio, mask, cache) for t in range(12)
         ]
     torch.testing.assert_close(torch.cat(steps, dim=1), full)
+    assert cache.offset == 12
+    attentions = {
+        m for m in model.decoder.modules() if isinstance(m, MultiHeadAttention)
+    }
+    assert set(cache.keys_values) == attentions  # self (if any) and cross
+    for module, (k, v) in cache.keys_values.items():
+        is_self = module is getattr(model.decoder.block, "attn", None)
+        assert k.shape[2] == v.shape[2] == (12 if is_self else audio.shape[1])
+    assert (cache.lstm is not None) == (decoder == "lstm")
+
+
+def test_decoding_fills_every_text_position_and_no_more():
+    model, mel, n_frames = model_and_batch("transformer", "softmax")
+    tokens = greedy_decode(model, mel, n_frames, stop_early=False)
+    assert tokens.shape[1] - 1 == TEXT_POSITIONS  # the last token is never fed
+    with pytest.raises(ValueError, match="exceed the decoder"):
+        greedy_decode(model, mel, n_frames, max_tokens=MAX_TOKENS + 1)
 
 
 def test_sequences_start_with_sos_and_pad_after_stop():

@@ -75,8 +75,8 @@ def params(**images):
     return Params(
         {
             "data": {
-                "source": images.pop("source", "sample"),
                 "images": {
+                    "source": images.pop("source", "sample"),
                     "url": "https://example.org/o.npz",
                     "md5": "0" * 32,
                     "sample": sample,
@@ -89,7 +89,9 @@ def params(**images):
 
 def test_config_validation():
     assert ImageDataConfig.from_params(params()).n_train == 8
-    with pytest.raises(ParamError, match="data.source must be one of sample | full"):
+    with pytest.raises(
+        ParamError, match="data.images.source must be one of sample | full"
+    ):
         ImageDataConfig.from_params(params(source="foo"))
     p = params()
     p.data["data"]["images"]["sample"]["n_val"] = 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import set_param
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -31,15 +32,6 @@ TINY = {
     "attention.lengths": [64, 128],
     "attention.error_terms": [1, 3],
 }
-
-
-def set_key(params: dict, dotted: str, value) -> None:
-    *head, last = dotted.split(".")
-    node = params
-    for h in head:
-        node = node[h]
-    assert last in node, dotted
-    node[last] = value
 
 
 def run(cmd: list[str], cwd: Path) -> str:
@@ -77,7 +69,7 @@ def project(tmp_path_factory) -> Path:
             shutil.copy2(src, dest / name)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     for key, value in TINY.items():
-        set_key(params, key, value)
+        set_param(params, key, value)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], dest)
     run(["git", "add", "-A"], dest)
@@ -100,7 +92,9 @@ def test_repro_writes_every_metric(project):
         assert (project / "metrics" / name).is_file(), name
     assert (project / "reports" / "results.md").is_file()
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project))
-    assert shown  # DVC finds the git-tracked metrics
+    files = shown[""]["data"]  # the workspace's metrics files, as DVC reads them
+    assert files["metrics/cnn.json"]["data"]["test_acc"] == cnn["test_acc"]
+    assert {"metrics/asr.json", "metrics/attention.json"} <= set(files)
 
 
 def stages_changed_by(project: Path, key: str, value) -> set[str]:
@@ -108,7 +102,7 @@ def stages_changed_by(project: Path, key: str, value) -> set[str]:
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    set_key(params, key, value)
+    set_param(params, key, value)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         return set(status(project))
@@ -136,6 +130,18 @@ def test_decoder_change_touches_only_asr_training(project):
 )
 def test_attention_params_touch_only_their_stages(project, key, value, stages):
     assert stages_changed_by(project, key, value) == stages
+
+
+@pytest.mark.parametrize(
+    ("key", "stages"),
+    [
+        ("data.images.source", {"download_images", "report"}),
+        ("data.speech.source", {"download_speech", "train_asr", "report"}),
+    ],
+)
+def test_each_data_branch_switches_alone(project, key, stages):
+    # train_asr reads the source for its per-source epochs and batch size
+    assert stages_changed_by(project, key, "full") == stages
 
 
 def test_exp_run_and_metrics_diff(project):

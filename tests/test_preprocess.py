@@ -2,14 +2,12 @@
 
 import json
 import os
-import runpy
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import run_stage, stage_main
 
 from hw2.asr import audio
 from hw2.asr.features import SpeechSplit
@@ -179,9 +177,9 @@ def test_config_from_params():
 def test_stage_writes_features_and_metrics(tmp_path, monkeypatch):
     rows = make_corpus(tmp_path / "data" / "speech" / "LJSpeech-1.1", n=6)
     (tmp_path / "params.yaml").write_text("asr:\n  max_frames: 2754\n")
-    stage = runpy.run_path(str(ROOT / "stages" / "preprocess_speech.py"))
+    main = stage_main("preprocess_speech", monkeypatch)
     monkeypatch.chdir(tmp_path)
-    stage["main"]()
+    main()
     report = json.loads((tmp_path / "metrics" / "speech_preprocess.json").read_text())
     assert report["n_clips"] == 6 and sum(report["clips"].values()) == 6
     train = SpeechSplit(tmp_path / "data" / "features" / "train")
@@ -191,13 +189,7 @@ def test_stage_writes_features_and_metrics(tmp_path, monkeypatch):
     (
         tmp_path / "data" / "speech" / "LJSpeech-1.1" / "wavs" / f"{rows[1].id}.wav"
     ).unlink()
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "preprocess_speech.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_stage("preprocess_speech", tmp_path)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and f"{rows[1].id}.wav" in last

@@ -2,7 +2,6 @@ import copy
 import hashlib
 import io
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from helpers import run_stage, set_param
 
 from hw2.asr.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
 from hw2.asr.ljspeech import Row, read_metadata, write_metadata
@@ -19,8 +19,8 @@ from hw2.core.params import Params
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {
     "data": {
-        "source": "sample",
         "speech": {
+            "source": "sample",
             "url": "https://example.org/LJSpeech-1.1.tar.bz2",
             "sha256": "be1a3045" * 8,
             "sample": {"n_clips": 3, "seed": 0},
@@ -30,21 +30,17 @@ PARAMS = {
 
 
 def _params(**changes) -> Params:
-    """PARAMS with dotted keys changed, e.g. _params(**{"data.source": "foo"})."""
+    """PARAMS with dotted keys changed, e.g. {"data.speech.source": "foo"}."""
     data = copy.deepcopy(PARAMS)
     for key, value in changes.items():
-        *parents, last = key.split(".")
-        node = data
-        for part in parents:
-            node = node[part]
-        node[last] = value
+        set_param(data, key, value)
     return Params(data)
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("data.source", "foo"),
+        ("data.speech.source", "foo"),
         ("data.speech.sample.n_clips", 0),
         ("data.speech.sample.n_clips", 2),
         ("data.speech.sample.n_clips", "many"),
@@ -59,7 +55,7 @@ def test_invalid_params_name_the_key(key, value):
 
 
 def test_params_are_read():
-    config = SpeechDataConfig.from_params(_params(**{"data.source": "full"}))
+    config = SpeechDataConfig.from_params(_params(**{"data.speech.source": "full"}))
     assert config.source == "full" and config.n_clips == 3 and config.seed == 0
     assert config.url.endswith(ARCHIVE)
 
@@ -99,7 +95,7 @@ def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch
     _assert_nothing_promoted(tmp_path / "speech")
 
 
-# --- data.source: full, against the local HTTP server --------------------------
+# --- data.speech.source: full, against the local HTTP server --------------------------
 
 
 def _lj_archive(path: Path, extra: list[tuple[str, bytes]] = ()) -> Path:
@@ -207,13 +203,7 @@ def test_full_archive_without_metadata_is_refused(tmp_path, http_server):
 
 def _run_stage(cwd: Path, params: dict) -> subprocess.CompletedProcess:
     (cwd / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "download_speech.py")],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_stage("download_speech", cwd)
 
 
 def test_stage_writes_the_corpus(tmp_path):
@@ -225,10 +215,10 @@ def test_stage_writes_the_corpus(tmp_path):
 
 def test_stage_bad_param_is_one_line_and_exit_2(tmp_path):
     params = copy.deepcopy(PARAMS)
-    params["data"]["source"] = "foo"
+    params["data"]["speech"]["source"] = "foo"
     result = _run_stage(tmp_path, params)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: params.yaml: data.source must be one of sample | full, got 'foo'"
+        "error: params.yaml: data.speech.source must be one of sample | full, got 'foo'"
     ]
     assert not (tmp_path / "data").exists()

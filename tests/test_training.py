@@ -1,12 +1,10 @@
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import run_stage
 
 from hw2.core.errors import ParamError
 from hw2.core.params import Params
@@ -145,13 +143,7 @@ def test_stage_with_bad_param_exits_with_one_line_before_work(tmp_path):
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
     p["lr"] = -1
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "train_cnn.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-    )
+    proc = run_stage("train_cnn", tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: params.yaml: lr must be a number > 0, <= 10, got -1"

@@ -1,7 +1,7 @@
 """WAV loading and the ASR study's log-mel features.
 
-The recipe (DESIGN.md, Whisper's with LJ Speech's rate): power spectrogram (n_fft
-400, hop 160, centred, Hann window) -> 80 mel bands (Slaney scale and norm) ->
+The recipe (docs/design.md; Whisper's at LJ Speech's rate): power spectrogram
+(n_fft 400, hop 160, centred, Hann window) -> 80 mel bands (Slaney scale and norm) ->
 log10 with a 1e-10 floor, floored at (max - 8), then (x + 4) / 4.
 """
 
@@ -14,9 +14,9 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from hw2.asr.ljspeech import SAMPLE_RATE  # other rates are resampled to it
 from hw2.core.errors import DataError
 
-SAMPLE_RATE = 22050  # LJ Speech's rate; other files are resampled to it
 N_FFT = 400
 HOP_LENGTH = 160
 N_MELS = 80

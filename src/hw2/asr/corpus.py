@@ -18,7 +18,7 @@ from hw2.core.archive import safe_extract
 from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_dir
-from hw2.core.params import Params
+from hw2.core.params import DATA_SOURCES, Params
 
 CORPUS = "LJSpeech-1.1"
 ARCHIVE = "LJSpeech-1.1.tar.bz2"
@@ -28,7 +28,7 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 @dataclass(frozen=True)
 class SpeechDataConfig:
-    """Where the speech corpus comes from (data.source, data.speech.*)."""
+    """Where the speech corpus comes from (data.speech.*)."""
 
     source: str  # sample | full
     url: str
@@ -38,8 +38,8 @@ class SpeechDataConfig:
 
     @classmethod
     def from_params(cls, p: Params) -> "SpeechDataConfig":
-        """Read and check data.source and data.speech.* (ParamError names the key)."""
-        source = p.choice("data.source", ("sample", "full"))
+        """Read and check data.speech.* (ParamError names the key)."""
+        source = p.choice("data.speech.source", DATA_SOURCES)
         url = p.string("data.speech.url")
         sha256 = p.string("data.speech.sha256")
         if not _SHA256.fullmatch(sha256):

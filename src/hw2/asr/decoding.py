@@ -10,7 +10,7 @@ reference the cache is tested and benchmarked against).
 import torch
 from torch import Tensor
 
-from hw2.asr.model import ASRModel
+from hw2.asr.model import ASRModel, DecodingCache
 from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS
 
 
@@ -35,7 +35,7 @@ def greedy_decode(
     B = mels.shape[0]
     tokens = torch.full((B, 1), SOS, dtype=torch.long, device=mels.device)
     done = torch.zeros(B, dtype=torch.bool, device=mels.device)
-    cache: dict | None = {} if use_cache else None
+    cache = DecodingCache() if use_cache else None
     for _ in range(max_tokens - 1):
         step_input = tokens[:, -1:] if use_cache else tokens
         logits = model.decoder(step_input, audio, audio_mask, cache=cache)[:, -1]

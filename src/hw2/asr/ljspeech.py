@@ -10,6 +10,7 @@ from pathlib import Path
 from hw2.core.errors import DataError
 
 LJ_ROWS = 13100
+SAMPLE_RATE = 22050  # Hz, mono 16-bit WAV
 LJ_BOUNDS = (9825, 10480)  # train | validation | test
 SPLITS = ("train", "validation", "test")
 

@@ -6,12 +6,14 @@ token + learned position embeddings, one block with causal self-attention,
 cross-attention and MLP. Decoder "lstm": embedding, LayerNorm, a 1-layer LSTM, then
 the same residual cross-attention + MLP block. Both decoders share
 `forward(tokens, audio_features, audio_mask, cache) -> logits`, so the training
-and decoding loops never branch on the decoder type.
+and decoding loops never branch on the decoder type; `cache` (a DecodingCache)
+carries what incremental decoding keeps between steps.
 
 Attention: `attention` is the kind of every self-attention (encoder and decoder),
 `cross_attention` that of the decoder's attention to the audio: "softmax"
 (scaled_dot_product_attention) or "mclaurin" (study 1's kernel Σ_{n<K} tⁿ/n!,
-evaluated in `attention_form`, see hw2.attention.mclaurin.pick_form).
+evaluated in `attention_form`, see hw2.attention.mclaurin.pick_form), picked once
+when a MultiHeadAttention is built.
 
 Padding: a batch is padded to its own longest clip; `audio_mask` (True for real
 frames) keeps padded frames out of every attention, and padded frames are zeroed
@@ -20,19 +22,25 @@ depend on what it was batched with.
 """
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hw2.asr.audio import MAX_FRAMES
 from hw2.asr.text import MAX_TOKENS, VOCAB_SIZE
+from hw2.attention.mclaurin import FORMS, mclaurin_attention
 
 DECODERS = ("transformer", "lstm")
 ATTENTIONS = ("softmax", "mclaurin")
-ATTENTION_FORMS = ("linear", "quadratic", "auto")  # = hw2.attention.mclaurin.FORMS
-MAX_FRAMES = 2754  # the longest clip preprocess_speech keeps (about 20 s at hop 160)
+ATTENTION_FORMS = FORMS
+# The decoder's inputs are a transcript's tokens but the last (the stop token, or
+# the last character of a cut transcript, is only ever a target): the start token
+# and at most MAX_TOKENS - 2 characters. One learned position for each.
+TEXT_POSITIONS = MAX_TOKENS - 1
 
 
 def conv_out_length(n_frames: Tensor | int) -> Tensor | int:
@@ -51,7 +59,6 @@ class ModelDimensions:
     n_mlp: int = 400
     n_audio_layer: int = 2
     n_vocab: int = VOCAB_SIZE  # 35
-    n_text_ctx: int = MAX_TOKENS  # 99
     decoder: str = "transformer"
     attention: str = "softmax"  # self-attention of encoder and decoder
     cross_attention: str = "softmax"  # the decoder's attention to the audio
@@ -87,11 +94,39 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Ten
     return F.pad(table, (0, channels - 2 * half))  # odd widths get one zero column
 
 
-def _mclaurin():
-    # Imported late: attention.py is study 1's module and only this path needs it.
-    from hw2.attention.mclaurin import mclaurin_attention
+@dataclass
+class DecodingCache:
+    """What incremental decoding keeps between steps (greedy_decode makes one).
 
-    return mclaurin_attention
+    offset: the positions fed so far; keys_values: per attention module, the
+    keys and values of its self-attention so far, or of the audio for a
+    cross-attention (projected once); lstm: the LSTM decoder's (h, c) state.
+    """
+
+    offset: int = 0
+    keys_values: dict[nn.Module, tuple[Tensor, Tensor]] = field(default_factory=dict)
+    lstm: tuple[Tensor, Tensor] | None = None
+
+
+def softmax_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    causal: bool = False,
+    key_mask: Tensor | None = None,
+) -> Tensor:
+    """scaled_dot_product_attention with a key mask (B, Lk) and, when causal, query
+    i at absolute position Lk - Lq + i seeing keys up to that position."""
+    mask = None
+    if key_mask is not None:
+        mask = key_mask[:, None, None, :]  # (B, 1, 1, Lk)
+    if causal:
+        Lq, Lk = q.shape[2], k.shape[2]
+        tri = torch.ones(Lq, Lk, dtype=torch.bool, device=q.device)
+        tri = tri.tril(diagonal=Lk - Lq)
+        mask = tri if mask is None else mask & tri
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 class MultiHeadAttention(nn.Module):
@@ -108,12 +143,19 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         self.n_head = n_head
         self.kind = kind
-        self.terms = terms
-        self.form = form
         self.query = nn.Linear(n_state, n_state)
         self.key = nn.Linear(n_state, n_state, bias=False)  # a key bias cancels out
         self.value = nn.Linear(n_state, n_state)
         self.out = nn.Linear(n_state, n_state)
+        # (q, k, v, *, causal, key_mask) -> z. McLaurin without its finiteness
+        # check: that is a device sync per call, and NaN should propagate as it
+        # does through softmax, so that a diverged model shows as a non-finite
+        # loss (which training checks) rather than as an exception in here.
+        self.attend = softmax_attention
+        if kind == "mclaurin":
+            self.attend = partial(
+                mclaurin_attention, terms=terms, form=form, check_finite=False
+            )
 
     def _heads(self, x: Tensor) -> Tensor:
         B, T, C = x.shape
@@ -128,7 +170,7 @@ class MultiHeadAttention(nn.Module):
         *,
         key_mask: Tensor | None = None,
         causal: bool = False,
-        cache: dict[Any, Any] | None = None,
+        cache: DecodingCache | None = None,
     ) -> Tensor:
         """Self-attention (xa None) or cross-attention to xa.
 
@@ -138,46 +180,19 @@ class MultiHeadAttention(nn.Module):
         projects xa once. Returns (B, Lq, C).
         """
         q = self._heads(self.query(x))
-        if xa is not None and cache is not None and self in cache:
-            k, v = cache[self]
+        cached = None if cache is None else cache.keys_values.get(self)
+        if xa is not None and cached is not None:
+            k, v = cached
         else:
             source = x if xa is None else xa
             k, v = self._heads(self.key(source)), self._heads(self.value(source))
             if cache is not None:
-                if xa is None and self in cache:
-                    k = torch.cat([cache[self][0], k], dim=2)
-                    v = torch.cat([cache[self][1], v], dim=2)
-                cache[self] = (k, v)
-        Lq, Lk = q.shape[2], k.shape[2]
-        # A query at absolute position Lk - Lq + i sees keys up to that position;
-        # a single new query sees every cached key, so it needs no mask at all.
-        causal = causal and Lq > 1
-        if self.kind == "mclaurin":
-            if causal and Lq != Lk:
-                raise ValueError("McLaurin attention: causal chunks after a cache")
-            finite = torch.isfinite(q).all() & torch.isfinite(k).all()
-            if not bool(finite & torch.isfinite(v).all()):
-                # Propagate NaN as softmax attention does, so a diverged model
-                # shows up as a non-finite loss rather than as an exception here.
-                return torch.full_like(x, math.nan)
-            z = _mclaurin()(
-                q,
-                k,
-                v,
-                terms=self.terms,
-                causal=causal,
-                key_mask=key_mask,
-                form=self.form,
-            )
-        else:
-            mask = None
-            if key_mask is not None:
-                mask = key_mask[:, None, None, :]  # (B, 1, 1, Lk)
-            if causal:
-                tri = torch.ones(Lq, Lk, dtype=torch.bool, device=q.device)
-                tri = tri.tril(diagonal=Lk - Lq)
-                mask = tri if mask is None else mask & tri
-            z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+                if xa is None and cached is not None:
+                    k = torch.cat([cached[0], k], dim=2)
+                    v = torch.cat([cached[1], v], dim=2)
+                cache.keys_values[self] = (k, v)
+        # A single new query sees every cached key, so it needs no mask at all.
+        z = self.attend(q, k, v, causal=causal and q.shape[2] > 1, key_mask=key_mask)
         B, H, T, d = z.shape
         return self.out(z.transpose(1, 2).reshape(B, T, H * d))
 
@@ -222,7 +237,7 @@ class ResidualAttentionBlock(nn.Module):
         *,
         mask: Tensor | None = None,
         xa_mask: Tensor | None = None,
-        cache: dict[Any, Any] | None = None,
+        cache: DecodingCache | None = None,
     ) -> Tensor:
         """x: (B, L, C); xa: (B, La, C); masks (B, L) / (B, La) True for real."""
         if self.attn is not None:
@@ -298,7 +313,7 @@ class TransformerDecoder(nn.Module):
         super().__init__()
         self.token_embedding = nn.Embedding(dims.n_vocab, dims.n_state)
         self.positional_embedding = nn.Parameter(
-            torch.empty(dims.n_text_ctx, dims.n_state)
+            torch.empty(TEXT_POSITIONS, dims.n_state)
         )
         # Tokens and positions start at the same small scale: with the default
         # N(0, 1) tokens, positions would be drowned out until they had grown, and
@@ -314,21 +329,25 @@ class TransformerDecoder(nn.Module):
         tokens: Tensor,
         audio_features: Tensor,
         audio_mask: Tensor | None = None,
-        cache: dict[Any, Any] | None = None,
+        cache: DecodingCache | None = None,
     ) -> Tensor:
         """tokens: (B, L) → logits (B, L, n_vocab).
 
         With a cache, tokens are only the positions after those already seen.
         """
-        offset = cache.get("offset", 0) if cache is not None else 0
+        offset = cache.offset if cache is not None else 0
         L = tokens.shape[1]
+        if offset + L > TEXT_POSITIONS:
+            raise ValueError(
+                f"{offset + L} decoder positions exceed the decoder's {TEXT_POSITIONS}"
+            )
         x = (
             self.token_embedding(tokens)
             + self.positional_embedding[offset : offset + L]
         )
         x = self.block(x, audio_features, xa_mask=audio_mask, cache=cache)
         if cache is not None:
-            cache["offset"] = offset + L
+            cache.offset = offset + L
         return self.head(self.ln(x))
 
 
@@ -351,13 +370,14 @@ class LSTMDecoder(nn.Module):
         tokens: Tensor,
         audio_features: Tensor,
         audio_mask: Tensor | None = None,
-        cache: dict[Any, Any] | None = None,
+        cache: DecodingCache | None = None,
     ) -> Tensor:
         """tokens: (B, L) → logits (B, L, n_vocab); a cache carries the (h, c) state."""
-        state = cache.get("lstm") if cache is not None else None
+        state = cache.lstm if cache is not None else None
         x, state = self.lstm(self.ln_in(self.token_embedding(tokens)), state)
         if cache is not None:
-            cache["lstm"] = state
+            cache.lstm = state
+            cache.offset += tokens.shape[1]
         x = self.block(x, audio_features, xa_mask=audio_mask, cache=cache)
         return self.head(self.ln(x))
 
@@ -389,7 +409,23 @@ class ASRModel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ASRModel":
-        """Rebuild a model from checkpoint()'s dict."""
-        model = cls(ModelDimensions(**checkpoint["dims"]))
-        model.load_state_dict(checkpoint["model_state_dict"])
+        """Rebuild a model from checkpoint()'s dict (older layouts converted)."""
+        dims, state = _upgrade(checkpoint["dims"], checkpoint["model_state_dict"])
+        model = cls(ModelDimensions(**dims))
+        model.load_state_dict(state)
         return model
+
+
+def _upgrade(
+    dims: dict[str, Any], state: dict[str, Tensor]
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """Checkpoints from before TEXT_POSITIONS had n_text_ctx = MAX_TOKENS text
+    positions, the last never trained (no decoder input reaches it): drop it."""
+    if "n_text_ctx" not in dims:
+        return dims, state
+    dims = {k: v for k, v in dims.items() if k != "n_text_ctx"}
+    name = "decoder.positional_embedding"
+    table = state.get(name)
+    if table is not None and table.shape[0] == TEXT_POSITIONS + 1:
+        state = {**state, name: table[:TEXT_POSITIONS]}
+    return dims, state

@@ -32,7 +32,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_params(cls, p: Params) -> "PreprocessConfig":
-        """Read `asr.max_frames` (DESIGN.md: 2,754)."""
+        """Read `asr.max_frames` (docs/design.md: 2,754)."""
         return cls(max_frames=p.integer("asr.max_frames", low=1))
 
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw2.asr.ljspeech import SAMPLE_RATE  # eSpeak NG's native rate too
 from hw2.core.errors import Hw2Error
-
-SAMPLE_RATE = 22050  # eSpeak NG's native rate, and LJ Speech's
 
 # Accents x variants (voices/!v): male and female timbres of four English accents.
 ACCENTS = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland")

@@ -38,9 +38,8 @@ from hw2.asr.text import PAD, decode
 from hw2.core.device import DEVICES, pick_device, seed_everything
 from hw2.core.errors import DataError, Hw2Error, ParamError
 from hw2.core.io import save_torch
-from hw2.core.params import Params
+from hw2.core.params import DATA_SOURCES, Params
 
-SOURCES = ("sample", "full")
 LR_FLOOR = 0.01  # the schedule starts and ends at 1% of the peak learning rate
 
 
@@ -66,7 +65,7 @@ class ASRConfig:
     @classmethod
     def from_params(cls, p: Params) -> "ASRConfig":
         """Read and check the ASR keys; a bad value raises ParamError naming its key."""
-        source = p.choice("data.source", SOURCES)
+        source = p.choice("data.speech.source", DATA_SOURCES)
         hidden = p.integer("asr.model.hidden", low=1)
         heads = p.integer("asr.model.heads", low=1)
         if hidden % heads:

@@ -37,7 +37,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hw2.attention.mclaurin import SUB_CHUNK, feature_dim, mclaurin_attention
+from hw2.attention.features import feature_dim
+from hw2.attention.linear import SUB_CHUNK
+from hw2.attention.mclaurin import mclaurin_attention
 from hw2.core.device import cpu_threads
 from hw2.core.errors import ParamError
 from hw2.core.io import atomic_path, write_json, write_text

@@ -11,6 +11,10 @@ from hw2.core.errors import ParamError
 
 _MISSING = object()
 
+# Each data branch (data.images, data.speech) has its own `source`, so the two
+# switch and cache independently.
+DATA_SOURCES = ("sample", "full")  # sample: made here, no network | full: downloads
+
 
 class Params:
     """Typed, checked access to a params.yaml mapping by dotted key."""

@@ -9,13 +9,12 @@ import numpy as np
 from hw2.core.download import download
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_path
-from hw2.core.params import Params
+from hw2.core.params import DATA_SOURCES, Params
 from hw2.oct import phantoms
 
 SPLITS = ("train", "val", "test")
 N_CLASSES = 4
 IMAGE_SHAPE = (28, 28)
-SOURCES = ("sample", "full")
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class ImageDataConfig:
     @classmethod
     def from_params(cls, p: Params) -> "ImageDataConfig":
         return cls(
-            source=p.choice("data.source", SOURCES),
+            source=p.choice("data.images.source", DATA_SOURCES),
             url=p.string("data.images.url"),
             md5=p.string("data.images.md5"),
             n_train=p.integer("data.images.sample.n_train", low=4),

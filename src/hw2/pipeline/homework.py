@@ -30,7 +30,8 @@ TABLE_COLUMNS = (
     "cnn.maxpool",
     "asr.attention",
     "asr.cross_attention",
-    "data.source",
+    "data.images.source",
+    "data.speech.source",
     "val_acc",
     "test_acc",
     "loss",
@@ -55,20 +56,21 @@ def phase_one(source: str, mclaurin: bool = True) -> list[Experiment]:
 
     The McLaurin ASR can be left out to save one training run.
     """
-    base = {"data.source": source}
+    images = {"data.images.source": source}
+    speech = {"data.speech.source": source}
     grid = [
-        Experiment(f"cnn-lr-{lr}", {**base, "lr": str(lr), "cnn.maxpool": "true"})
+        Experiment(f"cnn-lr-{lr}", {**images, "lr": str(lr), "cnn.maxpool": "true"})
         for lr in LEARNING_RATES
     ]
     grid += [
-        Experiment(f"asr-{d}", {**base, "decoder": d, "asr.attention": "softmax"})
+        Experiment(f"asr-{d}", {**speech, "decoder": d, "asr.attention": "softmax"})
         for d in ("transformer", "lstm")
     ]
     if mclaurin:
         grid.append(
             Experiment(
                 "asr-mclaurin",
-                {**base, "decoder": "transformer", "asr.attention": "mclaurin"},
+                {**speech, "decoder": "transformer", "asr.attention": "mclaurin"},
             )
         )
     return grid
@@ -76,7 +78,7 @@ def phase_one(source: str, mclaurin: bool = True) -> list[Experiment]:
 
 def phase_two(source: str, best_lr: float) -> list[Experiment]:
     """The variant without max-pooling at the best learning rate."""
-    params = {"data.source": source, "lr": str(best_lr), "cnn.maxpool": "false"}
+    params = {"data.images.source": source, "lr": str(best_lr), "cnn.maxpool": "false"}
     return [Experiment(f"cnn-nopool-lr-{best_lr}", params)]
 
 

@@ -1,0 +1,59 @@
+"""Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param."""
+
+import os
+import runpy
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+_STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def stage_argv(name: str) -> list[str]:
+    """The stage's arguments after its script, exactly as dvc.yaml's cmd gives them."""
+    python, script, *args = shlex.split(_STAGES[name]["cmd"])
+    assert (python, script) == ("python", f"stages/{name}.py"), _STAGES[name]["cmd"]
+    return args
+
+
+def run_stage(
+    name: str, cwd: Path, *, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run stages/<name>.py in `cwd` (a project folder) in a fresh interpreter."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "OMP_NUM_THREADS": "1",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages" / f"{name}.py"), *stage_argv(name)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def stage_main(name: str, monkeypatch) -> Callable[[], None]:
+    """The stage's main(), in this process, with dvc.yaml's arguments in sys.argv."""
+    script = ROOT / "stages" / f"{name}.py"
+    monkeypatch.setattr(sys, "argv", [str(script), *stage_argv(name)])
+    return runpy.run_path(str(script))["main"]
+
+
+def set_param(params: dict, dotted: str, value: Any) -> None:
+    """Set an existing dotted key (e.g. "asr.epochs.sample") of a params mapping."""
+    *parents, last = dotted.split(".")
+    node = params
+    for part in parents:
+        node = node[part]
+    assert last in node, f"no key {dotted}"
+    node[last] = value

@@ -1,0 +1,122 @@
+"""dvc.yaml checked against the code: each stage's deps are exactly the library
+modules its script imports (transitively), and its params exactly the keys its
+configuration reads. Without this a change to an undeclared module reruns nothing.
+"""
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hw2.core.params import Params, load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+STAGES = DVC_YAML["stages"]
+
+
+def _module_file(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    return Path(spec.origin) if spec and spec.origin else None
+
+
+def _imports(path: Path) -> set[str]:
+    """hw2 modules that `path` imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("hw2")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hw2"):
+            for alias in node.names:  # `from hw2.oct import phantoms`: a module
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if _is_module(sub) else node.module)
+    return found
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # `from hw2.x import a_function`
+        return False
+
+
+def import_closure(script: Path) -> set[str]:
+    """Repository-relative paths of the hw2 source files `script` depends on."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        for name in _imports(todo.pop()):
+            path = _module_file(name)
+            if path and path not in seen:
+                seen.add(path)
+                todo.append(path)
+    return {
+        str(p.relative_to(ROOT))
+        for p in seen
+        if p.name != "__init__.py" or p.read_text().strip()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_deps_are_its_import_closure(name):
+    stage = STAGES[name]
+    script = stage["cmd"].split()[1]
+    assert script == f"stages/{name}.py" and script in stage["deps"]
+    declared = {d for d in stage["deps"] if d.startswith("src/")}
+    assert declared == import_closure(ROOT / script)
+
+
+class RecordingParams(Params):
+    """Params that remember every key read."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.read: set[str] = set()
+
+    def get(self, key, *args, **kwargs):
+        self.read.add(key)
+        return super().get(key, *args, **kwargs)
+
+
+def _readers():
+    from hw2.asr.corpus import SpeechDataConfig
+    from hw2.asr.preprocess import PreprocessConfig
+    from hw2.asr.train import ASRConfig, ASREvalConfig
+    from hw2.attention.bench import BenchConfig
+    from hw2.core.device import DEVICES
+    from hw2.oct.data import ImageDataConfig
+    from hw2.oct.train import CNNTrainConfig
+
+    return {
+        "download_images": ImageDataConfig.from_params,
+        "train_cnn": CNNTrainConfig.from_params,
+        "evaluate_cnn": lambda p: p.choice("device", DEVICES),
+        "download_speech": SpeechDataConfig.from_params,
+        "preprocess_speech": PreprocessConfig.from_params,
+        "train_asr": ASRConfig.from_params,
+        "evaluate_asr": ASREvalConfig.from_params,
+        "bench_attention": lambda p: (
+            p.choice("device", DEVICES),
+            BenchConfig.from_params(p, device="cpu"),
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_readers()))
+def test_stage_params_are_what_its_config_reads(name):
+    params = RecordingParams(load_params(ROOT / "params.yaml").data)
+    _readers()[name](params)
+    declared = set(STAGES[name].get("params", []))
+
+    def covered(key: str) -> bool:
+        return any(key == d or key.startswith(d + ".") for d in declared)
+
+    assert {k for k in params.read if not covered(k)} == set(), "read, not declared"
+    unread = {
+        d
+        for d in declared
+        if not any(k == d or k.startswith(d + ".") for k in params.read)
+    }
+    assert unread == set(), "declared, never read"
