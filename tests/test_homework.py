@@ -79,6 +79,7 @@ def test_untracked_files_lists_new_files_and_new_folders(tmp_path):
     (tmp_path / "new.py").write_text("x")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "a b.py").write_text("x")
+    (tmp_path / "empty").mkdir()  # nothing in it to hand over
     assert sorted(untracked_files(tmp_path)) == [".gitignore", "new.py", "pkg/"]
 
 

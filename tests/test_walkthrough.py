@@ -49,7 +49,7 @@ STEPS = {
         ["python", "scripts/pr_comment.py", "--base", "HEAD", "--out", "comment.md"],
         (),
     ),
-    "homework": (["make", "homework", f"VENV={VENV}", "JOBS=1", "MCLAURIN=0"], ()),
+    "homework": (["make", "homework", f"VENV={VENV}", "JOBS=2", "MCLAURIN=0"], ()),
     "report": (
         ["make", "report", f"VENV={VENV}"],
         ("dvc.lock", *REPORT_OUTS, "reports/experiments.md"),

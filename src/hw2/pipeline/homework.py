@@ -112,7 +112,8 @@ def untracked_files(root: Path) -> list[str]:
     A folder with nothing tracked in it is one entry ("new/"): DVC copies a file
     only into a folder that exists in the run's copy, a folder as a whole.
     """
-    cmd = ["git", "ls-files", "--others", "--exclude-standard", "--directory", "-z"]
+    cmd = ["git", "ls-files", "--others", "--exclude-standard", "-z"]
+    cmd += ["--directory", "--no-empty-directory"]
     return [p for p in _run(cmd, root).split("\0") if p]
 
 
