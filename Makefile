@@ -9,7 +9,7 @@ VENV ?= .venv
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report plots-template clean-venv
+.PHONY: venv repro test lint format bench homework report diff rehearse push pull remote-check plots-template clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -47,6 +47,29 @@ homework: venv
 report: venv
 	dvc repro report
 	python stages/report.py --experiments $(if $(REV),--rev $(REV))
+
+# The whole job on stand-ins at the real sizes, timed per stage (README: "Rehearsal
+# at full scale"); REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4"
+# measures parts and projects the rest.
+rehearse: venv
+	python scripts/rehearse.py --scale full $(REHEARSE_ARGS)
+
+# The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
+# headline metrics first, each change labelled within or beyond noise.
+BASE ?= main
+diff: venv
+	python scripts/pr_comment.py --base $(BASE)
+
+# The team's DVC remote (README, Team remote): REMOTE=name picks one other than the
+# default; a broken remote is one line and exit 2.
+push: venv
+	python scripts/remote.py push $(if $(REMOTE),-r $(REMOTE))
+
+pull: venv
+	python scripts/remote.py pull $(if $(REMOTE),-r $(REMOTE))
+
+remote-check: venv
+	python scripts/remote.py check $(if $(REMOTE),-r $(REMOTE))
 
 lint: venv
 	ruff check src stages tests benchmarks scripts

@@ -1,7 +1,7 @@
 """DVC stage evaluate_asr: greedy transcripts of the test split and their metrics."""
 
+from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model, transcripts_tsv
 from hw2.asr.features import SpeechSplit
-from hw2.asr.train import ASREvalConfig, evaluate, load_model, transcripts_tsv
 from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text

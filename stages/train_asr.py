@@ -1,12 +1,18 @@
 """DVC stage train_asr: train the speech recogniser on the preprocessed features.
 
 Resumes from the --checkpoint file when a run with the same params and data was
-interrupted; logs per-epoch curves to the --live folder (dvclive).
+interrupted; logs per-epoch curves to the --live folder (dvclive). With
+HW2_NPROC=N it runs again as N torchrun processes (DistributedDataParallel, one
+per GPU, or gloo on the CPU); under torchrun rank 0 alone writes.
 """
 
+import sys
+
+from hw2.asr import distributed
 from hw2.asr.features import SpeechSplit
 from hw2.asr.train import ASRConfig, train
 from hw2.core.cli import stage_paths
+from hw2.core.device import pick_device
 from hw2.core.errors import run_stage
 from hw2.core.io import save_torch
 from hw2.core.params import load_params
@@ -15,6 +21,10 @@ from hw2.core.params import load_params
 def main() -> None:
     args = stage_paths(__doc__, "features", "checkpoint", "model", "live")
     config = ASRConfig.from_params(load_params())
+    ctx, nproc = distributed.context(), distributed.requested_processes()
+    if nproc > 1 and not ctx.active:
+        distributed.check_world(config.batch_size, nproc, pick_device(config.device))
+        distributed.relaunch(__file__, sys.argv[1:], nproc)
     train_split = SpeechSplit(args.features / "train")
     val_split = SpeechSplit(args.features / "validation")
     model = train(
@@ -24,6 +34,8 @@ def main() -> None:
         checkpoint_path=args.checkpoint,
         live_dir=args.live,
     )
+    if not ctx.main:
+        return
     save_torch(args.model, model.checkpoint())
     # The resume checkpoint only serves an interrupted run. It is no declared
     # output (DVC would delete it before rerunning, and a queued experiment's

@@ -1,4 +1,4 @@
-"""Shared fixtures: a local HTTP server on 127.0.0.1 with Range support and faults."""
+"""Shared fixtures: a local HTTP server on 127.0.0.1 with Range, redirects, faults."""
 
 import os
 import threading
@@ -27,6 +27,7 @@ class FileServer:
         self.cut_after: int | None = None  # bytes sent before the connection drops
         self.fail_status: int | None = None
         self.ignore_range = False
+        self.redirects: dict[str, str] = {}  # request path -> Location (302)
         self.requests: list[dict] = []
         server = self
 
@@ -40,6 +41,12 @@ class FileServer:
                 )
                 if server.fail_status:
                     self.send_error(server.fail_status)
+                    return
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 path = server.root / self.path.split("?")[0].lstrip("/")
                 if not path.is_file():

@@ -1,5 +1,6 @@
 """Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param."""
 
+import copy
 import os
 import runpy
 import shlex
@@ -57,3 +58,23 @@ def set_param(params: dict, dotted: str, value: Any) -> None:
         node = node[part]
     assert last in node, f"no key {dotted}"
     node[last] = value
+
+
+def with_params(params: dict, **changes: Any) -> dict:
+    """A deep copy of `params` with dotted keys set, new ones too (typo tests):
+    with_params(p, **{"asr.lr": 1})."""
+    out = copy.deepcopy(params)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def write_params(folder: Path, params: dict) -> Path:
+    """Write `params` as folder/params.yaml; returns its path."""
+    path = Path(folder) / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path

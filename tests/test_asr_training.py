@@ -8,22 +8,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from helpers import run_stage, set_param, stage_main
+from helpers import run_stage, set_param, stage_main, with_params
 
+from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model
 from hw2.asr.features import SpeechSplit, write_split
 from hw2.asr.model import ModelDimensions
 from hw2.asr.text import encode
-from hw2.asr.train import (
-    ASRConfig,
-    ASREvalConfig,
-    NonFiniteLossError,
-    evaluate,
-    get_lr,
-    load_model,
-    train,
-)
+from hw2.asr.train import ASRConfig, NonFiniteLossError, get_lr, train
 from hw2.core.errors import DataError, ParamError
 from hw2.core.params import Params
+from hw2.core.provenance import code_digest, import_closure
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -123,6 +117,7 @@ def test_config_from_params():
         ("asr.epochs.sample", 0),
         ("asr.lr", 0),
         ("asr.max_frames", 0),
+        ("asr.max_frames", 1),  # below audio.MIN_FRAMES
         ("asr.batch_size.sample", 2.5),
         ("asr.warmup", 1.5),
         ("device", "tpu"),
@@ -215,18 +210,19 @@ def test_evaluate_reports_every_metric(splits, tmp_path):
         "e",
     )
     metrics, rows = evaluate(model, splits["test"], ASREvalConfig(4, 0.1, "cpu"), False)
+    scored = ["jaccard", "cosine", "damerau_levenshtein", "cer", "wer"]
     assert set(metrics) == {
         "loss",
-        "jaccard",
-        "cosine",
-        "damerau_levenshtein",
-        "cer",
-        "wer",
+        *scored,
+        *(f"{name}_ci95" for name in scored),
         "n_params",
         "decoder",
         "attention",
         "cross_attention",
     }
+    for name in scored:
+        low, high = metrics[f"{name}_ci95"]
+        assert 0 <= low <= high and (high <= 1 or name in ("cer", "wer"))
     assert metrics["decoder"] == "lstm" and np.isfinite(metrics["loss"])
     assert [r[0] for r in rows] == splits["test"].ids
 
@@ -276,3 +272,138 @@ def test_mclaurin_model_trains_end_to_end(splits, tmp_path):
     losses = (tmp_path / "mcl/live/plots/metrics/train/loss.tsv").read_text().split()
     values = [float(v) for v in losses[3::2]]  # header "step loss", then pairs
     assert len(values) == 3 and values[-1] < values[0]
+
+
+# --- what a resume may use, and splits that cannot be trained on -------------------
+
+
+def _kill_after_first(epoch):
+    if epoch == 1:
+        raise KeyboardInterrupt
+
+
+def test_checkpoint_of_other_code_is_discarded(splits, tmp_path, monkeypatch, capsys):
+    import hw2.asr.train as train_module
+
+    with pytest.raises(KeyboardInterrupt):
+        run(config(epochs=2), splits, tmp_path, "a", on_epoch_end=_kill_after_first)
+    real = train_module.code_digest("hw2.asr.train")
+    # what an edit of any source in the closure does to the digest
+    monkeypatch.setattr(train_module, "code_digest", lambda *names: real[::-1])
+    capsys.readouterr()
+    epochs_run = []
+    run(config(epochs=2), splits, tmp_path, "a", on_epoch_end=epochs_run.append)
+    out = capsys.readouterr().out
+    assert "ignoring checkpoint" in out and "made by other code" in out
+    assert epochs_run == [1, 2]
+
+
+def test_checkpoint_that_does_not_fit_the_model_is_discarded(splits, tmp_path, capsys):
+    cfg = config(epochs=2)
+    whole = run(cfg, splits, tmp_path, "whole")
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, splits, tmp_path, "b", on_epoch_end=_kill_after_first)
+    path = tmp_path / "b" / "ckpt.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model_state_dict"].popitem()  # as if the model class had changed
+    torch.save(ckpt, path)
+    capsys.readouterr()
+    epochs_run = []
+    resumed = run(cfg, splits, tmp_path, "b", on_epoch_end=epochs_run.append)
+    lines = [x for x in capsys.readouterr().out.splitlines() if "checkpoint" in x]
+    assert len(lines) == 1 and "does not fit the model" in lines[0]
+    assert epochs_run == [1, 2]
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_unreadable_checkpoint_is_discarded_in_one_line(splits, tmp_path, capsys):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "ckpt.pt").write_bytes(b"")
+    epochs_run = []
+    run(config(epochs=1), splits, tmp_path, "c", on_epoch_end=epochs_run.append)
+    assert "ignoring checkpoint" in capsys.readouterr().out and epochs_run == [1]
+
+
+def test_empty_split_is_refused_before_training(splits, tmp_path):
+    write_split(tmp_path / "empty", [], n_mels=80)
+    empty = SpeechSplit(tmp_path / "empty")
+    with pytest.raises(DataError, match="the validation split has 0 clips"):
+        train(
+            config(),
+            splits["train"],
+            empty,
+            checkpoint_path=tmp_path / "c.pt",
+            live_dir=tmp_path / "live",
+            progress=False,
+        )
+    assert not (tmp_path / "live").exists()
+
+
+def test_features_longer_than_max_frames_are_refused(splits, tmp_path):
+    cfg = ASRConfig.from_params(Params(with_params(PARAMS, **{"asr.max_frames": 8})))
+    with pytest.raises(DataError, match="longer than asr.max_frames allows"):
+        run(cfg, splits, tmp_path, "short")
+
+
+def test_import_closure_is_read_from_the_sources(tmp_path, monkeypatch):
+    closure = import_closure("hw2.asr.train")
+    assert {"hw2.asr.model", "hw2.attention.mclaurin", "hw2.asr.batching"} <= set(
+        closure
+    )
+    assert not any(name.startswith("hw2.oct") for name in closure)
+    assert closure["hw2.asr.train"] == ROOT / "src/hw2/asr/train.py"
+    # imports inside functions and relative imports count; other packages do not
+    pkg = tmp_path / "fake_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("import json\ndef f():\n    from . import b\n")
+    (pkg / "b.py").write_text("from fake_pkg.c import x\n")
+    (pkg / "c.py").write_text("x = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = set(import_closure("fake_pkg.a", package="fake_pkg"))
+    assert names == {"fake_pkg", "fake_pkg.a", "fake_pkg.b", "fake_pkg.c"}
+    before = code_digest("fake_pkg.a", package="fake_pkg")
+    (pkg / "c.py").write_text("x = 2\n")
+    assert code_digest("fake_pkg.a", package="fake_pkg") != before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty file"), (b"not a model", "not a file saved by train_asr")],
+)
+def test_evaluate_stage_on_a_bad_model_file_is_one_line(
+    splits, tmp_path, content, message
+):
+    write_project(tmp_path, splits, PARAMS)
+    (tmp_path / "data" / "models").mkdir()
+    (tmp_path / "data" / "models" / "asr.pt").write_bytes(content)
+    done = run_stage("evaluate_asr", tmp_path)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: data/models/asr.pt: ") and message in line
+    assert "weights_only" not in done.stderr
+
+
+def test_train_stage_refuses_an_empty_feature_split(splits, tmp_path):
+    write_project(tmp_path, splits, PARAMS)
+    write_split(tmp_path / "data" / "features" / "validation", [], n_mels=80)
+    done = run_stage("train_asr", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: data/features/validation: the validation split has 0 clips"
+    ]
+
+
+def test_batches_are_pinned_only_for_a_gpu(splits):
+    from hw2.asr.train import _batches
+
+    cpu = _batches(splits["train"], 4, torch.device("cpu"))
+    assert cpu.pin_memory is False
+    assert _batches(splits["train"], 4, torch.device("cuda")).pin_memory is True
+    # a training epoch's batches: every clip once, in the order of (seed, epoch)
+    epoch = _batches(splits["train"], 4, torch.device("cpu"), shuffle=True, seed=1)
+    again = _batches(splits["train"], 4, torch.device("cpu"), shuffle=True, seed=1)
+    order = [b.indices.tolist() for b in epoch]
+    assert order == [b.indices.tolist() for b in again]
+    assert sorted(i for b in order for i in b) == list(range(len(splits["train"])))

@@ -63,10 +63,14 @@ def test_checksum_mismatch_promotes_nothing(served, tmp_path):
 
 def test_http_error_is_one_clear_line(served, tmp_path):
     with pytest.raises(DataError, match="HTTP 404"):
-        download(served.url("nope.bin"), tmp_path / "x", checksum="0", progress=False)
+        download(
+            served.url("nope.bin"), tmp_path / "x", checksum="0" * 32, progress=False
+        )
     served.fail_status = 503
     with pytest.raises(DataError, match="HTTP 503"):
-        download(served.url("blob.bin"), tmp_path / "x", checksum="0", progress=False)
+        download(
+            served.url("blob.bin"), tmp_path / "x", checksum="0" * 32, progress=False
+        )
 
 
 def test_sha256_is_supported(served, tmp_path):
@@ -93,3 +97,41 @@ def test_non_https_urls_are_refused(url):
 def test_https_and_loopback_http_are_allowed():
     check_url("https://zenodo.org/records/1/files/octmnist.npz?download=1")
     check_url("http://127.0.0.1:8000/x")
+
+
+def test_redirect_to_an_allowed_url_is_followed(served, tmp_path):
+    served.redirects["/moved.bin"] = served.url("blob.bin")
+    dest = tmp_path / "blob.bin"
+    download(served.url("moved.bin"), dest, checksum=md5(PAYLOAD), progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert [r["path"] for r in served.requests] == ["/moved.bin", "/blob.bin"]
+
+
+@pytest.mark.parametrize(
+    "target", ["http://example.com/blob.bin", "ftp://127.0.0.1/blob.bin"]
+)
+def test_redirect_to_a_refused_url_is_not_followed(served, tmp_path, target):
+    served.redirects["/moved.bin"] = target
+    dest = tmp_path / "blob.bin"
+    with pytest.raises(DataError, match="refusing to download") as info:
+        download(served.url("moved.bin"), dest, checksum=md5(PAYLOAD), progress=False)
+    assert target in str(info.value)
+    assert not dest.exists() and not dest.with_name("blob.bin.part").exists()
+
+
+@pytest.mark.parametrize(
+    ("checksum", "algorithm"),
+    [("not-an-md5", "md5"), ("ab" * 16 + "0", "md5"), ("ab" * 16, "sha256")],
+)
+def test_malformed_checksum_is_refused_before_any_request(
+    served, tmp_path, checksum, algorithm
+):
+    with pytest.raises(DataError, match=f"{algorithm} checksum .* hexadecimal"):
+        download(
+            served.url("blob.bin"),
+            tmp_path / "blob.bin",
+            checksum=checksum,
+            algorithm=algorithm,
+            progress=False,
+        )
+    assert served.requests == []

@@ -18,7 +18,7 @@ from hw2.pipeline.homework import (
     untracked_files,
     worker_env,
 )
-from hw2.pipeline.report import CNN_JSON, Run
+from hw2.pipeline.runs import CNN_JSON, Run
 
 
 def test_phase_one_is_the_homework_grid():
@@ -168,7 +168,9 @@ def test_queued_runs_get_new_inputs_and_their_params_only(tmp_path, monkeypatch)
 def test_a_file_that_cannot_be_copied_is_named(tmp_path, monkeypatch):
     calls = []
     module = "hw2.pipeline.homework"
-    monkeypatch.setattr(f"{module}._run", lambda cmd, root: calls.append(cmd) or "")
+    monkeypatch.setattr(
+        "hw2.pipeline.dvc.run", lambda cmd, root, **kw: calls.append(cmd) or ""
+    )
     monkeypatch.setattr(f"{module}.copy_paths", lambda root: ["src/new.txt"])
     log = f"ERROR: Unable to copy '{tmp_path}/src/new.txt' to '/x/src/new.txt'.\n"
     monkeypatch.setattr(f"{module}.run_all", lambda root, jobs: log)

@@ -5,7 +5,14 @@ import sys
 
 import pytest
 
-from hw2.core.io import atomic_dir, atomic_path, write_json
+from hw2.core.errors import DataError
+from hw2.core.io import (
+    atomic_dir,
+    atomic_path,
+    load_torch,
+    remove_leftovers,
+    write_json,
+)
 
 
 def test_atomic_path_keeps_old_file_on_error(tmp_path):
@@ -51,3 +58,70 @@ def test_process_killed_mid_write_leaves_no_output(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=os.environ.copy())
     assert proc.returncode == -signal.SIGKILL
     assert not dest.exists()
+    # the killed writer's temporary file stays until the next write of model.pt
+    (leftover,) = tmp_path.iterdir()
+    assert leftover.name.startswith(".model.pt.")
+    with atomic_path(dest) as tmp:
+        tmp.write_text("ok")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_next_writer_removes_only_its_own_dead_leftovers(tmp_path):
+    dest = tmp_path / "features"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    stale = [f".features.{dead}.abcd1234.tmp", ".features.x1y2z3_4.tmp"]
+    alive = ".features.1.abcd1234.tmp"  # pid 1 is always running
+    other = [".features.part.12.abcd1234.tmp", ".featuresX.tmp", ".features.x.tmp"]
+    for name in [*stale, alive, *other]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f").write_text("x")
+    with atomic_dir(dest) as tmp:
+        (tmp / "a").write_text("1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["features", alive, *other]
+    )
+    # so does the previous output set aside by a writer killed between renames
+    (tmp_path / f".features.{dead}.abcd1234.old").mkdir()
+    with atomic_dir(dest) as tmp:
+        (tmp / "b").write_text("2")
+    assert not (tmp_path / f".features.{dead}.abcd1234.old").exists()
+    # the archive's extraction folders follow the same rule
+    (tmp_path / f".features.{dead}.abcd1234.extract").mkdir()
+    assert remove_leftovers(dest, ".extract") == [
+        tmp_path / f".features.{dead}.abcd1234.extract"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"hello world", "not a file saved by train_asr"),
+        (b"PK\x03\x04broken zip", "not a file saved by train_asr"),
+    ],
+)
+def test_load_torch_refuses_bad_files_in_one_line(tmp_path, content, message):
+    path = tmp_path / "m.pt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as info:
+        load_torch(path, made_by="train_asr")
+    assert "\n" not in str(info.value) and "weights_only" not in str(info.value)
+
+
+def test_load_torch_refuses_pickled_objects_without_unsafe_advice(tmp_path):
+    import datetime
+
+    import torch
+
+    torch.save({"when": datetime.date(2020, 1, 1)}, tmp_path / "p.pt")
+    with pytest.raises(DataError, match="other than tensors") as info:
+        load_torch(tmp_path / "p.pt", made_by="train_asr")
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(DataError, match=r"file not found \(run train_asr\)"):
+        load_torch(tmp_path / "none.pt", made_by="train_asr")
+    torch.save({"w": torch.ones(2)}, tmp_path / "ok.pt")
+    assert load_torch(tmp_path / "ok.pt", made_by="x")["w"].sum() == 2

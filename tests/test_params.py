@@ -1,7 +1,9 @@
 import pytest
+import yaml
+from helpers import ROOT, run_stage, with_params, write_params
 
 from hw2.core.errors import ParamError
-from hw2.core.params import Params, load_params
+from hw2.core.params import KEYS, Params, load_params
 
 
 @pytest.fixture
@@ -68,3 +70,62 @@ def test_load_params_reports_yaml_line(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(ParamError, match="expected a mapping"):
         load_params(tmp_path / "list.yaml")
+
+
+# --- typos: unknown and repeated keys --------------------------------------------
+
+
+def _flatten(tree, prefix=""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def test_schema_lists_exactly_the_keys_of_params_yaml():
+    tree = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert sorted(_flatten(tree)) == sorted(KEYS)
+
+
+def test_unknown_key_in_a_section_read_is_refused_with_a_suggestion(tmp_path):
+    tree = with_params(
+        yaml.safe_load((ROOT / "params.yaml").read_text()), **{"cnn.epoch": 1}
+    )
+    p = load_params(write_params(tmp_path, tree))
+    with pytest.raises(
+        ParamError, match=r"unknown key 'cnn.epoch' \(did you mean 'cnn.epochs'\?\)"
+    ):
+        p.integer("cnn.epochs")
+    assert p.integer("asr.seed") == 42  # a stage reading other sections is not hit
+
+
+def test_unknown_key_with_no_close_name_and_at_top_level(tmp_path):
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p = load_params(write_params(tmp_path, with_params(base, **{"asr.zzz": 1})))
+    with pytest.raises(ParamError, match=r"unknown key 'asr.zzz'$"):
+        p.integer("asr.seed")
+    p = load_params(write_params(tmp_path, with_params(base, **{"lrr": 1})))
+    with pytest.raises(ParamError, match=r"unknown key 'lrr' \(did you mean 'lr'\?\)"):
+        p.choice("device", ["auto"])
+
+
+def test_key_written_twice_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("lr: 0.1\ncnn:\n  epochs: 2\n  seed: 1\n  epochs: 3\n")
+    with pytest.raises(ParamError, match=r"'epochs' written twice \(lines 3 and 5\)"):
+        load_params(path)
+    path.write_text("lr: 0.1\ncnn:\n  epochs: 2\nlr: 0.2\n")
+    with pytest.raises(ParamError, match=r"'lr' written twice \(lines 1 and 4\)"):
+        load_params(path)
+
+
+def test_stage_refuses_a_typo_before_work(tmp_path):
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    write_params(tmp_path, with_params(base, **{"asr.max_frame": 9}))
+    done = run_stage("preprocess_speech", tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: params.yaml: unknown key 'asr.max_frame' "
+        "(did you mean 'asr.max_frames'?)"
+    ]

@@ -14,7 +14,8 @@ from hw2.asr.features import SpeechSplit
 from hw2.asr.ljspeech import SPLITS, Row, split_bounds, write_metadata
 from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
 from hw2.asr.text import decode, encode
-from hw2.core.errors import DataError
+from hw2.core.errors import DataError, ParamError
+from hw2.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,3 +194,41 @@ def test_stage_writes_features_and_metrics(tmp_path, monkeypatch):
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and f"{rows[1].id}.wav" in last
+
+
+def test_too_few_clips_for_three_splits_refused_up_front(tmp_path):
+    root = tmp_path / "corpus"
+    make_corpus(root, n=2)
+    (root / "wavs").rename(root / "gone")  # the split check comes before the wavs
+    with pytest.raises(
+        DataError, match=r"2 clips leave the validation split empty \(train 2, "
+    ):
+        preprocess_corpus(root, tmp_path / "features", progress=False)
+    assert not (tmp_path / "features").exists()
+
+
+def test_clip_id_with_a_space_names_its_line(corpus, tmp_path):
+    root, _ = corpus
+    lines = (root / "metadata.csv").read_text().splitlines()
+    lines[3] = "LJ001 0003|raw|text"
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DataError, match=r"metadata.csv:4: clip id 'LJ001 0003' contains a space"
+    ):
+        preprocess_corpus(root, tmp_path / "features", progress=False)
+
+
+@pytest.mark.parametrize("max_frames", [audio.MIN_FRAMES, audio.MIN_FRAMES + 1])
+def test_smallest_max_frames_allowed_gives_features(corpus, tmp_path, max_frames):
+    root, rows = corpus
+    config = PreprocessConfig.from_params(Params({"asr": {"max_frames": max_frames}}))
+    report = preprocess_corpus(root, tmp_path / "f", config, progress=False)
+    assert report["frames_max"] == max_frames and report["cropped"] == len(rows)
+    with pytest.raises(
+        ParamError,
+        match=rf"asr.max_frames must be an integer >= "
+        rf"{audio.MIN_FRAMES}, got {audio.MIN_FRAMES - 1}",
+    ):
+        PreprocessConfig.from_params(
+            Params({"asr": {"max_frames": audio.MIN_FRAMES - 1}})
+        )

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import stage_argv
 
 from hw2.core.errors import DataError
-from hw2.pipeline import report
-from hw2.pipeline.report import (
+from hw2.pipeline import dvc, runs
+from hw2.pipeline.report import build_experiments_report, build_report
+from hw2.pipeline.runs import (
     CNN_COLUMNS,
     CNN_REFERENCES,
+    Column,
     Run,
-    build_experiments_report,
-    build_report,
     parse_exp_show,
     runs_table,
 )
@@ -27,7 +28,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PARAMS = {
     "lr": 0.001,
     "decoder": "lstm",
-    "data": {"source": "sample"},
+    "data": {"images": {"source": "sample"}, "speech": {"source": "sample"}},
     "cnn": {"maxpool": False},
     "asr": {"attention": "mclaurin", "cross_attention": "softmax"},
 }
@@ -117,7 +118,7 @@ def test_report_shows_runs_beside_references(page):
         "*transformer* | *softmax* | *softmax* | *1.1604* | *0.7657* | *0.8661* | "
         "*0.6344*" in text
     )
-    assert "`data.source: sample`" in text and "not comparable" in text
+    assert "`data.images.source: sample`" in text and "not comparable" in text
     assert "CNV 0.5000, DME 0.7500, drusen 0.2500, normal 1.0000" in text
     # Only the attention error PNG is missing.
     assert text.count("Not run yet") == 1
@@ -165,9 +166,11 @@ def test_report_with_nothing_run_says_so(tmp_path):
 
 
 def test_report_full_data_note(tmp_path):
-    write_params(tmp_path, data={"source": "full"})
+    write_params(
+        tmp_path, data={"images": {"source": "full"}, "speech": {"source": "full"}}
+    )
     text = build_report(tmp_path).read_text()
-    assert "`data.source: full`, the real OCTMNIST" in text
+    assert "`data.speech.source: full`, the real OCTMNIST" in text
 
 
 def test_report_bad_curve_names_file_and_line(project):
@@ -189,7 +192,7 @@ def test_stage_script_writes_report_and_fails_in_one_line(
 ):
     write_params(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sys.argv", ["report.py"])
+    monkeypatch.setattr("sys.argv", ["report.py", *stage_argv("report")])
     runpy.run_path(str(ROOT / "stages/report.py"), run_name="__main__")
     assert (tmp_path / "reports/results.md").is_file()
     write(tmp_path / "metrics/cnn.json", "[]")
@@ -268,7 +271,7 @@ def fake_dvc(monkeypatch, returncode=0, stdout="", stderr="", error=None):
             raise error
         return subprocess.CompletedProcess(args, returncode, stdout, stderr)
 
-    monkeypatch.setattr(report.subprocess, "run", run)
+    monkeypatch.setattr(dvc.subprocess, "run", run)
     return calls
 
 
@@ -301,12 +304,28 @@ def test_experiments_report_falls_back_to_workspace(
 ):
     fake_dvc(monkeypatch, **kwargs)
     text = build_experiments_report(project).read_text()
-    assert "_No experiments listed: `dvc exp show`" in text and reason in text
+    assert "_No experiments listed: `dvc exp show --json`" in text and reason in text
     assert "| workspace | sample | 0.001 | false | 0.6123 | 0.5988 |" in text
 
 
 def test_run_value_reads_nested_metrics():
     run = Run("r", {"lr": 0.1}, {"m.json": {"a": {"b": 2}}})
-    assert run.value(report.Column("", "m.json", "a.b")) == 2
-    assert run.value(report.Column("", "m.json", "a.c")) is None
-    assert run.value(report.Column("", "other.json", "a")) is None
+    assert run.value(Column("", "m.json", "a.b")) == 2
+    assert run.value(Column("", "m.json", "a.c")) is None
+    assert run.value(Column("", "other.json", "a")) is None
+
+
+def test_report_stage_deps_hold_the_files_it_reads():
+    deps = set(
+        yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["report"]["deps"]
+    )
+    read = {
+        runs.CNN_JSON,
+        runs.CNN_CONFUSION,
+        runs.CNN_PLOTS,
+        runs.ASR_JSON,
+        runs.ASR_TRANSCRIPTS,
+        runs.ASR_PLOTS,
+        runs.ATTENTION_JSON,
+    }
+    assert read <= deps

@@ -78,19 +78,30 @@ def test_sample_corpus_is_lj_speech_format_and_deterministic(tmp_path):
         audio, rate = sf.read(folder / "wavs" / f"{row.id}.wav", dtype="int16")
         info = sf.info(folder / "wavs" / f"{row.id}.wav")
         assert rate == 22050 and audio.ndim == 1 and info.subtype == "PCM_16"
-        assert 0.5 < len(audio) / rate < 6 and np.abs(audio).max() > 1000
+        assert 0.5 < len(audio) / rate < 11.5 and np.abs(audio).max() > 1000
     again = prepare_speech(config, tmp_path / "b", progress=False)
     assert _tree_digest(folder) == _tree_digest(again)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [CORPUS]
 
 
 def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch):
-    def silent(specs):
+    def silent(specs, workers=1):
         return (np.zeros(2205, dtype=np.int16) for _ in specs)
 
     monkeypatch.setattr("hw2.asr.synth.synthesize_clips", silent)
     config = SpeechDataConfig.from_params(_params())
     with pytest.raises(DataError, match="silence for LJ001-0001"):
+        prepare_speech(config, tmp_path / "speech", progress=False)
+    _assert_nothing_promoted(tmp_path / "speech")
+
+
+def test_more_clips_than_distinct_sentences_names_the_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "hw2.asr.synth.make_sentence",
+        lambda rng: rng.choice([("A.", "A."), ("B.", "B.")]),
+    )
+    config = SpeechDataConfig.from_params(_params())
+    with pytest.raises(ParamError, match=r"data\.speech\.sample\.n_clips = 3: "):
         prepare_speech(config, tmp_path / "speech", progress=False)
     _assert_nothing_promoted(tmp_path / "speech")
 

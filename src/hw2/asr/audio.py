@@ -25,6 +25,10 @@ N_MELS = 80
 MAX_FRAMES = 2754
 # Centred frames reflect-pad n_fft // 2 samples, which needs a longer signal.
 MIN_SAMPLES = N_FFT // 2 + 1
+# The smallest usable asr.max_frames: crop() keeps max_frames * HOP_LENGTH - 1
+# samples, which must still make a frame (the encoder's kernel-3, stride-2
+# convolutions then give it ceil(2 / 2) = 1 position).
+MIN_FRAMES = -(-(MIN_SAMPLES + 1) // HOP_LENGTH)
 
 
 @dataclass(frozen=True)

@@ -97,19 +97,16 @@ class Batch:
     n_tokens: Tensor
     indices: Tensor
 
+    def _tensors(self) -> tuple[Tensor, ...]:
+        return (self.mels, self.n_frames, self.tokens, self.n_tokens, self.indices)
+
     def to(self, device: torch.device) -> "Batch":
-        return Batch(
-            *(
-                t.to(device, non_blocking=True)
-                for t in (
-                    self.mels,
-                    self.n_frames,
-                    self.tokens,
-                    self.n_tokens,
-                    self.indices,
-                )
-            )
-        )
+        """The batch on `device`; copies from pinned memory overlap the compute."""
+        return Batch(*(t.to(device, non_blocking=True) for t in self._tensors()))
+
+    def pin_memory(self) -> "Batch":
+        """The batch in page-locked memory (DataLoader(pin_memory=True) calls it)."""
+        return Batch(*(t.pin_memory() for t in self._tensors()))
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])

@@ -60,13 +60,21 @@ def check_corpus(folder: Path) -> None:
 
 
 def synthesize_corpus(
-    dest: Path, n_clips: int, seed: int, *, progress: bool = True
+    dest: Path, n_clips: int, seed: int, *, progress: bool = True, workers: int = 1
 ) -> list[Row]:
-    """Write n_clips eSpeak NG clips and metadata.csv into the folder `dest`."""
-    specs = [synth.clip_spec(seed, i) for i in range(n_clips)]
+    """Write n_clips eSpeak NG clips and metadata.csv into the folder `dest`.
+
+    Every sentence is drawn before any audio is made: more clips than the
+    generator has distinct sentences for is a ParamError naming
+    data.speech.sample.n_clips. `workers` processes speak (same bytes for any).
+    """
+    try:
+        specs = synth.clip_specs(seed, n_clips)
+    except synth.SentenceSpaceError as exc:
+        raise ParamError(f"data.speech.sample.n_clips = {n_clips}: {exc}") from None
     wavs = dest / "wavs"
     wavs.mkdir(parents=True, exist_ok=True)
-    clips = synth.synthesize_clips(specs)
+    clips = synth.synthesize_clips(specs, workers=workers)
     bar = tqdm(
         zip(specs, clips, strict=True),
         total=n_clips,

@@ -47,6 +47,9 @@ def read_metadata(path: str | Path) -> list[Row]:
         clip_id, raw, normalized = (f.strip() for f in fields)
         if not clip_id or "/" in clip_id or clip_id.startswith("."):
             raise DataError(f"{path}:{lineno}: bad clip id {clip_id!r}")
+        if any(c.isspace() for c in clip_id):
+            # features' ids.txt holds one id per line, split on whitespace
+            raise DataError(f"{path}:{lineno}: clip id {clip_id!r} contains a space")
         if clip_id in seen:
             raise DataError(f"{path}:{lineno}: duplicate clip id {clip_id!r}")
         if not normalized:

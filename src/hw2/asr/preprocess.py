@@ -20,6 +20,7 @@ from hw2.asr.ljspeech import SPLITS, Row, read_metadata, split_rows
 from hw2.asr.text import MAX_TOKENS, encode
 from hw2.core.device import cpu_threads
 from hw2.core.errors import DataError
+from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir
 from hw2.core.params import Params
 
@@ -32,8 +33,8 @@ class PreprocessConfig:
 
     @classmethod
     def from_params(cls, p: Params) -> "PreprocessConfig":
-        """Read `asr.max_frames` (docs/design.md: 2,754)."""
-        return cls(max_frames=p.integer("asr.max_frames", low=1))
+        """Read `asr.max_frames` (the homework's 2,754; at least audio.MIN_FRAMES)."""
+        return cls(max_frames=p.integer("asr.max_frames", low=audio.MIN_FRAMES))
 
 
 @dataclass
@@ -63,6 +64,15 @@ def preprocess_corpus(
     config = config or PreprocessConfig()
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     rows = read_metadata(corpus_dir / "metadata.csv")
+    splits = split_rows(rows)
+    for name, split in splits.items():
+        if not split:
+            raise DataError(
+                f"{corpus_dir / 'metadata.csv'}: {len(rows)} clips leave the {name} "
+                f"split empty (train {len(splits['train'])}, validation "
+                f"{len(splits['validation'])}, test {len(splits['test'])}); "
+                "need at least 3 clips"
+            )
     wavs = {r.id: corpus_dir / "wavs" / f"{r.id}.wav" for r in rows}
     for path in wavs.values():  # the cheapest check first, for all files
         if not path.is_file():
@@ -85,7 +95,6 @@ def preprocess_corpus(
         n_truncated += truncated
 
     counts = _Counts()
-    splits = split_rows(rows)
     with (
         # One clip's STFT is too small to split across threads: with 2 threads on
         # a busy 2-core machine it ran 5-10x slower (bench_preprocess.py).
@@ -136,4 +145,5 @@ def _features(
         counts.resampled += info.resampled
         counts.seconds += info.n_samples / info.sample_rate
         bar.update(1)
+        failpoint("preprocess")
         yield r.id, mel, tokens[r.id]

@@ -1,19 +1,19 @@
-"""Training and evaluation of the speech recogniser (study 3).
+"""Training of the speech recogniser (study 3); hw2.asr.evaluate scores it.
 
 Teacher forcing, cross-entropy with label smoothing (PAD ignored), AdamW, a linear
 warm-up from 1% of the learning rate over the first `warmup` fraction of the steps,
 then a linear decay to 1%. A checkpoint after every epoch holds the model,
 optimizer, scheduler, RNG states and the metric history, so a killed run resumes at
-the next epoch and ends exactly as an uninterrupted one would.
+the next epoch and ends exactly as an uninterrupted one would; it is only resumed by
+the same params, data and code (the hw2 sources this module imports, directly or
+not), else discarded with a one-line notice.
 """
 
 import hashlib
 import json
-import pickle
-import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from hw2.asr import distributed
+from hw2.asr.audio import MIN_FRAMES
 from hw2.asr.batching import Batch, LengthBucketSampler, SpeechDataset, collate
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.features import SpeechSplit
@@ -34,17 +36,21 @@ from hw2.asr.model import (
     ModelDimensions,
     conv_out_length,
 )
-from hw2.asr.text import PAD, decode
-from hw2.core.device import DEVICES, pick_device, seed_everything
-from hw2.core.errors import DataError, Hw2Error, ParamError
-from hw2.core.io import save_torch
+from hw2.asr.text import PAD
+from hw2.core.device import (
+    DEVICES,
+    pick_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
+from hw2.core.errors import DataError, NonFiniteLossError, ParamError
+from hw2.core.failpoints import failpoint
+from hw2.core.io import load_torch, save_torch
 from hw2.core.params import DATA_SOURCES, Params
+from hw2.core.provenance import code_digest
 
 LR_FLOOR = 0.01  # the schedule starts and ends at 1% of the peak learning rate
-
-
-class NonFiniteLossError(Hw2Error):
-    """The loss became NaN or infinite: training cannot go on."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class ASRConfig:
                 f"{p.source}: asr.model.hidden must be a multiple of asr.model.heads, "
                 f"got {hidden} and {heads}"
             )
-        max_frames = p.integer("asr.max_frames", low=1)
+        max_frames = p.integer("asr.max_frames", low=MIN_FRAMES)
         dims = ModelDimensions(
             n_audio_ctx=conv_out_length(max_frames),
             n_state=hidden,
@@ -95,24 +101,6 @@ class ASRConfig:
             warmup=p.number("asr.warmup", low=0, high=0.99),
             val_decode=p.integer("asr.val_decode", low=1),
             seed=p.integer("asr.seed", low=0),
-            device=p.choice("device", DEVICES),
-        )
-
-
-@dataclass(frozen=True)
-class ASREvalConfig:
-    """What evaluate_asr reads from params.yaml, checked."""
-
-    eval_batch_size: int = 16
-    label_smoothing: float = 0.1  # the test loss is the training loss, smoothing too
-    device: str = "auto"
-
-    @classmethod
-    def from_params(cls, p: Params) -> "ASREvalConfig":
-        """Read and check the keys; a bad value raises ParamError naming its key."""
-        return cls(
-            eval_batch_size=p.integer("asr.eval_batch_size", low=1),
-            label_smoothing=p.number("asr.label_smoothing", low=0, high=0.99),
             device=p.choice("device", DEVICES),
         )
 
@@ -142,11 +130,29 @@ def token_loss(
     return loss, int((targets != PAD).sum())
 
 
-def _loader(
-    split: SpeechSplit, sampler: LengthBucketSampler
+def _batches(
+    split: SpeechSplit,
+    batch_size: int,
+    device: torch.device,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    epoch: int = 0,
+    limit: int | None = None,
+    ctx: distributed.Context | None = None,
 ) -> torch.utils.data.DataLoader:
+    """The one place batches are made: length-bucketed (LengthBucketSampler),
+    shuffled per (seed, epoch) for training, sorted by length otherwise; the
+    first `limit` clips only if given; this rank's share of each batch under
+    torchrun (ctx); pinned memory when they go to a GPU."""
+    lengths = split.n_frames if limit is None else split.n_frames[:limit]
+    sampler = LengthBucketSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
+    sampler.set_epoch(epoch)
     return torch.utils.data.DataLoader(
-        SpeechDataset(split), batch_sampler=sampler, collate_fn=collate
+        SpeechDataset(split),
+        batch_sampler=sampler if ctx is None else distributed.shard(sampler, ctx),
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
     )
 
 
@@ -162,6 +168,23 @@ def _check_finite(loss: torch.Tensor, where: str) -> None:
         )
 
 
+def check_split(split: SpeechSplit, dims: ModelDimensions, name: str) -> None:
+    """DataError unless the split has clips, the model's mel bands, and no clip
+    longer than the model's audio positions (asr.max_frames)."""
+    if len(split) == 0:
+        raise DataError(f"{split.path}: the {name} split has 0 clips")
+    if split.n_mels != dims.n_mels:
+        raise DataError(
+            f"{split.path}: {split.n_mels} mel bands, the model takes {dims.n_mels}"
+        )
+    longest = int(split.n_frames.max())
+    if conv_out_length(longest) > dims.n_audio_ctx:
+        raise DataError(
+            f"{split.path}: a clip of {longest} frames is longer than asr.max_frames "
+            "allows (rerun preprocess_speech with the same asr.max_frames)"
+        )
+
+
 @torch.no_grad()
 def evaluate_loss(
     model: ASRModel,
@@ -173,8 +196,7 @@ def evaluate_loss(
     """Token-weighted mean teacher-forced loss over a split."""
     model.eval()
     total, count = 0.0, 0
-    sampler = LengthBucketSampler(split.n_frames, batch_size, shuffle=False)
-    for batch in _loader(split, sampler):
+    for batch in _batches(split, batch_size, device):
         batch = batch.to(device)
         with _autocast(device):
             loss, n = token_loss(model, batch, label_smoothing)
@@ -195,12 +217,10 @@ def transcribe(
 ) -> list[list[int]]:
     """Greedy token sequences (SOS first) for the first `limit` clips of a split."""
     n = len(split) if limit is None else min(limit, len(split))
-    sampler = LengthBucketSampler(split.n_frames[:n], batch_size, shuffle=False)
     out: list[list[int]] = [[] for _ in range(n)]
     model.eval()
-    for batch in tqdm(
-        _loader(split, sampler), desc="decoding", unit="batch", disable=not progress
-    ):
+    batches = _batches(split, batch_size, device, limit=n)
+    for batch in tqdm(batches, desc="decoding", unit="batch", disable=not progress):
         batch = batch.to(device)
         with _autocast(device):
             tokens = greedy_decode(model, batch.mels, batch.n_frames)
@@ -223,46 +243,146 @@ def _fingerprint(config: ASRConfig, *splits: SpeechSplit) -> str:
     return digest.hexdigest()
 
 
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": (
-            np_state[0],
-            torch.from_numpy(np_state[1].astype(np.int64)),
-            *np_state[2:],
-        ),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+@dataclass
+class _Run:
+    """A training run's state: what a checkpoint saves and a resume restores."""
+
+    config: ASRConfig
+    device: torch.device
+    steps_per_epoch: int
+    fingerprint: str  # params and data
+    code: str  # the source of this module's import closure
+    ctx: distributed.Context  # torchrun's rank and world (one process: rank 0 of 1)
+    model: ASRModel = field(init=False)
+    net: torch.nn.Module = field(init=False)  # what steps call: DDP(model) or model
+    optimizer: torch.optim.Optimizer = field(init=False)
+    scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
+    epoch: int = field(init=False)  # epochs done
+    history: list[dict[str, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start_afresh()
+
+    def start_afresh(self) -> None:
+        """Seeded model, optimizer and learning-rate schedule, no epoch done."""
+        config = self.config
+        seed_everything(config.seed)
+        self.model = ASRModel(config.dims).to(self.device)
+        self.net = self.model  # wrapped by distributed.wrap once resumed or not
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr)
+        total_steps = config.epochs * self.steps_per_epoch
+
+        def lr_factor(step: int) -> float:
+            return get_lr(
+                step, base_lr=1.0, total_steps=total_steps, warmup=config.warmup
+            )
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
+        self.epoch, self.history = 0, []
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to go on after `epoch` as if never stopped."""
+        return {
+            "fingerprint": self.fingerprint,
+            "code": self.code,
+            "epoch": self.epoch,
+            "history": self.history,
+            "model_state_dict": self.model.state_dict(),
+            "optimizer_state_dict": self.optimizer.state_dict(),
+            "scheduler_state_dict": self.scheduler.state_dict(),
+            "rng": rng_state(),
+        }
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _setup(config: ASRConfig, train_split: SpeechSplit, val_split: SpeechSplit) -> _Run:
+    """A fresh run on the configured device (this rank's, under torchrun)."""
+    ctx = distributed.context()
+    device = pick_device(config.device)
+    distributed.check_world(config.batch_size, ctx.world, device, ctx.local_world)
+    device = distributed.setup(ctx, device)
+    return _Run(
+        config=config,
+        device=device,
+        steps_per_epoch=len(_batches(train_split, config.batch_size, device)),
+        fingerprint=_fingerprint(config, train_split, val_split),
+        code=code_digest(__name__),
+        ctx=ctx,
+    )
 
 
-def _load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any] | None:
+def _resume(run: _Run, path: Path) -> bool:
+    """Restore `run` from the checkpoint at `path` if it was made by this code,
+    params and data; otherwise say in one line why it is not used."""
     if not path.is_file():
-        return None
+        return False
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
-        tqdm.write(f"train_asr: ignoring unreadable checkpoint {path} ({exc})")
-        return None
-    if not isinstance(checkpoint, dict) or checkpoint.get("fingerprint") != fingerprint:
+        checkpoint = load_torch(path, made_by="train_asr")
+    except DataError as exc:
+        tqdm.write(f"train_asr: ignoring checkpoint: {exc}")
+        return False
+    why = None
+    if not isinstance(checkpoint, dict) or checkpoint.get("fingerprint") != (
+        run.fingerprint
+    ):
+        why = "it was made with other params or data"
+    elif checkpoint.get("code") != run.code:
+        why = "it was made by other code (the hw2 sources it depends on changed)"
+    else:
+        try:
+            run.model.load_state_dict(checkpoint["model_state_dict"])
+            run.optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+            run.scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+            set_rng_state(checkpoint["rng"])
+            run.epoch, run.history = checkpoint["epoch"], checkpoint["history"]
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            reason = str(exc).strip().splitlines()[0][:100] if str(exc) else ""
+            why = f"its state does not fit the model ({type(exc).__name__}: {reason})"
+            run.start_afresh()  # part of the state may have been loaded
+    if why is not None:
+        if run.ctx.main:
+            tqdm.write(f"train_asr: ignoring checkpoint {path}: {why}; starting afresh")
+        return False
+    if run.ctx.main:
         tqdm.write(
-            f"train_asr: ignoring checkpoint {path}: it was made with other params or "
-            "data; starting afresh"
+            f"train_asr: resuming after epoch {run.epoch} of {run.config.epochs}"
         )
-        return None
-    return checkpoint
+    return True
+
+
+class _Log:
+    """Per-epoch metrics to dvclive (in live_dir) and one line per epoch."""
+
+    def __init__(self, live_dir: str | Path, history: list[dict[str, float]]):
+        from dvclive import Live  # imported here: it is slow, and params come first
+
+        self.live = Live(
+            dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None
+        )
+        # Replay the logged epochs: a resumed run's logs equal an uninterrupted one's.
+        for logged in history:
+            self._log(logged)
+
+    def _log(self, logged: dict[str, float]) -> None:
+        for name, value in logged.items():
+            self.live.log_metric(name, value)
+        self.live.next_step()
+
+    def epoch(self, epoch: int, of: int, logged: dict[str, float], seconds: float):
+        """Log one finished epoch."""
+        self._log(logged)
+        tqdm.write(
+            f"epoch {epoch}/{of}: "
+            + " ".join(f"{k} {v:.4f}" for k, v in logged.items())
+            + f" ({seconds:.1f} s)"
+        )
+
+    def failed(self) -> None:
+        """No summary may suggest a finished training (the checkpoint stays)."""
+        Path(self.live.metrics_file).unlink(missing_ok=True)
+
+    def end(self) -> None:
+        """Write the summary."""
+        self.live.end()
 
 
 def _validate(
@@ -277,6 +397,43 @@ def _validate(
     scores = asr_metrics(refs, hyps)
     similarity = float(np.mean([scores[name] for name in SIMILARITIES]))
     return {"val/loss": loss, "val/similarity": similarity, "val/cer": scores["cer"]}
+
+
+def _train_epoch(run: _Run, train_split: SpeechSplit, bar: tqdm) -> float:
+    """One pass over the training batches of epoch run.epoch; the mean token loss
+    (over every rank's batches under torchrun)."""
+    config, device, ctx = run.config, run.device, run.ctx
+    run.model.train()
+    total, count = 0.0, 0
+    batches = _batches(
+        train_split,
+        config.batch_size,
+        device,
+        shuffle=True,
+        seed=config.seed,
+        epoch=run.epoch,
+        ctx=ctx,
+    )
+    for step, batch in enumerate(batches):
+        batch = batch.to(device)
+        with _autocast(device):
+            loss, n = token_loss(run.net, batch, config.label_smoothing)
+        # [distributed] scaled so that DDP's gradient mean is the global batch's
+        step_loss, n = distributed.global_loss(
+            loss, n, step, batches.batch_sampler, ctx
+        )
+        _check_finite(step_loss, f"at epoch {run.epoch + 1}, step {step + 1}")
+        run.optimizer.zero_grad(set_to_none=True)
+        step_loss.backward()
+        run.optimizer.step()
+        run.scheduler.step()
+        total += loss.item() * n
+        count += n
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        failpoint("train_step")
+    total, count = distributed.sums([total, count], ctx, device)
+    return total / count
 
 
 def train(
@@ -296,152 +453,46 @@ def train(
     called after each checkpoint (tests use it to interrupt a run). A non-finite
     loss raises NonFiniteLossError and removes dvclive's summary metrics file.
     """
-    for split in (train_split, val_split):
-        if split.n_mels != config.dims.n_mels:
-            raise DataError(
-                f"{split.path}: {split.n_mels} mel bands, the model takes "
-                f"{config.dims.n_mels}"
-            )
+    check_split(train_split, config.dims, "train")
+    check_split(val_split, config.dims, "validation")
     checkpoint_path = Path(checkpoint_path)
-    device = pick_device(config.device)
-    seed_everything(config.seed)
-    model = ASRModel(config.dims).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    sampler = LengthBucketSampler(
-        train_split.n_frames, config.batch_size, seed=config.seed
-    )
-    steps_per_epoch = len(sampler)
-    total_steps = config.epochs * steps_per_epoch
-
-    def lr_factor(step: int) -> float:
-        return get_lr(step, base_lr=1.0, total_steps=total_steps, warmup=config.warmup)
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    fingerprint = _fingerprint(config, train_split, val_split)
-    start_epoch, history = 0, []
-    checkpoint = _load_checkpoint(checkpoint_path, fingerprint)
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model_state_dict"])
-        optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
-        scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
-        _set_rng_state(checkpoint["rng"])
-        start_epoch, history = checkpoint["epoch"], checkpoint["history"]
-        tqdm.write(f"train_asr: resuming after epoch {start_epoch} of {config.epochs}")
-
-    from dvclive import Live  # imported here: it is slow, and params come first
-
-    live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
-    # Replay the logged epochs: a resumed run's logs equal an uninterrupted one's.
-    for logged in history:
-        for name, value in logged.items():
-            live.log_metric(name, value)
-        live.next_step()
-
+    run = _setup(config, train_split, val_split)
+    _resume(run, checkpoint_path)
+    run.net = distributed.wrap(run.model, run.ctx, run.device)
+    # [distributed] rank 0 alone validates, logs and checkpoints
+    log = _Log(live_dir, run.history) if run.ctx.main else None
     bar = tqdm(
-        total=total_steps,
-        initial=start_epoch * steps_per_epoch,
+        total=config.epochs * run.steps_per_epoch,
+        initial=run.epoch * run.steps_per_epoch,
         unit="step",
-        disable=not progress,
+        disable=not progress or not run.ctx.main,
         dynamic_ncols=True,
     )
     try:
-        for epoch in range(start_epoch, config.epochs):
-            bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
+        while run.epoch < config.epochs:
+            bar.set_description(f"epoch {run.epoch + 1}/{config.epochs}")
             started = time.perf_counter()
-            model.train()
-            sampler.set_epoch(epoch)
-            total, count = 0.0, 0
-            for step, batch in enumerate(_loader(train_split, sampler)):
-                batch = batch.to(device)
-                with _autocast(device):
-                    loss, n = token_loss(model, batch, config.label_smoothing)
-                _check_finite(loss, f"at epoch {epoch + 1}, step {step + 1}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                total += loss.item() * n
-                count += n
-                bar.update()
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-            logged = {"train/loss": total / count}
-            logged.update(_validate(model, val_split, config, device))
-            history.append(logged)
-            save_torch(
-                checkpoint_path,
-                {
-                    "fingerprint": fingerprint,
-                    "epoch": epoch + 1,
-                    "history": history,
-                    "model_state_dict": model.state_dict(),
-                    "optimizer_state_dict": optimizer.state_dict(),
-                    "scheduler_state_dict": scheduler.state_dict(),
-                    "rng": _rng_state(),
-                    "sampler": {"seed": sampler.seed, "epoch": epoch + 1},
-                },
-            )
-            for name, value in logged.items():
-                live.log_metric(name, value)
-            live.next_step()
-            tqdm.write(
-                f"epoch {epoch + 1}/{config.epochs}: "
-                + " ".join(f"{k} {v:.4f}" for k, v in logged.items())
-                + f" ({time.perf_counter() - started:.1f} s)"
-            )
+            logged = {"train/loss": _train_epoch(run, train_split, bar)}
+            if log is not None:
+                logged.update(_validate(run.model, val_split, config, run.device))
+                run.history.append(logged)
+            run.epoch += 1
+            if log is not None:
+                save_torch(checkpoint_path, run.checkpoint())
+                failpoint("train_epoch")
+                log.epoch(
+                    run.epoch, config.epochs, logged, time.perf_counter() - started
+                )
+            distributed.barrier(run.ctx)
             if on_epoch_end is not None:
-                on_epoch_end(epoch + 1)
+                on_epoch_end(run.epoch)
     except NonFiniteLossError:
-        # No summary may suggest a finished training; the checkpoint stays.
-        Path(live.metrics_file).unlink(missing_ok=True)
+        if log is not None:
+            log.failed()
         raise
     finally:
         bar.close()
-    live.end()
-    return model.cpu()
-
-
-def load_model(path: str | Path) -> ASRModel:
-    """Rebuild a model saved by train_asr (safe loading)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no trained model (run train_asr)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        return ASRModel.from_checkpoint(checkpoint)
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{path}: not a model saved by train_asr ({exc})") from None
-
-
-def evaluate(
-    model: ASRModel, split: SpeechSplit, config: ASREvalConfig, progress: bool = True
-) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
-    """Test metrics and (id, reference, hypothesis) transcripts of a split."""
-    if split.n_mels != model.dims.n_mels:
-        raise DataError(
-            f"{split.path}: {split.n_mels} mel bands, the model takes "
-            f"{model.dims.n_mels}"
-        )
-    device = pick_device(config.device)
-    model = model.to(device)
-    batch_size = config.eval_batch_size
-    loss = evaluate_loss(model, split, batch_size, device, config.label_smoothing)
-    hyps = transcribe(model, split, batch_size, device, progress=progress)
-    refs = [split.tokens(i).tolist() for i in range(len(split))]
-    metrics: dict[str, Any] = {"loss": loss, **asr_metrics(refs, hyps)}
-    metrics.update(
-        n_params=model.n_params(),
-        decoder=model.dims.decoder,
-        attention=model.dims.attention,
-        cross_attention=model.dims.cross_attention,
-    )
-    rows = [
-        (split.ids[i], decode(r), decode(h))
-        for i, (r, h) in enumerate(zip(refs, hyps, strict=True))
-    ]
-    return metrics, rows
-
-
-def transcripts_tsv(rows: list[tuple[str, str, str]]) -> str:
-    """The transcripts file: a header, then id, reference, hypothesis per line."""
-    lines = ["id\treference\thypothesis"] + ["\t".join(row) for row in rows]
-    return "\n".join(lines) + "\n"
+    if log is not None:
+        log.end()
+    distributed.teardown(run.ctx)
+    return run.model.cpu()

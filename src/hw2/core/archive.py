@@ -16,7 +16,6 @@ import os
 import posixpath
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -24,7 +23,8 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from hw2.core.errors import DataError
-from hw2.core.io import atomic_dir
+from hw2.core.failpoints import failpoint
+from hw2.core.io import atomic_dir, scratch_dir
 
 
 def _absolute(path: str) -> bool:
@@ -88,10 +88,7 @@ def safe_extract(
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
         raise DataError(f"{archive}: file not found")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(
-        tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".extract", dir=dest.parent)
-    )
+    work = scratch_dir(dest, ".extract")
     try:
         with (
             archive.open("rb") as raw,
@@ -110,6 +107,7 @@ def safe_extract(
                     for n, member in enumerate(tar, start=1):
                         check_member(member, archive.name)
                         tar.extract(member, work, filter="data")
+                        failpoint("extract")
                         bar.set_postfix(members=n, refresh=False)
             except tarfile.FilterError as exc:
                 raise DataError(f"{archive}: unsafe member refused ({exc})") from None

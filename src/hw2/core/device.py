@@ -2,6 +2,7 @@
 
 import random
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,3 +44,30 @@ def cpu_threads(n: int = 1):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def rng_state() -> dict[str, Any]:
+    """Torch, numpy, Python (and CUDA) random states, in a weights_only-safe form."""
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": (
+            np_state[0],
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            *np_state[2:],
+        ),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what rng_state() returned."""
+    torch.set_rng_state(state["torch"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -6,6 +6,7 @@ request. Only a file whose checksum matches is moved onto `dest`.
 
 import hashlib
 import os
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 from tqdm import tqdm
 
 from hw2.core.errors import DataError
+from hw2.core.failpoints import failpoint
 
 CHUNK = 1 << 20
 # Plain HTTP is refused except on the loopback interface (local mirrors, tests).
@@ -28,6 +30,29 @@ def check_url(url: str) -> None:
     if parts.scheme == "http" and parts.hostname in _LOOPBACK:
         return
     raise DataError(f"refusing to download {url!r}: only https:// URLs are allowed")
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL check_url allows (every hop is checked)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_CheckedRedirects())
+
+
+def check_checksum(checksum: str, algorithm: str) -> str:
+    """The checksum in lower case; DataError unless it is a hex digest of the
+    algorithm's length (checked before any byte is downloaded)."""
+    n_hex = 2 * hashlib.new(algorithm).digest_size
+    if not re.fullmatch(rf"[0-9a-fA-F]{{{n_hex}}}", checksum):
+        raise DataError(
+            f"expected {algorithm} checksum {checksum!r} is not {n_hex} "
+            "hexadecimal digits"
+        )
+    return checksum.lower()
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -51,7 +76,10 @@ def download(
     """Download `url` to `dest` unless a verified copy is there; return `dest`."""
     check_url(url)
     dest = Path(dest)
-    checksum = checksum.lower()
+    try:
+        checksum = check_checksum(checksum, algorithm)
+    except DataError as exc:
+        raise DataError(f"{dest.name}: {exc}") from None
     if dest.exists():
         if file_digest(dest, algorithm) == checksum:
             return dest
@@ -64,7 +92,7 @@ def download(
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:
             # Range not satisfiable: the partial file is already complete.
@@ -100,6 +128,7 @@ def download(
                     while chunk := response.read(CHUNK):
                         out.write(chunk)
                         bar.update(len(chunk))
+                        failpoint("download")
                 except (OSError, urllib.error.URLError) as exc:
                     raise DataError(
                         f"download of {url} interrupted after {part.stat().st_size} "

@@ -16,6 +16,10 @@ class DataError(Hw2Error):
     """An input file that is missing, malformed or fails its checksum."""
 
 
+class NonFiniteLossError(Hw2Error):
+    """A training loss became NaN or infinite (both the CNN and the ASR raise it)."""
+
+
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main(); a user-fixable problem exits 2 with one line."""
     try:

@@ -1,7 +1,15 @@
-"""Atomic writes: a killed stage leaves the old file or none, never half a file."""
+"""Atomic writes: a killed stage leaves the old file or none, never half a file.
 
+Temporary entries are named `.<name>.<pid>.<random><suffix>` beside their target;
+the next writer of the same target removes those whose process is gone, so a
+killed run leaves nothing behind for long, and a concurrent writer's are kept.
+"""
+
+import glob
 import json
 import os
+import pickle
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,12 +30,68 @@ _FILE_MODE = 0o666 & ~_umask()
 _DIR_MODE = 0o777 & ~_umask()
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # someone else's process (or a number no pid can be)
+    return True
+
+
+def remove_leftovers(path: str | Path, suffix: str) -> list[Path]:
+    """Delete `.<name>.<pid>.*<suffix>` entries beside `path` whose pid is gone.
+
+    Only this target's own temporary names are considered, and an entry of a
+    process still running (another stage writing the same target) is kept; a
+    name without a pid (made before pids were added) counts as a leftover.
+    Returns what was removed.
+    """
+    path = Path(path)
+    name, tail = re.escape(path.name), re.escape(suffix)
+    # tempfile's random part: 8 characters of [a-z0-9_]
+    ours = re.compile(rf"\.{name}\.(\d+)\.[a-z0-9_]{{8}}{tail}")
+    older = re.compile(rf"\.{name}\.[a-z0-9_]{{8}}{tail}")
+    removed = []
+    for entry in path.parent.glob(glob.escape(f".{path.name}.") + "*"):
+        match = ours.fullmatch(entry.name)
+        if match and _alive(int(match[1])):
+            continue
+        if not match and not older.fullmatch(entry.name):
+            continue  # another target's entry that happens to share the prefix
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def scratch_dir(path: str | Path, suffix: str) -> Path:
+    """A new private folder `.<name>.<pid>.*<suffix>` beside `path`, after
+    removing the leftovers of killed runs; the caller deletes it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path, suffix)
+    return Path(
+        tempfile.mkdtemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=path.parent
+        )
+    )
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_leftovers(path, ".tmp")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -42,16 +106,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces `path` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(
-        tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    )
+    # A kill between the two renames below leaves the previous output aside
+    # (named `.<name>.old` before temporary names carried a pid).
+    remove_leftovers(path, ".old")
+    shutil.rmtree(path.with_name(f".{path.name}.old"), ignore_errors=True)
+    tmp = scratch_dir(path, ".tmp")
     try:
         yield tmp
         os.chmod(tmp, _DIR_MODE)
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            # renamed onto an empty folder of our own (POSIX allows it), so that
+            # the name carries our pid like every other temporary entry
+            old = scratch_dir(path, ".old")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -79,3 +145,35 @@ def save_torch(path: str | Path, obj: Any) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> Any:
+    """torch.load with weights_only=True; any unreadable file is a one-line
+    DataError naming it (never torch's advice to load it unsafely)."""
+    import torch
+
+    from hw2.core.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (run {made_by})")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (run {made_by} again)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch names an "Unsupported global" when the pickle is sound but
+        # names something besides tensors and plain data (and suggests loading
+        # it unsafely, which is not repeated here); garbage fails otherwise
+        if "unsupported global" in str(exc).lower():
+            raise DataError(
+                f"{path}: holds objects other than tensors and plain data; refused "
+                f"(safe loading only: run {made_by} again)"
+            ) from None
+        raise DataError(
+            f"{path}: not a file saved by {made_by} (UnpicklingError)"
+        ) from None
+    except (RuntimeError, EOFError, KeyError, ValueError, OSError) as exc:
+        raise DataError(
+            f"{path}: not a file saved by {made_by} ({type(exc).__name__})"
+        ) from None

@@ -1,7 +1,12 @@
-"""Reading params.yaml with checks: every bad value is one line naming its key."""
+"""Reading params.yaml with checks: every bad value is one line naming its key.
 
+Typos are errors too: a key written twice, or a key params.yaml's schema (KEYS)
+does not know in a section a stage reads, is refused with the closest known name.
+"""
+
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +20,71 @@ _MISSING = object()
 # switch and cache independently.
 DATA_SOURCES = ("sample", "full")  # sample: made here, no network | full: downloads
 
+# Every key params.yaml may hold, as dotted paths to its values: the one list of
+# them. A stage that reads a key checks each section on the way there (`cnn` when
+# it reads cnn.epochs), so `cnn.epoch: 1` is refused instead of silently ignored.
+_KEYS = """
+    lr decoder device
+    data.images.source data.images.url data.images.md5
+    data.images.sample.n_train data.images.sample.n_val data.images.sample.n_test
+    data.images.sample.seed
+    data.speech.source data.speech.url data.speech.sha256
+    data.speech.sample.n_clips data.speech.sample.seed
+    cnn.maxpool cnn.batch_size cnn.epochs cnn.seed cnn.seeds
+    asr.max_frames asr.lr asr.eval_batch_size asr.label_smoothing asr.warmup
+    asr.val_decode asr.seed asr.attention asr.cross_attention asr.attention_form
+    asr.model.hidden asr.model.heads asr.model.mlp asr.model.encoder_layers
+    asr.epochs.sample asr.epochs.full asr.batch_size.sample asr.batch_size.full
+    attention.head_dim attention.terms attention.lengths attention.error_terms
+    attention.seed attention.threads
+"""
+KEYS = tuple(_KEYS.split())
+
+
+def schema(keys: Sequence[str]) -> dict[str, set[str]]:
+    """Each section's known names ('' is the top level) from dotted keys."""
+    sections: dict[str, set[str]] = {}
+    for key in keys:
+        parts = key.split(".")
+        for depth in range(len(parts)):
+            sections.setdefault(".".join(parts[:depth]), set()).add(parts[depth])
+    return sections
+
+
+SCHEMA = schema(KEYS)
+
 
 class Params:
     """Typed, checked access to a params.yaml mapping by dotted key."""
 
-    def __init__(self, data: Any, source: str = "params.yaml"):
+    def __init__(
+        self,
+        data: Any,
+        source: str = "params.yaml",
+        known: Mapping[str, set[str]] | None = None,
+    ):
+        """known: each section's allowed names (SCHEMA); None accepts any key."""
         if not isinstance(data, dict):
             raise ParamError(f"{source}: expected a mapping at the top level")
         self.data = data
         self.source = source
+        self.known = known
+        self._checked: set[str] = set()
+
+    def _check_section(self, section: str, node: dict) -> None:
+        """Refuse a name in this section the schema does not know (once each)."""
+        if self.known is None or section in self._checked:
+            return
+        self._checked.add(section)
+        allowed = self.known.get(section)
+        if allowed is None:
+            return  # not a section of the schema: its value checks speak for it
+        prefix = f"{section}." if section else ""
+        for name in node:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
+                hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+                raise ParamError(f"{self.source}: unknown key '{prefix}{name}'{hint}")
 
     def _fail(self, key: str, allowed: str, value: Any) -> ParamError:
         return ParamError(f"{self.source}: {key} must be {allowed}, got {value!r}")
@@ -31,7 +92,10 @@ class Params:
     def get(self, key: str, default: Any = _MISSING) -> Any:
         """The raw value at a dotted key; a missing key is an error unless defaulted."""
         node: Any = self.data
-        for part in key.split("."):
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            if isinstance(node, dict):
+                self._check_section(".".join(parts[:depth]), node)
             if not isinstance(node, dict) or part not in node:
                 if default is not _MISSING:
                     return default
@@ -112,17 +176,44 @@ class Params:
         return list(value)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, first: int, again: int):
+        super().__init__(f"key {key!r} written twice (lines {first} and {again})")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps
+    the last one without a word; DVC refuses the file)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, str | int | float | bool) and key in lines:
+                    raise _DuplicateKey(key, lines[key], line)
+                if isinstance(key, str | int | float | bool):
+                    lines[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """Parse params.yaml; a syntax error names the file and line."""
+    """Parse params.yaml; a syntax error or a repeated key names the file and line.
+
+    The result refuses keys SCHEMA does not know in the sections a stage reads.
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ParamError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as exc:
+        raise ParamError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ParamError(f"{path}:{where} is not valid YAML") from None
-    return Params(data, source=str(path))
+    return Params(data, source=str(path), known=SCHEMA)

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw2.core.errors import Hw2Error
-from hw2.pipeline.report import CNN_JSON, Column, Run, dvc_env, experiment_runs
+from hw2.pipeline import dvc
+from hw2.pipeline.runs import (
+    ASR_METRICS,
+    CNN_JSON,
+    CNN_METRICS,
+    Column,
+    Run,
+    experiment_runs,
+    runs_frame,
+)
 
 LEARNING_RATES = (0.1, 0.01, 0.001)
 # Columns of the final table (`dvc exp show --keep`): names, the params varied,
@@ -32,14 +41,8 @@ TABLE_COLUMNS = (
     "asr.cross_attention",
     "data.images.source",
     "data.speech.source",
-    "val_acc",
-    "test_acc",
-    "loss",
-    "jaccard",
-    "cosine",
-    "damerau_levenshtein",
-    "cer",
-    "wer",
+    *CNN_METRICS,
+    *ASR_METRICS,
 )
 
 
@@ -85,15 +88,12 @@ def phase_two(source: str, best_lr: float) -> list[Experiment]:
 def best_learning_rate(runs: Sequence[Run]) -> float:
     """The phase-1 CNN learning rate with the highest validation accuracy."""
     names = {e.name for e in phase_one("sample")[: len(LEARNING_RATES)]}
-    val_acc = Column("val_acc", CNN_JSON, "val_acc")
-    scored = [
-        (run.value(val_acc), float(run.params["lr"]))
-        for run in runs
-        if run.name in names and run.value(val_acc) is not None
-    ]
-    if not scored:
+    columns = (Column("lr", "params", "lr"), Column("val_acc", CNN_JSON, "val_acc"))
+    frame = runs_frame(runs, columns).dropna()
+    frame = frame[frame["run"].isin(names)]
+    if frame.empty:
         raise Hw2Error("no CNN learning-rate experiment finished: see `dvc queue logs`")
-    return max(scored)[1]
+    return float(frame.loc[frame["val_acc"].astype(float).idxmax(), "lr"])
 
 
 def queue_command(exp: Experiment, copy_paths: Sequence[str]) -> list[str]:
@@ -114,7 +114,7 @@ def untracked_files(root: Path) -> list[str]:
     """
     cmd = ["git", "ls-files", "--others", "--exclude-standard", "-z"]
     cmd += ["--directory", "--no-empty-directory"]
-    return [p for p in _run(cmd, root).split("\0") if p]
+    return [p for p in dvc.run(cmd, root).split("\0") if p]
 
 
 def pipeline_inputs(root: Path) -> tuple[set[Path], set[Path]]:
@@ -213,24 +213,16 @@ def table_command() -> list[str]:
     return ["dvc", "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep", keep]
 
 
-def _run(cmd: list[str], root: Path, check: bool = True) -> str:
-    proc = subprocess.run(cmd, cwd=root, env=dvc_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise Hw2Error(f"`{' '.join(cmd[:4])} …` failed: {last}")
-    return proc.stdout
-
-
 def _run_queue(root: Path, grid: list[Experiment], jobs: int) -> None:
-    existing = set(_run(["dvc", "exp", "list", "--name-only"], root).split())
+    existing = set(dvc.run(["dvc", "exp", "list", "--name-only"], root).split())
     stale = [e.name for e in grid if e.name in existing]
     if stale:  # a rerun of the grid replaces the earlier results
-        _run(["dvc", "exp", "remove", *stale], root)
+        dvc.run(["dvc", "exp", "remove", *stale], root)
     handed = copy_paths(root)
     if handed:
         print(f"handing the untracked pipeline inputs to the queued runs: {handed}")
     for exp in grid:
-        _run(queue_command(exp, handed), root)
+        dvc.run(queue_command(exp, handed), root)
         print(f"queued {exp.name}: {exp.params}")
     problem = copy_failure(run_all(root, jobs), root)
     if problem:
@@ -246,7 +238,7 @@ def worker_env(jobs: int, cpus: int | None = None) -> dict[str, str]:
     one the user set is kept. Stages that pin their own thread count
     (hw2.core.device.cpu_threads) still do.
     """
-    env = dvc_env()
+    env = dvc.dvc_env()
     if not os.environ.get("OMP_NUM_THREADS"):
         cpus = cpus or _usable_cpus()
         env["OMP_NUM_THREADS"] = str(max(1, cpus // jobs))
@@ -263,7 +255,7 @@ def run_homework(
     if jobs < 1:
         raise Hw2Error(f"jobs must be >= 1, got {jobs}")
     # Cached baseline outputs let every queued run skip the stages it shares.
-    subprocess.run(["dvc", "repro"], cwd=root, env=dvc_env(), check=True)
+    dvc.run(["dvc", "repro"], root, capture=False)
     _run_queue(root, phase_one(source, mclaurin), jobs)
     runs, problem = experiment_runs(root)
     if problem:
@@ -271,7 +263,7 @@ def run_homework(
     best = best_learning_rate(runs)
     print(f"best learning rate by validation accuracy: {best}")
     _run_queue(root, phase_two(source, best), jobs)
-    return _run(table_command(), root)
+    return dvc.run(table_command(), root)
 
 
 def _usable_cpus() -> int:

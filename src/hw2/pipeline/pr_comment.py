@@ -1,58 +1,55 @@
-"""A pull-request comment: what a change did to metrics, params and plots.
+"""A pull-request comment a reviewer reads at a glance, and `make diff` prints.
 
-It compares the workspace (the branch after `dvc repro`) with a base revision using
-`dvc metrics diff --md`, `dvc params diff --md` and `dvc plots diff --json`. A PR
-comment cannot hold DVC's HTML plots, so changed curves become a compact table
-(last values and a sparkline of each) and PNGs of base vs head for an artifact.
+The workspace (the branch after `dvc repro`) against a base revision: the headline
+metrics of each study first, labelled within or beyond noise (hw2.pipeline.compare),
+the other changed metrics folded away, the params that changed (`dvc params diff`),
+and one row per changed curve (last values and sparklines; hw2.pipeline.plots).
+Its length depends on what changed, not on how many metrics and plots exist.
 """
 
-import json
 import os
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw2.core.errors import DataError, Hw2Error
-from hw2.core.io import atomic_dir, write_text
-from hw2.pipeline.report import dvc_env, markdown_table, pyplot, save_figure
+import yaml
+
+from hw2.core.errors import DataError
+from hw2.core.io import atomic_dir
+from hw2.pipeline import dvc
+from hw2.pipeline.checks import comment_warnings
+from hw2.pipeline.compare import (
+    HEADLINES,
+    SIGNIFICANT_DIGITS,
+    Change,
+    Headline,
+    Value,
+    compare,
+    metric_paths,
+    read_metrics,
+    rounded,
+    split_headlines,
+)
+from hw2.pipeline.dvc import RevisionFiles
+from hw2.pipeline.figures import pyplot, save_figure
+from hw2.pipeline.plots import Curve, PlotData, load_plots
+from hw2.pipeline.runs import cell, markdown_table
 
 MARKER = "<!-- hw2-dvc-pr-comment -->"
-HEAD = "workspace"  # DVC's name for the working tree in its diffs
-# Columns of plot data that are neither the x axis nor a curve.
-NOT_CURVES = {"rev", "step", "timestamp", "filename", "field"}
 SPARKS = "▁▂▃▄▅▆▇█"
 MAX_SPARK = 24
-
-
-def run_command(args: Sequence[str], root: Path) -> str:
-    """stdout of a git or dvc command in `root`; a failure is one Hw2Error line."""
-    try:
-        proc = subprocess.run(
-            list(args), cwd=root, env=dvc_env(), capture_output=True, text=True
-        )
-    except OSError as exc:
-        raise Hw2Error(f"`{args[0]}` could not run: {exc}") from exc
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"]
-        raise Hw2Error(f"`{' '.join(args)}` failed: {lines[-1]}")
-    return proc.stdout
-
-
-def check_revision(base: str, root: Path) -> None:
-    """Refuse a base that is not a commit, before any slow dvc call."""
-    try:
-        run_command(
-            ["git", "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], root
-        )
-    except Hw2Error as exc:
-        raise Hw2Error(
-            f"base revision {base!r} is not a commit here "
-            "(in CI, check out with fetch-depth: 0)"
-        ) from exc
+# Curve rows shown before the rest is folded into a <details> block.
+MAX_CURVE_ROWS = 6
+NOISE_RULE = (
+    "A change is listed when it shows at the reported precision (whole numbers "
+    f"in full, others to {SIGNIFICANT_DIGITS} significant digits). It is **beyond "
+    "noise** when |Δ| > "
+    "√(a² + b²), a and b the two sides' 95% half-widths (from `X_ci95`, or "
+    "1.96·`X_std`/√seeds); a side without an interval borrows the other's; "
+    "*no interval*: neither side has one."
+)
 
 
 def diff_table(markdown: str) -> str | None:
@@ -61,92 +58,56 @@ def diff_table(markdown: str) -> str | None:
     return "\n".join(lines) if len(lines) > 2 else None
 
 
-@dataclass
-class PlotDiff:
-    """One plot's data rows at the base and in the workspace (`rev` removed)."""
-
-    name: str
-    x: str | None
-    base: list[dict[str, Any]]
-    head: list[dict[str, Any]]
-
-    @property
-    def status(self) -> str:
-        """new, removed, changed or unchanged."""
-        if not self.base:
-            return "new"
-        if not self.head:
-            return "removed"
-        same = _multiset(self.base) == _multiset(self.head)
-        return "unchanged" if same else "changed"
+def _value(v: Value | None) -> str:
+    if v is None:
+        return "–"
+    text = rounded(v.value)
+    if v.low is not None and v.high is not None and v.high > v.low:
+        text += f" ± {(v.high - v.low) / 2:.2g}"
+    return text
 
 
-def _multiset(rows: list[dict[str, Any]]) -> Counter:
-    return Counter(tuple(sorted((k, str(v)) for k, v in r.items())) for r in rows)
+def _delta(change: Change) -> str:
+    d = change.delta
+    return "–" if d is None or not change.changed else f"{d:+.{SIGNIFICANT_DIGITS}g}"
 
 
-def _plot_rows(entry: Mapping[str, Any]) -> tuple[list[Any], str | None]:
-    anchors = entry.get("anchor_definitions") or {}
-    rows = anchors.get("<DVC_METRIC_DATA>")
-    if rows is None:  # the unsplit form carries the rows inside the Vega spec
-        content = entry.get("content")
-        data = content.get("data") if isinstance(content, dict) else None
-        rows = data.get("values") if isinstance(data, dict) else None
-    label = anchors.get("<DVC_METRIC_X_LABEL>")
-    return (rows if isinstance(rows, list) else []), label
+def _verdict(change: Change) -> str:
+    verdict = change.verdict
+    return f"**{verdict}**" if verdict == "beyond noise" else verdict
 
 
-def parse_plots_diff(obj: Any) -> list[PlotDiff]:
-    """Plots from `dvc plots diff --json --split`, rows split into base and head.
-
-    A plot declared twice (a file and a top-level plot over it) is kept once.
-    """
-    data = obj.get("data") if isinstance(obj, dict) else None
-    plots, seen = [], set()
-    for name, entries in (data or {}).items():
-        for entry in entries if isinstance(entries, list) else []:
-            if not isinstance(entry, dict) or entry.get("type") != "vega":
-                continue
-            rows, label = _plot_rows(entry)
-            rows = [r for r in rows if isinstance(r, dict)]
-            keys = set().union(*rows) if rows else set()
-            x = label if label in keys else ("step" if "step" in keys else None)
-            base = [_strip(r) for r in rows if r.get("rev") != HEAD]
-            head = [_strip(r) for r in rows if r.get("rev") == HEAD]
-            signature = (
-                x,
-                frozenset(_multiset(base).items()),
-                frozenset(_multiset(head).items()),
-            )
-            if signature not in seen:
-                seen.add(signature)
-                plots.append(PlotDiff(str(name), x, base, head))
-    return plots
+def _row(first: Sequence[str], change: Change) -> list[str]:
+    cells = [_value(change.old), _value(change.new), _delta(change)]
+    return [*first, *cells, _verdict(change)]
 
 
-def _strip(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "rev"}
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def curves(rows: list[dict[str, Any]], x: str) -> dict[str, list[tuple[float, float]]]:
-    """Numeric columns as (x, y) points sorted by x; {} when x is not numeric."""
-    out: dict[str, list[tuple[float, float]]] = {}
-    for row in rows:
-        xv = _number(row.get(x))
-        if xv is None:
-            return {}
-        for key, value in row.items():
-            yv = _number(value)
-            if key != x and key not in NOT_CURVES and yv is not None:
-                out.setdefault(key, []).append((xv, yv))
-    return {k: sorted(v) for k, v in out.items()}
+def metrics_section(
+    changes: Sequence[Change], base: str, headlines: Sequence[Headline] = HEADLINES
+) -> list[str]:
+    """The headline table, then the other changed metrics in a <details> block."""
+    heads, rest = split_headlines(changes, headlines)
+    cols = [f"`{base}`", "this PR", "change", "noise"]
+    lines = ["### Metrics", ""]
+    if heads:
+        rows = [_row([label], c) for label, c in heads]
+        lines += [markdown_table(["headline", *cols], rows), ""]
+    else:
+        lines += ["_No headline metric in either revision._", ""]
+    moved = [c for c in rest if c.changed]
+    if not moved:
+        lines += [f"_No other metric changed ({len(rest)} compared)._", ""]
+        return lines
+    verdicts = Counter(c.verdict for c in moved)
+    counts = ", ".join(f"{n} {v}" for v, n in verdicts.most_common())
+    summary = (
+        f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed ({counts}); "
+        f"{len(rest) - len(moved)} unchanged"
+    )
+    rows = [_row([f"`{cell(c.path)}`", cell(c.key)], c) for c in moved]
+    lines += [f"<details><summary>{summary}</summary>", ""]
+    lines += [markdown_table(["file", "metric", *cols], rows), "", "</details>", ""]
+    return lines
 
 
 def sparkline(values: Sequence[float], low: float, high: float) -> str:
@@ -167,106 +128,108 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4g}"
 
 
-def _change(old: float | None, new: float | None) -> str:
-    if old is None or new is None:
-        return "–"
-    return f"{new - old:+.4g}"
-
-
-def curve_rows(plot: PlotDiff) -> list[list[str]]:
-    """Table rows for a plot's curves: last values, change, sparklines."""
-    if plot.x is None:
-        return []
-    base, head = curves(plot.base, plot.x), curves(plot.head, plot.x)
-    rows = []
-    for key in sorted(set(base) | set(head)):
-        b, h = base.get(key, []), head.get(key, [])
-        ys = [y for _, y in b + h]
-        b_last = b[-1][1] if b else None
-        h_last = h[-1][1] if h else None
-        rows.append(
-            [
-                f"`{plot.name}`",
-                key,
-                _fmt(b_last),
-                _fmt(h_last),
-                _change(b_last, h_last),
-                sparkline([y for _, y in b], min(ys), max(ys)) or "–",
-                sparkline([y for _, y in h], min(ys), max(ys)) or "–",
-            ]
-        )
-    return rows
+def curve_row(plot: str, curve: Curve) -> list[str]:
+    """Last values, change and both sparklines (one scale) of a curve."""
+    ys = [y for _, y in curve.base + curve.head] or [0.0]
+    last_b = curve.base[-1][1] if curve.base else None
+    last_h = curve.head[-1][1] if curve.head else None
+    change = "–" if last_b is None or last_h is None else f"{last_h - last_b:+.4g}"
+    sparks = [
+        sparkline([y for _, y in pts], min(ys), max(ys)) or "–"
+        for pts in (curve.base, curve.head)
+    ]
+    return [cell(plot), cell(curve.label), _fmt(last_b), _fmt(last_h), change, *sparks]
 
 
 def slug(name: str) -> str:
-    """A file name for a plot id."""
+    """A file name for a plot name."""
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "plot"
 
 
-def plot_png(plot: PlotDiff, base_label: str, path: Path) -> bool:
-    """Base (dashed) vs head (solid) curves of one plot; False if not numeric."""
-    if plot.x is None:
-        return False
-    base, head = curves(plot.base, plot.x), curves(plot.head, plot.x)
-    if not base and not head:
-        return False
+def plot_png(plot: PlotData, base_label: str, path: Path) -> None:
+    """Base (dashed) vs head (solid) curves of one plot, one colour per series."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for label, series, style in [(base_label, base, "--"), ("this PR", head, "-")]:
-        for key, points in sorted(series.items()):
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, style, marker="o", ms=3, label=f"{key} ({label})")
+    for i, curve in enumerate(plot.curves):
+        for label, pts, style in [
+            (base_label, curve.base, "--"),
+            ("this PR", curve.head, "-"),
+        ]:
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(
+                    xs,
+                    ys,
+                    style,
+                    color=f"C{i}",
+                    marker="o",
+                    ms=3,
+                    label=f"{curve.label} ({label})",
+                )
     ax.set_title(plot.name, fontsize=9)
-    ax.set_xlabel(plot.x)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
-    return True
 
 
 def plots_section(
-    plots: Sequence[PlotDiff],
+    plots: Sequence[PlotData],
     base: str,
     plots_dir: Path | None,
     artifact_url: str | None,
 ) -> list[str]:
-    """Markdown lines for the plots: changed curves, other changes, unchanged."""
-    moved = [p for p in plots if p.status != "unchanged"]
-    same = [p for p in plots if p.status == "unchanged"]
+    """Changed curves as rows (the first few shown), other changed plots by name,
+    the unchanged ones counted."""
     lines = ["### Plots", ""]
     if not plots:
         return lines + ["_No plots declared in dvc.yaml._", ""]
-    rows = [row for p in moved for row in curve_rows(p)]
+    moved = [p for p in plots if p.status != "unchanged"]
+    rows = [curve_row(p.name, c) for p in moved for c in p.curves if c.changed]
+    header = ["plot", "series", f"`{base}` last", "this PR last", "change"]
+    header += [f"`{base}`", "this PR"]
     if rows:
-        header = ["plot", "curve", f"`{base}` last", "this PR last", "change"]
-        header += [f"`{base}`", "this PR"]
-        lines += [markdown_table(header, rows), ""]
-    others = [p for p in moved if not curve_rows(p)]
+        lines += [markdown_table(header, rows[:MAX_CURVE_ROWS]), ""]
+    if rows[MAX_CURVE_ROWS:]:
+        more = rows[MAX_CURVE_ROWS:]
+        lines += [f"<details><summary>{len(more)} more curves changed</summary>", ""]
+        lines += [markdown_table(header, more), "", "</details>", ""]
+    others = [p for p in moved if not p.curves]
     if others:
-        items = ", ".join(f"`{p.name}` ({p.status})" for p in others)
-        lines += [f"Other plots that moved: {items}.", ""]
+        names = ", ".join(f"`{cell(p.name)}` ({p.status})" for p in others)
+        lines += [f"Also changed: {names}.", ""]
     if not moved:
         lines += ["_No plot changed._", ""]
+    same = [p for p in plots if p.status == "unchanged"]
     if same:
-        lines += ["Unchanged: " + ", ".join(f"`{p.name}`" for p in same) + ".", ""]
-    if plots_dir is not None:
-        written = []
+        names = ", ".join(f"`{cell(p.name)}`" for p in same)
+        plural = "s" * (len(same) != 1)
+        lines += [f"<details><summary>{len(same)} plot{plural} unchanged</summary>", ""]
+        lines += [names, "", "</details>", ""]
+    with_curves = [p for p in moved if any(c.changed for c in p.curves)]
+    if plots_dir is not None and with_curves:
         with atomic_dir(plots_dir) as tmp:
-            for p in moved:
-                if plot_png(p, base, tmp / f"{slug(p.name)}.png"):
-                    written.append(f"{slug(p.name)}.png")
-        if written:
-            where = (
-                f"the [workflow run's artifacts]({artifact_url})"
-                if artifact_url
-                else f"`{plots_dir}`"
-            )
-            lines += [
-                f"Curves, base vs this PR, as PNG: {', '.join(written)} in {where}."
-            ]
-            lines += [""]
+            for p in with_curves:
+                plot_png(p, base, tmp / f"{slug(p.name)}.png")
+        where = (
+            f"the [workflow run's artifacts]({artifact_url})"
+            if artifact_url
+            else f"`{plots_dir}`"
+        )
+        lines += [f"Base vs this PR as PNGs ({len(with_curves)}) in {where}.", ""]
     return lines
+
+
+def _dvc_yaml(files: RevisionFiles) -> dict[str, Any]:
+    data = files.read_bytes("dvc.yaml")
+    if data is None:
+        return {}
+    try:
+        tree = yaml.safe_load(data.decode())
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        where = files.rev or "the workspace"
+        raise DataError(f"dvc.yaml ({where}): cannot read ({exc})") from exc
+    return tree if isinstance(tree, dict) else {}
 
 
 def build_comment(
@@ -274,37 +237,32 @@ def build_comment(
     root: str | Path = ".",
     plots_dir: str | Path | None = None,
     artifact_url: str | None = None,
-    all_metrics: bool = False,
+    headlines: Sequence[Headline] = HEADLINES,
 ) -> str:
     """The comment's Markdown: the workspace against `base` (plots_dir under root)."""
     root = Path(root)
-    check_revision(base, root)
-    metrics_args = ["dvc", "metrics", "diff", base, "--md"]
-    metrics = diff_table(run_command(metrics_args + ["--all"] * all_metrics, root))
-    params = diff_table(run_command(["dvc", "params", "diff", base, "--md"], root))
-    raw = run_command(["dvc", "plots", "diff", base, "--json", "--split"], root)
-    try:
-        plots = parse_plots_diff(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise DataError("`dvc plots diff --json` printed no JSON") from exc
+    dvc.check_commit(base, root)
+    old, new = RevisionFiles(root, base), RevisionFiles(root)
+    old_yaml, new_yaml = _dvc_yaml(old), _dvc_yaml(new)
+    paths = list(dict.fromkeys(metric_paths(new_yaml) + metric_paths(old_yaml)))
+    changes = compare(read_metrics(old, paths), read_metrics(new, paths))
+    params = diff_table(dvc.run(["dvc", "params", "diff", base, "--md"], root))
     lines = [
         MARKER,
         f"## DVC: this pull request against `{base}`",
         "",
-        "The pipeline's results in this branch's workspace (after `dvc repro`) "
-        f"compared with those committed at `{base}`.",
+        "The results of this branch's workspace (after `dvc repro`) against those "
+        f"committed at `{base}`.",
         "",
-        "### Metrics",
-        "",
-        metrics or "_No metric changed._",
-        "",
-        "### Params",
-        "",
-        params or "_No param changed._",
+        # hw2.pipeline.checks: other data at the base, or a stale dvc.lock
+        *[f"> **Warning:** {w}\n" for w in comment_warnings(root, base)],
         "",
     ]
+    lines += metrics_section(changes, base, headlines)
+    lines += ["### Params", "", params or "_No param changed._", ""]
     out_dir = None if plots_dir is None else root / plots_dir
-    lines += plots_section(plots, base, out_dir, artifact_url)
+    lines += plots_section(load_plots(new_yaml, old, new), base, out_dir, artifact_url)
+    lines += ["---", f"<sub>{NOISE_RULE}</sub>"]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -315,9 +273,3 @@ def actions_run_url(environ: Mapping[str, str] = os.environ) -> str | None:
     if not all(parts) or not run_id:
         return None
     return f"{parts[0]}/{parts[1]}/actions/runs/{run_id}"
-
-
-def write_comment(out: str | Path, **kwargs: Any) -> Path:
-    """build_comment(**kwargs) written atomically to `out`."""
-    write_text(out, build_comment(**kwargs))
-    return Path(out)

@@ -1,0 +1,76 @@
+"""Which source files a module depends on, and one digest of them.
+
+A resumed training must not continue a checkpoint made by other code: the digest
+of its import closure (read from the source text, so imports inside functions
+count too) goes into the checkpoint's fingerprint.
+"""
+
+import ast
+import hashlib
+import importlib.util
+from pathlib import Path
+
+
+def _source(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+def _is_package(name: str) -> bool:
+    spec = importlib.util.find_spec(name)
+    return spec is not None and spec.submodule_search_locations is not None
+
+
+def _imported(name: str, path: Path, package: str) -> set[str]:
+    """Names of `package` modules that the source of module `name` imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the enclosing package, level-1 up
+                parts = here.split(".")
+                root = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{root}.{base}" if base else root
+            out.add(base)
+            if _is_package(base):  # `from hw2.asr import audio` names a module
+                out.update(f"{base}.{alias.name}" for alias in node.names)
+    return {
+        n
+        for n in out
+        if (n == package or n.startswith(package + ".")) and _source(n) is not None
+    }
+
+
+def import_closure(*modules: str, package: str = "hw2") -> dict[str, Path]:
+    """Module name -> source file, for `modules` and every `package` module they
+    import, directly or not, with the packages' __init__ files; sorted by name."""
+    found: dict[str, Path] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        path = _source(name)
+        if path is None:
+            raise ModuleNotFoundError(f"no Python source for module {name!r}")
+        found[name] = path
+        todo += _imported(name, path, package)
+        parent = name.rpartition(".")[0]
+        if parent:
+            todo.append(parent)
+    return dict(sorted(found.items()))
+
+
+def code_digest(*modules: str, package: str = "hw2") -> str:
+    """SHA-256 over the module names and source bytes of import_closure(modules)."""
+    digest = hashlib.sha256()
+    for name, path in import_closure(*modules, package=package).items():
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,131 @@
+"""The one wrapper around the git and dvc command lines used by the pipeline tools.
+
+Every call runs in a given repository root with this virtualenv's `dvc` first on
+PATH and analytics off; a failure is one Hw2Error line naming the command and the
+last line the command printed to stderr.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hw2.core.errors import Hw2Error
+
+# A queued run's command line can carry dozens of --copy-paths: name its start.
+_SHOWN_ARGS = 6
+
+
+def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for dvc subprocesses: no analytics, this venv's bin first."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(extra or {}),
+    }
+
+
+def command_name(args: Sequence[str]) -> str:
+    """The command as a user would type it, shortened when it is long."""
+    shown = " ".join(args[:_SHOWN_ARGS])
+    return f"`{shown} …`" if len(args) > _SHOWN_ARGS else f"`{shown}`"
+
+
+def run(
+    args: Sequence[str],
+    root: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    capture: bool = True,
+    check: bool = True,
+    timeout: float | None = None,
+) -> str:
+    """stdout of `args` run in `root` ("" when not captured).
+
+    capture=False lets the command print to the terminal (dvc repro's progress);
+    check=False returns whatever it printed even when it fails.
+    """
+    try:
+        proc = subprocess.run(
+            list(args),
+            cwd=root,
+            env=dict(env) if env is not None else dvc_env(),
+            capture_output=capture,
+            text=True,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Hw2Error(f"{command_name(args)} could not run ({exc})") from exc
+    if check and proc.returncode != 0:
+        lines = (proc.stderr or "").strip().splitlines()
+        why = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise Hw2Error(f"{command_name(args)} failed: {why}")
+    return proc.stdout or ""
+
+
+def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
+    """The JSON a command prints, or one Hw2Error line naming the command."""
+    out = run(args, root, **kwargs)
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        raise Hw2Error(f"{command_name(args)} printed no JSON") from None
+
+
+def exp_show(root: str | Path, rev: str | None = None) -> Any:
+    """`dvc exp show --json` (of HEAD's experiments, or those of `rev`)."""
+    args = ["dvc", "exp", "show", "--json", *(["--rev", rev] if rev else [])]
+    return run_json(args, root, timeout=300)
+
+
+def check_commit(rev: str, root: str | Path) -> None:
+    """Refuse a revision that is not a commit here, before any slow dvc call."""
+    try:
+        run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    except Hw2Error:
+        raise Hw2Error(
+            f"base revision {rev!r} is not a commit here "
+            "(in CI, check out with fetch-depth: 0)"
+        ) from None
+
+
+class RevisionFiles:
+    """Files of the repository at a git revision, or the workspace (rev None).
+
+    DVC's file system reads git-tracked files and DVC-tracked outputs alike, in
+    memory: nothing is checked out or written into the repository.
+    """
+
+    def __init__(self, root: str | Path, rev: str | None = None):
+        # dvc's import takes a second: only the tools that read revisions pay it
+        from dvc.api import DVCFileSystem
+        from dvc.exceptions import DvcException
+
+        self._errors = (OSError, DvcException)
+        self.rev = rev
+        try:
+            self._fs = DVCFileSystem(str(root), rev=rev)
+        except (OSError, DvcException) as exc:
+            where = rev or "the workspace"
+            raise Hw2Error(f"cannot read the files of {where} ({exc})") from exc
+
+    def files(self, path: str) -> list[str]:
+        """`path` if it is a file, the files under it if a folder, else []."""
+        try:
+            if self._fs.isdir(path):
+                return sorted(self._fs.find(path))
+            return [path] if self._fs.isfile(path) else []
+        except self._errors:  # an unreadable path reads as absent
+            return []
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The file's bytes, None when it is absent (or its data is not cached)."""
+        try:
+            return self._fs.read_bytes(path)
+        except self._errors:
+            return None

@@ -1,0 +1,256 @@
+"""The plots dvc.yaml declares, read at two revisions: each curve once, series apart.
+
+The PR comment used to parse `dvc plots diff --json`, which lists a dvclive curve
+twice (under the stage's plot folder and under the top-level plot naming it),
+puts the rows of several files that share a column name into one series (the
+train and validation `loss` alternated in one sparkline) and invents a
+`dvc_inferred_y_value` series for plots over differently named columns. Reading
+the definitions and the data files directly keeps each (file, column) its own
+series under the name the user gave the plot, and writes nothing to the repository.
+"""
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from hw2.core.errors import DataError
+from hw2.pipeline.dvc import RevisionFiles
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+# Templates whose data is not a curve: compared as a whole.
+WHOLE_TEMPLATES = ("confusion", "confusion_normalized")
+# dvclive's bookkeeping columns: never a series of their own.
+BOOKKEEPING = ("step", "timestamp")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Columns `ys` of `file` against column `x` (None: the row number)."""
+
+    file: str
+    x: str | None
+    ys: tuple[str, ...] | None  # None: every value column of the file
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """One plot: the user's name for it and the files it draws."""
+
+    name: str
+    sources: tuple[Source, ...]
+    whole: bool = False  # images and confusion matrices: changed or not, no curves
+
+
+@dataclass
+class Curve:
+    """One series of a plot at both revisions, as (x, y) points sorted by x."""
+
+    label: str
+    base: list[tuple[float, float]]
+    head: list[tuple[float, float]]
+
+    @property
+    def changed(self) -> bool:
+        """Whether the points differ between the revisions."""
+        return self.base != self.head
+
+
+@dataclass
+class PlotData:
+    """A plot's status between the revisions and its curves (none when whole)."""
+
+    spec: PlotSpec
+    status: str  # new, removed, changed or unchanged
+    curves: list[Curve] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The plot's name as dvc.yaml gives it."""
+        return self.spec.name
+
+
+def _columns(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def _x_for(x: Any, file: str) -> str | None:
+    if isinstance(x, dict):  # `x: {file: column}`
+        value = x.get(file)
+        return None if value is None else str(value)
+    return None if x is None else str(x)
+
+
+def _is_image(path: str) -> bool:
+    return path.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _entry(entry: Any) -> tuple[str, dict[str, Any]] | None:
+    """(name, properties) of a plots list entry: `path` or `{name: {...}}`."""
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, dict) and len(entry) == 1:
+        ((name, props),) = entry.items()
+        return str(name), props if isinstance(props, dict) else {}
+    return None
+
+
+def top_level_specs(plots: Any) -> list[PlotSpec]:
+    """Specs of dvc.yaml's top-level `plots:` list (the user's named plots)."""
+    specs = []
+    for raw in plots if isinstance(plots, list) else []:
+        entry = _entry(raw)
+        if entry is None:
+            continue
+        name, props = entry
+        x, y = props.get("x"), props.get("y")
+        if isinstance(y, dict):  # `y: {file: column(s)}`: a named plot of files
+            sources = tuple(
+                Source(str(f), _x_for(x, str(f)), _columns(cols))
+                for f, cols in y.items()
+            )
+        else:  # the name is the file
+            sources = (Source(name, _x_for(x, name), _columns(y)),)
+        whole = props.get("template") in WHOLE_TEMPLATES or _is_image(name)
+        specs.append(PlotSpec(name, sources, whole))
+    return specs
+
+
+def plot_specs(
+    dvc_yaml: Mapping[str, Any], list_files: Callable[[str], list[str]]
+) -> list[PlotSpec]:
+    """Every plot of dvc.yaml once: the top-level plots, then the stages' plot
+    files that no top-level plot draws, each under its path.
+
+    `list_files(path)` expands a stage's plot folder into its files.
+    """
+    specs = top_level_specs(dvc_yaml.get("plots"))
+    covered = {s.file for spec in specs for s in spec.sources}
+    stages = dvc_yaml.get("stages")
+    for stage in stages.values() if isinstance(stages, dict) else []:
+        raw_plots = stage.get("plots") if isinstance(stage, dict) else None
+        for raw in raw_plots if isinstance(raw_plots, list) else []:
+            entry = _entry(raw)
+            if entry is None:
+                continue
+            path, props = entry
+            for file in list_files(path):
+                if file in covered:
+                    continue
+                covered.add(file)
+                source = Source(file, _x_for(props.get("x"), file), None)
+                if props.get("template") not in WHOLE_TEMPLATES:
+                    source = Source(file, source.x, _columns(props.get("y")))
+                whole = props.get("template") in WHOLE_TEMPLATES or _is_image(file)
+                specs.append(PlotSpec(file, (source,), whole))
+    return specs
+
+
+def parse_rows(path: str, data: bytes) -> list[dict[str, Any]]:
+    """The rows of a plot data file (TSV, CSV, JSON or YAML) as mappings."""
+    suffix = PurePosixPath(path).suffix.lower()
+    try:
+        text = data.decode()
+        if suffix in (".tsv", ".csv"):
+            delimiter = "\t" if suffix == ".tsv" else ","
+            return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+        tree = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except (UnicodeDecodeError, csv.Error, ValueError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: cannot read plot data ({exc})") from exc
+    if isinstance(tree, dict):  # DVC draws the first list of rows in a mapping
+        tree = next((v for v in tree.values() if isinstance(v, list)), [])
+    return [row for row in tree or [] if isinstance(row, dict)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _value_columns(rows: list[dict[str, Any]], x: str | None) -> list[str]:
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return [n for n in names if n != x and n not in BOOKKEEPING]
+
+
+def points(
+    rows: list[dict[str, Any]], x: str | None, y: str
+) -> list[tuple[float, float]] | None:
+    """(x, y) pairs sorted by x; None when x is not numeric (not a curve)."""
+    out = []
+    for i, row in enumerate(rows):
+        xv = float(i) if x is None else _number(row.get(x))
+        if xv is None:
+            return None
+        yv = _number(row.get(y))
+        if yv is not None:
+            out.append((xv, yv))
+    return sorted(out)
+
+
+def _labels(keys: list[tuple[str, str]]) -> list[str]:
+    """Series labels: the column, or folder/column where columns repeat."""
+    counts = Counter(y for _, y in keys)
+    labels = [
+        y if counts[y] == 1 else f"{PurePosixPath(f).parent.name}/{y}" for f, y in keys
+    ]
+    again = Counter(labels)
+    return [
+        lab if again[lab] == 1 else f"{f}: {y}"
+        for lab, (f, y) in zip(labels, keys, strict=True)
+    ]
+
+
+def load_plot(spec: PlotSpec, base: RevisionFiles, head: RevisionFiles) -> PlotData:
+    """The plot's data at both revisions: status, and its curves unless whole."""
+    raw_b = [base.read_bytes(s.file) for s in spec.sources]
+    raw_h = [head.read_bytes(s.file) for s in spec.sources]
+    if all(r is None for r in raw_b):
+        status = "new"
+    elif all(r is None for r in raw_h):
+        status = "removed"
+    else:
+        status = "unchanged" if raw_b == raw_h else "changed"
+    plot = PlotData(spec, status)
+    if spec.whole:
+        return plot
+    keys, pairs = [], []
+    for source, b, h in zip(spec.sources, raw_b, raw_h, strict=True):
+        rows_b = parse_rows(source.file, b) if b is not None else []
+        rows_h = parse_rows(source.file, h) if h is not None else []
+        ys = source.ys or _value_columns(rows_b + rows_h, source.x)
+        for y in ys:
+            pb, ph = points(rows_b, source.x, y), points(rows_h, source.x, y)
+            if pb is None or ph is None:  # categorical x: compared as a whole
+                return plot
+            keys.append((source.file, y))
+            pairs.append((pb, ph))
+    plot.curves = [
+        Curve(label, pb, ph)
+        for label, (pb, ph) in zip(_labels(keys), pairs, strict=True)
+    ]
+    return plot
+
+
+def load_plots(dvc_yaml: Mapping[str, Any], base: RevisionFiles, head: RevisionFiles):
+    """Every plot of `dvc_yaml` (the head's) read at both revisions."""
+
+    def list_files(path: str) -> list[str]:
+        return sorted(set(base.files(path)) | set(head.files(path)))
+
+    return [load_plot(spec, base, head) for spec in plot_specs(dvc_yaml, list_files)]

@@ -1,0 +1,486 @@
+"""A rehearsal of the full job on stand-ins at the real sizes: what each stage costs.
+
+The stages run through the same library functions as the DVC stages (no dvc or
+dvclive needed, so it also runs on a bare GPU machine): phantom images at
+OCTMNIST's sizes, the CNN (both variants), the eSpeak NG corpus at LJ Speech's
+size, its preprocessing, and the ASR (each decoder/attention of the homework),
+training and validation. Each stage is timed and its peak memory and disk use
+recorded. Where only part of a stage is run (`clip_fraction`, `cnn_steps`,
+`asr_steps`), its full-size cost is projected from the part, and the record says
+which numbers were measured and which projected. Finally the homework's grid
+(the CNN at three learning rates plus the no-pool variant at the best, the ASR
+with each decoder and with McLaurin attention) is projected from the per-epoch
+costs.
+"""
+
+import json
+import math
+import os
+import platform
+import resource
+import tempfile
+import threading
+import time
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hw2.core.device import cpu_threads, pick_device
+from hw2.core.io import write_json
+from hw2.core.params import Params
+
+# OCTMNIST's splits and LJ Speech's clips: the real sizes.
+FULL = {"n_train": 97477, "n_val": 10832, "n_test": 1000, "n_clips": 13100}
+TINY = {"n_train": 48, "n_val": 16, "n_test": 16, "n_clips": 12}
+FEATURES_ESTIMATE = 1.9e9  # bytes of LJ Speech's features (hw2.asr.preprocess)
+# (name, decoder, self-attention) of the homework's ASR runs
+ASR_RUNS = (
+    ("transformer", "transformer", "softmax"),
+    ("lstm", "lstm", "softmax"),
+    ("mclaurin", "transformer", "mclaurin"),
+)
+CNN_LRS = 3  # the homework's learning rates, then no-pool at the best one
+
+
+@dataclass
+class RehearsalConfig:
+    """What to run: sizes, device, and which stages run only in part."""
+
+    sizes: dict[str, int] = field(default_factory=lambda: dict(FULL))
+    device: str = "auto"
+    synth_workers: int = 1
+    clip_fraction: float = 1.0  # share of n_clips synthesised and preprocessed
+    cnn_steps: int | None = None  # None: whole epochs
+    asr_steps: int | None = None  # None: a whole epoch per ASR run
+    asr_runs: tuple[str, ...] = tuple(name for name, _, _ in ASR_RUNS)
+    seed: int = 0
+
+    def __post_init__(self):
+        for key, value in self.sizes.items():
+            if value < 1:
+                raise ValueError(f"sizes.{key} must be at least 1, got {value}")
+        if not 0 < self.clip_fraction <= 1:
+            raise ValueError(
+                f"clip_fraction must be in (0, 1], got {self.clip_fraction}"
+            )
+        for name in ("cnn_steps", "asr_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        unknown = set(self.asr_runs) - {name for name, _, _ in ASR_RUNS}
+        if unknown:
+            raise ValueError(f"unknown ASR runs {sorted(unknown)}")
+
+
+class _PeakMemory:
+    """Peak resident memory of this process and its children while it is entered.
+
+    Samples with psutil when it is installed; otherwise reports getrusage's
+    high-water marks, which cover the whole process life (said in `method`).
+    """
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.peak = 0
+        self.method = "psutil"
+        self._stop = threading.Event()
+
+    def _sample(self, proc) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = proc.memory_info().rss
+                for child in proc.children(recursive=True):
+                    with suppress(Exception):  # a child that just ended
+                        rss += child.memory_info().rss
+                self.peak = max(self.peak, rss)
+            except Exception:
+                pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "_PeakMemory":
+        try:
+            import psutil
+
+            self._thread = threading.Thread(
+                target=self._sample, args=(psutil.Process(),), daemon=True
+            )
+            self._thread.start()
+        except ImportError:
+            self.method = "getrusage (high-water mark since start)"
+            self._thread = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        else:
+            kib = max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            )
+            self.peak = kib * 1024
+
+
+class Recorder:
+    """Per-stage records: wall time, peak memory, what ran, what is projected."""
+
+    def __init__(self, device: torch.device, partial: Path | None = None):
+        self.device = device
+        self.partial = partial  # rewritten after every stage: a cut run keeps them
+        self.stages: list[dict[str, Any]] = []
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time and meter one stage; the body fills in the yielded record."""
+        record: dict[str, Any] = {"stage": name}
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        with _PeakMemory() as memory:
+            start = time.perf_counter()
+            yield record
+            _sync(self.device)
+            record["wall_s"] = round(time.perf_counter() - start, 3)
+        record["peak_rss_mb"] = round(memory.peak / 2**20, 1)
+        record["memory_method"] = memory.method
+        if self.device.type == "cuda":
+            record["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        self.stages.append(record)
+        print(json.dumps(record), flush=True)
+        if self.partial is not None:
+            write_json(self.partial, {"partial": True, "stages": self.stages})
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _override(params: Params, changes: dict[str, Any]) -> Params:
+    """params with dotted keys set; a `data.source` that was split is set per branch."""
+    data = json.loads(json.dumps(params.data))
+    for key, value in changes.items():
+        *parents, last = key.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return Params(data, params.source)
+
+
+def _sources(params: Params, source: str) -> dict[str, str]:
+    """The data-source keys this params file has (one, or one per branch)."""
+    data = params.data.get("data", {})
+    keys = [k for k in ("data.source",) if "source" in data]
+    keys += [
+        f"data.{branch}.source"
+        for branch in ("images", "speech")
+        if isinstance(data.get(branch), dict) and "source" in data[branch]
+    ]
+    return dict.fromkeys(keys, source)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def _timed(device: torch.device, fn, *args) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn(*args)
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Path):
+    """Phantom images at the configured sizes, written as octmnist.npz."""
+    from hw2.oct.data import ImageDataConfig, load_octmnist, prepare_images
+
+    sizes = config.sizes
+    p = _override(
+        params,
+        {
+            **_sources(params, "sample"),
+            "data.images.sample.n_train": sizes["n_train"],
+            "data.images.sample.n_val": sizes["n_val"],
+            "data.images.sample.n_test": sizes["n_test"],
+        },
+    )
+    with rec.stage("download_images") as r:
+        path = prepare_images(ImageDataConfig.from_params(p), work / "octmnist.npz")
+        r["measured"] = (
+            f"{sum(sizes[k] for k in ('n_train', 'n_val', 'n_test'))} images"
+        )
+        r["bytes"] = path.stat().st_size
+    return load_octmnist(path)
+
+
+def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dict:
+    """Seconds per CNN epoch (training + validation) of each variant."""
+    from hw2.oct.model import CNNDimensions, OCTNet
+    from hw2.oct.train import CNNTrainConfig, accuracy, to_tensor, train_epoch
+
+    device = rec.device
+    base = CNNTrainConfig.from_params(params)
+    x_all, y_all = to_tensor(data["train"][0]), torch.from_numpy(data["train"][1])
+    x_val = to_tensor(data["val"][0]).to(device)
+    y_val = torch.from_numpy(data["val"][1]).to(device)
+    steps_per_epoch = math.ceil(len(x_all) / base.batch_size)
+    steps = min(config.cnn_steps or steps_per_epoch, steps_per_epoch)
+    n = min(steps * base.batch_size, len(x_all))
+    x, y = x_all[:n].to(device), y_all[:n].to(device)
+    epochs = {}
+    for maxpool in (True, False):
+        name = "train_cnn" + ("" if maxpool else "_nopool")
+        with rec.stage(name) as r:
+            torch.manual_seed(base.seed)
+            model = OCTNet(CNNDimensions(maxpool=maxpool)).to(device)
+            optimizer = torch.optim.SGD(model.parameters(), lr=base.lr)
+            gen = torch.Generator().manual_seed(base.seed)
+            threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
+            with threads:
+                train_s = _timed(
+                    device, train_epoch, model, optimizer, x, y, base.batch_size, gen
+                )
+                val_s = _timed(device, accuracy, model, x_val, y_val)
+            epoch_s = train_s * steps_per_epoch / steps + val_s
+            r["measured"] = (
+                f"{steps} of {steps_per_epoch} steps at batch {base.batch_size} "
+                f"({train_s:.1f} s) + validation of {len(x_val)} images ({val_s:.1f} s)"
+            )
+            r["epoch_s"] = round(epoch_s, 2)
+            r["epoch_projected"] = steps < steps_per_epoch
+            epochs[name] = epoch_s
+    return epochs
+
+
+def run_speech(rec: Recorder, config: RehearsalConfig, work: Path) -> dict:
+    """The eSpeak NG corpus and its features (a fraction of n_clips, projected)."""
+    from hw2.asr.corpus import synthesize_corpus
+    from hw2.asr.preprocess import preprocess_corpus
+
+    n_full = config.sizes["n_clips"]
+    n = max(3, round(n_full * config.clip_fraction))
+    scale = n_full / n
+    corpus = work / "LJSpeech-1.1"
+    with rec.stage("download_speech") as r:
+        corpus.mkdir(parents=True, exist_ok=True)
+        synthesize_corpus(
+            corpus, n, config.seed, progress=False, workers=config.synth_workers
+        )
+        r["measured"] = f"{n} of {n_full} clips, {config.synth_workers} worker(s)"
+        r["bytes"] = _dir_bytes(corpus)
+    rec.stages[-1]["projected_s"] = round(rec.stages[-1]["wall_s"] * scale, 1)
+    rec.stages[-1]["projected_bytes"] = round(rec.stages[-1]["bytes"] * scale)
+    with rec.stage("preprocess_speech") as r:
+        report = preprocess_corpus(corpus, work / "features", progress=False)
+        r["measured"] = f"{n} of {n_full} clips"
+        r["bytes"] = report["bytes"]
+        r["projected_bytes"] = round(report["bytes"] * scale)
+        r["estimated_bytes"] = FEATURES_ESTIMATE
+        r["report"] = report
+    rec.stages[-1]["projected_s"] = round(rec.stages[-1]["wall_s"] * scale, 1)
+    return report
+
+
+class _Repeated(torch.utils.data.Dataset):
+    """A split's clips repeated to `n` items: full-size epochs from a fraction."""
+
+    def __init__(self, split, n: int):
+        from hw2.asr.batching import SpeechDataset
+
+        self.base, self.n_base, self.n = SpeechDataset(split), len(split), n
+        self.lengths = np.resize(np.asarray(split.n_frames), n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        _, mel, tokens = self.base[i % self.n_base]
+        return i, mel, tokens
+
+
+def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) -> dict:
+    """Seconds per ASR epoch (training at full batch shapes + validation), per run."""
+    from hw2.asr.batching import LengthBucketSampler, collate
+    from hw2.asr.features import SpeechSplit
+    from hw2.asr.ljspeech import split_bounds
+    from hw2.asr.model import ASRModel
+    from hw2.asr.train import ASRConfig, evaluate_loss, token_loss, transcribe
+
+    device = rec.device
+    train_split = SpeechSplit(work / "features" / "train")
+    val_split = SpeechSplit(work / "features" / "validation")
+    a, b = split_bounds(config.sizes["n_clips"])
+    n_train, n_val = a, b - a
+    dataset = _Repeated(train_split, n_train)
+    epochs = {}
+    for name, decoder, attention in ASR_RUNS:
+        if name not in config.asr_runs:
+            continue
+        p = _override(
+            params,
+            {
+                **_sources(params, "full"),
+                "decoder": decoder,
+                "asr.attention": attention,
+                "device": device.type,
+            },
+        )
+        asr = ASRConfig.from_params(p)
+        torch.manual_seed(asr.seed)
+        model = ASRModel(asr.dims).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=asr.lr)
+        sampler = LengthBucketSampler(dataset.lengths, asr.batch_size, seed=asr.seed)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=sampler, collate_fn=collate
+        )
+        steps_per_epoch = len(sampler)
+        steps = min(config.asr_steps or steps_per_epoch, steps_per_epoch)
+        autocast = torch.autocast(
+            "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"
+        )
+        with rec.stage(f"train_asr_{name}") as r:
+            model.train()
+            times, frames = [], 0
+            for step, batch in enumerate(loader):
+                if step == steps:
+                    break
+                _sync(device)
+                start = time.perf_counter()
+                batch = batch.to(device)
+                with autocast:
+                    loss, _ = token_loss(model, batch, asr.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                _sync(device)
+                times.append(time.perf_counter() - start)
+                frames += int(batch.n_frames.sum())
+            # the first step pays for allocation and kernel choice: left out
+            # when there are others to average
+            step_s = float(np.mean(times[1:] if len(times) > 1 else times))
+            train_s = (
+                sum(times) if steps == steps_per_epoch else step_s * steps_per_epoch
+            )
+            # both use the training's bf16 autocast on CUDA themselves
+            loss_s = _timed(
+                device,
+                evaluate_loss,
+                model,
+                val_split,
+                asr.eval_batch_size,
+                device,
+                asr.label_smoothing,
+            )
+            n_decode = min(asr.val_decode, len(val_split))
+            decode_s = _timed(
+                device,
+                transcribe,
+                model,
+                val_split,
+                asr.eval_batch_size,
+                device,
+                n_decode,
+            )
+            val_s = loss_s * n_val / len(val_split) + decode_s * (
+                min(asr.val_decode, n_val) / n_decode
+            )
+            r["measured"] = (
+                f"{steps} of {steps_per_epoch} steps at batch {asr.batch_size} "
+                f"({sum(times):.1f} s, {frames} frames); validation loss of "
+                f"{len(val_split)} clips ({loss_s:.1f} s), {n_decode} decoded "
+                f"({decode_s:.1f} s)"
+            )
+            r["step_s"] = round(step_s, 4)
+            r["epoch_s"] = round(train_s + val_s, 2)
+            r["epoch_projected"] = steps < steps_per_epoch or len(val_split) < n_val
+            # a test clip costs its loss and its decoding
+            r["test_clip_s"] = round(decode_s / n_decode + loss_s / len(val_split), 4)
+            r["n_params"] = model.n_params()
+            epochs[name] = {"epoch_s": train_s + val_s, "test_clip_s": r["test_clip_s"]}
+    return epochs
+
+
+def project_grid(
+    params: Params, config: RehearsalConfig, stages: list[dict], cnn: dict, asr: dict
+) -> dict:
+    """Seconds of the homework's grid, run one after another, from per-epoch costs."""
+    from hw2.asr.ljspeech import split_bounds
+
+    cnn_epochs = params.integer("cnn.epochs", low=1)
+    asr_epochs = params.integer("asr.epochs.full", low=1)
+    _, b = split_bounds(config.sizes["n_clips"])
+    n_test = config.sizes["n_clips"] - b
+    data_s = sum(
+        s.get("projected_s") or s["wall_s"]
+        for s in stages
+        if s["stage"] in ("download_images", "download_speech", "preprocess_speech")
+    )
+    cnn_s = CNN_LRS * cnn_epochs * cnn.get("train_cnn", 0.0)
+    cnn_s += cnn_epochs * cnn.get("train_cnn_nopool", 0.0)
+    asr_runs = {
+        name: asr_epochs * run["epoch_s"] + n_test * run["test_clip_s"]
+        for name, run in asr.items()
+    }
+    return {
+        "cnn_epochs": cnn_epochs,
+        "asr_epochs": asr_epochs,
+        "data_s": round(data_s, 1),
+        "cnn_grid_s": round(cnn_s, 1),
+        "asr_runs_s": {k: round(v, 1) for k, v in asr_runs.items()},
+        "total_s": round(data_s + cnn_s + sum(asr_runs.values()), 1),
+        "note": "stages one after another, each ASR run with its test evaluation; "
+        "CNN evaluation (1,000 images) and the attention benchmark left out",
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    info = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if hasattr(os, "getloadavg"):
+        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def rehearse(
+    params: Params,
+    config: RehearsalConfig,
+    work: str | Path | None = None,
+    partial: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run every stage as configured; return the records and the grid projection.
+
+    `partial`: a JSON file rewritten with the records so far after every stage.
+    """
+    device = pick_device(config.device)
+    rec = Recorder(device, Path(partial) if partial is not None else None)
+    info = machine()
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        tmp = Path(tmp)
+        data = run_images(rec, params, config, tmp)
+        cnn = run_cnn(rec, params, config, data)
+        del data
+        run_speech(rec, config, tmp)
+        asr = run_asr(rec, params, config, tmp) if config.asr_runs else {}
+    info["loadavg_at_end"] = (
+        [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    )
+    return {
+        "config": asdict(config),
+        "device": str(device),
+        "machine": info,
+        "stages": rec.stages,
+        "grid": project_grid(params, config, rec.stages, cnn, asr),
+    }

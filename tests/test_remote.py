@@ -1,0 +1,274 @@
+"""A team remote for real: an S3 API server (moto) on 127.0.0.1, two clones.
+
+The project (tiny sizes, the CNN branch) is reproduced in one clone and pushed
+to the S3 remote and to a bare git repository; a teammate's fresh clone pulls
+and finds nothing to recompute. Experiments travel the same way (`dvc exp push`
+/ `dvc exp pull`). A broken remote is one line from scripts/remote.py.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import ROOT, set_param
+from test_pipeline import TINY
+
+from hw2.pipeline.remote import cause
+
+pytestmark = pytest.mark.e2e
+BUCKET = "team"
+# The CNN branch alone: seconds to reproduce, and a whole pipeline to DVC
+CNN_STAGES = ("download_images", "train_cnn", "evaluate_cnn")
+NO_FILE = os.path.join(tempfile.gettempdir(), "hw2-tests-no-aws-config")
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A moto S3 server on a free loopback port with one bucket; yields its URL."""
+    boto3 = pytest.importorskip("boto3")
+    server_mod = pytest.importorskip("moto.server")
+    server = server_mod.ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+def env() -> dict:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {
+        **clean,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        # no ~/.aws of the person running the tests; a dead endpoint fails at once
+        "AWS_SHARED_CREDENTIALS_FILE": NO_FILE,
+        "AWS_CONFIG_FILE": NO_FILE,
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+
+
+def sh(cmd: list[str], cwd: Path, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    if ok:
+        assert proc.returncode == 0, (
+            f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def credentials(repo: Path, remote: str = "team") -> None:
+    """What each teammate does once: keys in .dvc/config.local, never committed."""
+    for key in ("access_key_id", "secret_access_key"):
+        sh(["dvc", "remote", "modify", "--local", remote, key, "testing"], repo)
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def remote_script(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return sh([sys.executable, "scripts/remote.py", *args], repo, ok=False)
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory, s3) -> dict[str, Path]:
+    """origin (reproduced, pushed), hub.git (bare) and a teammate's pulled clone."""
+    base = tmp_path_factory.mktemp("team")
+    origin, hub, mate = base / "origin", base / "hub.git", base / "mate"
+    files = sh(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT
+    ).stdout.split()
+    for name in files:
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
+            (origin / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, origin / name)
+    params = yaml.safe_load((origin / "params.yaml").read_text())
+    for key, value in TINY.items():
+        set_param(params, key, value)
+    (origin / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dag = yaml.safe_load((origin / "dvc.yaml").read_text())
+    dag["stages"] = {k: v for k, v in dag["stages"].items() if k in CNN_STAGES}
+    dag["plots"] = [p for p in dag.get("plots", []) if "CNN" in next(iter(p))]
+    (origin / "dvc.yaml").write_text(yaml.safe_dump(dag, sort_keys=False))
+    sh(["git", "init", "-q", "-b", "main"], origin)
+    sh(["dvc", "remote", "add", "-d", "team", f"s3://{BUCKET}/hw2"], origin)
+    sh(["dvc", "remote", "modify", "team", "endpointurl", s3], origin)
+    credentials(origin)
+    sh(["git", "add", "-A"], origin)
+    sh(["git", "commit", "-qm", "init"], origin)
+    sh(["dvc", "repro"], origin)
+    sh(["git", "add", "-A"], origin)
+    sh(["git", "commit", "-qm", "repro"], origin)
+    pushed = remote_script(origin, "push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "pushed" in pushed.stdout
+    sh(["git", "init", "-q", "--bare", str(hub)], base)
+    sh(["git", "remote", "add", "origin", str(hub)], origin)
+    sh(["git", "push", "-q", "origin", "main"], origin)
+
+    sh(["git", "clone", "-q", "-b", "main", str(hub), str(mate)], base)
+    credentials(mate)
+    pulled = remote_script(mate, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    return {"origin": origin, "hub": hub, "mate": mate}
+
+
+def test_config_local_holds_the_keys_and_stays_out_of_git(team):
+    origin = team["origin"]
+    assert "testing" in (origin / ".dvc" / "config.local").read_text()
+    assert "testing" not in (origin / ".dvc" / "config").read_text()
+    tracked = sh(["git", "ls-files"], origin).stdout.split()
+    assert ".dvc/config" in tracked and ".dvc/config.local" not in tracked
+
+
+def test_pulled_clone_is_clean_and_repro_is_a_no_op(team):
+    origin, mate = team["origin"], team["mate"]
+    for out in ("data/images/octmnist.npz", "data/models/cnn.pt"):
+        assert md5(mate / out) == md5(origin / out), out
+    assert json.loads(sh(["dvc", "status", "--json"], mate).stdout) == {}
+    out = sh(["dvc", "repro"], mate).stdout
+    assert "Running stage" not in out, out
+    assert "Stage 'train_cnn' didn't change, skipping" in out
+
+
+def test_ci_recipe_pulls_what_is_unchanged_and_runs_the_rest(team, tmp_path):
+    """pr.yml's `dvc repro --pull --allow-missing` in a clone that has nothing."""
+    ci = tmp_path / "ci"
+    sh(["git", "clone", "-q", "-b", "main", str(team["hub"]), str(ci)], tmp_path)
+    credentials(ci)
+    params = yaml.safe_load((ci / "params.yaml").read_text())
+    params["cnn"]["epochs"] = 1  # the change under review: the CNN only
+    (ci / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh(["dvc", "repro", "--pull", "--allow-missing"], ci).stdout
+    assert "Running stage 'download_images'" not in out, out
+    assert "Running stage 'train_cnn'" in out and "Running stage 'evaluate_cnn'" in out
+    origin = team["origin"] / "data" / "images" / "octmnist.npz"
+    assert md5(ci / "data" / "images" / "octmnist.npz") == md5(origin)
+
+
+def test_experiment_travels_through_git_and_s3(team):
+    origin, mate = team["origin"], team["mate"]
+    sh(["dvc", "exp", "run", "-n", "lr-small", "-S", "lr=0.001"], origin)
+    model = md5(origin / "data" / "models" / "cnn.pt")
+    metrics = json.loads((origin / "metrics" / "cnn.json").read_text())
+    sh(["dvc", "exp", "push", "origin", "lr-small"], origin)
+
+    sh(["dvc", "exp", "pull", "origin", "lr-small"], mate)
+    shown = sh(["dvc", "exp", "show", "--json"], mate).stdout
+    assert "lr-small" in shown and "0.001" in shown
+    assert md5(mate / "data" / "models" / "cnn.pt") != model  # still the baseline
+    # only S3 has the model: exp pull fetched it into the teammate's own cache
+    sh(["dvc", "exp", "apply", "lr-small"], mate)
+    assert md5(mate / "data" / "models" / "cnn.pt") == model
+    assert json.loads((mate / "metrics" / "cnn.json").read_text()) == metrics
+    assert yaml.safe_load((mate / "params.yaml").read_text())["lr"] == 0.001
+    assert json.loads(sh(["dvc", "status", "--json"], mate).stdout) == {}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoint", "keys", "words"),
+    [
+        ("s3://no-such-bucket/hw2", None, True, "the bucket does not exist"),
+        (f"s3://{BUCKET}/hw2", "dead", True, "cannot reach the server"),
+        (f"s3://{BUCKET}/hw2", None, False, "no credentials"),
+    ],
+    ids=["missing-bucket", "wrong-endpoint", "no-credentials"],
+)
+def test_broken_remote_is_one_line(team, s3, url, endpoint, keys, words):
+    origin = team["origin"]
+    name = "broken"
+    # all in .dvc/config.local, so that removing it leaves no half a remote
+    sh(["dvc", "remote", "add", "--local", "-f", name, url], origin)
+    endpoint = f"http://127.0.0.1:{free_port()}" if endpoint == "dead" else s3
+    sh(["dvc", "remote", "modify", "--local", name, "endpointurl", endpoint], origin)
+    if keys:
+        credentials(origin, name)
+    try:
+        for action in ("check", "push"):
+            proc = remote_script(origin, action, "-r", name)
+            assert proc.returncode == 2, (action, proc.stdout, proc.stderr)
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1, proc.stderr
+            assert f"remote '{name}' ({url})" in lines[0] and words in lines[0]
+    finally:
+        sh(["dvc", "remote", "remove", "--local", name], origin)
+
+
+def test_rejected_credentials_are_one_line(team, s3):
+    """moto checks keys once told to (reset-auth 0); the test keys are unknown."""
+    import urllib.request
+
+    def auth(count: str) -> None:
+        request = urllib.request.Request(
+            f"{s3}/moto-api/reset-auth",
+            data=count.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+    auth("0")
+    try:
+        for action in ("check", "push"):
+            proc = remote_script(team["origin"], action)
+            assert proc.returncode == 2, (action, proc.stdout, proc.stderr)
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1 and "credentials rejected" in lines[0], lines
+            assert f"remote 'team' (s3://{BUCKET}/hw2)" in lines[0]
+    finally:
+        auth("inf")
+
+
+def test_no_remote_configured_is_one_line(tmp_path):
+    sh(["git", "init", "-q"], tmp_path)
+    sh(["dvc", "init", "-q"], tmp_path)
+    script = ROOT / "scripts" / "remote.py"
+    proc = sh([sys.executable, str(script), "push", "--root", "."], tmp_path, ok=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: no remote configured: `dvc remote add -d NAME URL` "
+        "(see README, Team remote)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("ERROR: unexpected error - Could not connect to the endpoint URL", "reach"),
+        ("An error occurred (NoSuchBucket) when calling PutObject", "bucket"),
+        ("ERROR: unexpected error - Unable to locate credentials", "no credentials"),
+        ("(InvalidAccessKeyId) when calling the ListObjectsV2", "rejected"),
+        ("failed to connect to s3 - Forbidden: An error occurred (403)", "rejected"),
+        ("asyncssh: Permission denied for user x", "rejected"),
+        ("ERROR: something new\nERROR: second", "something new"),
+        ("ERROR: Checkout failed for following targets:\ndata/a\n", "targets: data/a"),
+    ],
+)
+def test_cause_names_the_reason(text, words):
+    assert words in cause(text)
