@@ -3,13 +3,16 @@
 # exists and is current this takes no time.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
-STAMP := $(VENV)/.installed
+# VENV=/path/to/env uses an environment you manage as it is (nothing installed),
+# e.g. the tests' own when they run these targets in a copy of the project.
+VENV ?= .venv
 export DVC_NO_ANALYTICS := 1
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report diff rehearse push pull remote-check clean-venv
+.PHONY: venv repro test lint format bench homework report diff rehearse push pull remote-check plots-template clean-venv
 
+ifeq ($(VENV),.venv)
+STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 # torch 2.14.1 / torchvision 0.29.1 / torchaudio 2.11.0 are pinned in constraints.txt;
@@ -19,6 +22,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
 	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+else
+venv:
+	@test -x $(VENV)/bin/python || { echo "VENV=$(VENV) has no bin/python" >&2; exit 2; }
+endif
 
 repro: venv
 	dvc repro
@@ -71,6 +78,11 @@ lint: venv
 format: venv
 	ruff format src stages tests benchmarks scripts
 	ruff check --fix src stages tests benchmarks scripts
+
+# plots/offline.html, DVC's plots page with Vega inlined (plots.html_template in
+# .dvc/config): refetches the versions plots/package.json pins with `npm pack`.
+plots-template: venv
+	python scripts/plots_template.py
 
 bench: venv
 	python benchmarks/bench_cnn_throughput.py

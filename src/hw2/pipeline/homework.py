@@ -3,11 +3,16 @@
 Phase 1 queues the CNN at three learning rates, the ASR with each decoder and the
 ASR with McLaurin attention; phase 2 queues the CNN without max-pooling at the
 learning rate that won phase 1 (by validation accuracy). Queued experiments run
-in temporary copies of the repository that hold only git-tracked files, so new
-files that are not committed yet are handed over explicitly (`--copy-paths`).
+in temporary copies of the repository made from a git stash of the workspace:
+tracked files carry their uncommitted changes (params.yaml included), untracked
+files are missing. The untracked files the pipeline depends on are handed over
+explicitly (`--copy-paths`); nothing else is, so a stray file cannot break a run.
 """
 
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,9 +107,101 @@ def queue_command(exp: Experiment, copy_paths: Sequence[str]) -> list[str]:
 
 
 def untracked_files(root: Path) -> list[str]:
-    """Files git does not track and does not ignore: a queued run would not see them."""
-    out = dvc.run(["git", "ls-files", "--others", "--exclude-standard"], root)
-    return out.split()
+    """Files git does not track and does not ignore: a queued run would not see them.
+
+    A folder with nothing tracked in it is one entry ("new/"): DVC copies a file
+    only into a folder that exists in the run's copy, a folder as a whole.
+    """
+    cmd = ["git", "ls-files", "--others", "--exclude-standard", "-z"]
+    cmd += ["--directory", "--no-empty-directory"]
+    return [p for p in dvc.run(cmd, root).split("\0") if p]
+
+
+def pipeline_inputs(root: Path) -> tuple[set[Path], set[Path]]:
+    """Absolute paths of the stages' file dependencies and of their outputs.
+
+    Params files are left out of both: the queue carries params.yaml with the
+    run's `-S` values set, and a copy made when the run starts would undo them.
+    """
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    deps: set[Path] = set()
+    outs: set[Path] = set()
+    with Repo(str(root)) as repo:
+        for stage in repo.index.stages:
+            deps |= {
+                Path(d.fs_path)
+                for d in stage.deps
+                if not isinstance(d, ParamsDependency)
+            }
+            outs |= {Path(o.fs_path) for o in stage.outs}
+    return deps, outs
+
+
+def select_copy_paths(
+    untracked: Sequence[str], root: Path, deps: set[Path], outs: set[Path]
+) -> list[str]:
+    """The untracked entries a stage reads: inside a dependency, or holding one.
+
+    Outputs are left to DVC (it reproduces or checks them out), and so is
+    everything unrelated: a stray dvc_plots/ or comment.md is not copied.
+    """
+    root = root.resolve()
+    chosen = []
+    for entry in untracked:
+        path = (root / entry).resolve()
+        related = any(
+            dep == path or dep in path.parents or path in dep.parents for dep in deps
+        )
+        generated = any(out == path or out in path.parents for out in outs)
+        if related and not generated:
+            chosen.append(entry.rstrip("/"))
+    return chosen
+
+
+def copy_paths(root: Path) -> list[str]:
+    """What the queued runs need handed over: untracked pipeline inputs only."""
+    deps, outs = pipeline_inputs(root)
+    return select_copy_paths(untracked_files(root), root, deps, outs)
+
+
+_COPY_ERROR = re.compile(r"Unable to copy '([^']+)'")
+
+
+def copy_failure(log: str, root: Path) -> str | None:
+    """A one-line error naming the file a queued run could not copy, if one failed."""
+    match = _COPY_ERROR.search(log)
+    if not match:
+        return None
+    path = Path(match.group(1))
+    root = root.resolve()
+    shown = path.relative_to(root) if root in path.parents else path
+    return (
+        f"a queued run could not copy {shown} into its copy of the repository: "
+        "commit it (or `git add` it), or remove it"
+    )
+
+
+def run_all(root: Path, jobs: int) -> str:
+    """`dvc exp run --run-all`, its output shown as it comes and returned."""
+    # `--run-all --jobs N` is `dvc queue start -j N` that also waits and follows
+    # the logs, so the next phase can read the results.
+    proc = subprocess.Popen(
+        ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)],
+        cwd=root,
+        env=worker_env(jobs),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    proc.wait()
+    return "".join(lines)
 
 
 def table_command() -> list[str]:
@@ -121,16 +218,15 @@ def _run_queue(root: Path, grid: list[Experiment], jobs: int) -> None:
     stale = [e.name for e in grid if e.name in existing]
     if stale:  # a rerun of the grid replaces the earlier results
         dvc.run(["dvc", "exp", "remove", *stale], root)
-    copy_paths = untracked_files(root)
-    if copy_paths:
-        print(f"handing {len(copy_paths)} untracked file(s) to the queued runs")
+    handed = copy_paths(root)
+    if handed:
+        print(f"handing the untracked pipeline inputs to the queued runs: {handed}")
     for exp in grid:
-        dvc.run(queue_command(exp, copy_paths), root)
+        dvc.run(queue_command(exp, handed), root)
         print(f"queued {exp.name}: {exp.params}")
-    # `--run-all --jobs N` is `dvc queue start -j N` that also waits and follows
-    # the logs, so the next phase can read the results.
-    run_all = ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)]
-    dvc.run(run_all, root, env=worker_env(jobs), capture=False, check=False)
+    problem = copy_failure(run_all(root, jobs), root)
+    if problem:
+        raise Hw2Error(problem)
 
 
 def worker_env(jobs: int, cpus: int | None = None) -> dict[str, str]:

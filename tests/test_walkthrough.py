@@ -1,0 +1,174 @@
+"""The README's commands, as a user meets them and in a shuffled order, tiny.
+
+A copy of the project (tiny sizes) in a temporary git repository runs `dvc repro`
+once; then two copies of that repository each run the user-facing commands after
+it: one in the README's order, one in a seeded shuffle. Every command must succeed
+and change exactly what it is meant to in `git status`: the stages' declared
+outputs, params.yaml for `-S`, reports/ for `make report`, and nothing else (what
+`dvc plots diff`, the PR comment and the queue write lands in git-ignored places).
+
+Both copies use the first repository's DVC cache, so the stage runs the shuffled
+order repeats come from DVC's run cache: each command still runs and writes its
+files, in less time.
+"""
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import set_param
+from test_pipeline import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+# The environment this test runs in stands in for the Makefile's .venv.
+VENV = Path(sys.prefix)
+# Outputs a stage writes into git (cache: false), by branch of the DAG.
+CNN_OUTS = ("metrics/train_cnn/", "metrics/cnn.json", "metrics/cnn_confusion.csv")
+ASR_OUTS = ("metrics/train_asr/", "metrics/asr.json", "metrics/asr_transcripts.tsv")
+REPORT_OUTS = ("reports/results.md", "reports/figures/")
+# name: (command, paths whose git status it may change; none: it changes nothing)
+STEPS = {
+    "exp run lr": (
+        ["dvc", "exp", "run", "-S", "lr=0.001"],
+        ("params.yaml", "dvc.lock", *CNN_OUTS, *REPORT_OUTS),
+    ),
+    "exp run decoder": (
+        ["dvc", "exp", "run", "-S", "decoder=lstm"],
+        ("params.yaml", "dvc.lock", *ASR_OUTS, *REPORT_OUTS),
+    ),
+    "metrics diff": (["dvc", "metrics", "diff"], ()),
+    "plots diff": (["dvc", "plots", "diff"], ()),
+    "pr comment": (
+        ["python", "scripts/pr_comment.py", "--base", "HEAD", "--out", "comment.md"],
+        (),
+    ),
+    "homework": (["make", "homework", f"VENV={VENV}", "JOBS=2", "MCLAURIN=0"], ()),
+    "report": (
+        ["make", "report", f"VENV={VENV}"],
+        ("dvc.lock", *REPORT_OUTS, "reports/experiments.md"),
+    ),
+}
+README_ORDER = list(STEPS)
+SHUFFLED = random.Random(15).sample(README_ORDER, len(README_ORDER))
+
+
+def env(repo: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}",
+        "PYTHONPATH": str(repo / "src"),
+        "OMP_NUM_THREADS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+
+
+def sh(cmd: list[str], repo: Path) -> str:
+    proc = subprocess.run(cmd, cwd=repo, env=env(repo), capture_output=True, text=True)
+    assert proc.returncode == 0, (
+        f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return proc.stdout
+
+
+def git_status(repo: Path) -> set[str]:
+    """`git status` entries ("XY path"), every untracked file listed."""
+    out = sh(["git", "status", "--porcelain", "--untracked-files=all"], repo)
+    return set(out.splitlines())
+
+
+def paths(entries: set[str]) -> set[str]:
+    return {entry[3:] for entry in entries}
+
+
+def outside(changed: set[str], allowed: tuple[str, ...]) -> set[str]:
+    """Changed paths that are none of `allowed` (a trailing / allows a folder)."""
+    return {
+        p
+        for p in changed
+        if not any(p == a or (a.endswith("/") and p.startswith(a)) for a in allowed)
+    }
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> Path:
+    """The project, tiny, in a new git repository: `dvc repro` run and committed."""
+    repo = tmp_path_factory.mktemp("walkthrough") / "readme"
+    files = sh(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT)
+    for name in files.split():
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for key, value in TINY.items():
+        set_param(params, key, value)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(["git", "init", "-q"], repo)
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "init"], repo)
+    before = git_status(repo)
+
+    sh(["dvc", "repro"], repo)
+
+    changed = paths(git_status(repo) - before)
+    outs = ("dvc.lock", "metrics/", *REPORT_OUTS)
+    assert not outside(changed, outs), "dvc repro wrote outside its outputs"
+    assert {"dvc.lock", "metrics/cnn.json", "metrics/asr.json"} <= changed
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "repro"], repo)
+    return repo
+
+
+def _dvc_state(folder: str, names: list[str]) -> set[str]:
+    """.dvc/tmp (queue, locks) and .dvc/cache are not copied."""
+    return {"tmp", "cache"} & set(names) if Path(folder).name == ".dvc" else set()
+
+
+def clone(repo: Path, name: str) -> Path:
+    """A copy of the reproduced repository that uses its DVC cache."""
+    dest = repo.parent / name
+    shutil.copytree(repo, dest, symlinks=True, ignore=_dvc_state)
+    sh(["dvc", "cache", "dir", "--local", str(repo / ".dvc" / "cache")], dest)
+    # A user's scratch file in a folder git does not know: no command may trip on
+    # it (`make homework` once handed every untracked file to the queued runs).
+    (dest / "scratch").mkdir()
+    (dest / "scratch" / "notes.txt").write_text("not part of the pipeline\n")
+    return dest
+
+
+def walk(repo: Path, order: list[str]) -> None:
+    """Run the steps in `order`; each changes only what it may in `git status`."""
+    for step in order:
+        cmd, may_change = STEPS[step]
+        before = git_status(repo)
+        out = sh(cmd, repo)
+        after = git_status(repo)
+        unexpected = outside(paths(before ^ after), may_change)
+        assert not unexpected, f"{step} (after {order}) changed {sorted(unexpected)}"
+        if step.startswith("exp run"):
+            assert " M params.yaml" in after, step
+        elif step == "plots diff":
+            assert (repo / "dvc_plots" / "index.html").is_file()
+        elif step == "pr comment":
+            assert (repo / "comment.md").read_text().strip()
+        elif step == "homework":
+            assert "cnn-nopool-lr-" in out, out[-2000:]
+        elif step == "report":
+            assert (repo / "reports" / "experiments.md").is_file()
+
+
+def test_readme_commands_in_the_readme_order_then_shuffled(reproduced):
+    assert SHUFFLED != README_ORDER
+    walk(clone(reproduced, "readme-order"), README_ORDER)
+    walk(clone(reproduced, "shuffled"), SHUFFLED)
