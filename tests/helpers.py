@@ -4,6 +4,7 @@ import copy
 import os
 import runpy
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -78,3 +79,56 @@ def write_params(folder: Path, params: dict) -> Path:
     path = Path(folder) / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+# Sizes that make the whole DAG run in a minute or two (the end-to-end tests).
+TINY = {
+    "data.images.sample.n_train": 48,
+    "data.images.sample.n_val": 16,
+    "data.images.sample.n_test": 16,
+    "cnn.epochs": 2,
+    "data.speech.sample.n_clips": 12,
+    "asr.epochs.sample": 1,
+    "asr.batch_size.sample": 4,
+    "asr.eval_batch_size": 4,
+    "asr.val_decode": 4,
+    "attention.lengths": [64, 128],
+    "attention.error_terms": [1, 3],
+}
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for git and dvc in a test repository: this interpreter's
+    tools first on PATH, no analytics, a commit identity."""
+    return {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        **extra,
+    }
+
+
+def copy_project(dest: Path, params: dict[str, Any] = TINY) -> Path:
+    """The project's tracked and new files (no metrics, no dvc.lock) copied to
+    dest, with `params` (dotted keys) set in its params.yaml; not a git repo yet."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    data = yaml.safe_load((dest / "params.yaml").read_text())
+    for key, value in params.items():
+        set_param(data, key, value)
+    (dest / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return dest

@@ -1,13 +1,12 @@
 """PR-comment warnings: other data at the base, committed dvc.lock not matching code."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import tool_env
 
 from hw2.pipeline.checks import (
     comment_warnings,
@@ -37,16 +36,7 @@ def test_source_warnings_name_the_branch_that_differs():
 
 
 def sh(cmd: list[str], cwd: Path) -> str:
-    env = {
-        **os.environ,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -6,45 +6,19 @@ must compare the workspace with HEAD.
 """
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import set_param
+from helpers import copy_project, set_param, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
-TINY = {
-    "data.images.sample.n_train": 48,
-    "data.images.sample.n_val": 16,
-    "data.images.sample.n_test": 16,
-    "cnn.epochs": 2,
-    "data.speech.sample.n_clips": 12,
-    "asr.epochs.sample": 1,
-    "asr.batch_size.sample": 4,
-    "asr.eval_batch_size": 4,
-    "asr.val_decode": 4,
-    "attention.lengths": [64, 128],
-    "attention.error_terms": [1, 3],
-}
-
 
 def run(cmd: list[str], cwd: Path) -> str:
-    env = {
-        **os.environ,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
     assert proc.returncode == 0, (
         f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
@@ -54,23 +28,7 @@ def run(cmd: list[str], cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A git + DVC copy of the project (tracked and new files), tiny, reproduced."""
-    dest = tmp_path_factory.mktemp("e2e") / "project"
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for name in files:
-        src = ROOT / name
-        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    for key, value in TINY.items():
-        set_param(params, key, value)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dest = copy_project(tmp_path_factory.mktemp("e2e") / "project")
     run(["git", "init", "-q"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "init"], dest)

@@ -9,7 +9,6 @@ and finds nothing to recompute. Experiments travel the same way (`dvc exp push`
 import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,8 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, set_param
-from test_pipeline import TINY
+from helpers import ROOT, copy_project, tool_env
 
 from hw2.pipeline.remote import cause
 
@@ -51,15 +49,9 @@ def s3():
 
 
 def env() -> dict:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    clean = {k: v for k, v in tool_env().items() if not k.startswith("AWS_")}
     return {
         **clean,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
         # no ~/.aws of the person running the tests; a dead endpoint fails at once
         "AWS_SHARED_CREDENTIALS_FILE": NO_FILE,
         "AWS_CONFIG_FILE": NO_FILE,
@@ -95,18 +87,7 @@ def team(tmp_path_factory, s3) -> dict[str, Path]:
     """origin (reproduced, pushed), hub.git (bare) and a teammate's pulled clone."""
     base = tmp_path_factory.mktemp("team")
     origin, hub, mate = base / "origin", base / "hub.git", base / "mate"
-    files = sh(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT
-    ).stdout.split()
-    for name in files:
-        src = ROOT / name
-        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
-            (origin / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, origin / name)
-    params = yaml.safe_load((origin / "params.yaml").read_text())
-    for key, value in TINY.items():
-        set_param(params, key, value)
-    (origin / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    copy_project(origin)
     dag = yaml.safe_load((origin / "dvc.yaml").read_text())
     dag["stages"] = {k: v for k, v in dag["stages"].items() if k in CNN_STAGES}
     dag["plots"] = [p for p in dag.get("plots", []) if "CNN" in next(iter(p))]

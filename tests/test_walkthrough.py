@@ -20,9 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from helpers import set_param
-from test_pipeline import TINY
+from helpers import copy_project, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -60,17 +58,11 @@ SHUFFLED = random.Random(15).sample(README_ORDER, len(README_ORDER))
 
 
 def env(repo: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}",
-        "PYTHONPATH": str(repo / "src"),
-        "OMP_NUM_THREADS": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
+    return tool_env(
+        PATH=f"{VENV / 'bin'}:{os.environ['PATH']}",
+        PYTHONPATH=str(repo / "src"),
+        OMP_NUM_THREADS="1",
+    )
 
 
 def sh(cmd: list[str], repo: Path) -> str:
@@ -104,16 +96,7 @@ def outside(changed: set[str], allowed: tuple[str, ...]) -> set[str]:
 def reproduced(tmp_path_factory) -> Path:
     """The project, tiny, in a new git repository: `dvc repro` run and committed."""
     repo = tmp_path_factory.mktemp("walkthrough") / "readme"
-    files = sh(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT)
-    for name in files.split():
-        src = ROOT / name
-        if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for key, value in TINY.items():
-        set_param(params, key, value)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    copy_project(repo)
     sh(["git", "init", "-q"], repo)
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "init"], repo)
