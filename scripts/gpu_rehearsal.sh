@@ -47,5 +47,5 @@ args=(--scale "${SCALE:-full}" --device "${DEVICE:-cuda}" --workers "${WORKERS:-
 [ -n "${CNN_STEPS:-}" ] && args+=(--cnn-steps "$CNN_STEPS")
 [ -n "${ASR_STEPS:-}" ] && args+=(--asr-steps "$ASR_STEPS")
 # the time limit leaves a minute of the lent ten for start-up and copying back
-timeout "${LIMIT_S:-510}" python scripts/rehearse.py "${args[@]}" 2>&1 \
+timeout --kill-after=20 "${LIMIT_S:-510}" python scripts/rehearse.py "${args[@]}" 2>&1 \
     | tee "$OUT/rehearsal_gpu.log"
