@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hw2.core import provenance
 from hw2.core.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,13 +18,8 @@ DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = DVC_YAML["stages"]
 
 
-def _module_file(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    return Path(spec.origin) if spec and spec.origin else None
-
-
-def _imports(path: Path) -> set[str]:
-    """hw2 modules that `path` imports, at any depth of its code."""
+def _script_imports(path: Path) -> set[str]:
+    """hw2 modules that the stage script at `path` imports, at any depth of its code."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -43,20 +39,11 @@ def _is_module(name: str) -> bool:
 
 
 def import_closure(script: Path) -> set[str]:
-    """Repository-relative paths of the hw2 source files `script` depends on."""
-    seen: set[Path] = set()
-    todo = [script]
-    while todo:
-        for name in _imports(todo.pop()):
-            path = _module_file(name)
-            if path and path not in seen:
-                seen.add(path)
-                todo.append(path)
-    return {
-        str(p.relative_to(ROOT))
-        for p in seen
-        if p.name != "__init__.py" or p.read_text().strip()
-    }
+    """Repository-relative paths of the hw2 source files `script` depends on: the
+    closure the resume fingerprint uses, less the packages' __init__ files (they
+    hold no code: the wings' are empty, hw2's has the docstring and version)."""
+    paths = provenance.import_closure(*_script_imports(script)).values()
+    return {str(p.relative_to(ROOT)) for p in paths if p.name != "__init__.py"}
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
