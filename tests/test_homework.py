@@ -1,5 +1,7 @@
 import os
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -13,6 +15,7 @@ from hw2.pipeline.homework import (
     phase_one,
     phase_two,
     queue_command,
+    run_all,
     select_copy_paths,
     table_command,
     untracked_files,
@@ -194,3 +197,35 @@ def test_each_queue_worker_gets_its_share_of_the_cpus(monkeypatch):
     assert worker_env(1)["DVC_NO_ANALYTICS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
     assert worker_env(2, cpus=16)["OMP_NUM_THREADS"] == "3"
+
+
+def test_run_all_returns_when_dvc_does_though_a_forked_helper_lingers(
+    tmp_path, monkeypatch, capsys
+):
+    # DVC's `exp run --run-all` leaves a forked helper holding its output open,
+    # whose queue worker now and then never exits: the command's own exit counts.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "dvc"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {calls}\n'
+        'if [ "$1" = exp ]; then\n'
+        "  echo 'Running experiment cnn-lr-0.1'\n"
+        "  sleep 30 &\n"  # the lingering helper, our output still open in it
+        "  echo 'done'\n"
+        "fi\n"
+    )
+    fake.chmod(0o755)
+    # dvc_env puts the interpreter's folder first on PATH: there, the fake dvc
+    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    started = time.monotonic()
+    out = run_all(tmp_path, jobs=2, poll=0.05)
+    assert time.monotonic() - started < 20  # it did not wait for the helper
+    assert out == "Running experiment cnn-lr-0.1\ndone\n"
+    assert "Running experiment cnn-lr-0.1" in capsys.readouterr().out
+    assert calls.read_text().splitlines() == [
+        "exp run --run-all --jobs 2",
+        "queue stop",
+    ]

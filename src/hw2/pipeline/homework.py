@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,25 +185,39 @@ def copy_failure(log: str, root: Path) -> str | None:
     )
 
 
-def run_all(root: Path, jobs: int) -> str:
+def run_all(root: Path, jobs: int, poll: float = 0.5) -> str:
     """`dvc exp run --run-all`, its output shown as it comes and returned."""
     # `--run-all --jobs N` is `dvc queue start -j N` that also waits and follows
-    # the logs, so the next phase can read the results.
-    proc = subprocess.Popen(
-        ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)],
-        cwd=root,
-        env=worker_env(jobs),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    # the logs, so the next phase can read the results. Its output goes to a file,
+    # not a pipe: DVC leaves a forked helper behind that holds the output open, and
+    # now and then its queue worker outlives the queue, so a pipe would never
+    # reach its end. The command itself returns once the queue has run dry.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            ["dvc", "exp", "run", "--run-all", "--jobs", str(jobs)],
+            cwd=root,
+            env=worker_env(jobs),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        shown = 0
+        while True:
+            done = proc.poll() is not None
+            log.seek(shown)
+            sys.stdout.write(log.read())
+            sys.stdout.flush()
+            shown = log.tell()
+            if done:
+                break
+            time.sleep(poll)
+        log.seek(0)
+        output = log.read()
+    # every task has ended: ask a lingering worker to go too (nothing to stop is fine)
+    subprocess.run(
+        ["dvc", "queue", "stop"], cwd=root, env=dvc.dvc_env(), capture_output=True
     )
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        lines.append(line)
-    proc.wait()
-    return "".join(lines)
+    return output
 
 
 def table_command() -> list[str]:
