@@ -1,9 +1,13 @@
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from helpers import with_params, write_params
 
 from hw2.core.params import load_params
 from hw2.pipeline.rehearsal import RehearsalConfig, project_grid
@@ -54,11 +58,17 @@ def test_tiny_rehearsal_records_every_stage_and_projects_the_grid(tmp_path):
     assert report["truncated_transcripts"] > 0 and report["unknown_chars"] > 0
     assert stages["preprocess_speech"]["bytes"] == report["bytes"]
     assert not stages["train_cnn"]["epoch_projected"]
+    for name in ("train_asr_transformer", "train_asr_lstm"):
+        asr = stages[name]
+        # what the run learned is recorded next to what it cost
+        assert asr["train_loss_first_tenth"] > 0 and asr["val_loss"] > 0, asr
+        assert asr["val_cer"] >= 0 and not asr["epoch_projected"], asr
     grid = out["grid"]
     assert set(grid["asr_runs_s"]) == {"transformer", "lstm"}
     parts = grid["data_s"] + grid["cnn_grid_s"] + sum(grid["asr_runs_s"].values())
     assert grid["total_s"] == pytest.approx(parts, abs=0.2)
     assert out["device"] == "cpu" and "partial" not in out
+    assert out["machine"]["cpu"] and out["machine"]["cpus"] >= 1
     # the work folder is cleaned up: only the JSON stays
     assert [p.name for p in tmp_path.iterdir()] == ["rehearsal.json"]
 
@@ -73,6 +83,28 @@ def test_bad_sizes_are_one_line_and_exit_2(tmp_path):
         RehearsalConfig(sizes={"n_clips": 0})
     with pytest.raises(ValueError, match="unknown ASR runs"):
         RehearsalConfig(asr_runs=("gru",))
+    with pytest.raises(ValueError, match=r"unknown ASR runs \['gru'\]"):
+        RehearsalConfig(asr_steps={"gru": 4})
+    with pytest.raises(ValueError, match="asr_steps.lstm must be at least 1"):
+        RehearsalConfig(asr_steps={"lstm": 0})
+    result = _rehearse(tmp_path, "--scale", "tiny", "--asr-steps", "lstm=four")
+    assert result.returncode == 2
+    assert "--asr-steps: expected N or RUN=N,..., got 'lstm=four'" in result.stderr
+    result = _rehearse(tmp_path, "--scale", "tiny", "--asr-steps", "gru=4")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: unknown ASR runs ['gru']"]
+
+
+def test_asr_steps_per_run():
+    # one run a whole epoch, the others a few steps: the full-size rehearsal's mix
+    config = RehearsalConfig(asr_steps={"lstm": 8, "mclaurin": 8})
+    assert [config.steps_of(r) for r in ("transformer", "lstm", "mclaurin")] == [
+        None,
+        8,
+        8,
+    ]
+    assert RehearsalConfig(asr_steps=4).steps_of("transformer") == 4
+    assert RehearsalConfig().steps_of("lstm") is None
 
 
 def test_grid_projection_counts_every_run():
@@ -94,3 +126,77 @@ def test_grid_projection_counts_every_run():
     assert grid["asr_runs_s"]["transformer"] == pytest.approx(
         asr_epochs * 60.0 + 2620 * 0.01
     )
+
+
+def test_a_time_budget_cuts_asr_training_and_projects_the_epoch(tmp_path):
+    # batch 2 gives the tiny corpus's 9 training clips 5 steps; a budget that
+    # is spent before the ASR starts leaves each run its minimum of 2 steps
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    path = write_params(tmp_path, with_params(params, **{"asr.batch_size.full": 2}))
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "rehearse.py"),
+            "--scale",
+            "tiny",
+            "--device",
+            "cpu",
+            "--asr-runs",
+            "transformer",
+            "--budget-s",
+            "0.01",
+            "--params",
+            str(path),
+            "--work",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "rehearsal.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads((tmp_path / "rehearsal.json").read_text())
+    asr = {s["stage"]: s for s in out["stages"]}["train_asr_transformer"]
+    assert asr["cut_by_budget"] and asr["epoch_projected"], asr
+    assert asr["measured"].startswith("2 of 5 steps at batch 2"), asr
+    # the epoch is projected from the mean step (the first left out)
+    assert asr["epoch_s"] > 4 * asr["step_s"]
+    with pytest.raises(ValueError, match="budget_s must be above 0"):
+        RehearsalConfig(budget_s=0)
+
+
+def test_gpu_script_runs_the_rehearsal_within_its_budget(tmp_path):
+    # the script as the lent machine runs it (there: cuda, 16 workers, all clips)
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    for name in ("gpu_rehearsal.sh", "rehearse.py"):
+        shutil.copy(ROOT / "scripts" / name, project / "scripts" / name)
+    shutil.copytree(ROOT / "src", project / "src")
+    shutil.copy(ROOT / "params.yaml", project / "params.yaml")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "OUT": str(tmp_path / "out"),
+        "SCALE": "tiny",
+        "DEVICE": "cpu",
+        "WORKERS": "1",
+        "ASR_STEPS": "lstm=1",
+        "LIMIT_S": "240",
+    }
+    result = subprocess.run(
+        ["bash", str(project / "scripts" / "gpu_rehearsal.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rehearsal: budget 120 s, hard limit 240 s" in result.stdout
+    out = json.loads((tmp_path / "out" / "rehearsal_gpu.json").read_text())
+    assert out["config"]["budget_s"] == 120
+    assert out["config"]["asr_steps"] == {"lstm": 1}
+    assert len(out["stages"]) == 8 and "partial" not in out
+    log = (tmp_path / "out" / "rehearsal_gpu.log").read_text()
+    assert '"stage": "train_asr_mclaurin"' in log

@@ -7,7 +7,10 @@ size, its preprocessing, and the ASR (each decoder/attention of the homework),
 training and validation. Each stage is timed and its peak memory and disk use
 recorded. Where only part of a stage is run (`clip_fraction`, `cnn_steps`,
 `asr_steps`), its full-size cost is projected from the part, and the record says
-which numbers were measured and which projected. Finally the homework's grid
+which numbers were measured and which projected; `budget_s` cuts the ASR runs'
+training to fit a wall-clock limit the same way. Each ASR run follows the first
+epoch of the real learning-rate schedule and records its loss and validation
+CER next to its cost, so a full epoch shows learning. Finally the homework's grid
 (the CNN at three learning rates plus the no-pool variant at the best, the ASR
 with each decoder and with McLaurin attention) is projected from the per-epoch
 costs.
@@ -23,6 +26,7 @@ import threading
 import time
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,8 @@ ASR_RUNS = (
     ("lstm", "lstm", "softmax"),
     ("mclaurin", "transformer", "mclaurin"),
 )
+TRAIN_SHARE = 0.5  # of an ASR run's share of the budget; the rest validates
+PROGRESS_EVERY = 10  # ASR steps between progress lines
 CNN_LRS = 3  # the homework's learning rates, then no-pool at the best one
 
 
@@ -55,8 +61,13 @@ class RehearsalConfig:
     synth_workers: int = 1
     clip_fraction: float = 1.0  # share of n_clips synthesised and preprocessed
     cnn_steps: int | None = None  # None: whole epochs
-    asr_steps: int | None = None  # None: a whole epoch per ASR run
+    # steps of each ASR run: None a whole epoch; an int for every run, or a
+    # {run: steps} mapping (runs not named train a whole epoch)
+    asr_steps: int | dict[str, int] | None = None
     asr_runs: tuple[str, ...] = tuple(name for name, _, _ in ASR_RUNS)
+    # wall-clock seconds for the whole rehearsal (None: no limit): each ASR run
+    # trains until its share of what is left is spent, then is projected
+    budget_s: float | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -67,13 +78,28 @@ class RehearsalConfig:
             raise ValueError(
                 f"clip_fraction must be in (0, 1], got {self.clip_fraction}"
             )
-        for name in ("cnn_steps", "asr_steps"):
-            value = getattr(self, name)
+        steps = {"cnn_steps": self.cnn_steps}
+        if isinstance(self.asr_steps, dict):
+            steps.update({f"asr_steps.{k}": v for k, v in self.asr_steps.items()})
+        else:
+            steps["asr_steps"] = self.asr_steps
+        for name, value in steps.items():
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
-        unknown = set(self.asr_runs) - {name for name, _, _ in ASR_RUNS}
+        if self.budget_s is not None and self.budget_s <= 0:
+            raise ValueError(f"budget_s must be above 0, got {self.budget_s}")
+        known = {name for name, _, _ in ASR_RUNS}
+        unknown = set(self.asr_runs) - known
+        if isinstance(self.asr_steps, dict):
+            unknown |= set(self.asr_steps) - known
         if unknown:
             raise ValueError(f"unknown ASR runs {sorted(unknown)}")
+
+    def steps_of(self, run: str) -> int | None:
+        """ASR training steps of one run (None: a whole epoch)."""
+        if isinstance(self.asr_steps, dict):
+            return self.asr_steps.get(run)
+        return self.asr_steps
 
 
 class _PeakMemory:
@@ -188,12 +214,13 @@ def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def _timed(device: torch.device, fn, *args) -> float:
+def _timed(device: torch.device, fn, *args) -> tuple[float, Any]:
+    """Seconds fn(*args) took on the device, and what it returned."""
     _sync(device)
     start = time.perf_counter()
-    fn(*args)
+    value = fn(*args)
     _sync(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, value
 
 
 def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Path):
@@ -248,7 +275,7 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
             optimizer = torch.optim.SGD(net.parameters(), lr=base.lr)
             threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
             with threads:
-                train_s = _timed(
+                train_s, _ = _timed(
                     device,
                     stacked_epoch,
                     net,
@@ -258,7 +285,7 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
                     base.batch_size,
                     shuffles,
                 )
-                val_s = _timed(device, stacked_predict, net, x_val)
+                val_s, _ = _timed(device, stacked_predict, net, x_val)
             epoch_s = train_s * steps_per_epoch / steps + val_s
             r["measured"] = (
                 f"{steps} of {steps_per_epoch} steps at batch {base.batch_size}, "
@@ -317,13 +344,31 @@ class _Repeated(torch.utils.data.Dataset):
         return i, mel, tokens
 
 
-def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) -> dict:
-    """Seconds per ASR epoch (training at full batch shapes + validation), per run."""
+def run_asr(
+    rec: Recorder,
+    params: Params,
+    config: RehearsalConfig,
+    work: Path,
+    deadline: float | None = None,
+) -> dict:
+    """Seconds per ASR epoch (training at full batch shapes + validation), per run.
+
+    deadline (time.monotonic): each run's training stops once its share of the
+    time left is spent (TRAIN_SHARE of it, the rest for validation), after at
+    least two steps; the epoch is then projected from the steps done.
+    """
     from hw2.asr.batching import LengthBucketSampler, collate
     from hw2.asr.features import SpeechSplit
     from hw2.asr.ljspeech import split_bounds
+    from hw2.asr.metrics import asr_metrics
     from hw2.asr.model import ASRModel
-    from hw2.asr.train import ASRConfig, evaluate_loss, token_loss, transcribe
+    from hw2.asr.train import (
+        ASRConfig,
+        evaluate_loss,
+        get_lr,
+        token_loss,
+        transcribe,
+    )
 
     device = rec.device
     train_split = SpeechSplit(work / "features" / "train")
@@ -332,9 +377,12 @@ def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) 
     n_train, n_val = a, b - a
     dataset = _Repeated(train_split, n_train)
     epochs = {}
-    for name, decoder, attention in ASR_RUNS:
-        if name not in config.asr_runs:
-            continue
+    runs = [run for run in ASR_RUNS if run[0] in config.asr_runs]
+    for i, (name, decoder, attention) in enumerate(runs):
+        train_until = None
+        if deadline is not None:
+            left = max(deadline - time.monotonic(), 0.0)
+            train_until = time.monotonic() + TRAIN_SHARE * left / (len(runs) - i)
         p = _override(
             params,
             {
@@ -353,15 +401,29 @@ def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) 
             dataset, batch_sampler=sampler, collate_fn=collate
         )
         steps_per_epoch = len(sampler)
-        steps = min(config.asr_steps or steps_per_epoch, steps_per_epoch)
+        steps = min(config.steps_of(name) or steps_per_epoch, steps_per_epoch)
+        # the first epoch of the real schedule (warm-up, then linear decay)
+        total_steps = asr.epochs * steps_per_epoch
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            partial(get_lr, base_lr=1.0, total_steps=total_steps, warmup=asr.warmup),
+        )
         autocast = torch.autocast(
             "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"
         )
         with rec.stage(f"train_asr_{name}") as r:
             model.train()
-            times, frames = [], 0
+            times, losses, frames = [], [], 0
+            cut = False
             for step, batch in enumerate(loader):
                 if step == steps:
+                    break
+                if (
+                    train_until is not None
+                    and step >= 2
+                    and (time.monotonic() > train_until)
+                ):
+                    cut = True  # the budget's share is spent: project the rest
                     break
                 _sync(device)
                 start = time.perf_counter()
@@ -371,17 +433,28 @@ def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) 
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                _sync(device)
+                scheduler.step()
+                losses.append(loss.item())  # syncs, as the pipeline's loop does
                 times.append(time.perf_counter() - start)
                 frames += int(batch.n_frames.sum())
+                if (step + 1) % PROGRESS_EVERY == 0 or step + 1 == steps:
+                    recent = np.mean(losses[-PROGRESS_EVERY:])
+                    print(
+                        f"{name}: step {step + 1}/{steps} of {steps_per_epoch}, "
+                        f"{sum(times):.0f} s, loss {recent:.3f}",
+                        flush=True,
+                    )
             # the first step pays for allocation and kernel choice: left out
             # when there are others to average
+            steps = len(times)
             step_s = float(np.mean(times[1:] if len(times) > 1 else times))
             train_s = (
                 sum(times) if steps == steps_per_epoch else step_s * steps_per_epoch
             )
+            if cut:
+                r["cut_by_budget"] = True
             # both use the training's bf16 autocast on CUDA themselves
-            loss_s = _timed(
+            loss_s, val_loss = _timed(
                 device,
                 evaluate_loss,
                 model,
@@ -391,7 +464,7 @@ def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) 
                 asr.label_smoothing,
             )
             n_decode = min(asr.val_decode, len(val_split))
-            decode_s = _timed(
+            decode_s, hyps = _timed(
                 device,
                 transcribe,
                 model,
@@ -400,6 +473,8 @@ def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) 
                 device,
                 n_decode,
             )
+            refs = [val_split.tokens(i).tolist() for i in range(n_decode)]
+            val_cer = asr_metrics(refs, hyps)["cer"]
             val_s = loss_s * n_val / len(val_split) + decode_s * (
                 min(asr.val_decode, n_val) / n_decode
             )
@@ -410,6 +485,13 @@ def run_asr(rec: Recorder, params: Params, config: RehearsalConfig, work: Path) 
                 f"({decode_s:.1f} s)"
             )
             r["step_s"] = round(step_s, 4)
+            # learning, not only cost: the loss of the first and last tenth of the
+            # steps, and validation after them (of the first epoch of asr.epochs)
+            tenth = max(1, len(losses) // 10)
+            r["train_loss_first_tenth"] = round(float(np.mean(losses[:tenth])), 4)
+            r["train_loss_last_tenth"] = round(float(np.mean(losses[-tenth:])), 4)
+            r["val_loss"] = round(val_loss, 4)
+            r["val_cer"] = round(float(val_cer), 4)
             r["epoch_s"] = round(train_s + val_s, 2)
             r["epoch_projected"] = steps < steps_per_epoch or len(val_split) < n_val
             # a test clip costs its loss and its decoding
@@ -452,10 +534,20 @@ def project_grid(
     }
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else platform's guess."""
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     info = {
         "platform": platform.platform(),
+        "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
@@ -477,6 +569,9 @@ def rehearse(
 
     `partial`: a JSON file rewritten with the records so far after every stage.
     """
+    deadline = (
+        time.monotonic() + config.budget_s if config.budget_s is not None else None
+    )
     device = pick_device(config.device)
     rec = Recorder(device, Path(partial) if partial is not None else None)
     info = machine()
@@ -486,7 +581,7 @@ def rehearse(
         cnn = run_cnn(rec, params, config, data)
         del data
         run_speech(rec, config, tmp)
-        asr = run_asr(rec, params, config, tmp) if config.asr_runs else {}
+        asr = run_asr(rec, params, config, tmp, deadline) if config.asr_runs else {}
     info["loadavg_at_end"] = (
         [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     )
