@@ -43,7 +43,7 @@ PY
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-args=(--scale "${SCALE:-full}" --device "${DEVICE:-cuda}" --workers "${WORKERS:-16}"
+args=(--scale "${SCALE:-full}" --device "${DEVICE:-cuda}" --workers "${WORKERS:-$(nproc)}"
       --clip-fraction "${CLIP_FRACTION:-1}" --work "$WORK" --out "$OUT/rehearsal_gpu.json")
 [ -n "${CNN_STEPS:-}" ] && args+=(--cnn-steps "$CNN_STEPS")
 [ -n "${ASR_STEPS:-}" ] && args+=(--asr-steps "$ASR_STEPS")
