@@ -58,5 +58,8 @@ echo "rehearsal: budget ${BUDGET_S} s, hard limit ${LIMIT_S} s, clip fraction ${
 status=0
 timeout --kill-after=20 "$LIMIT_S" python -u scripts/rehearse.py "${args[@]}" 2>&1 \
     | tee "$OUT/rehearsal_gpu.log" || status=$?
-[ "$status" -eq 124 ] && echo "rehearsal: cut at the hard limit; $OUT/rehearsal_gpu.json has the stages done"
+# 124: timeout's TERM ended it; 137: its KILL, 20 s later
+case "$status" in
+    124 | 137) echo "rehearsal: cut at the hard limit; $OUT/rehearsal_gpu.json has the stages done" ;;
+esac
 exit "$status"

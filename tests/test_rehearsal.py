@@ -152,8 +152,8 @@ def test_a_time_budget_cuts_asr_training_and_projects_the_epoch(tmp_path):
         RehearsalConfig(budget_s=0)
 
 
-def test_gpu_script_runs_the_rehearsal_within_its_budget(tmp_path):
-    # the script as the lent machine runs it (there: cuda, a worker per core, all clips)
+def _gpu_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """scripts/gpu_rehearsal.sh run from a copy of the project (no .whl/ there)."""
     project = tmp_path / "project"
     (project / "scripts").mkdir(parents=True)
     for name in ("gpu_rehearsal.sh", "rehearse.py"):
@@ -167,16 +167,20 @@ def test_gpu_script_runs_the_rehearsal_within_its_budget(tmp_path):
         "SCALE": "tiny",
         "DEVICE": "cpu",
         "WORKERS": "1",
-        "ASR_STEPS": "lstm=1",
-        "LIMIT_S": "240",
+        **env,
     }
-    result = subprocess.run(
+    return subprocess.run(
         ["bash", str(project / "scripts" / "gpu_rehearsal.sh")],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_gpu_script_runs_the_rehearsal_within_its_budget(tmp_path):
+    # the script as the lent machine runs it (there: cuda, a worker per core, all clips)
+    result = _gpu_script(tmp_path, ASR_STEPS="lstm=1", LIMIT_S="240")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rehearsal: budget 120 s, hard limit 240 s" in result.stdout
     out = json.loads((tmp_path / "out" / "rehearsal_gpu.json").read_text())
@@ -185,3 +189,13 @@ def test_gpu_script_runs_the_rehearsal_within_its_budget(tmp_path):
     assert len(out["stages"]) == 8 and "partial" not in out
     log = (tmp_path / "out" / "rehearsal_gpu.log").read_text()
     assert '"stage": "train_asr_mclaurin"' in log
+
+
+def test_gpu_script_says_when_the_hard_limit_cut_it(tmp_path):
+    # 2 s is not enough to import torch and make the tiny data
+    result = _gpu_script(tmp_path, LIMIT_S="2", BUDGET_S="1")
+    assert result.returncode == 124, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"rehearsal: cut at the hard limit; {tmp_path / 'out'}/rehearsal_gpu.json "
+        "has the stages done"
+    )
