@@ -19,12 +19,9 @@ costs.
 import json
 import math
 import os
-import platform
-import resource
 import tempfile
-import threading
 import time
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -34,8 +31,8 @@ import numpy as np
 import torch
 
 from hw2.core.device import cpu_threads, pick_device
-from hw2.core.io import write_json
 from hw2.core.params import Params
+from hw2.pipeline.metering import Recorder, dir_bytes, machine, sync, timed
 
 # OCTMNIST's splits and LJ Speech's clips: the real sizes.
 FULL = {"n_train": 97477, "n_val": 10832, "n_test": 1000, "n_clips": 13100}
@@ -102,90 +99,6 @@ class RehearsalConfig:
         return self.asr_steps
 
 
-class _PeakMemory:
-    """Peak resident memory of this process and its children while it is entered.
-
-    Samples with psutil when it is installed; otherwise reports getrusage's
-    high-water marks, which cover the whole process life (said in `method`).
-    """
-
-    def __init__(self, interval: float = 0.05):
-        self.interval = interval
-        self.peak = 0
-        self.method = "psutil"
-        self._stop = threading.Event()
-
-    def _sample(self, proc) -> None:
-        while not self._stop.is_set():
-            try:
-                rss = proc.memory_info().rss
-                for child in proc.children(recursive=True):
-                    with suppress(Exception):  # a child that just ended
-                        rss += child.memory_info().rss
-                self.peak = max(self.peak, rss)
-            except Exception:
-                pass
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> "_PeakMemory":
-        try:
-            import psutil
-
-            self._thread = threading.Thread(
-                target=self._sample, args=(psutil.Process(),), daemon=True
-            )
-            self._thread.start()
-        except ImportError:
-            self.method = "getrusage (high-water mark since start)"
-            self._thread = None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-        else:
-            kib = max(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            )
-            self.peak = kib * 1024
-
-
-class Recorder:
-    """Per-stage records: wall time, peak memory, what ran, what is projected."""
-
-    def __init__(self, device: torch.device, partial: Path | None = None):
-        self.device = device
-        self.partial = partial  # rewritten after every stage: a cut run keeps them
-        self.stages: list[dict[str, Any]] = []
-
-    @contextmanager
-    def stage(self, name: str):
-        """Time and meter one stage; the body fills in the yielded record."""
-        record: dict[str, Any] = {"stage": name}
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        with _PeakMemory() as memory:
-            start = time.perf_counter()
-            yield record
-            _sync(self.device)
-            record["wall_s"] = round(time.perf_counter() - start, 3)
-        record["peak_rss_mb"] = round(memory.peak / 2**20, 1)
-        record["memory_method"] = memory.method
-        if self.device.type == "cuda":
-            record["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        self.stages.append(record)
-        print(json.dumps(record), flush=True)
-        if self.partial is not None:
-            write_json(self.partial, {"partial": True, "stages": self.stages})
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _override(params: Params, changes: dict[str, Any]) -> Params:
     """params with dotted keys set; a `data.source` that was split is set per branch."""
     data = json.loads(json.dumps(params.data))
@@ -208,19 +121,6 @@ def _sources(params: Params, source: str) -> dict[str, str]:
         if isinstance(data.get(branch), dict) and "source" in data[branch]
     ]
     return dict.fromkeys(keys, source)
-
-
-def _dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-
-
-def _timed(device: torch.device, fn, *args) -> tuple[float, Any]:
-    """Seconds fn(*args) took on the device, and what it returned."""
-    _sync(device)
-    start = time.perf_counter()
-    value = fn(*args)
-    _sync(device)
-    return time.perf_counter() - start, value
 
 
 def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Path):
@@ -275,7 +175,7 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
             optimizer = torch.optim.SGD(net.parameters(), lr=base.lr)
             threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
             with threads:
-                train_s, _ = _timed(
+                train_s, _ = timed(
                     device,
                     stacked_epoch,
                     net,
@@ -285,7 +185,7 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
                     base.batch_size,
                     shuffles,
                 )
-                val_s, _ = _timed(device, stacked_predict, net, x_val)
+                val_s, _ = timed(device, stacked_predict, net, x_val)
             epoch_s = train_s * steps_per_epoch / steps + val_s
             r["measured"] = (
                 f"{steps} of {steps_per_epoch} steps at batch {base.batch_size}, "
@@ -313,7 +213,7 @@ def run_speech(rec: Recorder, config: RehearsalConfig, work: Path) -> dict:
             corpus, n, config.seed, progress=False, workers=config.synth_workers
         )
         r["measured"] = f"{n} of {n_full} clips, {config.synth_workers} worker(s)"
-        r["bytes"] = _dir_bytes(corpus)
+        r["bytes"] = dir_bytes(corpus)
     rec.stages[-1]["projected_s"] = round(rec.stages[-1]["wall_s"] * scale, 1)
     rec.stages[-1]["projected_bytes"] = round(rec.stages[-1]["bytes"] * scale)
     with rec.stage("preprocess_speech") as r:
@@ -425,7 +325,7 @@ def run_asr(
                 ):
                     cut = True  # the budget's share is spent: project the rest
                     break
-                _sync(device)
+                sync(device)
                 start = time.perf_counter()
                 batch = batch.to(device)
                 with autocast:
@@ -454,7 +354,7 @@ def run_asr(
             if cut:
                 r["cut_by_budget"] = True
             # both use the training's bf16 autocast on CUDA themselves
-            loss_s, val_loss = _timed(
+            loss_s, val_loss = timed(
                 device,
                 evaluate_loss,
                 model,
@@ -464,7 +364,7 @@ def run_asr(
                 asr.label_smoothing,
             )
             n_decode = min(asr.val_decode, len(val_split))
-            decode_s, hyps = _timed(
+            decode_s, hyps = timed(
                 device,
                 transcribe,
                 model,
@@ -532,31 +432,6 @@ def project_grid(
         "note": "stages one after another, each ASR run with its test evaluation; "
         "CNN evaluation (1,000 images) and the attention benchmark left out",
     }
-
-
-def _cpu_model() -> str:
-    """The CPU's model name (Linux's /proc/cpuinfo), else platform's guess."""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    info = {
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
-    if hasattr(os, "getloadavg"):
-        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def rehearse(
