@@ -50,7 +50,7 @@ ACCENTS = (
 VARIANTS = ("", "m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "f5")
 # LJ Speech's reader is a woman with an American accent. f2 is a female timbre
 # with some breath noise (seeded per clip, so clips differ as recordings do);
-# at pitch 45-55 it peaked at 0.57-0.90 of full scale on 40 sentences (f1 and
+# at pitch 50 it peaked at 0.57-0.90 of full scale on 40 sentences (f1 and
 # the plain voice touched full scale).
 READER = "en-us+f2"
 MAX_VOICES = len(ACCENTS) * len(VARIANTS)
