@@ -91,3 +91,13 @@ def test_synthesize_clips_same_bytes_for_any_number_of_workers(monkeypatch):
     second = [a.tobytes() for a in S.synthesize_clips(specs, workers=2)]
     assert first == second
     assert all(len(a) > S.SAMPLE_RATE // 4 for a in first)
+
+
+def test_a_clock_times_colon_is_not_read_aloud():
+    # LJ's normalized column writes "twelve:thirty-five p.m."; its reader says no colon
+    assert S.spoken("at twelve:thirty-five p.m.; then: he left") == (
+        "at twelve thirty-five p.m.; then: he left"
+    )
+    with_colon = S.synthesize("at twelve:thirty-five", "en-us+f2", 140, 50)
+    without = S.synthesize(S.spoken("at twelve:thirty-five"), "en-us+f2", 140, 50)
+    assert len(without) < 0.9 * len(with_colon)  # eSpeak would say "colon"

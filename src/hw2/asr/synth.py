@@ -23,6 +23,7 @@ import functools
 import math
 import multiprocessing
 import random
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -76,6 +77,7 @@ VOLUME = 85
 MAX_TRIES = 50  # draws for a sentence no earlier clip says, before giving up
 SHARD = 128  # clips spoken by one fresh worker process
 CLIPS_PER_CHAPTER = 250  # ids LJ001-0001 .. LJ001-0250, LJ002-0001, ...
+_CLOCK_COLON = re.compile(r"(?<=[a-z]):(?=[a-z])")
 
 # speak_lib.h constants
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -297,10 +299,17 @@ def clip_specs(
     return specs
 
 
+def spoken(normalized: str) -> str:
+    """What eSpeak is given for a normalized transcript: the text itself, but for
+    a clock time's colon ("twelve:thirty-five"), which eSpeak would say aloud and
+    a reader does not."""
+    return _CLOCK_COLON.sub(" ", normalized)
+
+
 def _speak_shard(specs: list[ClipSpec]) -> list[np.ndarray]:
-    # eSpeak reads the normalized text, so the audio says exactly what that column says
+    # eSpeak reads the normalized text, so the audio says what that column says
     return [
-        synthesize(s.normalized, s.voice, s.rate, s.pitch, s.seed, s.intonation)
+        synthesize(spoken(s.normalized), s.voice, s.rate, s.pitch, s.seed, s.intonation)
         for s in specs
     ]
 
