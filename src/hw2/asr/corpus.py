@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from hw2.asr import synth
 from hw2.asr.ljspeech import Row, read_metadata, write_metadata
@@ -19,6 +18,7 @@ from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_dir
 from hw2.core.params import DATA_SOURCES, Params
+from hw2.core.progress import tqdm
 
 CORPUS = "LJSpeech-1.1"
 ARCHIVE = "LJSpeech-1.1.tar.bz2"

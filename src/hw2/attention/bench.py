@@ -35,7 +35,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from hw2.attention.features import feature_dim
 from hw2.attention.linear import SUB_CHUNK
@@ -44,6 +43,7 @@ from hw2.core.device import cpu_threads
 from hw2.core.errors import ParamError
 from hw2.core.io import atomic_path, write_json, write_text
 from hw2.core.params import Params
+from hw2.core.progress import tqdm
 
 MAX_FEATURES = 100_000  # M(K, D) beyond this: minutes per call and GiBs of state
 MAX_LENGTH = 65_536
