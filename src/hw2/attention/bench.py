@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from hw2.attention.features import feature_dim
+from hw2.attention.headline import headline
 from hw2.attention.linear import SUB_CHUNK
 from hw2.attention.mclaurin import mclaurin_attention
 from hw2.core.device import cpu_threads
@@ -360,7 +361,8 @@ def summarise(config, times, peaks, errors, errors_causal) -> dict:
 
 
 def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
-    """attention.json, attention_{time,memory,error}.csv and two PNGs, atomically."""
+    """attention.json, attention_details.json, attention_{time,memory,error}.csv
+    and two PNGs, atomically. The CSVs are long: a row per length (or K) and method."""
     out = Path(out_dir)
     write_text(
         out / "attention_time.csv",
@@ -372,13 +374,20 @@ def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
         "length,method,peak_bytes\n"
         + "".join(f"{n},{m},{b}\n" for n, m, b in result["memory"]),
     )
+    errors = [
+        (k, "mclaurin" + suffix, e)
+        for suffix in ("", "_causal")
+        for k, e in result["metrics"]["rel_error" + suffix].items()
+    ]
     write_text(
         out / "attention_error.csv",
-        "terms,rel_error\n" + "".join(f"{k},{e:.6g}\n" for k, e in result["error"]),
+        "terms,method,rel_error\n"
+        + "".join(f"{k},{m},{e:.6g}\n" for k, m, e in errors),
     )
     _plot_time(result, out / "attention_time.png")
     _plot_error(result, out / "attention_error.png")
-    write_json(out / "attention.json", result["metrics"])
+    write_json(out / "attention_details.json", result["metrics"])
+    write_json(out / "attention.json", headline(result["metrics"]))
 
 
 def _pyplot():
