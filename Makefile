@@ -9,7 +9,7 @@ VENV ?= .venv
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report diff rehearse push pull remote-check plots-template clean-venv
+.PHONY: venv repro test lint format bench homework report diff exps rehearse push pull remote-check plots-template clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -47,6 +47,16 @@ homework: venv
 report: venv
 	dvc repro report
 	python stages/report.py --experiments $(if $(REV),--rev $(REV))
+
+# `dvc exp show` cut to what a 120-column terminal holds: lr, decoder, the test
+# accuracy, CER and WER always; other params and the attention speedup where runs
+# differ; no other metric, no file hashes (plain `dvc exp show` lists every param,
+# metric and file: about 140 columns). EXPS_ARGS="-A" or "--rev main" passes options.
+EXPS_ALWAYS := lr|decoder|test_acc|cer|wer
+EXPS_SHOWN := Experiment|State|Executor|device|speedup|$(EXPS_ALWAYS)
+exps: venv
+	dvc exp show --no-pager --only-changed --keep '^($(EXPS_ALWAYS))$$' \
+		--drop '^Created$$|.*/|^(?!($(EXPS_SHOWN))$$)[^.]+$$' $(EXPS_ARGS)
 
 # The whole job on stand-ins at the real sizes, timed per stage (README: "Rehearsal
 # at full scale"); REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4"

@@ -114,7 +114,7 @@ def test_tiny_run_writes_every_output(tmp_path):
     )
     result = run_benchmark(config, progress=False)
     write_outputs(result, tmp_path)
-    metrics = json.loads((tmp_path / "attention.json").read_text())
+    metrics = json.loads((tmp_path / "attention_details.json").read_text())
     for suffix in ("", "_causal"):
         for key in (
             "crossover_len",
@@ -127,11 +127,25 @@ def test_tiny_run_writes_every_output(tmp_path):
     assert set(metrics["rel_error"]) == {"1", "3"}
     assert metrics["rel_error"]["3"] < metrics["rel_error"]["1"]
     assert metrics["settings"]["feature_dim"] == 15
+    headline = json.loads((tmp_path / "attention.json").read_text())
+    assert headline == {
+        "speedup": metrics["speedup_at_max_len"],
+        "speedup_causal": metrics["speedup_at_max_len_causal"],
+        "memory_ratio": metrics["memory_ratio_at_max_len"],
+        "memory_ratio_causal": metrics["memory_ratio_at_max_len_causal"],
+        "rel_error": metrics["rel_error"]["3"],  # at the terms the timings used
+        "rel_error_causal": metrics["rel_error_causal"]["3"],
+    }
     time_csv = (tmp_path / "attention_time.csv").read_text().splitlines()
     assert time_csv[0] == "length,method,seconds" and len(time_csv) == 1 + 2 * 4
-    assert (
-        (tmp_path / "attention_error.csv").read_text().startswith("terms,rel_error\n1,")
-    )
+    error_csv = (tmp_path / "attention_error.csv").read_text().splitlines()
+    assert error_csv[0] == "terms,method,rel_error"
+    assert [row.split(",")[:2] for row in error_csv[1:]] == [
+        ["1", "mclaurin"],
+        ["3", "mclaurin"],
+        ["1", "mclaurin_causal"],
+        ["3", "mclaurin_causal"],
+    ]
     assert (tmp_path / "attention_memory.csv").read_text().startswith("length,method,")
     for png in ("attention_time.png", "attention_error.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -45,7 +45,8 @@ def status(project: Path) -> dict:
 def test_repro_writes_every_metric(project):
     assert status(project) == {}
     cnn = json.loads((project / "metrics" / "cnn.json").read_text())
-    assert cnn["n_params"] == 224_892 and 0 <= cnn["test_acc"] <= 1
+    details = json.loads((project / "metrics" / "cnn_details.json").read_text())
+    assert details["n_params"] == 224_892 and 0 <= cnn["test_acc"] <= 1
     for name in ("asr.json", "attention.json", "speech_preprocess.json"):
         assert (project / "metrics" / name).is_file(), name
     assert (project / "reports" / "results.md").is_file()

@@ -54,14 +54,17 @@ def make_project(root: Path) -> Path:
     cnn = {
         "val_acc": 0.61234,
         "test_acc": 0.59876,
-        "test_acc_per_class": {"CNV": 0.5, "DME": 0.75, "drusen": 0.25, "normal": 1.0},
-        "train_loss": 0.9,
-        "n_params": 224892,
-        "seeds": 3,
         "test_acc_std": 0.012,
         "test_acc_ci95": [0.571, 0.6254],
     }
     write(m / "cnn.json", json.dumps(cnn))
+    details = {
+        "test_acc_per_class": {"CNV": 0.5, "DME": 0.75, "drusen": 0.25, "normal": 1.0},
+        "train_loss": 0.9,
+        "n_params": 224892,
+        "seeds": 3,
+    }
+    write(m / "cnn_details.json", json.dumps(details))
     pairs = ["CNV,CNV", "DME,CNV", "drusen,normal", "normal,normal", "CNV,DME"]
     write(m / "cnn_confusion.csv", "actual,predicted\n" + "\n".join(pairs) + "\n")
     write(m / "train_cnn/plots/metrics/train/loss.tsv", tsv("loss", [1.3, 1.1, 0.9]))
@@ -73,9 +76,6 @@ def make_project(root: Path) -> Path:
         "damerau_levenshtein": 0.44,
         "cer": 0.33,
         "wer": 0.77,
-        "n_params": 1000,
-        "decoder": "lstm",
-        "attention": "mclaurin",
     }
     write(m / "asr.json", json.dumps(asr))
     rows = [f"LJ{i:03d}\tsaid number {i}\tsad nmber {i}" for i in range(7)]
@@ -86,7 +86,7 @@ def make_project(root: Path) -> Path:
     write(plots / "val/loss.tsv", tsv("loss", [3.2, 2.5]))
     write(plots / "val/cer.tsv", tsv("cer", [0.9, 0.6]))
     attention = {"head_dim": 16, "lengths": [256, 512, 1024, 2048, 4096], "ok": True}
-    write(m / "attention.json", json.dumps(attention))
+    write(m / "attention_details.json", json.dumps(attention))
     (m / "attention_time.png").write_bytes(PNG_MAGIC)
     return root
 
@@ -162,7 +162,12 @@ def test_report_attention_numbers(page):
 def test_report_with_nothing_run_says_so(tmp_path):
     write_params(tmp_path)
     text = build_report(tmp_path).read_text()
-    for name in ["cnn.json", "asr.json", "asr_transcripts.tsv", "attention.json"]:
+    for name in [
+        "cnn.json",
+        "asr.json",
+        "asr_transcripts.tsv",
+        "attention_details.json",
+    ]:
         assert f"_Not run yet: metrics/{name} is missing" in text
     assert "*reference (full data)*" in text
     assert "| workspace |" not in text
@@ -325,11 +330,12 @@ def test_report_stage_deps_hold_the_files_it_reads():
     )
     read = {
         runs.CNN_JSON,
+        runs.CNN_DETAILS,
         runs.CNN_CONFUSION,
         runs.CNN_PLOTS,
         runs.ASR_JSON,
         runs.ASR_TRANSCRIPTS,
         runs.ASR_PLOTS,
-        runs.ATTENTION_JSON,
+        runs.ATTENTION_DETAILS,
     }
     assert read <= deps

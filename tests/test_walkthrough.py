@@ -28,8 +28,10 @@ pytestmark = pytest.mark.e2e
 # The environment this test runs in stands in for the Makefile's .venv.
 VENV = Path(sys.prefix)
 # Outputs a stage writes into git (cache: false), by branch of the DAG.
-CNN_OUTS = ("metrics/train_cnn/", "metrics/cnn.json", "metrics/cnn_confusion.csv")
-ASR_OUTS = ("metrics/train_asr/", "metrics/asr.json", "metrics/asr_transcripts.tsv")
+CNN_OUTS = ("metrics/train_cnn/", "metrics/cnn.json", "metrics/cnn_details.json")
+CNN_OUTS += ("metrics/cnn_confusion.csv",)
+ASR_OUTS = ("metrics/train_asr/", "metrics/asr.json", "metrics/asr_details.json")
+ASR_OUTS += ("metrics/asr_transcripts.tsv",)
 REPORT_OUTS = ("reports/results.md", "reports/figures/")
 # name: (command, paths whose git status it may change; none: it changes nothing)
 STEPS = {

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from hw2.asr import synth
 from hw2.asr.ljspeech import SAMPLE_INFO, Row, read_metadata, write_metadata
@@ -22,6 +21,7 @@ from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_dir, write_json
 from hw2.core.params import DATA_SOURCES, Params
+from hw2.core.progress import tqdm
 
 CORPUS = "LJSpeech-1.1"
 ARCHIVE = "LJSpeech-1.1.tar.bz2"

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from hw2.asr import audio
 from hw2.asr.features import write_split
@@ -24,6 +23,7 @@ from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir
 from hw2.core.params import Params
+from hw2.core.progress import tqdm
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,7 @@ HEADLINES = (
     Headline("CNN test accuracy", CNN_JSON, "test_acc"),
     Headline("ASR test CER", ASR_JSON, "cer"),
     Headline("ASR test WER", ASR_JSON, "wer"),
-    Headline(
-        "attention speedup at the longest length", ATTENTION_JSON, "speedup_at_max_len"
-    ),
+    Headline("attention speedup at the longest length", ATTENTION_JSON, "speedup"),
 )
 
 

@@ -22,10 +22,11 @@ from hw2.pipeline.runs import (
     ASR_PLOTS,
     ASR_REFERENCES,
     ASR_TRANSCRIPTS,
-    ATTENTION_JSON,
+    ATTENTION_DETAILS,
     ATTENTION_PNGS,
     CNN_COLUMNS,
     CNN_CONFUSION,
+    CNN_DETAILS,
     CNN_JSON,
     CNN_PLOTS,
     CNN_REFERENCES,
@@ -42,7 +43,8 @@ from hw2.pipeline.runs import (
 )
 
 N_TRANSCRIPTS = 5
-# Enough to see what attention.json holds without turning the report into a dump.
+# Enough to see what the benchmark's record holds without turning the report
+# into a dump.
 MAX_ATTENTION_ROWS = 24
 
 
@@ -111,18 +113,18 @@ def cnn_section(
     if CNN_JSON not in ws.metrics:
         lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
     lines += [runs_table(runs, CNN_COLUMNS, CNN_REFERENCES), ""]
-    cnn = ws.metrics.get(CNN_JSON, {})
+    cnn, details = ws.metrics.get(CNN_JSON, {}), ws.metrics.get(CNN_DETAILS, {})
     ci, std = cnn.get(cnn_names.TEST_ACC_CI95), cnn.get(cnn_names.std_key("test_acc"))
     if isinstance(ci, list) and len(ci) == 2 and isinstance(std, int | float):
         lines += [
-            f"Workspace test accuracy over {cnn.get(cnn_names.SEEDS)} seeds: "
+            f"Workspace test accuracy over {details.get(cnn_names.SEEDS)} seeds: "
             f"{format_value(cnn.get(cnn_names.TEST_ACC), True)} "
             f"(std {format_value(std, True)}, 95 % interval "
             f"{format_value(ci[0], True)}–{format_value(ci[1], True)}, "
             "resampling test images and seeds).",
             "",
         ]
-    per_class = cnn.get(cnn_names.TEST_ACC_PER_CLASS)
+    per_class = details.get(cnn_names.TEST_ACC_PER_CLASS)
     if isinstance(per_class, dict):
         parts = [
             f"{cell(str(k))} {format_value(v, True)}" for k, v in per_class.items()
@@ -170,9 +172,9 @@ def asr_section(
 def attention_section(root: Path, page: Path) -> list[str]:
     """The McLaurin attention benchmark: its numbers and its two PNGs."""
     lines = ["## Linear attention (McLaurin series)", ""]
-    if not (root / ATTENTION_JSON).is_file():
-        return lines + [_missing(ATTENTION_JSON, "bench_attention"), ""]
-    flat = flatten(read_json(root / ATTENTION_JSON))
+    if not (root / ATTENTION_DETAILS).is_file():
+        return lines + [_missing(ATTENTION_DETAILS, "bench_attention"), ""]
+    flat = flatten(read_json(root / ATTENTION_DETAILS))
     rows = [[f"`{cell(k)}`", _abbreviate(v)] for k, v in flat.items()]
     if len(rows) > MAX_ATTENTION_ROWS:
         rows = rows[:MAX_ATTENTION_ROWS] + [["…", f"{len(flat)} values in all"]]

@@ -21,12 +21,16 @@ from hw2.pipeline import dvc
 # Paths of the metrics files as dvc.yaml declares them (`dvc exp show` keys its
 # metrics by these); tests/test_pr_comment.py holds them against dvc.yaml.
 CNN_JSON = "metrics/cnn.json"
+# What each study's evaluation writes beside its metrics (a plain output, not one
+# DVC tabulates): per-class accuracy, seeds, parameter counts, the whole benchmark.
+CNN_DETAILS = "metrics/cnn_details.json"
 CNN_CONFUSION = "metrics/cnn_confusion.csv"
 CNN_PLOTS = "metrics/train_cnn/plots/metrics"
 ASR_JSON = "metrics/asr.json"
 ASR_TRANSCRIPTS = "metrics/asr_transcripts.tsv"
 ASR_PLOTS = "metrics/train_asr/plots/metrics"
 ATTENTION_JSON = "metrics/attention.json"
+ATTENTION_DETAILS = "metrics/attention_details.json"
 ATTENTION_PNGS = {
     "time": "metrics/attention_time.png",
     "error": "metrics/attention_error.png",
@@ -154,13 +158,14 @@ def read_json(path: Path) -> Any:
 
 
 def workspace_run(root: Path) -> Run:
-    """The results in the working tree: params.yaml and the metrics files present."""
+    """The results in the working tree: params.yaml and the metrics (and details)
+    files present."""
     try:
         params = yaml.safe_load((root / "params.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"{root / 'params.yaml'}: cannot read ({exc})") from exc
     metrics = {}
-    for name in (CNN_JSON, ASR_JSON):
+    for name in (CNN_JSON, CNN_DETAILS, ASR_JSON):
         if (root / name).is_file():
             metrics[name] = read_json(root / name)
             if not isinstance(metrics[name], dict):
