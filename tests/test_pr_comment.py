@@ -386,3 +386,16 @@ def test_sparkline_scales_and_shortens():
     assert sparkline([1, 1], 1, 1) == "▄▄"
     assert sparkline([], 0, 1) == ""
     assert len(sparkline(list(range(100)), 0, 99)) == 24
+
+
+def test_ci_posts_the_comment_with_its_pictures_through_cml():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())
+    steps = workflow["jobs"]["metrics-comment"]["steps"]
+    runs = [" ".join(str(s.get("run", "")).split()) for s in steps]
+    (build,) = [r for r in runs if "scripts/pr_comment.py" in r]
+    assert "--out comment.md --plots-dir pr-plots --format markdown" in build
+    (post,) = [r for r in runs if r.startswith("cml comment")]
+    assert "--publish" in post and post.endswith(" comment.md")
+    assert any(str(s.get("uses", "")).startswith("iterative/setup-cml@") for s in steps)
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert {"/comment.md", "/pr-plots/"} <= set(ignored)
