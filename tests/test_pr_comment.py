@@ -239,7 +239,7 @@ def test_other_metrics_once_each_with_direction_and_human_numbers(comment):
         "better",
         "**beyond noise**",
     ]
-    row = row_of(details, "`metrics/asr.json`", "ASR parameters")
+    row = row_of(details, "`metrics/asr.json`", "`n_params`")
     assert row[2:5] == ["1,329,835", "1,330,035", "+200"]
     assert row[5] == "–"  # a parameter count is neither better nor worse
     # the loss moved in its 7th digit: no change; noise keys and dvclive's

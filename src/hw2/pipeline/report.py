@@ -19,10 +19,13 @@ from hw2.pipeline.catalog import (
     ASR_JSON,
     ASR_PLOTS,
     ASR_TRANSCRIPTS,
+    ATTENTION_DETAILS,
+    ATTENTION_ERROR,
     ATTENTION_JSON,
     ATTENTION_MEMORY,
     ATTENTION_TIME,
     CNN_CONFUSION,
+    CNN_DETAILS,
     CNN_JSON,
     CNN_PLOTS,
     SEEDS_KEY,
@@ -49,6 +52,21 @@ from hw2.pipeline.runs import (
 )
 
 N_TRANSCRIPTS = 5
+# Every file the report stage reads (where present): its deps in dvc.yaml.
+INPUTS = (
+    CNN_JSON,
+    CNN_DETAILS,
+    CNN_CONFUSION,
+    CNN_PLOTS,
+    ASR_JSON,
+    ASR_TRANSCRIPTS,
+    ASR_PLOTS,
+    ATTENTION_JSON,
+    ATTENTION_DETAILS,
+    ATTENTION_TIME,
+    ATTENTION_MEMORY,
+    ATTENTION_ERROR,
+)
 PLUS_MINUS = (
     "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval: "
     "for the CNN over seeds and test images, for the ASR (one training seed) over "
@@ -132,8 +150,14 @@ def grouped_tables(study: Study, runs: Sequence[Run], baseline: Run) -> list[str
     return lines
 
 
-def _seeds(run: Run, path: str) -> int:
-    seeds = run.metric(path, SEEDS_KEY)
+def _cnn_value(run: Run, key: str) -> Any:
+    """A CNN result from its details file, or from cnn.json (the older layout)."""
+    value = run.metric(CNN_DETAILS, key)
+    return run.metric(CNN_JSON, key) if value is None else value
+
+
+def _seeds(run: Run) -> int:
+    seeds = _cnn_value(run, SEEDS_KEY)
     return seeds if isinstance(seeds, int) else 1
 
 
@@ -143,11 +167,11 @@ def cnn_section(ws: Run, page: Path, figs: dict[str, Path]) -> list[str]:
     if CNN_JSON not in ws.metrics:
         lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
     lines += grouped_tables(CNN, [], ws)
-    per_class = ws.metric(CNN_JSON, "test_acc_per_class")
+    per_class = _cnn_value(ws, "test_acc_per_class")
     if isinstance(per_class, dict):
         rows = [[cell(str(k)), human(float(v))] for k, v in per_class.items()]
         lines += [
-            f"Test accuracy per class (mean of {_seeds(ws, CNN_JSON)} seeds; the "
+            f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
             "test split is balanced, 250 images a class):",
             "",
             markdown_table(["class", "test accuracy"], rows),
@@ -278,11 +302,13 @@ def attention_lengths(root: Path) -> list[str]:
 def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
     """The McLaurin attention benchmark: headline, per-length table, error, figures."""
     lines = ["## Linear attention (McLaurin series)", ""]
-    if not (root / ATTENTION_JSON).is_file():
+    # the whole record where the benchmark writes one beside its headline numbers
+    found = [p for p in (ATTENTION_DETAILS, ATTENTION_JSON) if (root / p).is_file()]
+    if not found:
         return lines + [_missing(ATTENTION_JSON, "bench_attention"), ""]
-    bench = read_json(root / ATTENTION_JSON)
+    bench = read_json(root / found[0])
     if not isinstance(bench, dict):
-        raise DataError(f"{root / ATTENTION_JSON}: expected a JSON object")
+        raise DataError(f"{root / found[0]}: expected a JSON object")
     settings = bench.get("settings") if isinstance(bench.get("settings"), dict) else {}
     if settings:
         described = ", ".join(
@@ -377,7 +403,7 @@ def build_report(
     page, figures_dir = root / out, root / figures
     ws = workspace_run(root)  # bad JSON fails here, before any plotting
     with atomic_dir(figures_dir) as tmp:
-        written = write_figures(root, tmp, _seeds(ws, CNN_JSON))
+        written = write_figures(root, tmp, _seeds(ws))
     figs = {name: figures_dir / name for name in written}
     write_text(page, render_results(root, page, figs, ws))
     return page

@@ -27,6 +27,7 @@ from hw2.pipeline.catalog import (
     CI_SUFFIX,
     CNN_CLASSES,
     CNN_CONFUSION,
+    CNN_DETAILS,
     CNN_JSON,
     CNN_PLOTS,
     SEEDS_KEY,
@@ -258,13 +259,14 @@ def read_json(path: Path) -> Any:
 
 
 def workspace_run(root: Path) -> Run:
-    """The results in the working tree: params.yaml and the metrics files present."""
+    """The results in the working tree: params.yaml and the metrics files (and
+    the CNN's details file) present."""
     try:
         params = yaml.safe_load((root / "params.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"{root / 'params.yaml'}: cannot read ({exc})") from exc
     metrics = {}
-    for name in (CNN_JSON, ASR_JSON):
+    for name in (CNN_JSON, CNN_DETAILS, ASR_JSON):
         if (root / name).is_file():
             metrics[name] = read_json(root / name)
             if not isinstance(metrics[name], dict):
