@@ -28,7 +28,7 @@ from hw2.pipeline.plots import (
     plot_specs,
     top_level_specs,
 )
-from hw2.pipeline.series import fold_bands, rows_series
+from hw2.pipeline.series import axis_titles, fold_bands, rows_series
 
 
 def change(old, new, other_data=False):
@@ -306,3 +306,12 @@ def test_value_columns_rows_json_and_categorical_x():
 def test_unreadable_plot_data_names_the_file():
     with pytest.raises(DataError, match=r"^bad\.json: cannot read plot data"):
         parse_rows("bad.json", b"{oops")
+
+
+def test_axis_titles_from_the_plot_else_from_its_columns():
+    spec = PlotSpec("Loss", (Source("a.tsv", "step", ("loss",)),))
+    assert axis_titles(spec) == ("epoch", "loss (cross-entropy, nats)")
+    props = {"x_label": "epoch", "y_label": "loss (nats per token)"}
+    assert axis_titles(spec, props) == ("epoch", "loss (nats per token)")
+    band = PlotSpec("Acc", (Source("a.tsv", "step", ("acc", "acc_min", "acc_max")),))
+    assert axis_titles(band)[1] == "accuracy"
