@@ -58,19 +58,19 @@ exps: venv
 	dvc exp show --no-pager --only-changed --keep '^($(EXPS_ALWAYS))$$' \
 		--drop '^Created$$|.*/|^(?!($(EXPS_SHOWN))$$)[^.]+$$' $(EXPS_ARGS)
 
-# The whole job on stand-ins at the real sizes, timed per stage (README: "Rehearsal
-# at full scale"); REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4"
-# measures parts and projects the rest.
+# The whole job on stand-ins at the real sizes, timed per stage (docs/rehearsal.md);
+# REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4" measures parts
+# and projects the rest.
 rehearse: venv
 	python scripts/rehearse.py --scale full $(REHEARSE_ARGS)
 
 # The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
-# headline metrics first, each change labelled within or beyond noise.
+# headline metrics first with their direction and noise; plain text on a terminal.
 BASE ?= main
 diff: venv
 	python scripts/pr_comment.py --base $(BASE)
 
-# The team's DVC remote (README, Team remote): REMOTE=name picks one other than the
+# The team's DVC remote (docs/team.md): REMOTE=name picks one other than the
 # default; a broken remote is one line and exit 2.
 push: venv
 	python scripts/remote.py push $(if $(REMOTE),-r $(REMOTE))
