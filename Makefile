@@ -1,6 +1,6 @@
-# Two commands a user needs: `make repro` and `make test`. Both set up the
-# environment first (a virtualenv in .venv, pinned by constraints.txt); when it
-# exists and is current this takes no time.
+# Two commands a user needs: `make repro` and `make test` (`make test-fast` while
+# editing). Both set up the environment first (a virtualenv in .venv, pinned by
+# constraints.txt); when it exists and is current this takes no time.
 SHELL := /bin/bash
 PYTHON ?= python3
 # VENV=/path/to/env uses an environment you manage as it is (nothing installed),
@@ -9,7 +9,7 @@ VENV ?= .venv
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report diff exps rehearse push pull remote-check plots-template clean-venv
+.PHONY: venv repro test test-fast lint format bench homework report diff exps rehearse push pull remote-check plots-template clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -32,6 +32,12 @@ repro: venv
 
 test: venv
 	python -m pytest
+
+# The unit tests alone, for the edit-test loop (about a minute on two cores): no
+# end-to-end pipeline, fault-injection or slow script test (pyproject's markers).
+# `make test` (what CI runs) is all of them.
+test-fast: venv
+	python -m pytest -m "not e2e and not faults and not slow"
 
 # The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
 # MCLAURIN=0 leaves out the McLaurin ASR run.
