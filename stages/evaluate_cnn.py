@@ -11,9 +11,9 @@ from hw2.core.device import DEVICES, pick_device
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.params import load_params
-from hw2.oct.data import load_octmnist
+from hw2.oct.checkpoint import load_runs
 from hw2.oct.evaluate import evaluate_cnn
-from hw2.oct.train import load_runs
+from hw2.oct.octmnist import load_octmnist
 
 
 def main() -> None:

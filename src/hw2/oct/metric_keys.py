@@ -1,22 +1,10 @@
-"""Names the OCT wing shares: the classes and the keys of metrics/cnn.json.
+"""The keys of metrics/cnn.json, which evaluate_cnn writes and the report and the
+PR comment read: spelt once, here.
 
-The phantoms, the data checks, the model, the evaluation, the report and the PR
-comment import these instead of spelling them again.
+val_acc and train_loss are listed there only (dvclive's summary of train_cnn is a
+plain output, not a metric).
 """
 
-CLASSES = ("CNV", "DME", "drusen", "normal")  # OCTMNIST's labels 0..3
-N_CLASSES = len(CLASSES)
-
-# OCTMNIST's images per class (CNV, DME, drusen, normal) in each split: train and
-# validation are imbalanced alike, the test split is balanced.
-OCTMNIST_COUNTS = {
-    "train": (33_484, 10_213, 7_754, 46_026),
-    "val": (3_721, 1_135, 862, 5_114),
-    "test": (250, 250, 250, 250),
-}
-
-# metrics/cnn.json (evaluate_cnn); val_acc and train_loss are listed there only
-# (dvclive's summary of train_cnn is a plain output, not a metric).
 VAL_ACC = "val_acc"
 TEST_ACC = "test_acc"
 TRAIN_LOSS = "train_loss"

@@ -14,7 +14,7 @@ from typing import Any
 
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
-from hw2.oct import names as cnn_names
+from hw2.oct import metric_keys as cnn_keys
 from hw2.pipeline.figures import write_figures
 from hw2.pipeline.runs import (
     ASR_COLUMNS,
@@ -112,17 +112,17 @@ def cnn_section(
         lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
     lines += [runs_table(runs, CNN_COLUMNS, CNN_REFERENCES), ""]
     cnn = ws.metrics.get(CNN_JSON, {})
-    ci, std = cnn.get(cnn_names.TEST_ACC_CI95), cnn.get(cnn_names.std_key("test_acc"))
+    ci, std = cnn.get(cnn_keys.TEST_ACC_CI95), cnn.get(cnn_keys.std_key("test_acc"))
     if isinstance(ci, list) and len(ci) == 2 and isinstance(std, int | float):
         lines += [
-            f"Workspace test accuracy over {cnn.get(cnn_names.SEEDS)} seeds: "
-            f"{format_value(cnn.get(cnn_names.TEST_ACC), True)} "
+            f"Workspace test accuracy over {cnn.get(cnn_keys.SEEDS)} seeds: "
+            f"{format_value(cnn.get(cnn_keys.TEST_ACC), True)} "
             f"(std {format_value(std, True)}, 95 % interval "
             f"{format_value(ci[0], True)}–{format_value(ci[1], True)}, "
             "resampling test images and seeds).",
             "",
         ]
-    per_class = cnn.get(cnn_names.TEST_ACC_PER_CLASS)
+    per_class = cnn.get(cnn_keys.TEST_ACC_PER_CLASS)
     if isinstance(per_class, dict):
         parts = [
             f"{cell(str(k))} {format_value(v, True)}" for k, v in per_class.items()

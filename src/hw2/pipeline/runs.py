@@ -15,7 +15,8 @@ import pandas as pd
 import yaml
 
 from hw2.core.errors import DataError, Hw2Error
-from hw2.oct import names as cnn_names
+from hw2.oct import metric_keys as cnn_keys
+from hw2.oct.octmnist import CLASSES
 from hw2.pipeline import dvc
 
 # Paths of the metrics files as dvc.yaml declares them (`dvc exp show` keys its
@@ -32,10 +33,10 @@ ATTENTION_PNGS = {
     "error": "metrics/attention_error.png",
 }
 # The confusion matrix's label order.
-CNN_CLASSES = cnn_names.CLASSES
+CNN_CLASSES = CLASSES
 # The ASR's test metrics, in the order the tables show them.
 ASR_METRICS = ("loss", "jaccard", "cosine", "damerau_levenshtein", "cer", "wer")
-CNN_METRICS = (cnn_names.VAL_ACC, cnn_names.TEST_ACC)
+CNN_METRICS = (cnn_keys.VAL_ACC, cnn_keys.TEST_ACC)
 
 
 @dataclass(frozen=True)
