@@ -20,7 +20,7 @@ import torch
 from bench_asr_padding import bucketed_batches, lj_like_clips, make_batch, train_step
 
 from hw2.asr.model import ASRModel, ModelDimensions, conv_out_length
-from hw2.attention.features import feature_dim
+from hw2.attention.feature_map import feature_dim
 from hw2.attention.mclaurin import pick_form
 
 MODES = {

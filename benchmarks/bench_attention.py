@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from hw2.attention.bench import peak_bytes, time_calls
-from hw2.attention.features import feature_dim
+from hw2.attention.feature_map import feature_dim
 from hw2.attention.linear import block_size
 from hw2.attention.mclaurin import mclaurin_attention
 
