@@ -20,7 +20,6 @@ from helpers import ROOT, stage_argv
 from test_asr_training import PARAMS, make_split
 
 from hw2.asr import distributed
-from hw2.asr.batching import LengthBucketSampler
 from hw2.core.errors import Hw2Error, ParamError
 from hw2.core.failpoints import ENV
 from hw2.core.params import Params
@@ -166,29 +165,3 @@ def test_context_reads_torchrun_environment():
     assert distributed.context({}) == distributed.Context()
     with pytest.raises(ParamError):
         distributed.requested_processes({"HW2_NPROC": "0"})
-
-
-def test_each_rank_takes_its_share_and_a_stand_in_for_none():
-    # 9 clips at batch 4: batches of 4, 4 and 1; rank 1 has no clip of the last
-    lengths = list(range(9))
-    shares = [
-        LengthBucketSampler(lengths, 4, shuffle=False, rank=rank, world=2)
-        for rank in (0, 1)
-    ]
-    assert [list(s) for s in shares] == [
-        [[0, 2], [4, 6], [8]],
-        [[1, 3], [5, 7], [8]],
-    ]
-    assert [s.stand_in(2) for s in shares] == [False, True]
-    assert not any(s.stand_in(i) for s in shares for i in (0, 1))
-    whole = LengthBucketSampler(lengths, 4, seed=3)
-    for epoch in (0, 1):
-        whole.set_epoch(epoch)
-        together = []
-        for rank in (0, 1):
-            share = LengthBucketSampler(lengths, 4, seed=3, rank=rank, world=2)
-            share.set_epoch(epoch)
-            together.append(list(share))
-        # shuffled alike: the ranks' shares interleave into the whole batches
-        for batch, a, b in zip(whole, *together, strict=True):
-            assert sorted(a + b) == sorted(batch) or len(batch) == 1
