@@ -48,7 +48,7 @@ def _state(model, optimizer, scheduler) -> dict[str, Any]:
     }
 
 
-def _restore(state: dict[str, Any], model, optimizer, scheduler) -> None:
+def _load_state(state: dict[str, Any], model, optimizer, scheduler) -> None:
     model.load_state_dict(state["model_state_dict"])
     optimizer.load_state_dict(state["optimizer_state_dict"])
     scheduler.load_state_dict(state["scheduler_state_dict"])
@@ -123,10 +123,10 @@ class Checkpoint:
             )
         fresh = copy.deepcopy(_state(model, optimizer, scheduler))
         try:
-            _restore(checkpoint, model, optimizer, scheduler)
+            _load_state(checkpoint, model, optimizer, scheduler)
             return checkpoint["epoch"], checkpoint["history"]
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-            _restore(fresh, model, optimizer, scheduler)  # part may have been loaded
+            _load_state(fresh, model, optimizer, scheduler)  # part may be loaded
             reason = str(exc).strip().splitlines()[0][:100] if str(exc) else ""
             raise _Unusable(
                 f"its state does not fit the model ({type(exc).__name__}: {reason})"
