@@ -12,15 +12,13 @@ their padded length. Prints utterances per second and the ratios to softmax.
     python benchmarks/bench_asr_attention.py [--batch-size 16] [--steps 2]
 """
 
-import argparse
-import time
-
 import numpy as np
 import torch
-from bench_asr_padding import bucketed_batches, lj_like_clips, make_batch, train_step
+from bench_asr_padding import bucketed_batches, lj_like_clips, make_batch
+from harness import asr_trainer, parser, setup, timed
 
 from hw2.asr.model import ASRModel, ModelDimensions, conv_out_length
-from hw2.attention.features import feature_dim
+from hw2.attention.feature_map import feature_dim
 from hw2.attention.mclaurin import pick_form
 
 MODES = {
@@ -31,17 +29,11 @@ MODES = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=2, help="timed batches per mode")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: torch's default)"
-    )
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    cli = parser(__doc__)
+    cli.add_argument("--batch-size", type=int, default=16)
+    cli.add_argument("--steps", type=int, default=2, help="timed batches per mode")
+    args = cli.parse_args()
+    device = setup(args)
     rng = np.random.default_rng(0)
 
     frames, tokens = lj_like_clips(9825, rng)
@@ -64,22 +56,16 @@ def main() -> None:
 
     torch.manual_seed(0)
     weights = ASRModel(dims).state_dict()  # one set of weights for every mode
-    models = {}
-    for name, kind in MODES.items():
-        models[name] = ASRModel(ModelDimensions(**kind))
-        models[name].load_state_dict(weights)
-        models[name].to(device)
-    optimizers = {
-        n: torch.optim.AdamW(m.parameters(), lr=1e-3) for n, m in models.items()
+    steps = {
+        name: asr_trainer(ModelDimensions(**kind), device, weights)[1]
+        for name, kind in MODES.items()
     }
     for name in MODES:  # warm-up on the first batch: allocator, kernels, plans
-        train_step(models[name], optimizers[name], *data[0])
+        steps[name](data[0])
     seconds = dict.fromkeys(MODES, 0.0)
     for batch in data[1:]:  # interleaved, so load changes hit every mode alike
         for name in MODES:
-            started = time.perf_counter()
-            train_step(models[name], optimizers[name], *batch)
-            seconds[name] += time.perf_counter() - started
+            seconds[name] += timed(device, steps[name], batch)[0]
     rate = {name: args.steps * args.batch_size / s for name, s in seconds.items()}
     for name in MODES:
         print(

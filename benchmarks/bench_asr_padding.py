@@ -10,16 +10,13 @@ utterances per second of both and their ratio.
     python benchmarks/bench_asr_padding.py [--batch-size 16] [--steps 3]
 """
 
-import argparse
-import time
-
 import numpy as np
 import torch
-import torch.nn.functional as F
+from harness import asr_trainer, parser, setup, timed
 
 from hw2.asr.audio import MAX_FRAMES
-from hw2.asr.batching import LengthBucketSampler
-from hw2.asr.model import ASRModel, ModelDimensions
+from hw2.asr.batching import Batch, LengthBucketSampler
+from hw2.asr.model import ModelDimensions
 from hw2.asr.text import MAX_TOKENS, PAD, VOCAB_SIZE
 
 SAMPLE_RATE, HOP = 22050, 160
@@ -48,7 +45,7 @@ def bucketed_batches(
     return ordered, padded_len, picks
 
 
-def make_batch(frames, tokens, pad_to, rng, device):
+def make_batch(frames, tokens, pad_to, rng, device) -> Batch:
     """Random mels (B, 80, pad_to) zero past each clip, PAD-padded random tokens."""
     B = len(frames)
     mels = torch.zeros(B, 80, pad_to)
@@ -58,39 +55,20 @@ def make_batch(frames, tokens, pad_to, rng, device):
             rng.standard_normal((80, f), dtype=np.float32)
         )
         toks[i, :t] = torch.from_numpy(rng.integers(4, VOCAB_SIZE, t))
-    return mels.to(device), torch.as_tensor(frames).to(device), toks.to(device)
-
-
-def train_step(model, optimizer, mels, n_frames, tokens):
-    logits = model(mels, n_frames, tokens[:, :-1])
-    loss = F.cross_entropy(
-        logits.transpose(1, 2), tokens[:, 1:], ignore_index=PAD, label_smoothing=0.1
-    )
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    if mels.is_cuda:
-        torch.cuda.synchronize()
+    n_frames, n_tokens = torch.as_tensor(frames), torch.as_tensor(tokens)
+    return Batch(mels, n_frames, toks, n_tokens, torch.arange(B)).to(device)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=3, help="timed batches per mode")
-    parser.add_argument(
+    cli = parser(__doc__)
+    cli.add_argument("--batch-size", type=int, default=16)
+    cli.add_argument("--steps", type=int, default=3, help="timed batches per mode")
+    cli.add_argument(
         "--decoder", default="transformer", choices=["transformer", "lstm"]
     )
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: torch's default)"
-    )
-    args = parser.parse_args()
-    if args.threads:
-        # On a shared machine one thread avoids waiting on descheduled workers.
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args = cli.parse_args()
+    device = setup(args)
     rng = np.random.default_rng(0)
-    torch.manual_seed(0)
 
     frames, tokens = lj_like_clips(9825, rng)  # one LJ Speech training epoch
     _, padded_len, picks = bucketed_batches(frames, args.batch_size, args.steps)
@@ -101,8 +79,7 @@ def main() -> None:
         f"({MAX_FRAMES / padded_len.mean():.2f}x the frames)"
     )
 
-    model = ASRModel(ModelDimensions(decoder=args.decoder)).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    _, train_step = asr_trainer(ModelDimensions(decoder=args.decoder), device)
     modes = {"dynamic": None, "fixed 2754": MAX_FRAMES}
     data = {
         name: [
@@ -114,13 +91,11 @@ def main() -> None:
         for name, pad_to in modes.items()
     }
     for name in modes:  # warm-up: allocator, kernels
-        train_step(model, optimizer, *data[name][0])
+        train_step(data[name][0])
     seconds = dict.fromkeys(modes, 0.0)
     for step in range(args.steps):  # interleaved, so load changes hit both alike
         for name in modes:
-            started = time.perf_counter()
-            train_step(model, optimizer, *data[name][step])
-            seconds[name] += time.perf_counter() - started
+            seconds[name] += timed(device, train_step, data[name][step])[0]
     rate = {name: args.steps * args.batch_size / s for name, s in seconds.items()}
     for name in modes:
         print(f"{name:>11}: {rate[name]:7.2f} utterances/s ({seconds[name]:.1f} s)")

@@ -20,41 +20,37 @@ import torch
 import torch.nn.functional as F
 
 from hw2.attention.bench import peak_bytes, time_calls
-from hw2.attention.features import feature_dim
+from hw2.attention.feature_map import feature_dim
 from hw2.attention.linear import block_size
 from hw2.attention.mclaurin import mclaurin_attention
+from hw2.core.device import cpu_threads
 
 
 def compare(length: int, dim: int, terms: int, repeats: int, threads: int) -> None:
     device = torch.device("cpu")
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 1, length, dim, generator=gen) for _ in "qkv")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            for causal in (False, True):
-                fns = {
-                    "softmax": lambda c=causal: F.scaled_dot_product_attention(
-                        q, k, v, is_causal=c
-                    ),
-                    "mclaurin": lambda c=causal: mclaurin_attention(
-                        q, k, v, terms=terms, causal=c
-                    ),
-                }
-                seconds = time_calls(fns, device, repeats)
-                peaks = {name: peak_bytes(fn, device) for name, fn in fns.items()}
-                label = "causal    " if causal else "non-causal"
-                print(
-                    f"  {label}  softmax {seconds['softmax'] * 1e3:8.1f} ms "
-                    f"{peaks['softmax'] / 2**20:6.2f} MiB | McLaurin "
-                    f"{seconds['mclaurin'] * 1e3:7.1f} ms "
-                    f"{peaks['mclaurin'] / 2**20:6.2f} MiB | "
-                    f"speed x{seconds['softmax'] / seconds['mclaurin']:5.1f}, "
-                    f"memory x{peaks['softmax'] / peaks['mclaurin']:4.2f}"
-                )
-    finally:
-        torch.set_num_threads(before)
+    with cpu_threads(threads), torch.inference_mode():
+        for causal in (False, True):
+            fns = {
+                "softmax": lambda c=causal: F.scaled_dot_product_attention(
+                    q, k, v, is_causal=c
+                ),
+                "mclaurin": lambda c=causal: mclaurin_attention(
+                    q, k, v, terms=terms, causal=c
+                ),
+            }
+            seconds = time_calls(fns, device, repeats)
+            peaks = {name: peak_bytes(fn, device) for name, fn in fns.items()}
+            label = "causal    " if causal else "non-causal"
+            print(
+                f"  {label}  softmax {seconds['softmax'] * 1e3:8.1f} ms "
+                f"{peaks['softmax'] / 2**20:6.2f} MiB | McLaurin "
+                f"{seconds['mclaurin'] * 1e3:7.1f} ms "
+                f"{peaks['mclaurin'] / 2**20:6.2f} MiB | "
+                f"speed x{seconds['softmax'] / seconds['mclaurin']:5.1f}, "
+                f"memory x{peaks['softmax'] / peaks['mclaurin']:4.2f}"
+            )
 
 
 def main() -> None:

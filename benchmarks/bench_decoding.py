@@ -7,11 +7,9 @@ once per decode in both modes, so the decoder-only ratio is printed as well.
     python benchmarks/bench_decoding.py [--utterances 16] [--repeats 2]
 """
 
-import argparse
-import time
-
 import numpy as np
 import torch
+from harness import parser, setup, timed
 
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.model import ASRModel, ModelDimensions
@@ -21,33 +19,17 @@ SAMPLE_RATE, HOP = 22050, 160
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--utterances", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: torch's default)"
-    )
-    args = parser.parse_args()
-    if args.threads:
-        # On a shared machine one thread avoids waiting on descheduled workers.
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    cli = parser(__doc__)
+    cli.add_argument("--utterances", type=int, default=16)
+    cli.add_argument("--repeats", type=int, default=2)
+    args = cli.parse_args()
+    device = setup(args)
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
     frames = (SAMPLE_RATE * rng.uniform(1, 10, args.utterances) / HOP).astype(int)
     n_frames = torch.as_tensor(frames, device=device)
     mels = torch.randn(args.utterances, 80, int(frames.max()), device=device)
     model = ASRModel(ModelDimensions(decoder="transformer")).to(device).eval()
-
-    def timed(fn) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - started
 
     def decode(use_cache: bool) -> torch.Tensor:
         return greedy_decode(
@@ -63,9 +45,9 @@ def main() -> None:
         assert torch.equal(decode(True), decode(False))  # also the warm-up
         best = {"encoder": [], "cached": [], "recomputed": []}
         for _ in range(args.repeats):  # interleaved; best of the repeats
-            best["encoder"].append(timed(lambda: model.encoder(mels, n_frames)))
-            best["cached"].append(timed(lambda: decode(True)))
-            best["recomputed"].append(timed(lambda: decode(False)))
+            best["encoder"].append(timed(device, model.encoder, mels, n_frames)[0])
+            best["cached"].append(timed(device, decode, True)[0])
+            best["recomputed"].append(timed(device, decode, False)[0])
     enc, cached, full = (min(best[k]) for k in ("encoder", "cached", "recomputed"))
     print(
         f"{args.utterances} utterances x {MAX_TOKENS} tokens, {device}, "

@@ -11,16 +11,19 @@ threads, or in 2 worker processes of 1 thread.
 import argparse
 import multiprocessing
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+from harness import timed
 
 from hw2.asr import audio
 from hw2.asr.ljspeech import Row, write_metadata
 from hw2.asr.preprocess import preprocess_corpus
+from hw2.core.device import cpu_threads
+
+CPU = torch.device("cpu")
 
 
 def make_corpus(root: Path, n: int, seed: int) -> float:
@@ -47,23 +50,13 @@ def features(path: Path) -> int:
 
 
 def serial(paths: list[Path], threads: int) -> None:
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with cpu_threads(threads):
         for p in paths:
             features(p)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _one_thread() -> None:
     torch.set_num_threads(1)
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -99,7 +92,7 @@ def main() -> None:
             results = {name: float("inf") for name in candidates}
             for _ in range(args.rounds):
                 for name, fn in candidates.items():
-                    results[name] = min(results[name], timed(fn))
+                    results[name] = min(results[name], timed(CPU, fn)[0])
         base = results["features, 1 torch thread"]
         for name, t in results.items():
             print(

@@ -9,8 +9,9 @@ per GPU, or gloo on the CPU); under torchrun rank 0 alone writes.
 import sys
 
 from hw2.asr import distributed
+from hw2.asr.config import ASRConfig
 from hw2.asr.features import SpeechSplit
-from hw2.asr.train import ASRConfig, train
+from hw2.asr.train import train
 from hw2.core.cli import stage_paths
 from hw2.core.device import pick_device
 from hw2.core.errors import run_stage

@@ -6,10 +6,10 @@ import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch
 
 from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
-from hw2.core.io import save_torch
 from hw2.core.params import load_params
-from hw2.oct.data import load_octmnist
-from hw2.oct.train import CNNTrainConfig, checkpoint, train_cnn_runs
+from hw2.oct.checkpoint import save_runs
+from hw2.oct.octmnist import load_octmnist
+from hw2.oct.train import CNNTrainConfig, train_cnn_runs
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     config = CNNTrainConfig.from_params(load_params())
     data = load_octmnist(args.data)
     runs = train_cnn_runs(config, data, live_dir=args.live)
-    save_torch(args.model, checkpoint(runs, config))
+    save_runs(args.model, runs, config)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param,
 copy the project (tiny) and reproduce it once for the end-to-end tests."""
 
-import copy
 import os
 import runpy
 import shlex
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hw2.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 _STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -52,27 +53,10 @@ def stage_main(name: str, monkeypatch) -> Callable[[], None]:
     return runpy.run_path(str(script))["main"]
 
 
-def set_param(params: dict, dotted: str, value: Any) -> None:
-    """Set an existing dotted key (e.g. "asr.epochs.sample") of a params mapping."""
-    *parents, last = dotted.split(".")
-    node = params
-    for part in parents:
-        node = node[part]
-    assert last in node, f"no key {dotted}"
-    node[last] = value
-
-
 def with_params(params: dict, **changes: Any) -> dict:
-    """A deep copy of `params` with dotted keys set, new ones too (typo tests):
-    with_params(p, **{"asr.lr": 1})."""
-    out = copy.deepcopy(params)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
+    """A copy of the mapping `params` with dotted keys set (Params.override), new
+    ones too (typo tests): with_params(p, **{"asr.lr": 1})."""
+    return Params(params).override(changes).data
 
 
 def write_params(folder: Path, params: dict) -> Path:
@@ -128,9 +112,7 @@ def copy_project(dest: Path, params: dict[str, Any] = TINY) -> Path:
         if src.is_file() and not name.startswith(("metrics/", "dvc.lock")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    data = yaml.safe_load((dest / "params.yaml").read_text())
-    for key, value in params.items():
-        set_param(data, key, value)
+    data = with_params(yaml.safe_load((dest / "params.yaml").read_text()), **params)
     (dest / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return dest
 

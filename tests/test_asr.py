@@ -139,25 +139,6 @@ def test_one_text_position_per_decoder_input():
         model(mel, n_frames, torch.zeros(1, TEXT_POSITIONS + 1, dtype=torch.long))
 
 
-@pytest.mark.parametrize("decoder", DECODERS)
-def test_checkpoint_with_the_unused_text_position_is_converted(decoder):
-    model = tiny_model(decoder).float()
-    old = model.checkpoint()  # as saved before: n_text_ctx = MAX_TOKENS rows
-    old["dims"]["n_text_ctx"] = MAX_TOKENS
-    state = dict(old["model_state_dict"])
-    if decoder == "transformer":
-        table = state["decoder.positional_embedding"]
-        state["decoder.positional_embedding"] = torch.cat([table, torch.ones(1, 16)])
-    old["model_state_dict"] = state
-    loaded = ASRModel.from_checkpoint(old)
-    assert loaded.dims == model.dims
-    for name, value in model.state_dict().items():
-        assert torch.equal(loaded.state_dict()[name], value), name
-    with pytest.raises(RuntimeError, match="state_dict"):  # not the stale row
-        state["decoder.positional_embedding"] = torch.zeros(50, 16)
-        ASRModel.from_checkpoint({**old, "model_state_dict": state})
-
-
 @pytest.mark.parametrize("attention", KINDS)
 def test_non_finite_values_propagate_instead_of_raising(attention):
     # as with softmax: a diverged model shows as a non-finite loss, which the

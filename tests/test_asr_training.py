@@ -1,6 +1,7 @@
 """ASR training: params, schedule, resume after a kill, NaN handling, the stages."""
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,15 +9,19 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from helpers import run_stage, set_param, stage_main, with_params
+from helpers import run_stage, stage_main
 
+import hw2.asr.train as train_module
+from hw2.asr.batching import LengthBucketSampler
+from hw2.asr.config import ASRConfig
 from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model
 from hw2.asr.features import SpeechSplit, write_split
 from hw2.asr.metrics import TEST_METRICS
 from hw2.asr.model import ModelDimensions
+from hw2.asr.step import get_lr
 from hw2.asr.text import encode
-from hw2.asr.train import ASRConfig, NonFiniteLossError, get_lr, train
-from hw2.core.errors import DataError, ParamError
+from hw2.asr.train import train
+from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.params import Params
 from hw2.core.provenance import code_digest, import_closure
 
@@ -86,6 +91,28 @@ def run(cfg, splits, tmp_path, name, **kwargs):
     )
 
 
+class Interrupted(Exception):
+    """Raised where HW2_FAILPOINT would SIGKILL the process (interrupt_at)."""
+
+
+def interrupt_at(monkeypatch, point: str, hits: int = 1) -> None:
+    """What HW2_FAILPOINT=<point>:<hits> does to the training, in this process:
+    the run stops there, by an exception instead of a SIGKILL."""
+    seen = []
+
+    def failpoint(name: str) -> None:
+        seen.append(name)
+        if seen.count(point) == hits and name == point:
+            raise Interrupted(f"{point}:{hits}")
+
+    monkeypatch.setattr(train_module, "failpoint", failpoint)
+
+
+def epochs_trained(out: str) -> list[int]:
+    """The epochs a run reports training, from its output (one line each)."""
+    return [int(n) for n in re.findall(r"^epoch (\d+)/\d+: ", out, re.MULTILINE)]
+
+
 def live_files(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): p.read_text()
@@ -98,10 +125,8 @@ def test_config_from_params():
     cfg = ASRConfig.from_params(Params(PARAMS))
     assert cfg.dims == ModelDimensions(n_state=16, n_head=2, n_mlp=32, n_audio_layer=1)
     assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.device) == (3, 4, 0.003, "cpu")
-    full = json.loads(json.dumps(PARAMS))
-    full["data"]["speech"]["source"] = "full"
-    full["decoder"] = "lstm"
-    cfg = ASRConfig.from_params(Params(full))
+    full = Params(PARAMS).override({"data.speech.source": "full", "decoder": "lstm"})
+    cfg = ASRConfig.from_params(full)
     assert (cfg.epochs, cfg.batch_size, cfg.dims.decoder) == (15, 64, "lstm")
 
 
@@ -126,10 +151,8 @@ def test_config_from_params():
     ],
 )
 def test_bad_params_name_their_key(key, value):
-    data = json.loads(json.dumps(PARAMS))
-    set_param(data, key, value)
     with pytest.raises(ParamError, match=key.replace(".", r"\.")):
-        ASRConfig.from_params(Params(data))
+        ASRConfig.from_params(Params(PARAMS).override({key: value}))
 
 
 def test_schedule_warms_up_then_decays():
@@ -142,24 +165,22 @@ def test_schedule_warms_up_then_decays():
     assert get_lr(0, base_lr=1.0, total_steps=10, warmup=0.0) == 1.0
 
 
-def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(splits, tmp_path):
+def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(
+    splits, tmp_path, monkeypatch, capsys
+):
     cfg = config()
     whole = run(cfg, splits, tmp_path, "whole")
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first(epoch):
-        if epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run(cfg, splits, tmp_path, "resumed", on_epoch_end=kill_after_first)
+    with monkeypatch.context() as m:
+        interrupt_at(m, "train_epoch", 1)
+        with pytest.raises(Interrupted):
+            run(cfg, splits, tmp_path, "resumed")
     ckpt = torch.load(tmp_path / "resumed" / "ckpt.pt", weights_only=True)
     assert ckpt["epoch"] == 1
-    epochs_run = []
-    resumed = run(cfg, splits, tmp_path, "resumed", on_epoch_end=epochs_run.append)
-    assert epochs_run == [2, 3]  # the first epoch was not trained again
+    capsys.readouterr()
+    resumed = run(cfg, splits, tmp_path, "resumed")
+    out = capsys.readouterr().out
+    assert "resuming after epoch 1" in out
+    assert epochs_trained(out) == [2, 3]  # the first epoch was not trained again
     for name, tensor in whole.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
     whole_logs = live_files(tmp_path / "whole" / "live")
@@ -169,19 +190,21 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(splits, tmp_path)
     assert summary["step"] == 2 and set(summary) >= {"train", "val"}
 
 
+def test_run_stopped_mid_epoch_leaves_no_summary(splits, tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, "train_step", 5)  # epoch 2 of 3 batches each
+    with pytest.raises(Interrupted):
+        run(config(), splits, tmp_path, "cut")
+    assert torch.load(tmp_path / "cut" / "ckpt.pt", weights_only=True)["epoch"] == 1
+    assert not (tmp_path / "cut" / "live" / "metrics.json").exists()
+
+
 def test_checkpoint_of_other_params_is_ignored(splits, tmp_path, capsys):
     run(config(epochs=1), splits, tmp_path, "a")
     capsys.readouterr()
-    epochs_run = []
-    run(
-        config(epochs=2, lr=0.002),
-        splits,
-        tmp_path,
-        "a",
-        on_epoch_end=epochs_run.append,
-    )
-    assert "ignoring checkpoint" in capsys.readouterr().out
-    assert epochs_run == [1, 2]
+    run(config(epochs=2, lr=0.002), splits, tmp_path, "a")
+    out = capsys.readouterr().out
+    assert "ignoring checkpoint" in out and "other params or data" in out
+    assert epochs_trained(out) == [1, 2]
 
 
 def test_diverging_loss_stops_with_a_clear_error(splits, tmp_path):
@@ -238,8 +261,7 @@ def write_project(root: Path, splits, params) -> None:
 
 
 def test_stages_train_then_evaluate(splits, tmp_path, monkeypatch):
-    params = json.loads(json.dumps(PARAMS))
-    params["asr"]["epochs"]["sample"] = 1
+    params = Params(PARAMS).override({"asr.epochs.sample": 1}).data
     write_project(tmp_path, splits, params)
     monkeypatch.chdir(tmp_path)
     stage_main("train_asr", monkeypatch)()
@@ -260,8 +282,7 @@ def test_stages_train_then_evaluate(splits, tmp_path, monkeypatch):
 
 
 def test_stage_refuses_bad_params_before_work(splits, tmp_path):
-    params = json.loads(json.dumps(PARAMS))
-    params["decoder"] = "gru"
+    params = Params(PARAMS).override({"decoder": "gru"}).data
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))  # no features
     done = run_stage("train_asr", tmp_path)
     assert done.returncode == 2
@@ -282,42 +303,40 @@ def test_mclaurin_model_trains_end_to_end(splits, tmp_path):
 # --- what a resume may use, and splits that cannot be trained on -------------------
 
 
-def _kill_after_first(epoch):
-    if epoch == 1:
-        raise KeyboardInterrupt
-
-
 def test_checkpoint_of_other_code_is_discarded(splits, tmp_path, monkeypatch, capsys):
-    import hw2.asr.train as train_module
-
-    with pytest.raises(KeyboardInterrupt):
-        run(config(epochs=2), splits, tmp_path, "a", on_epoch_end=_kill_after_first)
+    with monkeypatch.context() as m:
+        interrupt_at(m, "train_epoch", 1)
+        with pytest.raises(Interrupted):
+            run(config(epochs=2), splits, tmp_path, "a")
     real = train_module.code_digest("hw2.asr.train")
     # what an edit of any source in the closure does to the digest
     monkeypatch.setattr(train_module, "code_digest", lambda *names: real[::-1])
     capsys.readouterr()
-    epochs_run = []
-    run(config(epochs=2), splits, tmp_path, "a", on_epoch_end=epochs_run.append)
+    run(config(epochs=2), splits, tmp_path, "a")
     out = capsys.readouterr().out
     assert "ignoring checkpoint" in out and "made by other code" in out
-    assert epochs_run == [1, 2]
+    assert epochs_trained(out) == [1, 2]
 
 
-def test_checkpoint_that_does_not_fit_the_model_is_discarded(splits, tmp_path, capsys):
+def test_checkpoint_that_does_not_fit_the_model_is_discarded(
+    splits, tmp_path, monkeypatch, capsys
+):
     cfg = config(epochs=2)
     whole = run(cfg, splits, tmp_path, "whole")
-    with pytest.raises(KeyboardInterrupt):
-        run(cfg, splits, tmp_path, "b", on_epoch_end=_kill_after_first)
+    with monkeypatch.context() as m:
+        interrupt_at(m, "train_epoch", 1)
+        with pytest.raises(Interrupted):
+            run(cfg, splits, tmp_path, "b")
     path = tmp_path / "b" / "ckpt.pt"
     ckpt = torch.load(path, weights_only=True)
     ckpt["model_state_dict"].popitem()  # as if the model class had changed
     torch.save(ckpt, path)
     capsys.readouterr()
-    epochs_run = []
-    resumed = run(cfg, splits, tmp_path, "b", on_epoch_end=epochs_run.append)
-    lines = [x for x in capsys.readouterr().out.splitlines() if "checkpoint" in x]
+    resumed = run(cfg, splits, tmp_path, "b")
+    out = capsys.readouterr().out
+    lines = [x for x in out.splitlines() if "checkpoint" in x]
     assert len(lines) == 1 and "does not fit the model" in lines[0]
-    assert epochs_run == [1, 2]
+    assert epochs_trained(out) == [1, 2]
     for name, tensor in whole.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
 
@@ -325,9 +344,9 @@ def test_checkpoint_that_does_not_fit_the_model_is_discarded(splits, tmp_path, c
 def test_unreadable_checkpoint_is_discarded_in_one_line(splits, tmp_path, capsys):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "ckpt.pt").write_bytes(b"")
-    epochs_run = []
-    run(config(epochs=1), splits, tmp_path, "c", on_epoch_end=epochs_run.append)
-    assert "ignoring checkpoint" in capsys.readouterr().out and epochs_run == [1]
+    run(config(epochs=1), splits, tmp_path, "c")
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "checkpoint" in x]
+    assert line.startswith("train_asr: ignoring checkpoint") and "empty file" in line
 
 
 def test_empty_split_is_refused_before_training(splits, tmp_path):
@@ -346,7 +365,7 @@ def test_empty_split_is_refused_before_training(splits, tmp_path):
 
 
 def test_features_longer_than_max_frames_are_refused(splits, tmp_path):
-    cfg = ASRConfig.from_params(Params(with_params(PARAMS, **{"asr.max_frames": 8})))
+    cfg = ASRConfig.from_params(Params(PARAMS).override({"asr.max_frames": 8}))
     with pytest.raises(DataError, match="longer than asr.max_frames allows"):
         run(cfg, splits, tmp_path, "short")
 
@@ -401,14 +420,15 @@ def test_train_stage_refuses_an_empty_feature_split(splits, tmp_path):
 
 
 def test_batches_are_pinned_only_for_a_gpu(splits):
-    from hw2.asr.train import _batches
+    from hw2.asr.batching import SpeechDataset, loader
 
-    cpu = _batches(splits["train"], 4, torch.device("cpu"))
-    assert cpu.pin_memory is False
-    assert _batches(splits["train"], 4, torch.device("cuda")).pin_memory is True
+    def batches(device: str, **kwargs):
+        sampler = LengthBucketSampler(splits["train"].n_frames, 4, **kwargs)
+        return loader(SpeechDataset(splits["train"]), sampler, torch.device(device))
+
+    assert batches("cpu").pin_memory is False
+    assert batches("cuda").pin_memory is True
     # a training epoch's batches: every clip once, in the order of (seed, epoch)
-    epoch = _batches(splits["train"], 4, torch.device("cpu"), shuffle=True, seed=1)
-    again = _batches(splits["train"], 4, torch.device("cpu"), shuffle=True, seed=1)
-    order = [b.indices.tolist() for b in epoch]
-    assert order == [b.indices.tolist() for b in again]
+    order = [b.indices.tolist() for b in batches("cpu", seed=1)]
+    assert order == [b.indices.tolist() for b in batches("cpu", seed=1)]
     assert sorted(i for b in order for i in b) == list(range(len(splits["train"])))

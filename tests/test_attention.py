@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hw2.attention.features import (
+from hw2.attention.feature_map import (
     _PLANS,
     feature_dim,
     mclaurin_features,

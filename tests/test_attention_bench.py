@@ -19,9 +19,9 @@ from hw2.attention.bench import (
     run_benchmark,
     theoretical_crossover,
     time_calls,
-    write_outputs,
 )
-from hw2.attention.features import feature_dim
+from hw2.attention.bench_outputs import write_outputs
+from hw2.attention.feature_map import feature_dim
 from hw2.core.errors import ParamError
 from hw2.core.params import Params
 

@@ -9,8 +9,8 @@ from tiny_asr import DECODERS, KINDS, padded_batch, tiny_model
 from hw2.asr.batching import Batch
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.model import DecodingCache
+from hw2.asr.scoring import token_loss
 from hw2.asr.text import EOS, PAD, SOS
-from hw2.asr.train import token_loss
 from hw2.attention.mclaurin import mclaurin_attention
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -51,7 +51,35 @@ def test_evaluation_order_is_sorted_and_complete():
     assert [len(b) for b in batches] == [16, 16, 16, 2]
 
 
-@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"pool_batches": 0}])
+def test_each_rank_takes_its_share_and_a_stand_in_for_none():
+    # 9 clips at batch 4: batches of 4, 4 and 1; rank 1 has no clip of the last
+    lengths = list(range(9))
+    shares = [
+        LengthBucketSampler(lengths, 4, shuffle=False, rank=rank, world=2)
+        for rank in (0, 1)
+    ]
+    assert [list(s) for s in shares] == [
+        [[0, 2], [4, 6], [8]],
+        [[1, 3], [5, 7], [8]],
+    ]
+    assert [s.stand_in(2) for s in shares] == [False, True]
+    assert not any(s.stand_in(i) for s in shares for i in (0, 1))
+    whole = LengthBucketSampler(lengths, 4, seed=3)
+    for epoch in (0, 1):
+        whole.set_epoch(epoch)
+        together = []
+        for rank in (0, 1):
+            share = LengthBucketSampler(lengths, 4, seed=3, rank=rank, world=2)
+            share.set_epoch(epoch)
+            together.append(list(share))
+        # shuffled alike: the ranks' shares interleave into the whole batches
+        for batch, a, b in zip(whole, *together, strict=True):
+            assert sorted(a + b) == sorted(batch) or len(batch) == 1
+
+
+@pytest.mark.parametrize(
+    "bad", [{"batch_size": 0}, {"pool_batches": 0}, {"rank": 2, "world": 2}]
+)
 def test_bad_sizes(bad):
     with pytest.raises(ValueError):
         LengthBucketSampler([1, 2, 3], **{"batch_size": 2, **bad})

@@ -68,13 +68,13 @@ class RecordingParams(Params):
 
 
 def _readers():
+    from hw2.asr.config import ASRConfig
     from hw2.asr.corpus import SpeechDataConfig
     from hw2.asr.evaluate import ASREvalConfig
     from hw2.asr.preprocess import PreprocessConfig
-    from hw2.asr.train import ASRConfig
     from hw2.attention.bench import BenchConfig
     from hw2.core.device import DEVICES
-    from hw2.oct.data import ImageDataConfig
+    from hw2.oct.prepare import ImageDataConfig
     from hw2.oct.train import CNNTrainConfig
 
     return {

@@ -8,6 +8,7 @@ resumes in two.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,8 @@ from helpers import ROOT, stage_argv
 from test_asr_training import PARAMS, make_split
 
 from hw2.asr import distributed
-from hw2.asr.features import SpeechSplit
-from hw2.asr.train import ASRConfig, train
 from hw2.core.errors import Hw2Error, ParamError
+from hw2.core.failpoints import ENV
 from hw2.core.params import Params
 
 EPOCHS = 3
@@ -37,8 +37,7 @@ def project(tmp_path_factory) -> Path:
     features = root / FEATURES
     make_split(features / "train", N_TRAIN, 0)
     make_split(features / "validation", 5, 1)
-    params = json.loads(json.dumps(PARAMS))
-    params["asr"]["epochs"]["sample"] = EPOCHS
+    params = Params(PARAMS).override({"asr.epochs.sample": EPOCHS}).data
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root
 
@@ -120,30 +119,10 @@ def test_two_processes_match_one(project, runs):
 
 
 @pytest.mark.slow
-def test_run_interrupted_in_one_process_resumes_in_two(project, runs, monkeypatch):
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    config = ASRConfig.from_params(
-        Params(yaml.safe_load(project.joinpath("params.yaml").read_text()))
-    )
-    features = project / FEATURES
+def test_run_interrupted_in_one_process_resumes_in_two(project, runs):
     out = project / "resumed"
-
-    class Killed(Exception):
-        pass
-
-    def kill(epoch: int) -> None:
-        raise Killed
-
-    with pytest.raises(Killed):
-        train(
-            config,
-            SpeechSplit(features / "train"),
-            SpeechSplit(features / "validation"),
-            checkpoint_path=out / "checkpoint.pt",
-            live_dir=out / "live",
-            progress=False,
-            on_epoch_end=kill,
-        )
+    killed = run_train(project, "resumed", "1", **{ENV: "train_epoch:1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     proc = run_train(project, "resumed", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("resuming after epoch 1") == 1
@@ -188,16 +167,3 @@ def test_context_reads_torchrun_environment():
     assert distributed.context({}) == distributed.Context()
     with pytest.raises(ParamError):
         distributed.requested_processes({"HW2_NPROC": "0"})
-
-
-def test_shard_sampler_interleaves_and_pads():
-    batches = [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
-    shares = [
-        list(distributed.ShardSampler(batches, distributed.Context(rank, 2)))
-        for rank in (0, 1)
-    ]
-    assert shares[0] == [[0, 2], [4, 6], [8]]
-    assert shares[1] == [[1, 3], [5, 7], [8]]
-    sampler = distributed.ShardSampler(batches, distributed.Context(1, 2))
-    list(sampler)
-    assert sampler.padded == {2}

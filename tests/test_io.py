@@ -74,9 +74,14 @@ def test_next_writer_removes_only_its_own_dead_leftovers(tmp_path):
         capture_output=True,
         text=True,
     ).stdout.strip()
-    stale = [f".features.{dead}.abcd1234.tmp", ".features.x1y2z3_4.tmp"]
+    stale = [f".features.{dead}.abcd1234.tmp"]
     alive = ".features.1.abcd1234.tmp"  # pid 1 is always running
-    other = [".features.part.12.abcd1234.tmp", ".featuresX.tmp", ".features.x.tmp"]
+    other = [
+        ".features.part.12.abcd1234.tmp",
+        ".featuresX.tmp",
+        ".features.x.tmp",
+        ".features.x1y2z3_4.tmp",  # no pid: not a name this code makes
+    ]
     for name in [*stale, alive, *other]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "f").write_text("x")

@@ -5,8 +5,9 @@ import pytest
 
 from hw2.core.errors import DataError, ParamError
 from hw2.core.params import Params
-from hw2.oct.data import ImageDataConfig, load_octmnist, prepare_images
+from hw2.oct.octmnist import load_octmnist
 from hw2.oct.phantoms import make_dataset
+from hw2.oct.prepare import ImageDataConfig, prepare_images
 
 
 def save(path, arrays):
@@ -101,11 +102,10 @@ def test_config_validation():
         ParamError, match="data.images.source must be one of sample | full"
     ):
         ImageDataConfig.from_params(params(source="foo"))
-    p = params()
-    p.data["data"]["images"]["sample"]["n_val"] = 0
+    p = params().override({"data.images.sample.n_val": 0})
     with pytest.raises(ParamError, match="data.images.sample.n_val must be an integer"):
         ImageDataConfig.from_params(p)
-    del p.data["data"]["images"]["md5"]
+    p = params().override({}, remove=["data.images.md5"])
     with pytest.raises(ParamError, match="missing key 'data.images.md5'"):
         ImageDataConfig.from_params(p)
 
@@ -122,12 +122,7 @@ def test_config_validation():
     ],
 )
 def test_bad_sizes_and_priors_name_the_key(key, value):
-    p = params()
-    node = p.data["data"]["images"]["sample"]
-    *head, last = key.split(".")
-    for h in head:
-        node = node[h]
-    node[last] = value
+    p = params().override({f"data.images.sample.{key}": value})
     with pytest.raises(ParamError, match=f"data.images.sample.{key} must be"):
         ImageDataConfig.from_params(p)
 
@@ -227,7 +222,7 @@ def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
 def test_class_grid_shows_each_class_in_a_row_named(tmp_path, arrays):
     from PIL import Image
 
-    from hw2.oct.data import GRID_GAP, GRID_LABEL_WIDTH, GRID_SCALE, class_grid
+    from hw2.oct.prepare import GRID_GAP, GRID_LABEL_WIDTH, GRID_SCALE, class_grid
 
     data = load_octmnist(save(tmp_path / "o.npz", arrays))
     path = class_grid(data, tmp_path / "grid.png", per_class=3)

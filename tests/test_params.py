@@ -60,6 +60,24 @@ def test_choice_integer_and_lists(p):
         p.int_list("sec.list", low=2)
 
 
+def test_override_sets_and_removes_dotted_keys_on_a_copy(p):
+    q = p.override({"sec.choice": "gru", "sec.new.deep": 1, "n": 4}, remove=["lr"])
+    assert (q.get("sec.choice"), q.get("sec.new.deep"), q.get("n")) == ("gru", 1, 4)
+    assert q.get("lr", None) is None and q.source == p.source
+    assert p.get("sec.choice") == "lstm" and p.get("lr") == 0.01  # untouched
+    with pytest.raises(ParamError, match="cannot set 'n.x': 'n' is a value"):
+        p.override({"n.x": 1})
+
+
+def test_override_keeps_the_schema(tmp_path):
+    base = load_params(ROOT / "params.yaml")
+    changed = base.override({"asr.lr": 0.5})
+    assert changed.number("asr.lr") == 0.5 and changed.known is base.known
+    typo = base.override({"asr.lrr": 0.5})
+    with pytest.raises(ParamError, match=r"unknown key 'asr.lrr' \(did you mean"):
+        typo.number("asr.lr")
+
+
 def test_load_params_reports_yaml_line(tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text("lr: 0.1\ncnn:\n  maxpool: [true\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import copy_reproduced, set_param, tool_env
+from helpers import copy_reproduced, tool_env, with_params
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -56,8 +56,7 @@ def stages_changed_by(project: Path, key: str, value) -> set[str]:
     """The stages `dvc status` lists after setting a (dotted) param, then undone."""
     params_file = project / "params.yaml"
     original = params_file.read_text()
-    params = yaml.safe_load(original)
-    set_param(params, key, value)
+    params = with_params(yaml.safe_load(original), **{key: value})
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         return set(status(project))

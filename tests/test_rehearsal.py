@@ -115,6 +115,22 @@ def test_bad_sizes_are_one_line_and_exit_2(tmp_path):
     assert result.stderr.strip().splitlines() == ["error: unknown ASR runs ['gru']"]
 
 
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("asr.lrr", "unknown key 'asr.lrr' (did you mean 'asr.lr'?)"),
+        ("cnn.sed", "unknown key 'cnn.sed' (did you mean 'cnn.seed'?)"),
+    ],
+)
+def test_a_typo_in_params_stops_the_rehearsal_before_work(tmp_path, key, message):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    path = write_params(tmp_path, with_params(params, **{key: 1}))
+    result = _rehearse(tmp_path, "--scale", "tiny", "--device", "cpu", params=path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {path}: {message}"]
+    assert not (tmp_path / "rehearsal.json").exists()  # no stage ran
+
+
 def test_asr_steps_per_run():
     # one run a whole epoch, the others a few steps: the full-size rehearsal's mix
     config = RehearsalConfig(asr_steps={"lstm": 8, "mclaurin": 8})

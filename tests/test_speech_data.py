@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-from helpers import run_stage, set_param
+from helpers import run_stage
 
 from hw2.asr import synth
 from hw2.asr.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
@@ -39,10 +39,7 @@ PARAMS = {
 
 def _params(**changes) -> Params:
     """PARAMS with dotted keys changed, e.g. {"data.speech.source": "foo"}."""
-    data = copy.deepcopy(PARAMS)
-    for key, value in changes.items():
-        set_param(data, key, value)
-    return Params(data)
+    return Params(PARAMS).override(changes)
 
 
 @pytest.mark.parametrize(

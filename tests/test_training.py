@@ -8,18 +8,11 @@ from helpers import run_stage
 
 from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.params import Params
+from hw2.oct.checkpoint import load_runs, save_runs
 from hw2.oct.evaluate import evaluate_cnn
-from hw2.oct.model import CNNDimensions, OCTNet
+from hw2.oct.model import CNNDimensions, OCTNet, labels_tensor, to_tensor
 from hw2.oct.phantoms import make_dataset
-from hw2.oct.train import (
-    CNNTrainConfig,
-    checkpoint,
-    labels_tensor,
-    load_runs,
-    to_tensor,
-    train_cnn_runs,
-    train_epoch,
-)
+from hw2.oct.train import CNNTrainConfig, train_cnn_runs, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +95,7 @@ def test_divergence_is_an_error(data, one_thread):
 
 def test_checkpoint_round_trip_and_evaluation(tmp_path, data, one_thread):
     runs = train_cnn_runs(cfg(maxpool=False, epochs=1, seeds=2), data, progress=False)
-    torch.save(checkpoint(runs, cfg(maxpool=False)), tmp_path / "m.pt")
+    save_runs(tmp_path / "m.pt", runs, cfg(maxpool=False))
     loaded = load_runs(tmp_path / "m.pt", torch.device("cpu"))
     assert [r.seed for r in loaded] == [42, 43] and not loaded[0].model.dims.maxpool
     assert loaded[1].history == runs[1].history
@@ -135,21 +128,11 @@ def test_load_runs_refuses_other_files(tmp_path):
 
 
 def params(**over):
-    p = {
-        "lr": 0.01,
-        "device": "cpu",
-        "cnn": {"maxpool": True, "batch_size": 8, "epochs": 15, "seed": 42, "seeds": 1},
-    }
-    for key, value in over.items():
-        *head, last = key.split(".")
-        node = p
-        for h in head:
-            node = node[h]
-        if value is ...:
-            del node[last]
-        else:
-            node[last] = value
-    return Params(p)
+    cnn = {"maxpool": True, "batch_size": 8, "epochs": 15, "seed": 42, "seeds": 1}
+    return Params({"lr": 0.01, "device": "cpu", "cnn": cnn}).override(
+        {k: v for k, v in over.items() if v is not ...},
+        remove=[k for k, v in over.items() if v is ...],
+    )
 
 
 @pytest.mark.parametrize(

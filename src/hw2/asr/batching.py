@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from hw2.asr.features import SpeechSplit
 from hw2.asr.text import PAD
@@ -19,13 +19,19 @@ from hw2.core.errors import DataError
 
 
 class LengthBucketSampler(Sampler[list[int]]):
-    """Yields lists of indices whose clips have similar lengths.
+    """Yields lists of indices whose clips have similar lengths: the one owner of
+    the order in which clips are seen.
 
     Training (shuffle=True): each epoch the clips are shuffled, cut into pools of
     `pool_batches` batches, each pool is sorted by length and cut into batches, and
     the batches are shuffled. The order is a pure function of (seed, epoch), so a
     resumed run sees the same batches. Evaluation (shuffle=False): one pool of all
     clips sorted by length, batches in order.
+
+    Under torchrun (world > 1) each process iterates its share, batch[rank::world],
+    of every batch. A last batch smaller than the world leaves some ranks no clip:
+    they get its first clip again as a stand-in (every rank must take part in every
+    step), which the training step weighs 0 (`stand_in`).
     """
 
     def __init__(
@@ -36,45 +42,60 @@ class LengthBucketSampler(Sampler[list[int]]):
         shuffle: bool = True,
         seed: int = 0,
         pool_batches: int = 32,
+        rank: int = 0,
+        world: int = 1,
     ):
         if batch_size < 1 or pool_batches < 1:
             raise ValueError("batch_size and pool_batches must be positive")
+        if not 0 <= rank < world:
+            raise ValueError(f"rank must be in [0, {world}), got {rank}")
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.pool_batches = pool_batches
+        self.rank, self.world = rank, world
         self.epoch = 0
+        self._cached: tuple[int, list[list[int]]] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose batch order __iter__ yields."""
         self.epoch = epoch
 
     def batches(self) -> list[list[int]]:
-        """The batches of the current epoch, in order."""
+        """The whole batches of the current epoch, in order (every rank's)."""
+        if self._cached is not None and self._cached[0] == self.epoch:
+            return self._cached[1]
         n = len(self.lengths)
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            return [
+            batches = [
                 order[i : i + self.batch_size].tolist()
                 for i in range(0, n, self.batch_size)
             ]
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(n)
-        pool_size = self.batch_size * self.pool_batches
-        batches = []
-        for start in range(0, n, pool_size):
-            pool = order[start : start + pool_size]
-            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
-            batches += [
-                pool[i : i + self.batch_size].tolist()
-                for i in range(0, len(pool), self.batch_size)
-            ]
-        rng.shuffle(batches)  # mix short and long batches within the epoch
+        else:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            order = rng.permutation(n)
+            pool_size = self.batch_size * self.pool_batches
+            batches = []
+            for start in range(0, n, pool_size):
+                pool = order[start : start + pool_size]
+                pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+                batches += [
+                    pool[i : i + self.batch_size].tolist()
+                    for i in range(0, len(pool), self.batch_size)
+                ]
+            rng.shuffle(batches)  # mix short and long batches within the epoch
+        self._cached = (self.epoch, batches)
         return batches
 
+    def stand_in(self, step: int) -> bool:
+        """Whether this rank's share of batch `step` is a stand-in (weight 0)."""
+        return self.world > 1 and len(self.batches()[step]) <= self.rank
+
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches())
+        for batch in self.batches():
+            yield batch[self.rank :: self.world] or batch[:1]
 
     def __len__(self) -> int:
         n, pool_size = len(self.lengths), self.batch_size * self.pool_batches
@@ -143,3 +164,16 @@ def collate(items: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> Batch:
         tokens[row, : len(tok)] = torch.from_numpy(tok)
     indices = torch.tensor([i for i, _, _ in items])
     return Batch(mels, n_frames, tokens, n_tokens, indices)
+
+
+def loader(
+    dataset: Dataset, sampler: LengthBucketSampler, device: torch.device
+) -> DataLoader:
+    """Padded Batches of `dataset` in the sampler's order; pinned memory when they
+    go to a GPU (Batch.to then overlaps the copy with the compute)."""
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+    )

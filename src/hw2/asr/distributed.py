@@ -2,7 +2,8 @@
 
 One process per GPU (nccl) or per CPU worker (gloo). The bucketing sampler's
 global batches, `asr.batch_size` clips each, are cut into one interleaved share
-per rank (each share then holds similar lengths), and each rank's loss is scaled
+per rank (hw2.asr.batching; each share holds similar lengths), and each rank's
+loss is scaled
 so that DDP's averaged gradient equals the single-process gradient of the whole
 batch (a token-weighted mean): the same params train the same model, up to the
 order of floating-point sums, whatever the number of processes. Rank 0 alone
@@ -16,13 +17,12 @@ with more GPUs): `HW2_NPROC=4 dvc repro` relaunches the stage under torchrun.
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
 
 from hw2.core.errors import Hw2Error, ParamError
 
@@ -49,10 +49,13 @@ class Context:
         return self.world > 1
 
 
+ONE_PROCESS = Context()
+
+
 def context(environ: Mapping[str, str] = os.environ) -> Context:
     """The Context torchrun's environment describes (a single process without it)."""
     if "WORLD_SIZE" not in environ:
-        return Context()
+        return ONE_PROCESS
     return Context(
         rank=int(environ["RANK"]),
         world=int(environ["WORLD_SIZE"]),
@@ -96,8 +99,10 @@ def relaunch(script: str, argv: Sequence[str], nproc: int) -> NoReturn:
     sys.exit(subprocess.run(cmd).returncode)
 
 
-def setup(ctx: Context, device: torch.device) -> torch.device:
-    """Join the process group (nccl on GPUs, gloo on the CPU); this rank's device."""
+def setup(ctx: Context, device: torch.device, batch_size: int) -> torch.device:
+    """Check that the processes can share a batch, then join the process group
+    (nccl on GPUs, gloo on the CPU); this rank's device."""
+    check_world(batch_size, ctx.world, device, ctx.local_world)
     if not ctx.active:
         return device
     if device.type == "cuda":
@@ -126,56 +131,22 @@ def wrap(model: torch.nn.Module, ctx: Context, device: torch.device):
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-class ShardSampler(Sampler[list[int]]):
-    """This rank's share, batch[rank::world], of each of a sampler's batches.
+def scale_loss(loss: torch.Tensor, n_tokens: int, ctx: Context) -> torch.Tensor:
+    """The loss to backpropagate: scaled so that DDP's gradient average equals the
+    gradient of the token-weighted mean over the whole global batch.
 
-    A last batch smaller than the world leaves some ranks nothing: they get its
-    first clip again, with loss weight 0 (every rank must take part in every step);
-    `padded` holds those steps of the current epoch.
-    """
-
-    def __init__(self, sampler: Sampler[list[int]], ctx: Context):
-        self.sampler, self.ctx = sampler, ctx
-        self.padded: set[int] = set()
-
-    def __iter__(self) -> Iterator[list[int]]:
-        self.padded = set()
-        for step, batch in enumerate(self.sampler):
-            share = batch[self.ctx.rank :: self.ctx.world]
-            if not share:
-                self.padded.add(step)
-            yield share or batch[:1]
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-
-def shard(sampler: Sampler[list[int]], ctx: Context) -> Sampler[list[int]]:
-    """The sampler this rank iterates: its shares, or `sampler` alone."""
-    return ShardSampler(sampler, ctx) if ctx.active else sampler
-
-
-def global_loss(
-    loss: torch.Tensor, n_tokens: int, step: int, sampler: Sampler, ctx: Context
-) -> tuple[torch.Tensor, int]:
-    """(the loss to backpropagate, this rank's token count for the epoch's mean).
-
-    Scaled so that DDP's gradient average equals the gradient of the token-weighted
-    mean over the whole global batch. A padding share (ShardSampler) counts 0
-    tokens. A non-finite loss on any rank makes every rank's NaN: all stop together.
+    A non-finite loss on any rank makes every rank's NaN: all stop together.
     """
     if not ctx.active:
-        return loss, n_tokens
-    if step in getattr(sampler, "padded", ()):
-        n_tokens = 0
+        return loss
     flags = torch.tensor(
         [float(n_tokens), float(not torch.isfinite(loss))], device=loss.device
     )
     dist.all_reduce(flags)
     total, bad = flags.tolist()
     if bad:
-        return loss * float("nan"), n_tokens
-    return loss * (n_tokens * ctx.world / total), n_tokens
+        return loss * float("nan")
+    return loss * (n_tokens * ctx.world / total)
 
 
 def sums(values: Sequence[float], ctx: Context, device: torch.device) -> list[float]:

@@ -7,8 +7,8 @@ from typing import Any
 from hw2.asr.features import SpeechSplit
 from hw2.asr.metrics import metrics_with_intervals
 from hw2.asr.model import ASRModel
+from hw2.asr.scoring import check_split, evaluate_loss, transcribe
 from hw2.asr.text import decode
-from hw2.asr.train import check_split, evaluate_loss, transcribe
 from hw2.core.device import DEVICES, pick_device
 from hw2.core.errors import DataError
 from hw2.core.io import load_torch

@@ -409,23 +409,7 @@ class ASRModel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ASRModel":
-        """Rebuild a model from checkpoint()'s dict (older layouts converted)."""
-        dims, state = _upgrade(checkpoint["dims"], checkpoint["model_state_dict"])
-        model = cls(ModelDimensions(**dims))
-        model.load_state_dict(state)
+        """Rebuild a model from checkpoint()'s dict."""
+        model = cls(ModelDimensions(**checkpoint["dims"]))
+        model.load_state_dict(checkpoint["model_state_dict"])
         return model
-
-
-def _upgrade(
-    dims: dict[str, Any], state: dict[str, Tensor]
-) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """Checkpoints from before TEXT_POSITIONS had n_text_ctx = MAX_TOKENS text
-    positions, the last never trained (no decoder input reaches it): drop it."""
-    if "n_text_ctx" not in dims:
-        return dims, state
-    dims = {k: v for k, v in dims.items() if k != "n_text_ctx"}
-    name = "decoder.positional_embedding"
-    table = state.get(name)
-    if table is not None and table.shape[0] == TEXT_POSITIONS + 1:
-        state = {**state, name: table[:TEXT_POSITIONS]}
-    return dims, state

@@ -4,7 +4,8 @@ Forward time and peak memory of torch's scaled_dot_product_attention (the one a
 user would pick; non-causal and is_causal=True) and of mclaurin_attention over
 sequence lengths L at head dimension D; the approximation error against exact
 softmax attention for several numbers of series terms K; and the flop-count
-crossover for comparison.
+crossover for comparison. hw2.attention.bench_outputs writes the results and
+hw2.attention.bench_plots draws them.
 
 How it measures, and why:
 - Inputs are q, k, v of shape (1, 1, L, D) with N(0, 1) entries: with the 1/√D
@@ -31,18 +32,15 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from hw2.attention.features import feature_dim
-from hw2.attention.headline import headline
+from hw2.attention.feature_map import feature_dim
 from hw2.attention.linear import SUB_CHUNK
 from hw2.attention.mclaurin import mclaurin_attention
 from hw2.core.device import cpu_threads
 from hw2.core.errors import ParamError
-from hw2.core.io import atomic_path, write_json, write_text
 from hw2.core.params import Params
 from hw2.core.progress import tqdm
 
@@ -358,124 +356,3 @@ def summarise(config, times, peaks, errors, errors_causal) -> dict:
         "memory": memory_rows,
         "error": sorted(errors.items()),
     }
-
-
-def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
-    """attention.json, attention_details.json, attention_{time,memory,error}.csv
-    and two PNGs, atomically. The CSVs are long: a row per length (or K) and method."""
-    out = Path(out_dir)
-    write_text(
-        out / "attention_time.csv",
-        "length,method,seconds\n"
-        + "".join(f"{n},{m},{s:.6g}\n" for n, m, s in result["time"]),
-    )
-    write_text(
-        out / "attention_memory.csv",
-        "length,method,peak_bytes\n"
-        + "".join(f"{n},{m},{b}\n" for n, m, b in result["memory"]),
-    )
-    errors = [
-        (k, "mclaurin" + suffix, e)
-        for suffix in ("", "_causal")
-        for k, e in result["metrics"]["rel_error" + suffix].items()
-    ]
-    write_text(
-        out / "attention_error.csv",
-        "terms,method,rel_error\n"
-        + "".join(f"{k},{m},{e:.6g}\n" for k, m, e in errors),
-    )
-    _plot_time(result, out / "attention_time.png")
-    _plot_error(result, out / "attention_error.png")
-    write_json(out / "attention_details.json", result["metrics"])
-    write_json(out / "attention.json", headline(result["metrics"]))
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot_time(result: dict, path: Path) -> None:
-    plt = _pyplot()
-    settings = result["metrics"]["settings"]
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    style = {
-        "softmax": ("tab:blue", "-"),
-        "softmax_causal": ("tab:blue", "--"),
-        "mclaurin": ("tab:red", "-"),
-        "mclaurin_causal": ("tab:red", "--"),
-    }
-    for method in METHODS:
-        rows = [(n, s) for n, m, s in result["time"] if m == method]
-        color, line = style[method]
-        ax.loglog(
-            [n for n, _ in rows],
-            [s for _, s in rows],
-            marker="o",
-            color=color,
-            linestyle=line,
-            label=method.replace("_", " "),
-        )
-    for suffix, line in (("", "-"), ("_causal", "--")):
-        crossover = result["metrics"]["theoretical_crossover_len" + suffix]
-        ax.axvline(
-            crossover,
-            color="grey",
-            linewidth=0.8,
-            linestyle=line,
-            label=f"flop crossover{suffix.replace('_', ' ')} ({crossover:g})",
-        )
-    ax.set_xlabel("sequence length L")
-    ax.set_ylabel("forward time (s)")
-    ax.set_title(
-        f"Attention forward, D={settings['head_dim']}, K={settings['terms']} "
-        f"(M={settings['feature_dim']}), {settings['threads']} thread(s)",
-        fontsize=10,
-    )
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-
-
-def _plot_error(result: dict, path: Path) -> None:
-    plt = _pyplot()
-    settings = result["metrics"]["settings"]
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    terms = [k for k, _ in result["error"]]
-    ax.semilogy(terms, [e for _, e in result["error"]], marker="o")
-    ax.set_xticks(terms)
-    ax.set_xlabel("series terms K")
-    ax.set_ylabel("relative Frobenius error")
-    ax.set_title(
-        f"McLaurin vs exact softmax attention\nL={settings['error_len']}, "
-        f"D={settings['head_dim']}, q and k entries N(0, {settings['error_std']:g}²)",
-        fontsize=10,
-    )
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-
-
-def format_summary(metrics: dict) -> str:
-    """A few lines for the terminal."""
-    lines = []
-    for suffix, label in (("", "non-causal"), ("_causal", "causal")):
-        lines.append(
-            f"{label:>10}: speedup at max L "
-            f"{metrics['speedup_at_max_len' + suffix]:.1f}x, "
-            f"memory ratio {metrics['memory_ratio_at_max_len' + suffix]:.2f}, "
-            f"crossover L {metrics['crossover_len' + suffix]} "
-            f"(flops: {metrics['theoretical_crossover_len' + suffix]})"
-        )
-    errors = ", ".join(f"K={k}: {e:.4f}" for k, e in metrics["rel_error"].items())
-    lines.append(f"relative error vs softmax: {errors}")
-    return "\n".join(lines)

@@ -11,7 +11,7 @@ earlier block's backward would need.
 import torch
 from torch import Tensor
 
-from hw2.attention.features import FeatureBuffer
+from hw2.attention.feature_map import FeatureBuffer
 from hw2.attention.linear import Inputs, lower
 
 

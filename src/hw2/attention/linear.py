@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hw2.attention.features import feature_dim, plan, series
+from hw2.attention.feature_map import feature_dim, plan, series
 
 # Elements per (batch·head) row that a block's temporaries may take: 2^16
 # float32 = 256 KiB. Larger blocks mean fewer, larger tensor ops; smaller ones

@@ -3,7 +3,7 @@
 The kernel Σ_{n<K} (σqᵀk)ⁿ/n! (K odd, so that it stays positive) is evaluated in
 one of two forms that give the same numbers up to rounding:
 - "linear": through the exact feature map φ(q)ᵀφ(k) = Σ_{n<K} (qᵀk)ⁿ/n! with
-  M = Σ_{n<K} C(n+D-1, n) features (hw2.attention.features), so that attention
+  M = Σ_{n<K} C(n+D-1, n) features (hw2.attention.feature_map), so that attention
   costs O(L·M·D) instead of O(L²·D): Z = Φ(Q)(Φ(K)ᵀV) / Φ(Q)(Φ(K)ᵀ1)
   (hw2.attention.linear; without autograd, hw2.attention.inference);
 - "quadratic": on all Lq×Lk scores, like softmax attention.
@@ -15,7 +15,7 @@ import math
 import torch
 from torch import Tensor
 
-from hw2.attention.features import feature_dim, series
+from hw2.attention.feature_map import feature_dim, series
 from hw2.attention.inference import FastLinear
 from hw2.attention.linear import Inputs, linear_attention, lower
 

@@ -1,7 +1,7 @@
-"""Device choice and seeding shared by the training stages."""
+"""Device choice, threads, autocast and seeding shared by the training stages."""
 
 import random
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,29 @@ def cpu_threads(n: int = 1):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def one_cpu_thread(device: torch.device) -> AbstractContextManager:
+    """cpu_threads(1) when `device` is the CPU; nothing changes for a GPU.
+
+    One thread also keeps the results independent of the machine's core count.
+    """
+    return cpu_threads(1) if device.type == "cpu" else nullcontext()
+
+
+def autocast(
+    device: torch.device,
+    enabled: bool | None = None,
+    dtype: torch.dtype = torch.bfloat16,
+) -> torch.autocast:
+    """Mixed precision for the forward passes on `device`.
+
+    enabled None: bf16 on CUDA only (a CPU computes in float32 unless asked,
+    since only CPUs with bf16 instructions gain from it).
+    """
+    if enabled is None:
+        enabled = device.type == "cuda"
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
 def rng_state() -> dict[str, Any]:

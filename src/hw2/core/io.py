@@ -46,22 +46,20 @@ def remove_leftovers(path: str | Path, suffix: str) -> list[Path]:
     """Delete `.<name>.<pid>.*<suffix>` entries beside `path` whose pid is gone.
 
     Only this target's own temporary names are considered, and an entry of a
-    process still running (another stage writing the same target) is kept; a
-    name without a pid (made before pids were added) counts as a leftover.
+    process still running (another stage writing the same target) is kept.
     Returns what was removed.
     """
     path = Path(path)
     name, tail = re.escape(path.name), re.escape(suffix)
     # tempfile's random part: 8 characters of [a-z0-9_]
     ours = re.compile(rf"\.{name}\.(\d+)\.[a-z0-9_]{{8}}{tail}")
-    older = re.compile(rf"\.{name}\.[a-z0-9_]{{8}}{tail}")
     removed = []
     for entry in path.parent.glob(glob.escape(f".{path.name}.") + "*"):
         match = ours.fullmatch(entry.name)
-        if match and _alive(int(match[1])):
-            continue
-        if not match and not older.fullmatch(entry.name):
+        if not match:
             continue  # another target's entry that happens to share the prefix
+        if _alive(int(match[1])):
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
@@ -106,10 +104,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces `path` on success."""
     path = Path(path)
-    # A kill between the two renames below leaves the previous output aside
-    # (named `.<name>.old` before temporary names carried a pid).
+    # A kill between the two renames below leaves the previous output aside.
     remove_leftovers(path, ".old")
-    shutil.rmtree(path.with_name(f".{path.name}.old"), ignore_errors=True)
     tmp = scratch_dir(path, ".tmp")
     try:
         yield tmp

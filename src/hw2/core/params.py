@@ -4,9 +4,10 @@ Typos are errors too: a key written twice, or a key params.yaml's schema (KEYS)
 does not know in a section a stage reads, is refused with the closest known name.
 """
 
+import copy
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,32 @@ class Params:
                 raise ParamError(f"{self.source}: missing key '{key}'")
             node = node[part]
         return node
+
+    def override(
+        self, changes: Mapping[str, Any], *, remove: Iterable[str] = ()
+    ) -> "Params":
+        """A copy with dotted keys set (sections made as needed) and `remove`d.
+
+        The copy keeps this file's name and schema, so a key the schema does not
+        know is refused where a stage reads its section, as in params.yaml itself.
+        """
+        data = copy.deepcopy(self.data)
+        for key in [*changes, *remove]:
+            *parents, last = key.split(".")
+            node = data
+            for depth, part in enumerate(parents):
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    section = ".".join(parents[: depth + 1])
+                    raise ParamError(
+                        f"{self.source}: cannot set '{key}': '{section}' is a value, "
+                        "not a section"
+                    )
+            if key in changes:
+                node[last] = changes[key]
+            else:
+                node.pop(last, None)
+        return Params(data, self.source, self.known)
 
     def number(
         self,

@@ -87,3 +87,9 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     if a.ndim != 1 or len(a) == 0:
         raise ValueError(f"expected a non-empty 1-D sequence, got shape {a.shape}")
     return float(a.mean()), (float(a.std(ddof=1)) if len(a) > 1 else None)
+
+
+def fraction_equal(a, b) -> float:
+    """Share of equal entries of two arrays (or tensors) of one length, as an exact
+    ratio of counts (0.815, not 0.81499)."""
+    return int((a == b).sum()) / len(a)

@@ -4,11 +4,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hw2.core.stats import bootstrap_ci_over_runs, mean_std
-from hw2.oct import names
-from hw2.oct.model import OCTNet
-from hw2.oct.names import CLASSES
-from hw2.oct.train import Run, fraction_equal, labels_tensor, to_tensor
+from hw2.core.stats import bootstrap_ci_over_runs, fraction_equal, mean_std
+from hw2.oct import metric_keys as keys
+from hw2.oct.checkpoint import Run
+from hw2.oct.model import OCTNet, labels_tensor, to_tensor
+from hw2.oct.octmnist import CLASSES
 
 CI_LEVEL = 0.95
 CI_RESAMPLES = 2000
@@ -52,37 +52,37 @@ def evaluate_cnn(
     val_preds = [predict(r.model, x_val).cpu() for r in runs]
     test_preds = [predict(r.model, x_test).cpu() for r in runs]
     per_seed = {
-        names.VAL_ACC: [fraction_equal(p, y_val) for p in val_preds],
-        names.TEST_ACC: [fraction_equal(p, y_test) for p in test_preds],
-        names.TRAIN_LOSS: [r.history[-1]["train_loss"] for r in runs],
+        keys.VAL_ACC: [fraction_equal(p, y_val) for p in val_preds],
+        keys.TEST_ACC: [fraction_equal(p, y_test) for p in test_preds],
+        keys.TRAIN_LOSS: [r.history[-1]["train_loss"] for r in runs],
     }
     metrics: dict = {}
     for key, values in per_seed.items():
         metrics[key], std = mean_std(values)
         if std is not None:
-            metrics[names.std_key(key)] = std
+            metrics[keys.std_key(key)] = std
     # Every seed sees the same images, so the mean accuracy is the share of correct
     # predictions over all of them: an exact ratio of counts (0.7296, not 0.72959..).
     for key, preds, y in (
-        (names.VAL_ACC, val_preds, y_val),
-        (names.TEST_ACC, test_preds, y_test),
+        (keys.VAL_ACC, val_preds, y_val),
+        (keys.TEST_ACC, test_preds, y_test),
     ):
         metrics[key] = fraction_equal(torch.cat(preds), y.repeat(len(runs)))
     correct = np.stack([(p == y_test).numpy() for p in test_preds]).astype(float)
-    metrics[names.TEST_ACC_CI95] = list(
+    metrics[keys.TEST_ACC_CI95] = list(
         bootstrap_ci_over_runs(
             correct, n_boot=CI_RESAMPLES, level=CI_LEVEL, seed=CI_SEED
         )
     )
     counts = sum(confusion_matrix(y_test, p, len(CLASSES)) for p in test_preds)
-    metrics[names.TEST_ACC_PER_CLASS] = {
+    metrics[keys.TEST_ACC_PER_CLASS] = {
         name: int(counts[i, i]) / int(counts[i].sum()) if counts[i].sum() else None
         for i, name in enumerate(CLASSES)
     }
-    metrics[names.SEEDS] = len(runs)
-    for key in (names.VAL_ACC, names.TEST_ACC):
-        metrics[names.per_seed_key(key)] = per_seed[key]
-    metrics[names.N_PARAMS] = runs[0].model.n_params()
+    metrics[keys.SEEDS] = len(runs)
+    for key in (keys.VAL_ACC, keys.TEST_ACC):
+        metrics[keys.per_seed_key(key)] = per_seed[key]
+    metrics[keys.N_PARAMS] = runs[0].model.n_params()
     rows = ["actual,predicted"] + [
         f"{CLASSES[a]},{CLASSES[p]}"
         for pred in test_preds

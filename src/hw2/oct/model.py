@@ -1,12 +1,28 @@
-"""The homework's CNN for 28x28 OCT images, with or without max-pooling."""
+"""The homework's CNN for 28x28 OCT images, with or without max-pooling, and the
+tensors it takes."""
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from hw2.oct.names import N_CLASSES
+from hw2.oct.octmnist import N_CLASSES
+
+
+def to_tensor(images: np.ndarray) -> Tensor:
+    """uint8 (N, 28, 28) → float32 (N, 1, 28, 28) in [-1, 1], the network's input.
+
+    The same as torchvision's ToTensor then Normalize(0.5, 0.5).
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().unsqueeze(1)
+    return x.div_(127.5).sub_(1.0)
+
+
+def labels_tensor(labels: np.ndarray) -> Tensor:
+    """Labels (N,) or (N, 1) of any integer type → int64 (N,)."""
+    return torch.from_numpy(np.asarray(labels).reshape(-1).astype(np.int64))
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hw2.oct.names import CLASSES, OCTMNIST_COUNTS
+from hw2.oct.octmnist import CLASSES, OCTMNIST_COUNTS, SPLITS
 
 SIZE = 28
 CNV, DME, DRUSEN, NORMAL = range(len(CLASSES))
-SPLITS = ("train", "val", "test")
 
-# OCTMNIST's class proportions per split (the counts in hw2.oct.names).
+# OCTMNIST's class proportions per split (the counts in hw2.oct.octmnist).
 OCTMNIST_PRIORS = {
     split: tuple(c / sum(counts) for c in counts)
     for split, counts in OCTMNIST_COUNTS.items()

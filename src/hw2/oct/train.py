@@ -7,8 +7,7 @@ follows the same trajectories up to float rounding at a fraction of the cost.
 """
 
 import math
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +15,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from hw2.core.device import DEVICES, cpu_threads, pick_device
-from hw2.core.errors import DataError, NonFiniteLossError, ParamError
-from hw2.core.io import load_torch
+from hw2.core.device import DEVICES, one_cpu_thread, pick_device
+from hw2.core.errors import NonFiniteLossError, ParamError
+from hw2.core.live import EpochLog
 from hw2.core.params import Params
 from hw2.core.progress import tqdm
-from hw2.core.stats import mean_std
-from hw2.oct.model import CNNDimensions, OCTNet
+from hw2.core.stats import fraction_equal, mean_std
+from hw2.oct.checkpoint import Run
+from hw2.oct.model import CNNDimensions, OCTNet, labels_tensor, to_tensor
 from hw2.oct.stacked import StackedOCTNet, stacked_nll
 
 # Stacking pays off up to a few dozen copies; beyond that a typo is likelier than
@@ -61,20 +61,6 @@ class CNNTrainConfig:
                 f"cnn.batch_size must be <= the {n_train} training images, "
                 f"got {self.batch_size}"
             )
-
-
-def to_tensor(images: np.ndarray) -> Tensor:
-    """uint8 (N, 28, 28) → float32 (N, 1, 28, 28) in [-1, 1].
-
-    The same as torchvision's ToTensor then Normalize(0.5, 0.5).
-    """
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().unsqueeze(1)
-    return x.div_(127.5).sub_(1.0)
-
-
-def labels_tensor(labels: np.ndarray) -> Tensor:
-    """Labels (N,) or (N, 1) of any integer type → int64 (N,)."""
-    return torch.from_numpy(np.asarray(labels).reshape(-1).astype(np.int64))
 
 
 def iterate_batches(n: int, batch_size: int, generator: torch.Generator):
@@ -146,22 +132,11 @@ def stacked_predict(net: StackedOCTNet, x: Tensor, batch_size: int = 1000) -> Te
     return torch.cat(out, dim=1)
 
 
-def fraction_equal(a: Tensor, b: Tensor) -> float:
-    """Share of equal entries, as an exact ratio of counts (0.815, not 0.81499)."""
-    return int((a == b).sum()) / len(a)
-
-
-@dataclass
-class Run:
-    """One trained network of a (possibly multi-seed) training."""
-
-    seed: int
-    model: OCTNet
-    history: list[dict[str, float]]
-
-
-def init_stacked(config: CNNTrainConfig) -> tuple[StackedOCTNet, list[torch.Generator]]:
-    """The seeds' initial networks, stacked, and their shuffle generators.
+def start(
+    config: CNNTrainConfig, device: torch.device
+) -> tuple[StackedOCTNet, torch.optim.SGD, list[torch.Generator]]:
+    """The seeds' initial networks stacked on `device`, their SGD and their
+    shuffle generators.
 
     Seed s initialises its OCTNet after torch.manual_seed(s) and draws its dropout
     masks from where that generator then stands, as a lone run would.
@@ -174,7 +149,18 @@ def init_stacked(config: CNNTrainConfig) -> tuple[StackedOCTNet, list[torch.Gene
     shuffles = [
         torch.Generator().manual_seed(config.seed + i) for i in range(config.seeds)
     ]
-    return StackedOCTNet(models, dropout), shuffles
+    net = StackedOCTNet(models, dropout).to(device)
+    return net, torch.optim.SGD(net.parameters(), lr=config.lr), shuffles
+
+
+def check_finite(losses: list[float], seeds: list[int], epoch: int) -> None:
+    """NonFiniteLossError naming the first seed whose epoch loss is not finite."""
+    bad = [s for s, v in zip(seeds, losses, strict=True) if not math.isfinite(v)]
+    if bad:
+        raise NonFiniteLossError(
+            f"the CNN training loss became non-finite (seed {bad[0]}, "
+            f"epoch {epoch + 1}): lower the learning rate (lr)"
+        )
 
 
 def train_cnn_runs(
@@ -190,101 +176,34 @@ def train_cnn_runs(
     """
     config.check_data(len(data["train"][0]))
     device = pick_device(config.device)
-    x_train, y_train = to_tensor(data["train"][0]), labels_tensor(data["train"][1])
-    x_val, y_val = to_tensor(data["val"][0]), labels_tensor(data["val"][1])
-    net, shuffles = init_stacked(config)
-    net, x_train, y_train = net.to(device), x_train.to(device), y_train.to(device)
-    x_val = x_val.to(device)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr)
+    x_train = to_tensor(data["train"][0]).to(device)
+    y_train = labels_tensor(data["train"][1]).to(device)
+    x_val, y_val = to_tensor(data["val"][0]).to(device), labels_tensor(data["val"][1])
+    net, optimizer, shuffles = start(config, device)
     seeds = [config.seed + i for i in range(config.seeds)]
     histories: list[list[dict[str, float]]] = [[] for _ in seeds]
-    live = _live(live_dir)
     steps = math.ceil(len(x_train) / config.batch_size)
-    # One thread: these kernels are too small for a thread pool to pay, and a
-    # fixed thread count keeps results independent of the machine's core count.
-    threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
     desc = f"train_cnn ({len(seeds)} seeds)"
-    with (
-        threads,
-        tqdm(total=steps * config.epochs, desc=desc, disable=not progress) as bar,
-    ):
+    bar = tqdm(total=steps * config.epochs, desc=desc, disable=not progress)
+    # One thread: these kernels are too small for a thread pool to pay.
+    with one_cpu_thread(device), bar, EpochLog(live_dir) as log:
         for epoch in range(config.epochs):
             bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}")
             losses = stacked_epoch(
                 net, optimizer, x_train, y_train, config.batch_size, shuffles, bar
             )
-            bad = [
-                s for s, v in zip(seeds, losses, strict=True) if not math.isfinite(v)
-            ]
-            if bad:
-                raise NonFiniteLossError(
-                    f"the CNN training loss became non-finite (seed {bad[0]}, "
-                    f"epoch {epoch + 1}): lower the learning rate (lr)"
-                )
-            preds = stacked_predict(net, x_val).cpu()
-            accs = [fraction_equal(p, y_val) for p in preds]
+            check_finite(losses, seeds, epoch)
+            accs = [fraction_equal(p, y_val) for p in stacked_predict(net, x_val).cpu()]
             for h, loss, acc in zip(histories, losses, accs, strict=True):
                 h.append({"epoch": epoch + 1, "train_loss": loss, "val_acc": acc})
+            logged = {}
+            for name, values in (("train/loss", losses), ("val/acc", accs)):
+                logged[name] = mean_std(values)[0]
+                logged[f"{name}_min"], logged[f"{name}_max"] = min(values), max(values)
+            log.log(logged)
             bar.write(
                 f"epoch {epoch + 1}: train loss {np.mean(losses):.4f}, "
                 f"val acc {np.mean(accs):.4f} (mean of {len(seeds)})"
             )
-            if live is not None:
-                for name, values in (("train/loss", losses), ("val/acc", accs)):
-                    live.log_metric(name, mean_std(values)[0])
-                    live.log_metric(f"{name}_min", min(values))
-                    live.log_metric(f"{name}_max", max(values))
-                live.next_step()
-    if live is not None:
-        live.end()
     models = [m.eval() for m in net.cpu().unstack()]
     return [Run(s, m, h) for s, m, h in zip(seeds, models, histories, strict=True)]
-
-
-def _live(live_dir: str | Path | None):
-    if live_dir is None:
-        return None
-    from dvclive import Live  # imported here: it is slow, and params come first
-
-    # dvcyaml=None: dvc.yaml declares the plots; save_dvc_exp=False: the stage runs
-    # inside `dvc repro` / `dvc exp run`, which record the experiment.
-    return Live(str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
-
-
-def checkpoint(runs: list[Run], config: CNNTrainConfig) -> dict:
-    """What train_cnn saves: the dims to rebuild, the recipe, each run's weights."""
-    return {
-        "dims": asdict(runs[0].model.dims),
-        "config": asdict(config),
-        "runs": [
-            {
-                "seed": r.seed,
-                "model_state_dict": {
-                    k: v.cpu() for k, v in r.model.state_dict().items()
-                },
-                "history": r.history,
-            }
-            for r in runs
-        ],
-    }
-
-
-def load_runs(path, device: torch.device) -> list[Run]:
-    """Rebuild the runs of a train_cnn checkpoint (weights-only loading)."""
-    ckpt = load_torch(path, made_by="train_cnn", map_location=device)
-    try:
-        out = []
-        for run in ckpt["runs"]:
-            model = OCTNet(CNNDimensions(**ckpt["dims"]))
-            model.load_state_dict(run["model_state_dict"])
-            out.append(
-                Run(int(run["seed"]), model.to(device).eval(), list(run["history"]))
-            )
-        if not out:
-            raise KeyError("no runs")
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
-        raise DataError(
-            f"{path}: not a CNN checkpoint ({type(exc).__name__}: {reason})"
-        ) from None
-    return out

@@ -13,7 +13,8 @@ import fnmatch
 import math
 from dataclasses import dataclass
 
-from hw2.oct import names as cnn_names
+from hw2.oct import metric_keys as cnn_names
+from hw2.oct import octmnist
 
 # Paths as dvc.yaml declares them (`dvc exp show` keys its metrics by these).
 CNN_JSON = "metrics/cnn.json"
@@ -46,7 +47,7 @@ DATA_OF = {
 }
 BRANCH_STUDY = {"images": "CNN", "speech": "ASR"}
 
-CNN_CLASSES = cnn_names.CLASSES
+CNN_CLASSES = octmnist.CLASSES
 CI_SUFFIX, STD_SUFFIX, SEEDS_SUFFIX = "_ci95", "_std", "_per_seed"
 SEEDS_KEY = cnn_names.SEEDS  # a file's number of training seeds
 Z95 = 1.96

@@ -16,21 +16,18 @@ with each decoder and with McLaurin attention) is projected from the per-epoch
 costs.
 """
 
-import json
 import math
 import os
 import tempfile
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from hw2.core.device import cpu_threads, pick_device
+from hw2.core.device import one_cpu_thread, pick_device
 from hw2.core.params import Params
 from hw2.pipeline.metering import Recorder, dir_bytes, machine, sync, timed
 
@@ -99,46 +96,55 @@ class RehearsalConfig:
         return self.asr_steps
 
 
-def _override(params: Params, changes: dict[str, Any]) -> Params:
-    """params with dotted keys set; a `data.source` that was split is set per branch."""
-    data = json.loads(json.dumps(params.data))
-    for key, value in changes.items():
-        *parents, last = key.split(".")
-        node = data
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return Params(data, params.source)
+def image_params(params: Params, config: RehearsalConfig) -> Params:
+    """params with the phantom images at the configured sizes."""
+    sizes = config.sizes
+    return params.override(
+        {
+            "data.images.source": "sample",
+            "data.images.sample.n_train": sizes["n_train"],
+            "data.images.sample.n_val": sizes["n_val"],
+            "data.images.sample.n_test": sizes["n_test"],
+        }
+    )
 
 
-def _sources(params: Params, source: str) -> dict[str, str]:
-    """The data-source keys this params file has (one, or one per branch)."""
-    data = params.data.get("data", {})
-    keys = [k for k in ("data.source",) if "source" in data]
-    keys += [
-        f"data.{branch}.source"
-        for branch in ("images", "speech")
-        if isinstance(data.get(branch), dict) and "source" in data[branch]
-    ]
-    return dict.fromkeys(keys, source)
+def asr_params(params: Params, run: str, device: torch.device) -> Params:
+    """params of one of the homework's ASR runs (ASR_RUNS) on the full data."""
+    _, decoder, attention = next(r for r in ASR_RUNS if r[0] == run)
+    return params.override(
+        {
+            "data.speech.source": "full",
+            "decoder": decoder,
+            "asr.attention": attention,
+            "device": device.type,
+        }
+    )
+
+
+def check_params(params: Params, config: RehearsalConfig) -> None:
+    """Read every key the rehearsal will, before any work: a typo or a bad value
+    in params.yaml is the stages' usual one-line ParamError."""
+    from hw2.asr.config import ASRConfig
+    from hw2.oct.prepare import ImageDataConfig
+    from hw2.oct.train import CNNTrainConfig
+
+    ImageDataConfig.from_params(image_params(params, config))
+    CNNTrainConfig.from_params(params)
+    for run in config.asr_runs:
+        ASRConfig.from_params(asr_params(params, run, torch.device("cpu")))
+    params.integer("asr.epochs.full", low=1)  # the grid's projection reads it
 
 
 def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Path):
     """Phantom images at the configured sizes, written as octmnist.npz."""
-    from hw2.oct.data import ImageDataConfig, load_octmnist, prepare_images
+    from hw2.oct.octmnist import load_octmnist
+    from hw2.oct.prepare import ImageDataConfig, prepare_images
 
     sizes = config.sizes
-    p = _override(
-        params,
-        {
-            **_sources(params, "sample"),
-            "data.images.sample.n_train": sizes["n_train"],
-            "data.images.sample.n_val": sizes["n_val"],
-            "data.images.sample.n_test": sizes["n_test"],
-        },
-    )
+    images = ImageDataConfig.from_params(image_params(params, config))
     with rec.stage("download_images") as r:
-        path = prepare_images(ImageDataConfig.from_params(p), work / "octmnist.npz")
+        path = prepare_images(images, work / "octmnist.npz")
         r["measured"] = (
             f"{sum(sizes[k] for k in ('n_train', 'n_val', 'n_test'))} images"
         )
@@ -149,14 +155,8 @@ def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Pat
 def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dict:
     """Seconds per CNN epoch (training + validation) of each variant, with all of
     cnn.seeds stacked as train_cnn trains them."""
-    from hw2.oct.train import (
-        CNNTrainConfig,
-        init_stacked,
-        labels_tensor,
-        stacked_epoch,
-        stacked_predict,
-        to_tensor,
-    )
+    from hw2.oct.model import labels_tensor, to_tensor
+    from hw2.oct.train import CNNTrainConfig, stacked_epoch, stacked_predict, start
 
     device = rec.device
     base = CNNTrainConfig.from_params(params)
@@ -169,23 +169,12 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
     epochs = {}
     for maxpool in (True, False):
         name = "train_cnn" + ("" if maxpool else "_nopool")
-        with rec.stage(name) as r:
-            net, shuffles = init_stacked(replace(base, maxpool=maxpool))
-            net = net.to(device)
-            optimizer = torch.optim.SGD(net.parameters(), lr=base.lr)
-            threads = cpu_threads(1) if device.type == "cpu" else nullcontext()
-            with threads:
-                train_s, _ = timed(
-                    device,
-                    stacked_epoch,
-                    net,
-                    optimizer,
-                    x,
-                    y,
-                    base.batch_size,
-                    shuffles,
-                )
-                val_s, _ = timed(device, stacked_predict, net, x_val)
+        with rec.stage(name) as r, one_cpu_thread(device):
+            net, optimizer, shuffles = start(replace(base, maxpool=maxpool), device)
+            train_s, _ = timed(
+                device, stacked_epoch, net, optimizer, x, y, base.batch_size, shuffles
+            )
+            val_s, _ = timed(device, stacked_predict, net, x_val)
             epoch_s = train_s * steps_per_epoch / steps + val_s
             r["measured"] = (
                 f"{steps} of {steps_per_epoch} steps at batch {base.batch_size}, "
@@ -257,18 +246,13 @@ def run_asr(
     time left is spent (TRAIN_SHARE of it, the rest for validation), after at
     least two steps; the epoch is then projected from the steps done.
     """
-    from hw2.asr.batching import LengthBucketSampler, collate
+    from hw2.asr.batching import LengthBucketSampler, loader
+    from hw2.asr.config import ASRConfig
     from hw2.asr.features import SpeechSplit
     from hw2.asr.ljspeech import split_bounds
     from hw2.asr.metrics import asr_metrics
-    from hw2.asr.model import ASRModel
-    from hw2.asr.train import (
-        ASRConfig,
-        evaluate_loss,
-        get_lr,
-        token_loss,
-        transcribe,
-    )
+    from hw2.asr.scoring import evaluate_loss, transcribe
+    from hw2.asr.step import start, train_step
 
     device = rec.device
     train_split = SpeechSplit(work / "features" / "train")
@@ -278,44 +262,23 @@ def run_asr(
     dataset = _Repeated(train_split, n_train)
     epochs = {}
     runs = [run for run in ASR_RUNS if run[0] in config.asr_runs]
-    for i, (name, decoder, attention) in enumerate(runs):
+    for i, (name, _, _) in enumerate(runs):
         train_until = None
         if deadline is not None:
             left = max(deadline - time.monotonic(), 0.0)
             train_until = time.monotonic() + TRAIN_SHARE * left / (len(runs) - i)
-        p = _override(
-            params,
-            {
-                **_sources(params, "full"),
-                "decoder": decoder,
-                "asr.attention": attention,
-                "device": device.type,
-            },
-        )
-        asr = ASRConfig.from_params(p)
-        torch.manual_seed(asr.seed)
-        model = ASRModel(asr.dims).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=asr.lr)
+        asr = ASRConfig.from_params(asr_params(params, name, device))
         sampler = LengthBucketSampler(dataset.lengths, asr.batch_size, seed=asr.seed)
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=sampler, collate_fn=collate
-        )
+        batches = loader(dataset, sampler, device)
         steps_per_epoch = len(sampler)
         steps = min(config.steps_of(name) or steps_per_epoch, steps_per_epoch)
         # the first epoch of the real schedule (warm-up, then linear decay)
-        total_steps = asr.epochs * steps_per_epoch
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer,
-            partial(get_lr, base_lr=1.0, total_steps=total_steps, warmup=asr.warmup),
-        )
-        autocast = torch.autocast(
-            "cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"
-        )
+        model, optimizer, scheduler = start(asr, device, steps_per_epoch)
         with rec.stage(f"train_asr_{name}") as r:
             model.train()
             times, losses, frames = [], [], 0
             cut = False
-            for step, batch in enumerate(loader):
+            for step, batch in enumerate(batches):
                 if step == steps:
                     break
                 if (
@@ -326,16 +289,11 @@ def run_asr(
                     cut = True  # the budget's share is spent: project the rest
                     break
                 sync(device)
-                start = time.perf_counter()
+                started = time.perf_counter()
                 batch = batch.to(device)
-                with autocast:
-                    loss, _ = token_loss(model, batch, asr.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                losses.append(loss.item())  # syncs, as the pipeline's loop does
-                times.append(time.perf_counter() - start)
+                loss, _ = train_step(model, batch, optimizer, scheduler, asr)
+                losses.append(loss)  # .item() inside: syncs, as train_asr does
+                times.append(time.perf_counter() - started)
                 frames += int(batch.n_frames.sum())
                 if (step + 1) % PROGRESS_EVERY == 0 or step + 1 == steps:
                     recent = np.mean(losses[-PROGRESS_EVERY:])
@@ -448,6 +406,7 @@ def rehearse(
         time.monotonic() + config.budget_s if config.budget_s is not None else None
     )
     device = pick_device(config.device)
+    check_params(params, config)
     rec = Recorder(device, Path(partial) if partial is not None else None)
     info = machine()
     with tempfile.TemporaryDirectory(dir=work) as tmp:
