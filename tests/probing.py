@@ -95,6 +95,14 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, nearest first."""
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
 def lines(text: str) -> list[str]:
     """The non-empty lines of a stage's stderr, progress bars' redraws dropped."""
     return [line for line in text.splitlines() if line.strip() and "\r" not in line]
