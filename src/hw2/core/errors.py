@@ -81,11 +81,12 @@ def run_stage(main: Callable[[], None]) -> None:
     from hw2.core import failpoints, lifecycle, params
 
     stage = _stage_name()
+    life = None
     try:
         failpoints.check_env()
-        lifecycle.install()
+        life = lifecycle.install()
         main()
-        change = params.changed_since_read()
+        change = params.changed_since_read(life.since)
         if change:
             print(
                 f"error: {change} while {stage} ran: its outputs hold the old values "
@@ -118,3 +119,6 @@ def run_stage(main: Callable[[], None]) -> None:
             raise
         print(f"error: {line}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        if life is not None:
+            life.close()

@@ -68,61 +68,85 @@ def _on_signal(signum: int, frame) -> None:
     raise Stopped(f"it received {signal.Signals(signum).name}", 128 + signum)
 
 
-def _die_with_parent() -> None:
-    """SIGTERM when the parent exits (Linux; elsewhere nothing happens)."""
+def _parent_death_signal(signum: int) -> None:
+    """Ask the kernel for `signum` when the parent exits (0: never); Linux only."""
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
     except (OSError, AttributeError):
         return
 
 
-def _stop_main(why: str, code: int) -> None:
-    global _stop
-    _stop = (why, code)
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+class Lifeline:
+    """What install() set up, undone by close() (a stage run inside a test)."""
 
+    def __init__(self, ancestor: int | None, since: int):
+        self.ancestor = ancestor
+        self.since = since  # params files loaded from here on are the stage's
+        self.done = threading.Event()
+        self.previous = {
+            s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)
+        }
+        for signum in self.previous:
+            signal.signal(signum, _on_signal)
+        _parent_death_signal(signal.SIGTERM)
+        self.thread = threading.Thread(target=self._watch, daemon=True)
 
-def _watch(ancestor: int | None) -> None:
-    """Wake every POLL_SECONDS: stop the stage when `ancestor` exits or a value it
-    read from params.yaml changes."""
-    fd = None
-    if ancestor is not None:
-        try:
-            fd = os.pidfd_open(ancestor)
-        except (AttributeError, OSError):
-            fd = None
-    poller = select.poll()
-    if fd is not None:
-        poller.register(fd, select.POLLIN)
-    while True:
+    def _stop_main(self, why: str, code: int) -> None:
+        global _stop
+        if not self.done.is_set():
+            _stop = (why, code)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+
+    def _watch(self) -> None:
+        """Wake every POLL_SECONDS: stop the stage when the ancestor exits or a
+        value it read from params.yaml changes."""
+        fd = None
+        if self.ancestor is not None:
+            try:
+                fd = os.pidfd_open(self.ancestor)
+            except (AttributeError, OSError):
+                fd = None
+        poller = select.poll()
         if fd is not None:
-            if poller.poll(POLL_SECONDS * 1000):
-                _stop_main(
-                    f"its dvc (pid {ancestor}, which ran it through a shell) has "
-                    "exited",
+            poller.register(fd, select.POLLIN)
+        while not self.done.is_set():
+            if fd is not None and poller.poll(POLL_SECONDS * 1000):
+                self._stop_main(
+                    f"its dvc (pid {self.ancestor}, which ran it through a shell) "
+                    "has exited",
                     128 + signal.SIGTERM,
                 )
-                return
-        else:
-            threading.Event().wait(POLL_SECONDS)
-        change = params_module.changed_since_read()
-        if change:
-            _stop_main(change, 2)
-            return
+                break
+            if fd is None and self.done.wait(POLL_SECONDS):
+                break
+            change = params_module.changed_since_read(self.since)
+            if change:
+                self._stop_main(change, 2)
+                break
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Stop watching and give the signals back their handlers."""
+        self.done.set()
+        _parent_death_signal(0)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
-def install() -> None:
-    """Turn SIGTERM and SIGHUP into Stopped, stop with the parent, and start the
-    watcher; call once, from the main thread, before the stage's work."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _on_signal)
-    _die_with_parent()
-    if os.getppid() != _parent:  # it exited before the kernel was asked
-        raise Stopped(f"its parent (pid {_parent}) had exited", 128 + signal.SIGTERM)
+def install() -> Lifeline:
+    """Turn SIGTERM and SIGHUP into Stopped, stop with the parent, and watch the
+    shell's parent and params.yaml; from the main thread, before the stage's work.
+    The caller close()s what it returns."""
     ancestor = _ppid_of(_parent) if _comm(_parent) in SHELLS else None
-    if ancestor is not None and ancestor <= 1:
-        ancestor = None
-    threading.Thread(target=_watch, args=(ancestor,), daemon=True).start()
+    life = Lifeline(
+        ancestor if ancestor and ancestor > 1 else None, params_module.loaded()
+    )
+    if os.getppid() != _parent:  # it exited before the kernel was asked
+        life.close()
+        raise Stopped(f"its parent (pid {_parent}) had exited", 128 + signal.SIGTERM)
+    life.thread.start()
+    return life

@@ -348,13 +348,19 @@ def _shown(value: Any) -> str:
     return "(absent)" if value is _MISSING else short(value, 30)
 
 
-def changed_since_read() -> str | None:
-    """How a params file that load_params read now differs in a value that was
-    read from it ('params.yaml: lr 0.01 -> 0.03'); None while none does.
+def loaded() -> int:
+    """How many params files load_params has read in this process so far."""
+    return len(_LOADED)
+
+
+def changed_since_read(since: int = 0) -> str | None:
+    """How a params file that load_params read (the since-th and later) now
+    differs in a value that was read from it ('params.yaml: lr 0.01 -> 0.03');
+    None while none does.
 
     A file caught half written (unparsable) counts only when it stays so.
     """
-    for loaded in _LOADED:
+    for loaded in _LOADED[since:]:
         try:
             signature = _signature(loaded.path)
         except OSError:
