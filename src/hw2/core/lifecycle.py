@@ -86,8 +86,11 @@ class Lifeline:
         self.ancestor = ancestor
         self.since = since  # params files loaded from here on are the stage's
         self.done = threading.Event()
+        # a signal ignored on purpose (nohup's SIGHUP) stays ignored
         self.previous = {
-            s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)
+            s: signal.getsignal(s)
+            for s in (signal.SIGTERM, signal.SIGHUP)
+            if signal.getsignal(s) is not signal.SIG_IGN
         }
         for signum in self.previous:
             signal.signal(signum, _on_signal)
