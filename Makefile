@@ -1,6 +1,6 @@
-# Two commands a user needs: `make repro` and `make test`. Both set up the
-# environment first (a virtualenv in .venv, pinned by constraints.txt); when it
-# exists and is current this takes no time.
+# Two commands a user needs: `make repro` and `make test` (`make test-fast` while
+# editing). Both set up the environment first (a virtualenv in .venv, pinned by
+# constraints.txt); when it exists and is current this takes no time.
 SHELL := /bin/bash
 PYTHON ?= python3
 # VENV=/path/to/env uses an environment you manage as it is (nothing installed),
@@ -9,7 +9,7 @@ VENV ?= .venv
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test lint format bench homework report diff rehearse push pull remote-check plots-template clean-venv
+.PHONY: venv repro test test-fast lint format bench homework report diff exps rehearse push pull remote-check plots-template clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -39,6 +39,12 @@ repro: venv
 test: venv
 	python -m pytest
 
+# The unit tests alone, for the edit-test loop (about a minute on two cores): no
+# end-to-end pipeline, fault-injection or slow script test (pyproject's markers).
+# `make test` (what CI runs) is all of them.
+test-fast: venv
+	python -m pytest -m "not e2e and not faults and not slow"
+
 # The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
 # MCLAURIN=0 leaves out the McLaurin ASR run.
 JOBS ?= 2
@@ -54,19 +60,29 @@ report: venv
 	dvc repro report
 	python stages/report.py --experiments $(if $(REV),--rev $(REV))
 
-# The whole job on stand-ins at the real sizes, timed per stage (README: "Rehearsal
-# at full scale"); REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4"
-# measures parts and projects the rest.
+# `dvc exp show` cut to what a 120-column terminal holds: lr, decoder, the test
+# accuracy, CER and WER always; other params and the attention speedup where runs
+# differ; no other metric, no file hashes (plain `dvc exp show` lists every param,
+# metric and file: about 140 columns). EXPS_ARGS="-A" or "--rev main" passes options.
+EXPS_ALWAYS := lr|decoder|test_acc|cer|wer
+EXPS_SHOWN := Experiment|State|Executor|device|speedup|$(EXPS_ALWAYS)
+exps: venv
+	dvc exp show --no-pager --only-changed --keep '^($(EXPS_ALWAYS))$$' \
+		--drop '^Created$$|.*/|^(?!($(EXPS_SHOWN))$$)[^.]+$$' $(EXPS_ARGS)
+
+# The whole job on stand-ins at the real sizes, timed per stage (docs/rehearsal.md);
+# REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4" measures parts
+# and projects the rest.
 rehearse: venv
 	python scripts/rehearse.py --scale full $(REHEARSE_ARGS)
 
 # The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
-# headline metrics first, each change labelled within or beyond noise.
+# headline metrics first with their direction and noise; plain text on a terminal.
 BASE ?= main
 diff: venv
 	python scripts/pr_comment.py --base $(BASE)
 
-# The team's DVC remote (README, Team remote): REMOTE=name picks one other than the
+# The team's DVC remote (docs/team.md): REMOTE=name picks one other than the
 # default; a broken remote is one line and exit 2.
 push: venv
 	python scripts/remote.py push $(if $(REMOTE),-r $(REMOTE))

@@ -1,29 +1,36 @@
-"""Stage evaluate_cnn: test metrics of the CNN and its confusion matrix."""
+"""Stage evaluate_cnn: the CNN's test metrics, their details, its confusion matrix."""
 
 import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch)
 
 # isort: split
 
-import json
-
 from hw2.core.cli import stage_paths
 from hw2.core.device import DEVICES, pick_device
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
+from hw2.core.metrics import split_metrics
 from hw2.core.params import load_params
+from hw2.oct import names
 from hw2.oct.data import load_octmnist
 from hw2.oct.evaluate import evaluate_cnn
 from hw2.oct.train import load_runs
 
 
 def main() -> None:
-    args = stage_paths(__doc__, "data", "model", "metrics", "confusion")
+    args = stage_paths(__doc__, "data", "model", "metrics", "details", "confusion")
     device = pick_device(load_params().choice("device", DEVICES))
     data = load_octmnist(args.data)
-    metrics, confusion_csv = evaluate_cnn(load_runs(args.model, device), data, device)
+    results, confusion_csv = evaluate_cnn(load_runs(args.model, device), data, device)
+    metrics, details = split_metrics(results, names.METRICS)
     write_json(args.metrics, metrics)
+    write_json(args.details, details)
     write_text(args.confusion, confusion_csv)
-    print(json.dumps(metrics, indent=2))
+    low, high = metrics[names.TEST_ACC_CI95]
+    print(
+        f"evaluate_cnn: test accuracy {metrics[names.TEST_ACC]:.4f} "
+        f"(95% interval {low:.4f}-{high:.4f}), validation "
+        f"{metrics[names.VAL_ACC]:.4f}, mean of {details[names.SEEDS]} seeds"
+    )
 
 
 if __name__ == "__main__":

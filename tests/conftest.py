@@ -1,11 +1,15 @@
-"""Shared fixtures: a local HTTP server on 127.0.0.1 with Range, redirects, faults."""
+"""Shared fixtures: a local HTTP server on 127.0.0.1 with Range, redirects, faults;
+the project reproduced at tiny sizes once per session for the end-to-end tests."""
 
 import os
+import subprocess
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import reproduce_tiny
 
 from hw2.core.device import cpu_threads
 
@@ -96,3 +100,32 @@ def http_server(tmp_path):
     yield server
     server.httpd.shutdown()
     server.httpd.server_close()
+
+
+@dataclass(frozen=True)
+class Reproduced:
+    """The tiny project after `dvc repro`, committed; `changed`: what the repro
+    changed in `git status`."""
+
+    root: Path
+    changed: frozenset[str]
+
+
+@pytest.fixture(scope="session")
+def tiny_reproduced(tmp_path_factory) -> Reproduced:
+    """The project at helpers.TINY sizes, reproduced once for the whole session.
+
+    Shared: a test copies it (helpers.copy_reproduced) before changing anything;
+    a change left in it fails the session at teardown.
+    """
+    root = tmp_path_factory.mktemp("tiny") / "project"
+    changed = reproduce_tiny(root)
+    yield Reproduced(root, frozenset(changed))
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status == "", f"a test changed the shared reproduced project:\n{status}"

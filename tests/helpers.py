@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param."""
+"""Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param,
+copy the project (tiny) and reproduce it once for the end-to-end tests."""
 
 import copy
 import os
@@ -131,4 +132,45 @@ def copy_project(dest: Path, params: dict[str, Any] = TINY) -> Path:
     for key, value in params.items():
         set_param(data, key, value)
     (dest / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return dest
+
+
+def reproduce_tiny(dest: Path) -> set[str]:
+    """The project, tiny, as a new git repository (branch main) in dest: `dvc
+    repro` run on its own code and committed. Returns the paths the repro changed
+    in `git status`."""
+    copy_project(dest)
+    env = tool_env(PYTHONPATH=str(dest / "src"), OMP_NUM_THREADS="1")
+
+    def sh(*cmd: str) -> str:
+        proc = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, (
+            f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+        return proc.stdout
+
+    def status() -> set[str]:
+        return set(
+            sh("git", "status", "--porcelain", "--untracked-files=all").split("\n")
+        )
+
+    sh("git", "init", "-q", "-b", "main")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "init")
+    before = status()
+    sh("dvc", "repro")
+    changed = {entry[3:] for entry in status() - before if entry}
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "repro")
+    return changed
+
+
+def _dvc_tmp(folder: str, names: list[str]) -> set[str]:
+    return {"tmp"} & set(names) if Path(folder).name == ".dvc" else set()
+
+
+def copy_reproduced(src: Path, dest: Path) -> Path:
+    """A copy of a reproduced project: git history, workspace and DVC cache, not
+    .dvc/tmp (DVC's locks, queue and file-hash state belong to one folder)."""
+    shutil.copytree(src, dest, symlinks=True, ignore=_dvc_tmp)
     return dest

@@ -12,6 +12,7 @@ from helpers import run_stage, set_param, stage_main, with_params
 
 from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model
 from hw2.asr.features import SpeechSplit, write_split
+from hw2.asr.metrics import TEST_METRICS
 from hw2.asr.model import ModelDimensions
 from hw2.asr.text import encode
 from hw2.asr.train import ASRConfig, NonFiniteLossError, get_lr, train
@@ -248,7 +249,11 @@ def test_stages_train_then_evaluate(splits, tmp_path, monkeypatch):
     assert not (tmp_path / "data/checkpoints/asr.pt").exists()
     assert (tmp_path / "metrics/train_asr/plots/metrics/train/loss.tsv").is_file()
     metrics = json.loads((tmp_path / "metrics/asr.json").read_text())
-    assert metrics["decoder"] == "transformer" and 0 <= metrics["jaccard"] <= 1
+    details = json.loads((tmp_path / "metrics/asr_details.json").read_text())
+    assert details["decoder"] == "transformer" and 0 <= metrics["jaccard"] <= 1
+    assert set(metrics) == {k + s for k in TEST_METRICS for s in ("", "_ci95")} - {
+        "loss_ci95"
+    }
     lines = (tmp_path / "metrics/asr_transcripts.tsv").read_text().splitlines()
     assert lines[0] == "id\treference\thypothesis" and len(lines) == 6
     assert not (tmp_path / "dvc.yaml").exists()  # dvclive must not write one

@@ -2,6 +2,7 @@
 and one tiny run writing every output."""
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -96,11 +97,14 @@ def test_peak_bytes_counts_what_a_call_allocates():
     assert peak_bytes(lambda: x.add_(1), cpu) < 1 << 10  # in place: nothing new
 
 
-def test_time_calls_gives_every_name_a_time():
-    got = time_calls(
-        {"a": lambda: None, "b": lambda: torch.ones(10)}, torch.device("cpu"), 1, 0.001
-    )
-    assert set(got) == {"a", "b"} and all(t > 0 for t in got.values())
+def test_time_calls_warms_up_then_alternates_and_times_every_name():
+    calls: list[str] = []
+    fns = {name: lambda name=name: calls.append(name) for name in ("a", "b")}
+    got = time_calls(fns, torch.device("cpu"), repeats=3, min_seconds=0.001)
+    assert set(got) == {"a", "b"} and all(0 < t < math.inf for t in got.values())
+    # one warm-up call each, then a block of calls per name, alternating per repeat
+    blocks = [name for i, name in enumerate(calls) if i == 0 or calls[i - 1] != name]
+    assert calls[:2] == ["a", "b"] and blocks == ["a", "b"] * 4
 
 
 def test_tiny_run_writes_every_output(tmp_path):
@@ -114,7 +118,8 @@ def test_tiny_run_writes_every_output(tmp_path):
     )
     result = run_benchmark(config, progress=False)
     write_outputs(result, tmp_path)
-    metrics = json.loads((tmp_path / "attention.json").read_text())
+    metrics = json.loads((tmp_path / "attention_details.json").read_text())
+    time_csv = (tmp_path / "attention_time.csv").read_text().splitlines()
     for suffix in ("", "_causal"):
         for key in (
             "crossover_len",
@@ -123,15 +128,34 @@ def test_tiny_run_writes_every_output(tmp_path):
             "theoretical_crossover_len",
         ):
             assert key + suffix in metrics
-        assert metrics["speedup_at_max_len" + suffix] > 0
+        # the speed-up is that of the longest length's timings, as the CSV has them
+        seconds = metrics["seconds_at_max_len" + suffix]
+        assert metrics["speedup_at_max_len" + suffix] == round(
+            seconds["softmax"] / seconds["mclaurin"], 3
+        )
+        for method, value in seconds.items():
+            assert f"64,{method}{suffix},{value:.6g}" in time_csv
     assert set(metrics["rel_error"]) == {"1", "3"}
     assert metrics["rel_error"]["3"] < metrics["rel_error"]["1"]
     assert metrics["settings"]["feature_dim"] == 15
-    time_csv = (tmp_path / "attention_time.csv").read_text().splitlines()
+    headline = json.loads((tmp_path / "attention.json").read_text())
+    assert headline == {
+        "speedup": metrics["speedup_at_max_len"],
+        "speedup_causal": metrics["speedup_at_max_len_causal"],
+        "memory_ratio": metrics["memory_ratio_at_max_len"],
+        "memory_ratio_causal": metrics["memory_ratio_at_max_len_causal"],
+        "rel_error": metrics["rel_error"]["3"],  # at the terms the timings used
+        "rel_error_causal": metrics["rel_error_causal"]["3"],
+    }
     assert time_csv[0] == "length,method,seconds" and len(time_csv) == 1 + 2 * 4
-    assert (
-        (tmp_path / "attention_error.csv").read_text().startswith("terms,rel_error\n1,")
-    )
+    error_csv = (tmp_path / "attention_error.csv").read_text().splitlines()
+    assert error_csv[0] == "terms,method,rel_error"
+    assert [row.split(",")[:2] for row in error_csv[1:]] == [
+        ["1", "mclaurin"],
+        ["3", "mclaurin"],
+        ["1", "mclaurin_causal"],
+        ["3", "mclaurin_causal"],
+    ]
     assert (tmp_path / "attention_memory.csv").read_text().startswith("length,method,")
     for png in ("attention_time.png", "attention_error.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,30 +9,49 @@ import yaml
 from helpers import tool_env
 
 from hw2.pipeline.checks import (
+    DataChange,
+    Diff,
     comment_warnings,
-    data_sources,
-    source_warnings,
+    data_changes,
+    data_param_changes,
     stale_stages,
 )
 
 
-def test_data_sources_reads_both_layouts():
-    assert data_sources({"data": {"source": "full"}}) == {
-        "images": "full",
-        "speech": "full",
+def test_any_data_param_counts_not_only_the_source():
+    base = {"lr": 0.1, "data": {"images": {"source": "sample", "seed": 0}}}
+    head = {
+        "lr": 0.2,
+        "data": {
+            "images": {"source": "sample", "seed": 1},
+            "speech": {"sample": {"n_clips": 3000}},
+        },
     }
-    split = {"data": {"images": {"source": "full"}, "speech": {"source": "sample"}}}
-    assert data_sources(split) == {"images": "full", "speech": "sample"}
-    assert data_sources(None) == {}
+    changes = data_param_changes(base, head)
+    assert changes == {
+        "images": [Diff("data.images.seed", 0, 1)],
+        "speech": [Diff("data.speech.sample.n_clips", None, 3000)],
+    }
+    # the older shared key feeds both branches
+    shared = data_param_changes(
+        {"data": {"source": "sample"}}, {"data": {"source": "full"}}
+    )
+    assert set(shared) == {"images", "speech"}
+    split = {"data": {"images": {"source": "sample"}, "speech": {"source": "full"}}}
+    assert set(data_param_changes({"data": {"source": "full"}}, split)) == {"images"}
+    assert data_param_changes(base, base) == {}
 
 
-def test_source_warnings_name_the_branch_that_differs():
-    base = {"data": {"source": "sample"}}
-    head = {"data": {"images": {"source": "sample"}, "speech": {"source": "full"}}}
-    (line,) = source_warnings(base, head, "main")
-    assert line.startswith("The speech metrics compare different data")
-    assert "`sample` at `main`, `full` in this branch" in line
-    assert source_warnings(base, base, "main") == []
+def test_data_warning_lists_params_and_recorded_shape():
+    shape = tuple(Diff(f"k{i}", i, i + 1000) for i in range(6))
+    change = DataChange(
+        "speech", (Diff("data.speech.source", "sample", "full"),), shape
+    )
+    line = change.warning("main")
+    assert line.startswith("The speech data differ between `main` and this branch")
+    assert "`data.speech.source` `sample` → `full`" in line
+    assert "recorded in `metrics/speech_preprocess.json`: `k0` 0 → 1,000" in line
+    assert "`k3` 3 → 1,003 and 2 more" in line and "The ASR metrics" in line
 
 
 def sh(cmd: list[str], cwd: Path) -> str:
@@ -103,7 +122,7 @@ def test_stale_stages_agree_with_dvc_status(repo):
 
 
 @pytest.mark.e2e
-def test_comment_warnings_combine_sources_and_stale_lock(repo):
+def test_comment_warnings_combine_data_and_stale_lock(repo):
     base = sh(["git", "rev-parse", "HEAD"], repo).strip()
     assert comment_warnings(repo, base) == []
 
@@ -112,7 +131,7 @@ def test_comment_warnings_combine_sources_and_stale_lock(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     # the workspace (what the comment's numbers come from) already differs
     (line,) = comment_warnings(repo, base)
-    assert "images metrics compare different data" in line
+    assert "The images data differ" in line and "The CNN metrics" in line
     assert comment_warnings(repo, base, workspace=False) == []
 
     (repo / "make.py").write_text((repo / "make.py").read_text() + "# edited\n")
@@ -121,6 +140,18 @@ def test_comment_warnings_combine_sources_and_stale_lock(repo):
     assert len(warnings) == 2
     assert warnings[1].startswith("The dvc.lock committed in this branch")
     assert "`make`: make.py changed" in warnings[1]
+
+
+@pytest.mark.e2e
+def test_recorded_data_shape_alone_warns(repo):
+    shape = repo / "metrics" / "speech_preprocess.json"
+    shape.parent.mkdir()
+    shape.write_text(json.dumps({"n_clips": 1400, "audio_hours": 2.52}))
+    commit(repo, "shape")
+    shape.write_text(json.dumps({"n_clips": 1400, "audio_hours": 1.49}))
+    (change,) = data_changes(repo, "HEAD")
+    assert change.branch == "speech" and change.params == ()
+    assert change.shape == (Diff("audio_hours", 2.52, 1.49),)
 
 
 @pytest.mark.e2e

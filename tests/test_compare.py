@@ -1,18 +1,23 @@
-"""The noise rule of metric changes and the reading of dvc.yaml's plots."""
+"""The noise rule of metric changes, number formats, and reading dvc.yaml's plots."""
 
 import json
 
 import pytest
 
 from hw2.core.errors import DataError
+from hw2.pipeline import catalog
+from hw2.pipeline.catalog import describe, human, scale_for, short
 from hw2.pipeline.compare import (
+    BEYOND,
+    NO_INTERVAL,
+    ONE_SEED,
+    OTHER_DATA,
+    WITHIN,
     Change,
-    Headline,
     Value,
     compare,
     metric_paths,
     metric_values,
-    rounded,
     split_headlines,
 )
 from hw2.pipeline.plots import (
@@ -23,27 +28,37 @@ from hw2.pipeline.plots import (
     plot_specs,
     top_level_specs,
 )
+from hw2.pipeline.series import axis_titles, fold_bands, rows_series
 
 
-def change(old, new):
-    return Change("m.json", "x", old, new)
+def change(old, new, other_data=False):
+    return Change("m.json", "x", old, new, other_data)
+
+
+def seeds(value, low, high):
+    """A mean over 5 seeds with its interval."""
+    return Value(value, low, high, std=0.01, seeds=5)
 
 
 @pytest.mark.parametrize(
     ("old", "new", "verdict"),
     [
-        (Value(0.70, 0.67, 0.73), Value(0.72, 0.69, 0.75), "within noise"),
-        (Value(0.70, 0.67, 0.73), Value(0.80, 0.77, 0.83), "beyond noise"),
+        (seeds(0.70, 0.67, 0.73), seeds(0.72, 0.69, 0.75), WITHIN),
+        (seeds(0.70, 0.67, 0.73), seeds(0.80, 0.77, 0.83), BEYOND),
         # the intervals overlap, yet |Δ| = 0.04 > √(0.025² + 0.025²) = 0.035
-        (Value(0.70, 0.675, 0.725), Value(0.74, 0.715, 0.765), "beyond noise"),
-        (Value(0.70, 0.675, 0.725), Value(0.73, 0.705, 0.755), "within noise"),
+        (seeds(0.70, 0.675, 0.725), seeds(0.74, 0.715, 0.765), BEYOND),
+        (seeds(0.70, 0.675, 0.725), seeds(0.73, 0.705, 0.755), WITHIN),
         # the same widths, but the side facing the other value counts
-        (Value(0.50, 0.49, 0.60), Value(0.53, 0.52, 0.54), "within noise"),
-        (Value(0.50, 0.40, 0.51), Value(0.53, 0.52, 0.54), "beyond noise"),
+        (seeds(0.50, 0.49, 0.60), seeds(0.53, 0.52, 0.54), WITHIN),
+        (seeds(0.50, 0.40, 0.51), seeds(0.53, 0.52, 0.54), BEYOND),
+        # one seed's interval (over test items) cannot call a change real ...
+        (Value(0.70, 0.67, 0.73), Value(0.80, 0.77, 0.83), ONE_SEED),
+        (seeds(0.70, 0.67, 0.73), Value(0.80, 0.77, 0.83), ONE_SEED),
+        # ... but a change inside even that interval is noise
+        (Value(0.70, 0.67, 0.73), Value(0.72, 0.69, 0.75), WITHIN),
         # one side without an interval borrows the other's half-width
-        (Value(0.70), Value(0.72, 0.69, 0.75), "within noise"),
-        (Value(0.70), Value(0.80, 0.77, 0.83), "beyond noise"),
-        (Value(0.70), Value(0.80), "no interval"),
+        (Value(0.70), seeds(0.72, 0.69, 0.75), WITHIN),
+        (Value(0.70), Value(0.80), NO_INTERVAL),
         (None, Value(0.80), "new"),
         (Value(0.80), None, "removed"),
         (Value(0.9476169284), Value(0.9476170001), "unchanged"),
@@ -53,41 +68,88 @@ def test_verdict(old, new, verdict):
     assert change(old, new).verdict == verdict
 
 
-def test_precision_rule_keeps_whole_numbers_whole():
-    assert rounded(224892.0) == "224892" and rounded(0.94761692) == "0.9476"
+def test_other_data_overrides_the_noise_rule():
+    moved = change(seeds(0.70, 0.67, 0.73), seeds(0.80, 0.77, 0.83), other_data=True)
+    assert moved.verdict == OTHER_DATA
+    assert change(Value(0.5), Value(0.5), other_data=True).verdict == "unchanged"
+
+
+def test_direction_from_the_catalogue():
+    cer = Change(catalog.ASR_JSON, "cer", Value(0.3), Value(0.2))
+    acc = Change(catalog.CNN_JSON, "test_acc", Value(0.3), Value(0.2))
+    count = Change(catalog.ASR_JSON, "n_params", Value(10.0), Value(12.0))
+    assert (cer.direction, acc.direction, count.direction) == ("better", "worse", "")
+    assert describe("m.json", "peak_bytes_at_max_len.softmax").better == "lower"
+    assert describe("m.json", "speedup_at_max_len_causal").unit == "x"
+    assert describe("m.json", "mystery").better is None
+
+
+def test_numbers_for_people():
+    assert human(224892.0) == "224,892" and human(0.94761692) == "0.9476"
+    assert human(0.31340789, "s") == "313.4 ms" and human(8.6838e-05, "s") == "86.84 µs"
+    assert human(1656832, "B") == "1.580 MiB" and human(45.821, "x") == "45.82×"
+    assert (
+        short(0.01) == "0.01" and short(1400) == "1,400" and short(1.29314) == "1.293"
+    )
+    scale = scale_for([0.12344, 0.12346])
+    assert scale.delta(0.12344, 0.12346) == "+0.0001"  # never +0 for a shown change
     assert change(Value(224892.0), Value(224893.0)).changed
     assert not change(Value(0.12344), Value(0.12341)).changed
-    assert change(Value(0.1234), Value(0.1235)).delta == pytest.approx(1e-4)
 
 
-def test_metric_values_fold_interval_and_seed_keys():
+def test_metric_values_read_noise_from_one_convention():
     tree = {
         "test_acc": 0.8,
         "test_acc_ci95": [0.77, 0.83],
         "test_acc_std": 0.02,  # the interval wins over the seed spread
+        "test_acc_per_seed": [0.78, 0.8, 0.82],
         "val_acc": 0.8,
         "val_acc_std": 0.05,
         "val_acc_per_seed": [0.75, 0.8, 0.85, 0.8],
-        "per_class": {"CNV": 0.9, "CNV_ci95": [0.85, 0.95]},
+        "train_loss": 0.3,
+        "train_loss_std": 0.01,  # no per-seed list: the file's seed count
+        "seeds": 4,
+        "cer": 0.5,
+        "cer_ci95": [0.45, 0.55],  # one seed: an interval over test items
         "lone_std": 0.1,  # no `lone`: a metric of its own
         "decoder": "lstm",
         "ok": True,
         "lengths": [1, 2],
     }
     values = metric_values(tree)
-    assert set(values) == {"test_acc", "val_acc", "per_class.CNV", "lone_std"}
-    assert values["test_acc"] == Value(0.8, 0.77, 0.83)
+    assert set(values) == {"test_acc", "val_acc", "train_loss", "cer", "lone_std"}
+    assert values["test_acc"] == Value(0.8, 0.77, 0.83, 0.02, 3)
     low, high = values["val_acc"].low, values["val_acc"].high
     assert (high - low) / 2 == pytest.approx(1.96 * 0.05 / 2)  # 4 seeds
-    assert values["per_class.CNV"] == Value(0.9, 0.85, 0.95)
+    assert values["train_loss"].seeds == 4 and values["train_loss"].seed_aware
+    assert values["cer"] == Value(0.5, 0.45, 0.55) and not values["cer"].seed_aware
 
 
-def test_compare_and_headlines_in_configured_order():
+def test_asr_seeds_plug_in_with_the_cnns_keys():
+    """When the ASR writes per-seed keys, its changes are judged like the CNN's."""
+    one = {"cer": 0.30, "cer_ci95": [0.29, 0.31]}
+    base = metric_values(one)["cer"]
+    new = metric_values({"cer": 0.25, "cer_ci95": [0.24, 0.26]})["cer"]
+    assert change(base, new).verdict == ONE_SEED
+    seeded = {
+        "cer": 0.30,
+        "cer_std": 0.028,
+        "cer_per_seed": [0.28, 0.30, 0.32],
+        "cer_ci95": [0.26, 0.34],
+    }
+    old = metric_values(seeded)["cer"]
+    new = metric_values({**seeded, "cer": 0.25, "cer_ci95": [0.21, 0.29]})["cer"]
+    assert change(old, new).verdict == WITHIN
+    far = metric_values({**seeded, "cer": 0.15, "cer_ci95": [0.11, 0.19]})["cer"]
+    assert change(old, far).verdict == BEYOND
+
+
+def test_compare_and_headlines_in_catalogue_order():
     base = {"a.json": {"x": Value(1.0), "y": Value(2.0)}}
     head = {"a.json": {"y": Value(3.0), "z": Value(4.0)}, "b.json": {"w": Value(5.0)}}
-    changes = compare(base, head)
+    changes = compare(base, head, other_data={"b.json"})
     assert [(c.path, c.key, c.verdict) for c in changes] == [
-        ("a.json", "y", "no interval"),
+        ("a.json", "y", NO_INTERVAL),
         ("a.json", "z", "new"),
         ("a.json", "x", "removed"),
         ("b.json", "w", "new"),
@@ -95,24 +157,46 @@ def test_compare_and_headlines_in_configured_order():
     heads, rest = split_headlines(
         changes,
         [
-            Headline("W", "b.json", "w"),
-            Headline("gone", "c.json", "q"),
-            Headline("Y", "a.json", "y"),
+            catalog.Metric("b.json", "w", "W"),
+            catalog.Metric("c.json", "q", "gone"),
+            catalog.Metric("a.json", "y", "Y"),
         ],
     )
-    assert [label for label, _ in heads] == ["W", "Y"]
+    assert [c.key for c in heads] == ["w", "y"]
     assert [c.key for c in rest] == ["z", "x"]
 
 
-def test_metric_paths_from_stages_and_top_level():
+def test_metric_paths_from_stages_and_top_level_without_dvclive_summaries():
     dvc_yaml = {
         "metrics": ["top.json"],
         "stages": {
             "a": {"metrics": ["a.json", {"b.json": {"cache": False}}]},
+            "t": {
+                "metrics": [{"live/metrics.json": {"cache": False}}],
+                "plots": [{"live/plots/metrics": {"x": "step"}}],
+            },
             "c": {"cmd": "true"},
         },
     }
     assert metric_paths(dvc_yaml) == ["top.json", "a.json", "b.json"]
+
+
+def test_series_per_category_and_bands_folded():
+    rows = [
+        {"length": "256", "method": "softmax", "seconds": "1"},
+        {"length": "256", "method": "mclaurin", "seconds": "2"},
+        {"length": "512", "method": "softmax", "seconds": "4"},
+        {"length": "512", "method": "mclaurin", "seconds": "3"},
+    ]
+    series = rows_series(rows, "length", ["seconds"])
+    assert [(s.label, s.points, s.column) for s in series] == [
+        ("softmax", [(256.0, 1.0), (512.0, 4.0)], "seconds"),
+        ("mclaurin", [(256.0, 2.0), (512.0, 3.0)], "seconds"),
+    ]
+    rows = [{"step": 0, "acc": 0.5, "acc_min": 0.4, "acc_max": 0.6}]
+    (acc,) = fold_bands(rows_series(rows, "step", None))
+    assert (acc.label, acc.band) == ("acc", [(0.0, 0.4, 0.6)])
+    assert rows_series([{"kind": "a", "n": "x"}], "n", ["kind"]) is None
 
 
 def test_plot_specs_each_file_once_under_the_users_name():
@@ -222,3 +306,12 @@ def test_value_columns_rows_json_and_categorical_x():
 def test_unreadable_plot_data_names_the_file():
     with pytest.raises(DataError, match=r"^bad\.json: cannot read plot data"):
         parse_rows("bad.json", b"{oops")
+
+
+def test_axis_titles_from_the_plot_else_from_its_columns():
+    spec = PlotSpec("Loss", (Source("a.tsv", "step", ("loss",)),))
+    assert axis_titles(spec) == ("epoch", "loss (cross-entropy, nats)")
+    props = {"x_label": "epoch", "y_label": "loss (nats per token)"}
+    assert axis_titles(spec, props) == ("epoch", "loss (nats per token)")
+    band = PlotSpec("Acc", (Source("a.tsv", "step", ("acc", "acc_min", "acc_max")),))
+    assert axis_titles(band)[1] == "accuracy"

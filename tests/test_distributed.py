@@ -24,7 +24,6 @@ from hw2.asr.train import ASRConfig, train
 from hw2.core.errors import Hw2Error, ParamError
 from hw2.core.params import Params
 
-pytestmark = pytest.mark.e2e
 EPOCHS = 3
 # 13 clips at batch 4: batches of 4, 4, 4 and 1, so rank 1 pads the last one
 N_TRAIN = 13
@@ -97,6 +96,7 @@ def runs(project) -> dict[str, subprocess.CompletedProcess]:
     return {n: run_train(project, f"out{n}", str(n)) for n in (1, 2)}
 
 
+@pytest.mark.slow
 def test_two_processes_train_and_write_once(project, runs):
     proc = runs[2]
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -111,6 +111,7 @@ def test_two_processes_train_and_write_once(project, runs):
     assert not (project / "out2" / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(project, runs):
     assert runs[1].returncode == 0, runs[1].stderr[-3000:]
     one, two = losses(project / "out1" / "live"), losses(project / "out2" / "live")
@@ -118,6 +119,7 @@ def test_two_processes_match_one(project, runs):
     assert_same_model(project / "out1" / "asr.pt", project / "out2" / "asr.pt")
 
 
+@pytest.mark.slow
 def test_run_interrupted_in_one_process_resumes_in_two(project, runs, monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     config = ASRConfig.from_params(

@@ -1,7 +1,9 @@
+import contextlib
 import os
+import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 
@@ -207,22 +209,30 @@ def test_run_all_returns_when_dvc_does_though_a_forked_helper_lingers(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls"
+    helper = tmp_path / "helper.pid"
     fake = bin_dir / "dvc"
     fake.write_text(
         "#!/bin/sh\n"
         f'echo "$@" >> {calls}\n'
         'if [ "$1" = exp ]; then\n'
         "  echo 'Running experiment cnn-lr-0.1'\n"
-        "  sleep 30 &\n"  # the lingering helper, our output still open in it
+        # the lingering helper, our output still open in it: the test kills it
+        # (a run_all that waited for it would come back without it, 5 min later)
+        f"  sleep 300 & echo $! > {helper}\n"
         "  echo 'done'\n"
         "fi\n"
     )
     fake.chmod(0o755)
     # dvc_env puts the interpreter's folder first on PATH: there, the fake dvc
     monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
-    started = time.monotonic()
-    out = run_all(tmp_path, jobs=2, poll=0.05)
-    assert time.monotonic() - started < 20  # it did not wait for the helper
+    try:
+        out = run_all(tmp_path, jobs=2, poll=0.05)
+        # run_all is back while the helper still holds the output open
+        assert Path(f"/proc/{int(helper.read_text())}/fd/1").is_symlink()
+    finally:
+        if helper.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(helper.read_text()), signal.SIGKILL)
     assert out == "Running experiment cnn-lr-0.1\ndone\n"
     assert "Running experiment cnn-lr-0.1" in capsys.readouterr().out
     assert calls.read_text().splitlines() == [

@@ -204,6 +204,7 @@ def _run_download_images(tmp_path, **sample):
     return proc, json.loads(metrics.read_text()) if metrics.exists() else None
 
 
+@pytest.mark.slow
 def test_download_images_writes_class_counts_per_split(tmp_path):
     proc, metrics = _run_download_images(tmp_path, n_train=40, n_val=20, n_test=8)
     assert proc.returncode == 0, proc.stderr
@@ -212,7 +213,8 @@ def test_download_images_writes_class_counts_per_split(tmp_path):
         "val": {"CNV": 7, "DME": 2, "drusen": 2, "normal": 9},
         "test": {"CNV": 2, "DME": 2, "drusen": 2, "normal": 2},
     }
-    assert (tmp_path / "metrics/images_samples.png").stat().st_size > 0
+    png = (tmp_path / "metrics/images_samples.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
@@ -222,18 +224,25 @@ def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
     assert line.startswith("error: params.yaml: data.images.sample.priors.train must")
 
 
-def test_class_grid_shows_each_class_in_a_row(tmp_path, arrays):
+def test_class_grid_shows_each_class_in_a_row_named(tmp_path, arrays):
     from PIL import Image
 
-    from hw2.oct.data import class_grid
+    from hw2.oct.data import GRID_GAP, GRID_LABEL_WIDTH, GRID_SCALE, class_grid
 
     data = load_octmnist(save(tmp_path / "o.npz", arrays))
     path = class_grid(data, tmp_path / "grid.png", per_class=3)
     grid = np.asarray(Image.open(path).convert("L"))
-    assert grid.shape == (2 + 4 * 30, 2 + 3 * 30)  # 28-pixel tiles, 2-pixel gaps
+    tile = 28 * GRID_SCALE + GRID_GAP  # enlarged tiles, gaps between
+    assert grid.shape == (GRID_GAP + 4 * tile, GRID_LABEL_WIDTH + 3 * tile + GRID_GAP)
     images, labels = data["train"]
     first_dme = images[labels == 1][0]
-    assert np.array_equal(grid[32:60, 2:30], first_dme)  # row 1 (DME), column 0
+    top, left = GRID_GAP + tile, GRID_LABEL_WIDTH  # row 1 (DME), column 0
+    shown = grid[top : top + 28 * GRID_SCALE, left : left + 28 * GRID_SCALE]
+    assert np.array_equal(shown[::GRID_SCALE, ::GRID_SCALE], first_dme)
+    assert np.array_equal(shown, np.kron(first_dme, np.ones((GRID_SCALE,) * 2)))
+    for row in range(4):  # a class name (dark text) left of every row
+        label = grid[GRID_GAP + row * tile : (row + 1) * tile, :GRID_LABEL_WIDTH]
+        assert label.min() < 100 and label.max() == 255
     assert class_grid(data, tmp_path / "again.png", per_class=3).read_bytes() == (
         path.read_bytes()
     )

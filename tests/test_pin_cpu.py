@@ -61,6 +61,7 @@ def avx512_here() -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not avx512_here(), reason="needs an x86 CPU with AVX-512")
 def test_pinned_kernels_give_the_same_weights_with_and_without_avx512():
     unpinned = weights_hash("free", {}), weights_hash("free", AVX2_MACHINE)

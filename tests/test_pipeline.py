@@ -1,8 +1,9 @@
 """End to end: the real dvc.yaml on a copy of the project with tiny sizes.
 
-`dvc repro`, then a learning-rate change must leave the data stages cached,
-`dvc exp run -S lr=...` must rerun only the CNN branch, and `dvc metrics diff`
-must compare the workspace with HEAD.
+A copy of the session's reproduced tiny project (tests/conftest.py) must be up to
+date with every metric written; a learning-rate change must leave the data stages
+cached, `dvc exp run -S lr=...` must rerun only the CNN branch, and `dvc metrics
+diff` must compare the workspace with HEAD.
 """
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import copy_project, set_param, tool_env
+from helpers import copy_reproduced, set_param, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -26,16 +27,11 @@ def run(cmd: list[str], cwd: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def project(tmp_path_factory, tiny_reproduced) -> Path:
     """A git + DVC copy of the project (tracked and new files), tiny, reproduced."""
-    dest = copy_project(tmp_path_factory.mktemp("e2e") / "project")
-    run(["git", "init", "-q"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-qm", "init"], dest)
-    run(["dvc", "repro"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-qm", "repro"], dest)
-    return dest
+    return copy_reproduced(
+        tiny_reproduced.root, tmp_path_factory.mktemp("e2e") / "project"
+    )
 
 
 def status(project: Path) -> dict:
@@ -45,7 +41,8 @@ def status(project: Path) -> dict:
 def test_repro_writes_every_metric(project):
     assert status(project) == {}
     cnn = json.loads((project / "metrics" / "cnn.json").read_text())
-    assert cnn["n_params"] == 224_892 and 0 <= cnn["test_acc"] <= 1
+    details = json.loads((project / "metrics" / "cnn_details.json").read_text())
+    assert details["n_params"] == 224_892 and 0 <= cnn["test_acc"] <= 1
     for name in ("asr.json", "attention.json", "speech_preprocess.json"):
         assert (project / "metrics" / name).is_file(), name
     assert (project / "reports" / "results.md").is_file()

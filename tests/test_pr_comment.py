@@ -1,9 +1,10 @@
 """The pull-request comment (and `make diff`): a temporary git + DVC repository with
-two commits whose metrics differ inside and outside their noise, and plots whose
-files share a column name."""
+two commits whose metrics, params, data and plots differ."""
 
 import json
 import os
+import pty
+import re
 import runpy
 import subprocess
 import sys
@@ -11,20 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import tool_env
 
 from hw2.core.errors import Hw2Error
-from hw2.pipeline import runs
-from hw2.pipeline.compare import HEADLINES, metric_paths
-from hw2.pipeline.plots import Curve, PlotData, PlotSpec
-from hw2.pipeline.pr_comment import (
-    MARKER,
-    MAX_CURVE_ROWS,
-    actions_run_url,
-    build_comment,
-    diff_table,
-    plots_section,
-    sparkline,
-)
+from hw2.pipeline import catalog
+from hw2.pipeline.compare import metric_paths
+from hw2.pipeline.document import Folded, Para, Table, to_markdown, to_text
+from hw2.pipeline.pr_comment import MARKER, build_comment, sparkline
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = "metrics/train/plots/metrics"
@@ -40,6 +34,10 @@ stages:
           cache: false
       - metrics/asr.json:
           cache: false
+      - metrics/speech_preprocess.json:
+          cache: false
+      - metrics/train/metrics.json:
+          cache: false
     plots:
       - {LIVE}:
           cache: false
@@ -49,88 +47,112 @@ stages:
           template: confusion
           x: actual
           y: predicted
+      - metrics/attention_time.csv:
+          cache: false
+          x: length
+          y: seconds
 plots:
   - Loss:
       x: step
+      y_label: loss (nats)
       y:
         {LIVE}/train/loss.tsv: loss
         {LIVE}/val/loss.tsv: loss
-  - Validation scores:
+  - Accuracy:
       x: step
       y:
-        {LIVE}/val/similarity.tsv: similarity
-        {LIVE}/val/cer.tsv: cer
+        {LIVE}/val/acc.tsv: acc
+        {LIVE}/val/acc_min.tsv: acc_min
+        {LIVE}/val/acc_max.tsv: acc_max
 """
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
     proc = subprocess.run(
-        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+        ["git", *args], cwd=repo, env=tool_env(), check=True, capture_output=True
     )
-    return proc.stdout
+    return proc.stdout.decode()
 
 
 def tsv(name: str, values: list[float]) -> str:
     return f"step\t{name}\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(values))
 
 
+def attention_csv(softmax: list[float], mclaurin: list[float]) -> str:
+    rows = [f"{n},softmax,{s}" for n, s in zip((256, 1024, 4096), softmax, strict=True)]
+    rows += [
+        f"{n},mclaurin,{s}" for n, s in zip((256, 1024, 4096), mclaurin, strict=True)
+    ]
+    return "length,method,seconds\n" + "\n".join(rows) + "\n"
+
+
 BASE = {
-    "lr": 0.1,
-    "cnn": {
+    "params": {"lr": 0.1, "data": {"speech": {"sample": {"n_clips": 720}}}},
+    "cnn": {  # 3 seeds: a seed-aware interval
         "test_acc": 0.70,
         "test_acc_ci95": [0.67, 0.73],
         "val_acc": 0.70,
         "val_acc_std": 0.01,
         "val_acc_per_seed": [0.69, 0.70, 0.71],
-        "n_params": 10,
+        "n_params": 224892,
+        "seeds": 3,
     },
-    "asr": {
+    "asr": {  # one seed: an interval over test clips only
         "loss": 0.9476169284427138,
         "cer": 0.30,
         "cer_ci95": [0.28, 0.32],
         "wer": 0.50,
-        "decoder": "transformer",
+        "n_params": 1329835,
     },
+    "shape": {"n_clips": 720, "audio_hours": 1.2931, "frames_mean": 877.0},
     "curves": {"train/loss": [1.2, 1.0, 0.9], "val/loss": [1.3, 1.2, 1.1]},
+    "acc": ([0.5, 0.6, 0.7], [0.45, 0.55, 0.68], [0.55, 0.65, 0.72]),
+    "attention": ([1e-4, 1e-3, 2e-2], [2e-4, 5e-4, 1e-3]),
 }
 HEAD = {
-    "lr": 0.01,
-    "cnn": {  # test_acc moves inside its noise, val_acc beyond it (3 seeds)
+    "params": {"lr": 0.01, "data": {"speech": {"sample": {"n_clips": 1400}}}},
+    "cnn": {  # test_acc moves inside its noise, val_acc beyond it
         "test_acc": 0.72,
         "test_acc_ci95": [0.69, 0.75],
         "val_acc": 0.8125,
         "val_acc_std": 0.01,
         "val_acc_per_seed": [0.80, 0.81, 0.82],
-        "n_params": 10,
+        "n_params": 224892,
+        "seeds": 3,
     },
-    "asr": {  # loss moves in the 7th digit; CER beyond noise; WER has no interval
+    "asr": {  # other data: the ASR rows say so, whatever the intervals
         "loss": 0.9476170001,
         "cer": 0.20,
         "cer_ci95": [0.18, 0.22],
         "wer": 0.60,
-        "decoder": "transformer",
+        "n_params": 1330035,
     },
+    "shape": {"n_clips": 1400, "audio_hours": 2.5206, "frames_mean": 893.75},
     "curves": {"train/loss": [1.2, 0.8, 0.5], "val/loss": [1.3, 1.0, 0.7]},
+    "acc": ([0.5, 0.7, 0.8], [0.45, 0.66, 0.78], [0.55, 0.74, 0.83]),
+    "attention": ([1e-4, 1.1e-3, 2.1e-2], [1e-4, 3e-4, 6e-4]),
 }
 
 
+def write(repo: Path, path: str, text: str) -> None:
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text)
+
+
 def commit_results(repo: Path, results: dict) -> None:
-    (repo / "params.yaml").write_text(f"lr: {results['lr']}\n")
-    (repo / "metrics/cnn.json").write_text(json.dumps(results["cnn"]))
-    (repo / "metrics/asr.json").write_text(json.dumps(results["asr"]))
+    write(repo, "params.yaml", yaml.safe_dump(results["params"]))
+    write(repo, "metrics/cnn.json", json.dumps(results["cnn"]))
+    write(repo, "metrics/asr.json", json.dumps(results["asr"]))
+    write(repo, "metrics/speech_preprocess.json", json.dumps(results["shape"]))
+    # dvclive's summary repeats the curves' last points: never a metric row
+    write(repo, "metrics/train/metrics.json", json.dumps({"val": {"acc": 0.1}}))
     for name, values in results["curves"].items():
-        path = repo / LIVE / f"{name}.tsv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(tsv("loss", values))
+        write(repo, f"{LIVE}/{name}.tsv", tsv("loss", values))
+    for suffix, values in zip(("", "_min", "_max"), results["acc"], strict=True):
+        write(repo, f"{LIVE}/val/acc{suffix}.tsv", tsv(f"acc{suffix}", values))
+    write(repo, "metrics/attention_time.csv", attention_csv(*results["attention"]))
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"lr {results['lr']}")
+    git(repo, "commit", "-q", "-m", f"lr {results['params']['lr']}")
 
 
 def untracked(repo: Path) -> set[str]:
@@ -141,41 +163,31 @@ def untracked(repo: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    """A git + DVC repo: two commits of metrics, params and curves."""
+    """A git + DVC repo: two commits of metrics, params, data shape and curves."""
     repo = tmp_path_factory.mktemp("pr") / "repo"
-    (repo / "metrics").mkdir(parents=True)
+    repo.mkdir()
     git(repo, "init", "-q")
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-    }
-    subprocess.run(["dvc", "init", "-q"], cwd=repo, env=env, check=True)
-    (repo / "dvc.yaml").write_text(DVC_YAML)
-    (repo / "metrics/confusion.csv").write_text("actual,predicted\na,a\nb,b\n")
-    scores = repo / LIVE / "val"
-    scores.mkdir(parents=True)
-    (scores / "similarity.tsv").write_text(tsv("similarity", [0.5, 0.6]))
-    (scores / "cer.tsv").write_text(tsv("cer", [0.4, 0.3]))
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, env=tool_env(), check=True)
+    write(repo, "dvc.yaml", DVC_YAML)
+    write(repo, "metrics/confusion.csv", "actual,predicted\na,a\nb,b\n")
     commit_results(repo, BASE)
-    (scores / "cer.tsv").write_text(tsv("cer", [0.4, 0.2]))
     commit_results(repo, HEAD)
     return repo
 
 
-@pytest.fixture(scope="module")
-def comment(repo, tmp_path_factory) -> tuple[str, Path, set[str]]:
-    """The CLI run once against the first commit: text, plots folder, new files."""
-    out = tmp_path_factory.mktemp("out") / "comment.md"
-    before = untracked(repo)
-    argv = ["pr_comment.py", "--base", "HEAD~1", "--out", str(out)]
-    argv += ["--plots-dir", "plots", "--artifact-url", "https://example.invalid/run/1"]
+def run_script(repo: Path, *args: str) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(repo)
-        mp.setattr("sys.argv", argv)
+        mp.setattr("sys.argv", ["pr_comment.py", *args])
         runpy.run_path(str(ROOT / "scripts/pr_comment.py"), run_name="__main__")
-    return out.read_text(), repo / "plots", untracked(repo) - before
+
+
+@pytest.fixture(scope="module")
+def comment(repo) -> tuple[str, Path, set[str]]:
+    """The CLI run once against the first commit: Markdown, plots folder, new files."""
+    before = untracked(repo)
+    run_script(repo, "--base", "HEAD~1", "--out", "comment.md", "--plots-dir", "plots")
+    return (repo / "comment.md").read_text(), repo / "plots", untracked(repo) - before
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -192,77 +204,147 @@ def row_of(text: str, *first: str) -> list[str]:
     return row
 
 
-def test_headlines_lead_with_noise_labels(comment):
+def test_headlines_with_direction_noise_and_one_meaning_of_plus_minus(comment):
     text, _, _ = comment
-    assert text.startswith(MARKER + "\n")
+    assert text.startswith(f"<!-- {MARKER} -->\n")
     head = text[: text.index("<details>")]
     assert row_of(head, "CNN test accuracy") == [
         "CNN test accuracy",
-        "0.7 ± 0.03",
-        "0.72 ± 0.03",
-        "+0.02",
+        "0.7000 [0.6700, 0.7300]",
+        "0.7200 [0.6900, 0.7500]",
+        "+0.0200",
+        "better",
         "within noise",
     ]
-    assert row_of(head, "ASR test CER")[3:] == ["-0.1", "**beyond noise**"]
-    assert row_of(head, "ASR test WER")[3:] == ["+0.1", "no interval"]
+    # the speech data changed: the ASR's rows say so instead of a noise verdict
+    assert row_of(head, "ASR test CER")[3:] == ["-0.1000", "better", "different data"]
+    assert row_of(head, "ASR test WER")[3:] == ["+0.1000", "worse", "different data"]
     order = [r[0] for r in table_rows(head)[1:]]
     assert order == ["CNN test accuracy", "ASR test CER", "ASR test WER"]
+    assert "± is the standard deviation over training seeds" in text
 
 
-def test_other_metrics_folded_without_noise_keys_or_tiny_changes(comment):
+def test_other_metrics_once_each_with_direction_and_human_numbers(comment):
     text, _, _ = comment
     details = text[text.index("<details>") : text.index("</details>")]
-    assert "1 other metric changed (1 beyond noise); 2 unchanged" in details
-    row = row_of(details, "`metrics/cnn.json`", "val_acc")
-    assert row[2:] == ["0.7 ± 0.011", "0.8125 ± 0.011", "+0.1125", "**beyond noise**"]
-    # the loss moved in the 7th digit: not a change; interval keys are no rows
-    assert "loss" not in details and "-0.0" not in text
-    body = text.split("---\n")[0]  # the footer names the conventions
+    assert "2 other metrics changed (1 better; 1 beyond noise, 1 different data)" in (
+        details
+    )
+    row = row_of(details, "`metrics/cnn.json`", "CNN validation accuracy")
+    # ± is the std over seeds; the interval 1.96·std/√3 is written [lo, hi]
+    assert row[2:] == [
+        "0.7000 ± 0.0100 [0.6887, 0.7113]",
+        "0.8125 ± 0.0100 [0.8012, 0.8238]",
+        "+0.1125",
+        "better",
+        "**beyond noise**",
+    ]
+    row = row_of(details, "`metrics/asr.json`", "`n_params`")
+    assert row[2:5] == ["1,329,835", "1,330,035", "+200"]
+    assert row[5] == "–"  # a parameter count is neither better nor worse
+    # the loss moved in its 7th digit: no change; noise keys and dvclive's
+    # summary and the data's recorded shape are no rows of their own
+    assert "loss" not in details and "train/metrics.json" not in details
+    assert "speech_preprocess" not in details and "n_clips" not in details
+    body = text.split("<sub>")[0]
     assert "_ci95" not in body and "_std" not in body and "per_seed" not in body
-    assert row_of(text, "params.yaml", "lr")[2:] == ["0.1", "0.01"]
+    assert not re.search(r"\de[+-]\d", text)  # no exponents
+    assert not re.search(r"\| [+-]0(\.0+)? \|", text)  # no change of +0
 
 
-def test_each_curve_once_each_series_its_own(comment):
+def test_data_change_warning_names_params_and_shape(comment):
     text, _, _ = comment
-    plot_rows = [r for r in table_rows(text) if len(r) == 7]
-    assert [r[:2] for r in plot_rows[1:]] == [
+    (warning,) = [line for line in text.splitlines() if "data differ" in line]
+    assert warning.startswith("> **Warning:** The speech data differ between `HEAD~1`")
+    assert "`data.speech.sample.n_clips` 720 → 1,400" in warning
+    assert "`metrics/speech_preprocess.json`: `n_clips` 720 → 1,400" in warning
+    assert "`audio_hours` 1.293 → 2.521" in warning and "877 → 893.8" in warning
+    assert "The ASR metrics come from other data" in warning
+    assert text.index("data differ") < text.index("### Metrics")
+    assert row_of(text, "params.yaml", "`lr`")[2:] == ["0.1", "0.01"]
+
+
+def test_changed_plots_are_images_in_the_comment(comment):
+    text, plots_dir, new_files = comment
+    images = re.findall(r"!\[([^]]*)\]\(([^)]+)\)", text)
+    assert [target for _, target in images] == [
+        "plots/Loss.png",
+        "plots/Accuracy.png",
+        "plots/metrics_attention_time_csv.png",
+    ]
+    assert all("HEAD~1 (blue) vs this PR (orange)" in alt for alt, _ in images)
+    assert new_files == {"comment.md", *(t for _, t in images)}
+    for _, target in images:
+        assert (plots_dir.parent / target).read_bytes().startswith(b"\x89PNG")
+
+
+def test_each_curve_once_bands_folded_methods_apart(comment):
+    text, _, _ = comment
+    details = text[text.index("Last values of") :]
+    rows = [r for r in table_rows(details) if len(r) == 7][1:]
+    assert [r[:2] for r in rows] == [
         ["Loss", "train/loss"],
         ["Loss", "val/loss"],
-        ["Validation scores", "cer"],
+        ["Accuracy", "acc"],  # acc_min / acc_max are its band, not series
+        ["metrics/attention_time.csv", "softmax"],  # one series per method
+        ["metrics/attention_time.csv", "mclaurin"],
     ]
-    assert row_of(text, "Loss", "train/loss")[2:] == [
-        "0.9",
-        "0.5",
-        "-0.4",
+    assert row_of(details, "Loss", "train/loss")[2:] == [
+        "0.9000",
+        "0.5000",
+        "-0.4000",
         "█▆▅",
         "█▄▁",
     ]
-    assert row_of(text, "Loss", "val/loss")[2:5] == ["1.1", "0.7", "-0.4"]
-    assert "dvc_inferred_y_value" not in text
+    assert row_of(details, "metrics/attention_time.csv", "mclaurin")[2:5] == [
+        "1.000 ms",  # both sides on the larger one's scale
+        "0.600 ms",
+        "-0.400 ms",
+    ]
     assert f"{LIVE}/" not in text  # no curve again under its file's path
-    assert "1 plot unchanged" in text
-    assert "`metrics/confusion.csv`" in text
+    assert "Also changed:" not in text
+    assert "Unchanged: `metrics/confusion.csv`." in text
 
 
-def test_pngs_in_plots_dir_and_nothing_else_written(comment):
-    text, plots_dir, new_files = comment
-    pngs = sorted(p.name for p in plots_dir.iterdir())
-    assert pngs == ["Loss.png", "Validation_scores.png"]
-    assert (plots_dir / "Loss.png").read_bytes().startswith(b"\x89PNG")
-    assert "(https://example.invalid/run/1)" in text
-    assert new_files == {"plots/Loss.png", "plots/Validation_scores.png"}
-    assert "beyond noise" in text.split("---")[-1]  # the rule is in the footer
+def test_terminal_output_has_no_html(repo):
+    """`make diff` on a terminal (a pseudo-terminal here): plain aligned text."""
+    leader, follower = pty.openpty()
+    env = tool_env(PYTHONPATH=str(ROOT / "src"), COLUMNS="200")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/pr_comment.py"), "--base", "HEAD~1"],
+        cwd=repo,
+        env=env,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        timeout=300,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pseudo-terminal is closed once read to its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.returncode == 0, proc.stderr.decode()
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert "WARNING: The speech data differ" in text
+    assert "CNN test accuracy" in text and "within noise" in text
+    assert not re.search(r"<[a-z/!][^>]*>", text)  # no tags, no HTML comment
+    assert "**" not in text and "`" not in text
+    assert not re.search(r"^\s*\||\s\|\s", text, re.M)  # no table pipes
+    assert "Last values of the 5 changed curves:" in text
 
 
-def test_make_diff_prints_the_comment(repo, capsys):
+def test_markdown_when_piped(repo, capsys):
     before = untracked(repo)
-    argv = ["pr_comment.py", "--base", "HEAD~1"]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(repo)
-        mp.setattr("sys.argv", argv)
-        runpy.run_path(str(ROOT / "scripts/pr_comment.py"), run_name="__main__")
+    run_script(repo, "--base", "HEAD~1")
     printed = capsys.readouterr().out
-    assert printed.startswith(MARKER) and "CNN test accuracy" in printed
+    assert printed.startswith(f"<!-- {MARKER} -->") and "<details>" in printed
+    assert "![" not in printed  # no --plots-dir: no pictures drawn or linked
     assert untracked(repo) == before
 
 
@@ -273,32 +355,30 @@ def test_unknown_base_is_one_clear_error(repo):
         build_comment("no-such-branch", root=repo)
 
 
-def test_many_changed_curves_stay_short():
-    def plot(i):
-        curve = Curve("loss", [(0.0, 1.0)], [(0.0, 0.5)])
-        return PlotData(PlotSpec(f"p{i}", ()), "changed", [curve])
-
-    same = [PlotData(PlotSpec(f"s{i}", ()), "unchanged") for i in range(50)]
-    lines = plots_section([plot(i) for i in range(40)] + same, "main", None, None)
-    shown = "\n".join(lines).split("<details>")[0]
-    assert len(table_rows(shown)) == 1 + MAX_CURVE_ROWS
-    assert "34 more curves changed" in "\n".join(lines)
-    assert "50 plots unchanged" in "\n".join(lines)
+def test_document_renders_markdown_and_text():
+    blocks = [
+        Para("A **bold** `code` *word*."),
+        Folded("2 more", [Table(["a", "b"], [["x|y", "1,234"], ["long text", "5"]])]),
+    ]
+    markdown = to_markdown(blocks)
+    assert "<details><summary>2 more</summary>" in markdown
+    assert "| x\\|y | 1,234 |" in markdown
+    text = to_text(blocks)
+    assert text.splitlines()[:6] == [
+        "A bold code word.",
+        "",
+        "2 more:",
+        "  a              b",
+        "  ---------  -----",
+        "  x|y        1,234",
+    ]
 
 
 def test_headlines_and_report_paths_are_declared_in_dvc_yaml():
     dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     declared = set(metric_paths(dvc_yaml))
-    assert {h.path for h in HEADLINES} <= declared
-    assert {runs.CNN_JSON, runs.ASR_JSON, runs.ATTENTION_JSON} <= declared
-
-
-def test_diff_table_empty_when_header_only():
-    header = "| Path | Param | HEAD | workspace |\n|---|---|---|---|\n"
-    assert diff_table(header) is None
-    assert diff_table("") is None
-    row = header + "| params.yaml | lr | 0.1 | 0.2 |\n"
-    assert diff_table("\n" + row + "\n") == row.strip()
+    assert {m.path for m in catalog.headlines()} <= declared
+    assert {catalog.CNN_JSON, catalog.ASR_JSON, catalog.ATTENTION_JSON} <= declared
 
 
 def test_sparkline_scales_and_shortens():
@@ -308,11 +388,14 @@ def test_sparkline_scales_and_shortens():
     assert len(sparkline(list(range(100)), 0, 99)) == 24
 
 
-def test_actions_run_url():
-    env = {
-        "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_REPOSITORY": "o/r",
-        "GITHUB_RUN_ID": "42",
-    }
-    assert actions_run_url(env) == "https://github.com/o/r/actions/runs/42"
-    assert actions_run_url({}) is None
+def test_ci_posts_the_comment_with_its_pictures_through_cml():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())
+    steps = workflow["jobs"]["metrics-comment"]["steps"]
+    runs = [" ".join(str(s.get("run", "")).split()) for s in steps]
+    (build,) = [r for r in runs if "scripts/pr_comment.py" in r]
+    assert "--out comment.md --plots-dir pr-plots --format markdown" in build
+    (post,) = [r for r in runs if r.startswith("cml comment")]
+    assert "--publish" in post and post.endswith(" comment.md")
+    assert any(str(s.get("uses", "")).startswith("iterative/setup-cml@") for s in steps)
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert {"/comment.md", "/pr-plots/"} <= set(ignored)

@@ -11,9 +11,10 @@ from helpers import run_stage, stage_main
 
 from hw2.asr import audio
 from hw2.asr.features import SpeechSplit
-from hw2.asr.ljspeech import SPLITS, Row, split_bounds, write_metadata
+from hw2.asr.ljspeech import SAMPLE_INFO, SPLITS, Row, split_bounds, write_metadata
 from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
 from hw2.asr.text import decode, encode
+from hw2.asr.text_stats import text_stats
 from hw2.core.errors import DataError, ParamError
 from hw2.core.params import Params
 
@@ -72,6 +73,20 @@ def test_splits_by_row_order_and_round_trip(corpus, tmp_path):
     on_disk = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     assert report["bytes"] == on_disk
     assert on_disk >= total * 80 * 2  # float16 mels, no padding
+    # no sample.json: a corpus of one reader, as the real LJ Speech
+    assert report["voices"] == 1
+    assert report["text"] == text_stats(rows)
+    assert report["text"]["oov_share"] == 0 and report["text"]["digits_share"] == 1
+
+
+def test_voices_come_from_the_samples_info_file(corpus, tmp_path):
+    root, _ = corpus
+    (root / SAMPLE_INFO).write_text(json.dumps({"voices": ["a", "b", "c"]}))
+    assert preprocess_corpus(root, tmp_path / "f", progress=False)["voices"] == 3
+    (root / SAMPLE_INFO).write_text("{not json")
+    with pytest.raises(DataError, match=SAMPLE_INFO):
+        preprocess_corpus(root, tmp_path / "g", progress=False)
+    assert not (tmp_path / "g").exists()
 
 
 def test_homework_proportions():

@@ -1,21 +1,19 @@
 """The standing probe suite, DVC part: what `dvc repro` does with a refused,
 interrupted or starved run, on a tiny reproduced copy of the project (issue 22).
 
-Each probe that changes the workspace works in its own copy of the reproduced
-project. A full or read-only disk is a tmpfs where mounting is allowed, skipped
+Each probe works in its own copy of the session's reproduced tiny project. A full or read-only disk is a tmpfs where mounting is allowed, skipped
 otherwise (test_probes.py covers the messages with a mocked errno).
 """
 
 import hashlib
 import json
-import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import copy_project, tool_env, with_params
+from helpers import copy_reproduced, tool_env, with_params
 from probing import alive, background, descendants, tmpfs, wait_for
 
 from hw2.pipeline.preflight import STAMP
@@ -34,25 +32,10 @@ def sh(cmd: list[str], cwd: Path, ok: bool = True, **env: str):
     return done
 
 
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory) -> Path:
-    """A git + DVC copy of the project, tiny, reproduced and committed."""
-    dest = copy_project(tmp_path_factory.mktemp("probes") / "project")
-    sh(["git", "init", "-q"], dest)
-    sh(["git", "add", "-A"], dest)
-    sh(["git", "commit", "-qm", "init"], dest)
-    sh(["dvc", "repro"], dest)
-    sh(["git", "add", "-A"], dest)
-    sh(["git", "commit", "-qm", "repro"], dest)
-    return dest
-
-
 @pytest.fixture
-def project(reproduced, tmp_path) -> Path:
-    """A copy of the reproduced project (workspace, DVC cache, git) to change."""
-    dest = tmp_path / "project"
-    shutil.copytree(reproduced, dest, symlinks=True)
-    return dest
+def project(tiny_reproduced, tmp_path) -> Path:
+    """A copy of the shared reproduced tiny project (workspace, cache, git)."""
+    return copy_reproduced(tiny_reproduced.root, tmp_path / "project")
 
 
 def set_params(project: Path, **changes) -> None:

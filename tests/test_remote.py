@@ -1,8 +1,8 @@
 """A team remote for real: an S3 API server (moto) on 127.0.0.1, two clones.
 
-The project (tiny sizes, the CNN branch) is reproduced in one clone and pushed
-to the S3 remote and to a bare git repository; a teammate's fresh clone pulls
-and finds nothing to recompute. Experiments travel the same way (`dvc exp push`
+The project, reproduced at tiny sizes (the session's, tests/conftest.py, copied),
+is pushed to the S3 remote and to a bare git repository; a teammate's fresh clone
+pulls and finds nothing to recompute. Experiments travel the same way (`dvc exp push`
 / `dvc exp pull`). A broken remote is one line from scripts/remote.py.
 """
 
@@ -17,14 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, copy_project, tool_env
+from helpers import ROOT, copy_reproduced, tool_env
 
 from hw2.pipeline.remote import cause
 
-pytestmark = pytest.mark.e2e
 BUCKET = "team"
-# The CNN branch alone: seconds to reproduce, and a whole pipeline to DVC
-CNN_STAGES = ("download_images", "train_cnn", "evaluate_cnn")
 NO_FILE = os.path.join(tempfile.gettempdir(), "hw2-tests-no-aws-config")
 
 
@@ -83,24 +80,15 @@ def remote_script(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory, s3) -> dict[str, Path]:
+def team(tmp_path_factory, s3, tiny_reproduced) -> dict[str, Path]:
     """origin (reproduced, pushed), hub.git (bare) and a teammate's pulled clone."""
     base = tmp_path_factory.mktemp("team")
     origin, hub, mate = base / "origin", base / "hub.git", base / "mate"
-    copy_project(origin)
-    dag = yaml.safe_load((origin / "dvc.yaml").read_text())
-    dag["stages"] = {k: v for k, v in dag["stages"].items() if k in CNN_STAGES}
-    dag["plots"] = [p for p in dag.get("plots", []) if "CNN" in next(iter(p))]
-    (origin / "dvc.yaml").write_text(yaml.safe_dump(dag, sort_keys=False))
-    sh(["git", "init", "-q", "-b", "main"], origin)
+    copy_reproduced(tiny_reproduced.root, origin)  # on branch main
     sh(["dvc", "remote", "add", "-d", "team", f"s3://{BUCKET}/hw2"], origin)
     sh(["dvc", "remote", "modify", "team", "endpointurl", s3], origin)
     credentials(origin)
-    sh(["git", "add", "-A"], origin)
-    sh(["git", "commit", "-qm", "init"], origin)
-    sh(["dvc", "repro"], origin)
-    sh(["git", "add", "-A"], origin)
-    sh(["git", "commit", "-qm", "repro"], origin)
+    sh(["git", "commit", "-qam", "team remote"], origin)
     pushed = remote_script(origin, "push")
     assert pushed.returncode == 0, pushed.stderr
     assert "pushed" in pushed.stdout
@@ -115,6 +103,7 @@ def team(tmp_path_factory, s3) -> dict[str, Path]:
     return {"origin": origin, "hub": hub, "mate": mate}
 
 
+@pytest.mark.e2e
 def test_config_local_holds_the_keys_and_stays_out_of_git(team):
     origin = team["origin"]
     assert "testing" in (origin / ".dvc" / "config.local").read_text()
@@ -123,6 +112,7 @@ def test_config_local_holds_the_keys_and_stays_out_of_git(team):
     assert ".dvc/config" in tracked and ".dvc/config.local" not in tracked
 
 
+@pytest.mark.e2e
 def test_pulled_clone_is_clean_and_repro_is_a_no_op(team):
     origin, mate = team["origin"], team["mate"]
     for out in ("data/images/octmnist.npz", "data/models/cnn.pt"):
@@ -133,6 +123,7 @@ def test_pulled_clone_is_clean_and_repro_is_a_no_op(team):
     assert "Stage 'train_cnn' didn't change, skipping" in out
 
 
+@pytest.mark.e2e
 def test_ci_recipe_pulls_what_is_unchanged_and_runs_the_rest(team, tmp_path):
     """pr.yml's `dvc repro --pull --allow-missing` in a clone that has nothing."""
     ci = tmp_path / "ci"
@@ -148,6 +139,7 @@ def test_ci_recipe_pulls_what_is_unchanged_and_runs_the_rest(team, tmp_path):
     assert md5(ci / "data" / "images" / "octmnist.npz") == md5(origin)
 
 
+@pytest.mark.e2e
 def test_experiment_travels_through_git_and_s3(team):
     origin, mate = team["origin"], team["mate"]
     sh(["dvc", "exp", "run", "-n", "lr-small", "-S", "lr=0.001"], origin)
@@ -173,6 +165,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("url", "endpoint", "keys", "words"),
     [
@@ -202,6 +195,7 @@ def test_broken_remote_is_one_line(team, s3, url, endpoint, keys, words):
         sh(["dvc", "remote", "remove", "--local", name], origin)
 
 
+@pytest.mark.e2e
 def test_rejected_credentials_are_one_line(team, s3):
     """moto checks keys once told to (reset-auth 0); the test keys are unknown."""
     import urllib.request
@@ -226,6 +220,7 @@ def test_rejected_credentials_are_one_line(team, s3):
         auth("inf")
 
 
+@pytest.mark.e2e
 def test_no_remote_configured_is_one_line(tmp_path):
     sh(["git", "init", "-q"], tmp_path)
     sh(["dvc", "init", "-q"], tmp_path)

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import stage_argv
+from helpers import stage_argv, tool_env
 
 from hw2.core.errors import DataError
-from hw2.pipeline import dvc, runs
+from hw2.pipeline import catalog, dvc, report
 from hw2.pipeline.report import build_experiments_report, build_report
 from hw2.pipeline.runs import (
-    CNN_COLUMNS,
-    CNN_REFERENCES,
+    CNN,
     Column,
     Run,
+    fill_lists,
+    group_runs,
     parse_exp_show,
-    runs_table,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,9 +85,19 @@ def make_project(root: Path) -> Path:
     write(plots / "train/loss.tsv", tsv("loss", [3.0, 2.0]))
     write(plots / "val/loss.tsv", tsv("loss", [3.2, 2.5]))
     write(plots / "val/cer.tsv", tsv("cer", [0.9, 0.6]))
-    attention = {"head_dim": 16, "lengths": [256, 512, 1024, 2048, 4096], "ok": True}
+    attention = {
+        "speedup_at_max_len": 12.5,
+        "speedup_at_max_len_causal": 4.25,
+        "crossover_len": 1024,
+        "rel_error": {"1": 0.8, "3": 0.4},
+        "rel_error_causal": {"1": 0.7, "3": 0.3},
+        "settings": {"head_dim": 16, "threads": 1},
+    }
     write(m / "attention.json", json.dumps(attention))
-    (m / "attention_time.png").write_bytes(PNG_MAGIC)
+    rows = ["256,softmax,0.0001", "256,mclaurin,0.0002"]
+    rows += ["4096,softmax,0.02", "4096,mclaurin,0.0016"]
+    write(m / "attention_time.csv", "length,method,seconds\n" + "\n".join(rows))
+    write(m / "attention_memory.csv", "length,method,peak_bytes\n4096,softmax,2097152")
     return root
 
 
@@ -108,34 +118,54 @@ def image_targets(page: Path) -> list[Path]:
     ]
 
 
-def test_report_shows_runs_beside_references(page):
+def table_after(text: str, heading: str) -> list[str]:
+    """The table rows under a heading, as lines."""
+    part = text.split(heading, 1)[1].split("\n\n", 2)[1]
+    return [line for line in part.splitlines() if line.startswith("|")]
+
+
+def test_report_groups_the_workspace_with_the_references(page):
     text = page.read_text()
     assert page.relative_to(page.parents[1]) == Path("reports/results.md")
-    assert "| workspace | sample | 0.001 | false | 0.6123 | 0.5988 |" in text
-    assert "| *reference (full data)* | *full* | *0.01* | *true* | *0.8719* |" in text
-    assert (
-        "| workspace | sample | lstm | mclaurin | softmax | 1.5000 | 0.5500 | 0.6600 |"
-        in text
-    )
-    assert (
-        "*transformer* | *softmax* | *softmax* | *1.1604* | *0.7657* | *0.8661* | "
-        "*0.6344*" in text
+    cnn = text.split("## CNN", 1)[1].split("## Speech", 1)[0]
+    assert table_after(cnn, "### Varying `lr`") == [
+        "| run | data | lr | seeds | val acc | ± std | test acc | ± std "
+        "| 95 % interval |",
+        "|---|---|---|---|---|---|---|---|---|",
+        "| workspace | sample | 0.001 | 3 | 0.6123 | – | 0.5988 | 0.0120 | "
+        "[0.5710, 0.6254] |",
+        "| *homework report (full data)* | *full* | *0.1* | – | *0.7322* | – | "
+        "*0.7013* | – | – |",
+        "| *homework report (full data)* | *full* | *0.01* | – | *0.8719* | – | "
+        "*0.8280* | – | – |",
+        "| *homework report (full data)* | *full* | *0.001* | – | *0.7649* | – | "
+        "*0.7505* | – | – |",
+    ]
+    assert "### Varying `cnn.maxpool`" in cnn and "| *full* | *false* |" in cnn
+    asr = text.split("## Speech", 1)[1]
+    (row,) = [r for r in table_after(asr, "### Varying `decoder`") if "workspace" in r]
+    assert row == (
+        "| workspace | sample | lstm | 1 | 0.3300 | – | – | 0.7700 | 0.5500 | 0.6600 "
+        "| 0.4400 | 1.500 |"
     )
     assert "`data.images.source: sample`" in text and "not comparable" in text
-    assert "CNV 0.5000, DME 0.7500, drusen 0.2500, normal 1.0000" in text
-    assert "over 3 seeds: 0.5988 (std 0.0120, 95 % interval 0.5710–0.6254" in text
-    # Only the attention error PNG is missing.
-    assert text.count("Not run yet") == 1
-    assert "_Not run yet: metrics/attention_error.png is missing" in text
+    assert "| drusen | 0.2500 |" in text
+    assert "± is the standard deviation over training seeds" in text
+    assert "Not run yet" not in text
 
 
 def test_report_figures_and_links_resolve(page):
     figures = sorted(p.name for p in (page.parent / "figures").iterdir())
-    assert figures == ["asr_curves.png", "cnn_confusion.png", "cnn_curves.png"]
+    assert figures == [
+        "asr_curves.png",
+        "attention.png",
+        "cnn_confusion.png",
+        "cnn_curves.png",
+    ]
     for png in (page.parent / "figures").iterdir():
         assert png.read_bytes().startswith(PNG_MAGIC)
     targets = image_targets(page)
-    assert len(targets) == 4  # three figures and the attention time plot
+    assert len(targets) == 4
     assert all(t.is_file() for t in targets)
 
 
@@ -146,25 +176,47 @@ def test_report_figures_are_reproducible(page):
     assert (page.parent / "figures/cnn_curves.png").read_bytes() == first
 
 
+def test_curve_bands_come_from_the_seed_spread(project):
+    live = project / "metrics/train_cnn/plots/metrics/val"
+    write(live / "acc_min.tsv", tsv("acc_min", [0.3, 0.45, 0.6]))
+    write(live / "acc_max.tsv", tsv("acc_max", [0.5, 0.55, 0.62]))
+    from hw2.pipeline.figures import live_series
+
+    (acc,) = live_series(live.parent, ["val/acc"])
+    assert acc.label == "val/acc" and acc.band == [
+        (0.0, 0.3, 0.5),
+        (1.0, 0.45, 0.55),
+        (2.0, 0.6, 0.62),
+    ]
+
+
 def test_report_transcripts_first_five_escaped(page):
     text = page.read_text()
     assert "| `LJ001` | a \\| pipe | a pipe |" in text
     assert "`LJ004`" in text and "`LJ005`" not in text
 
 
-def test_report_attention_numbers(page):
+def test_report_attention_table_with_units(page):
     text = page.read_text()
-    assert "| `attention.head_dim` |" not in text  # keys are the file's own
-    assert "| `head_dim` | 16 |" in text
-    assert "| `lengths` | [256, 512, 1024, 2048, …] (5) |" in text
+    assert "| speed-up of McLaurin at the longest length | 12.50× | 4.250× |" in text
+    assert "| McLaurin faster from length (measured, tokens) | 1,024 | – |" in text
+    assert "Settings: head dim 16, threads 1." in text
+    header = (
+        "| L (tokens) | softmax (ms) | McLaurin (ms) | speed-up | causal softmax (ms) "
+        "| causal McLaurin (ms) | causal speed-up | softmax peak (MiB) | "
+        "McLaurin peak (MiB) |"
+    )
+    assert header in text
+    assert "| 4,096 | 20.000 | 1.600 | 12.50× | – | – | – | 2.00 | – |" in text
+    assert "| 3 | 0.4 | 0.3 |" in text
 
 
 def test_report_with_nothing_run_says_so(tmp_path):
     write_params(tmp_path)
     text = build_report(tmp_path).read_text()
     for name in ["cnn.json", "asr.json", "asr_transcripts.tsv", "attention.json"]:
-        assert f"_Not run yet: metrics/{name} is missing" in text
-    assert "*reference (full data)*" in text
+        assert f"*Not run yet: metrics/{name} is missing" in text
+    assert "*homework report (full data)*" in text
     assert "| workspace |" not in text
     assert list((tmp_path / "reports/figures").iterdir()) == []
 
@@ -258,12 +310,15 @@ def test_parse_exp_show():
     assert parse_exp_show({"not": "a list"}) == []
 
 
-def test_runs_table_merges_equal_rows_and_skips_runs_without_results():
-    text = runs_table(parse_exp_show(EXP_SHOW), CNN_COLUMNS, CNN_REFERENCES)
-    assert "| workspace, main | – | 0.01 | true | 0.8000 | 0.5000 |" in text
-    assert "| exp-fast | – | 0.1 | true | 0.7000 |" in text
-    assert "queued" not in text  # no results yet
-    assert text.count("*reference (full data)*") == 4
+def test_runs_grouped_by_what_they_varied():
+    runs = parse_exp_show(EXP_SHOW)
+    baseline = runs[1]  # main, the commit
+    assert baseline.kind == "commit" and runs[0].kind == "workspace"
+    groups = group_runs(runs, baseline, CNN)
+    # the workspace has main's params: it is the baseline's row; queued: no results
+    assert [(g.keys, [r.name for r in g.runs]) for g in groups] == [
+        (("lr",), ["exp-fast", "broken (failed)"])
+    ]
 
 
 def fake_dvc(monkeypatch, returncode=0, stdout="", stderr="", error=None):
@@ -284,9 +339,12 @@ def test_experiments_report_lists_runs(project, monkeypatch):
     text = build_experiments_report(project).read_text()
     assert calls[0][0] == ["dvc", "exp", "show", "--json"]
     assert calls[0][1]["env"]["DVC_NO_ANALYTICS"] == "1"
-    assert "| exp-fast | – | 0.1 | true | 0.7000 |" in text
+    lr_table = text.split("### Varying `lr`", 1)[1].split("###", 1)[0]
+    assert "| main | – | 0.01 | 1 | 0.8000 | – | 0.5000 |" in lr_table
+    assert "| exp-fast | – | 0.1 | 1 | 0.7000 | – | 0.5000 |" in lr_table
+    assert "*homework report (full data)*" in lr_table
     assert "No experiments listed" not in text
-    assert text.count("_No run has these results yet._") == 1  # no ASR metrics
+    assert text.count("*No run has these results yet.*") == 1  # no ASR metrics
 
 
 def test_experiments_report_of_another_commit(project, monkeypatch):
@@ -308,8 +366,8 @@ def test_experiments_report_falls_back_to_workspace(
 ):
     fake_dvc(monkeypatch, **kwargs)
     text = build_experiments_report(project).read_text()
-    assert "_No experiments listed: `dvc exp show --json`" in text and reason in text
-    assert "| workspace | sample | 0.001 | false | 0.6123 | 0.5988 |" in text
+    assert "*No experiments listed: `dvc exp show --json`" in text and reason in text
+    assert "| workspace | sample | 0.001 | 3 | 0.6123 | – | 0.5988 |" in text
 
 
 def test_run_value_reads_nested_metrics():
@@ -323,13 +381,40 @@ def test_report_stage_deps_hold_the_files_it_reads():
     deps = set(
         yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["report"]["deps"]
     )
-    read = {
-        runs.CNN_JSON,
-        runs.CNN_CONFUSION,
-        runs.CNN_PLOTS,
-        runs.ASR_JSON,
-        runs.ASR_TRANSCRIPTS,
-        runs.ASR_PLOTS,
-        runs.ATTENTION_JSON,
-    }
-    assert read <= deps
+    # a details file another layout of the metrics does not have is not read
+    present = {p for p in report.INPUTS if (ROOT / p).exists()}
+    assert {catalog.CNN_JSON, catalog.ASR_JSON, catalog.ATTENTION_TIME} <= present
+    assert present <= deps
+
+
+def test_lists_dvc_exp_show_leaves_out_come_from_the_runs_commit(tmp_path):
+    write(tmp_path / "metrics/cnn.json", json.dumps({"a": 1, "a_ci95": [0, 2]}))
+    env = tool_env()
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "m"]):
+        subprocess.run(["git", *cmd], cwd=tmp_path, env=env, check=True)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout.strip()
+    run = Run("exp", {}, {"metrics/cnn.json": {"a": 1}}, rev=sha)
+    fill_lists(run, tmp_path)
+    assert run.metrics == {"metrics/cnn.json": {"a": 1, "a_ci95": [0, 2]}}
+    workspace = Run("workspace", {}, {"metrics/cnn.json": {"a": 1}}, kind="workspace")
+    write(tmp_path / "metrics/cnn.json", json.dumps({"a": 1, "a_ci95": [0, 3]}))
+    fill_lists(workspace, tmp_path)
+    assert workspace.metrics["metrics/cnn.json"]["a_ci95"] == [0, 3]
+
+
+def test_report_reads_the_details_files_where_they_exist(project):
+    """Per-class accuracy and the seed count from cnn_details.json, the benchmark's
+    record from attention_details.json, when the evaluations write them apart."""
+    cnn = json.loads((project / "metrics/cnn.json").read_text())
+    details = {k: cnn.pop(k) for k in ("test_acc_per_class", "seeds", "n_params")}
+    details["test_acc_per_class"]["drusen"] = 0.125
+    write(project / "metrics/cnn.json", json.dumps(cnn))
+    write(project / "metrics/cnn_details.json", json.dumps(details))
+    bench = json.loads((project / "metrics/attention.json").read_text())
+    write(project / "metrics/attention_details.json", json.dumps(bench))
+    write(project / "metrics/attention.json", json.dumps({"speedup": 12.5}))
+    text = build_report(project).read_text()
+    assert "| drusen | 0.1250 |" in text and "(mean of 3 seeds;" in text
+    assert "| speed-up of McLaurin at the longest length | 12.50× | 4.250× |" in text

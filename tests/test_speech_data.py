@@ -1,6 +1,7 @@
 import copy
 import hashlib
 import io
+import json
 import subprocess
 import tarfile
 from pathlib import Path
@@ -11,8 +12,15 @@ import soundfile as sf
 import yaml
 from helpers import run_stage, set_param
 
+from hw2.asr import synth
 from hw2.asr.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
-from hw2.asr.ljspeech import Row, read_metadata, write_metadata
+from hw2.asr.ljspeech import (
+    SAMPLE_INFO,
+    Row,
+    corpus_voices,
+    read_metadata,
+    write_metadata,
+)
 from hw2.core.errors import DataError, ParamError
 from hw2.core.params import Params
 
@@ -23,7 +31,7 @@ PARAMS = {
             "source": "sample",
             "url": "https://example.org/LJSpeech-1.1.tar.bz2",
             "sha256": "be1a3045" * 8,
-            "sample": {"n_clips": 3, "seed": 0},
+            "sample": {"n_clips": 3, "seed": 0, "voices": 1, "words": [2, 28]},
         },
     }
 }
@@ -45,6 +53,13 @@ def _params(**changes) -> Params:
         ("data.speech.sample.n_clips", 2),
         ("data.speech.sample.n_clips", "many"),
         ("data.speech.sample.seed", -1),
+        ("data.speech.sample.voices", 0),
+        ("data.speech.sample.voices", 89),
+        ("data.speech.sample.words", [5, 4]),
+        ("data.speech.sample.words", [2]),
+        ("data.speech.sample.words", [0, 5]),
+        ("data.speech.sample.words", [2, 31]),
+        ("data.speech.sample.words", "short"),
         ("data.speech.sha256", "abc"),
         ("data.speech.url", ""),
     ],
@@ -57,6 +72,7 @@ def test_invalid_params_name_the_key(key, value):
 def test_params_are_read():
     config = SpeechDataConfig.from_params(_params(**{"data.speech.source": "full"}))
     assert config.source == "full" and config.n_clips == 3 and config.seed == 0
+    assert config.voices == 1 and config.words == (2, 28)
     assert config.url.endswith(ARCHIVE)
 
 
@@ -82,6 +98,24 @@ def test_sample_corpus_is_lj_speech_format_and_deterministic(tmp_path):
     again = prepare_speech(config, tmp_path / "b", progress=False)
     assert _tree_digest(folder) == _tree_digest(again)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [CORPUS]
+    # one reader, and the corpus says so (the real LJ Speech lacks the file)
+    info = json.loads((folder / SAMPLE_INFO).read_text())
+    assert info["voices"] == [synth.READER] and corpus_voices(folder) == 1
+    assert info["n_clips"] == 3 and info["words"] == [2, 28]
+
+
+def test_sample_with_several_voices_records_them(tmp_path):
+    config = SpeechDataConfig.from_params(_params(**{"data.speech.sample.voices": 3}))
+    folder = prepare_speech(config, tmp_path, progress=False)
+    info = json.loads((folder / SAMPLE_INFO).read_text())
+    assert info["voices"] == list(synth.voices(3)) and corpus_voices(folder) == 3
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"voices": []}', '{"voices": 3}'])
+def test_unreadable_sample_info_names_the_file(tmp_path, text):
+    (tmp_path / SAMPLE_INFO).write_text(text)
+    with pytest.raises(DataError, match=SAMPLE_INFO):
+        corpus_voices(tmp_path)
 
 
 def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch):
@@ -98,7 +132,7 @@ def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch
 def test_more_clips_than_distinct_sentences_names_the_key(tmp_path, monkeypatch):
     monkeypatch.setattr(
         "hw2.asr.synth.make_sentence",
-        lambda rng: rng.choice([("A.", "A."), ("B.", "B.")]),
+        lambda rng, words: rng.choice([("A.", "A."), ("B.", "B.")]),
     )
     config = SpeechDataConfig.from_params(_params())
     with pytest.raises(ParamError, match=r"data\.speech\.sample\.n_clips = 3: "):
@@ -151,6 +185,7 @@ def test_full_download_and_extraction(tmp_path, http_server):
     assert folder == out / CORPUS
     assert [r.id for r in read_metadata(folder / "metadata.csv")][-1] == "LJ001-0003"
     assert sf.info(folder / "wavs" / "LJ001-0002.wav").frames == 4410
+    assert not (folder / SAMPLE_INFO).exists() and corpus_voices(folder) == 1
     assert (downloads / ARCHIVE).read_bytes() == archive.read_bytes()
     # a rerun finds the verified archive and does not download again
     prepare_speech(config, out, downloads=downloads, progress=False)

@@ -1,8 +1,9 @@
 """The README's commands, as a user meets them and in a shuffled order, tiny.
 
-A copy of the project (tiny sizes) in a temporary git repository runs `dvc repro`
-once; then two copies of that repository each run the user-facing commands after
-it: one in the README's order, one in a seeded shuffle. Every command must succeed
+The project (tiny sizes) in a temporary git repository runs `dvc repro` once (the
+session's reproduced project, tests/conftest.py: it must write only its outputs);
+then two copies of that repository each run the user-facing commands after it:
+one in the README's order, one in a seeded shuffle. Every command must succeed
 and change exactly what it is meant to in `git status`: the stages' declared
 outputs, params.yaml for `-S`, reports/ for `make report`, and nothing else (what
 `dvc plots diff`, the PR comment and the queue write lands in git-ignored places).
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import copy_project, tool_env
+from helpers import copy_reproduced, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.e2e
 # The environment this test runs in stands in for the Makefile's .venv.
 VENV = Path(sys.prefix)
 # Outputs a stage writes into git (cache: false), by branch of the DAG.
-CNN_OUTS = ("metrics/train_cnn/", "metrics/cnn.json", "metrics/cnn_confusion.csv")
-ASR_OUTS = ("metrics/train_asr/", "metrics/asr.json", "metrics/asr_transcripts.tsv")
+CNN_OUTS = ("metrics/train_cnn/", "metrics/cnn.json", "metrics/cnn_details.json")
+CNN_OUTS += ("metrics/cnn_confusion.csv",)
+ASR_OUTS = ("metrics/train_asr/", "metrics/asr.json", "metrics/asr_details.json")
+ASR_OUTS += ("metrics/asr_transcripts.tsv",)
 REPORT_OUTS = ("reports/results.md", "reports/figures/")
 # name: (command, paths whose git status it may change; none: it changes nothing)
 STEPS = {
@@ -92,25 +95,19 @@ def outside(changed: set[str], allowed: tuple[str, ...]) -> set[str]:
     }
 
 
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory) -> Path:
-    """The project, tiny, in a new git repository: `dvc repro` run and committed."""
-    repo = tmp_path_factory.mktemp("walkthrough") / "readme"
-    copy_project(repo)
-    sh(["git", "init", "-q"], repo)
-    sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", "init"], repo)
-    before = git_status(repo)
-
-    sh(["dvc", "repro"], repo)
-
-    changed = paths(git_status(repo) - before)
+def test_repro_writes_only_its_outputs(tiny_reproduced):
+    changed = set(tiny_reproduced.changed)
     outs = ("dvc.lock", "metrics/", *REPORT_OUTS)
     assert not outside(changed, outs), "dvc repro wrote outside its outputs"
     assert {"dvc.lock", "metrics/cnn.json", "metrics/asr.json"} <= changed
-    sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", "repro"], repo)
-    return repo
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory, tiny_reproduced) -> Path:
+    """The project, tiny, in a git repository: `dvc repro` run and committed."""
+    return copy_reproduced(
+        tiny_reproduced.root, tmp_path_factory.mktemp("walkthrough") / "readme"
+    )
 
 
 def _dvc_state(folder: str, names: list[str]) -> set[str]:

@@ -1,7 +1,9 @@
 """The download_speech stage's work: an LJ Speech 1.1 folder, synthesised or downloaded.
 
 Either way the result is `<out_root>/LJSpeech-1.1/{metadata.csv, wavs/<id>.wav}`,
-written atomically, so everything downstream reads one format.
+written atomically, so everything downstream reads one format. The synthesised
+corpus also holds sample.json (hw2.asr.ljspeech.SAMPLE_INFO): how it was made,
+with its voices, which the real LJ Speech (one reader) lacks.
 """
 
 import re
@@ -10,15 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from hw2.asr import synth
-from hw2.asr.ljspeech import Row, read_metadata, write_metadata
+from hw2.asr.ljspeech import SAMPLE_INFO, Row, read_metadata, write_metadata
+from hw2.asr.sentences import MAX_WORDS, WORDS
 from hw2.core.archive import safe_extract
 from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
-from hw2.core.io import atomic_dir
+from hw2.core.io import atomic_dir, write_json
 from hw2.core.params import DATA_SOURCES, Params
+from hw2.core.progress import tqdm
 
 CORPUS = "LJSpeech-1.1"
 ARCHIVE = "LJSpeech-1.1.tar.bz2"
@@ -35,6 +38,8 @@ class SpeechDataConfig:
     sha256: str
     n_clips: int  # sample only
     seed: int  # sample only
+    voices: int = 1  # sample only: 1 reader, as LJ Speech, or up to synth.MAX_VOICES
+    words: tuple[int, int] = WORDS  # sample only: spoken words per transcript
 
     @classmethod
     def from_params(cls, p: Params) -> "SpeechDataConfig":
@@ -49,7 +54,14 @@ class SpeechDataConfig:
             )
         n_clips = p.integer("data.speech.sample.n_clips", low=3, high=MAX_CLIPS)
         seed = p.integer("data.speech.sample.seed", low=0)
-        return cls(source, url, sha256.lower(), n_clips, seed)
+        voices = p.integer("data.speech.sample.voices", low=1, high=synth.MAX_VOICES)
+        words = p.int_list("data.speech.sample.words", low=1)
+        if len(words) != 2 or not words[0] <= words[1] <= MAX_WORDS:
+            raise ParamError(
+                f"{p.source}: data.speech.sample.words must be [lo, hi] with "
+                f"1 <= lo <= hi <= {MAX_WORDS}, got {words!r}"
+            )
+        return cls(source, url, sha256.lower(), n_clips, seed, voices, tuple(words))
 
 
 def check_corpus(folder: Path) -> None:
@@ -60,16 +72,23 @@ def check_corpus(folder: Path) -> None:
 
 
 def synthesize_corpus(
-    dest: Path, n_clips: int, seed: int, *, progress: bool = True, workers: int = 1
+    dest: Path,
+    n_clips: int,
+    seed: int,
+    *,
+    voices: int = 1,
+    words: tuple[int, int] = WORDS,
+    progress: bool = True,
+    workers: int = 1,
 ) -> list[Row]:
-    """Write n_clips eSpeak NG clips and metadata.csv into the folder `dest`.
+    """Write n_clips eSpeak NG clips, metadata.csv and sample.json into `dest`.
 
     Every sentence is drawn before any audio is made: more clips than the
     generator has distinct sentences for is a ParamError naming
     data.speech.sample.n_clips. `workers` processes speak (same bytes for any).
     """
     try:
-        specs = synth.clip_specs(seed, n_clips)
+        specs = synth.clip_specs(seed, n_clips, n_voices=voices, words=words)
     except synth.SentenceSpaceError as exc:
         raise ParamError(f"data.speech.sample.n_clips = {n_clips}: {exc}") from None
     wavs = dest / "wavs"
@@ -90,6 +109,14 @@ def synthesize_corpus(
         sf.write(wavs / f"{spec.id}.wav", audio, synth.SAMPLE_RATE, subtype="PCM_16")
     rows = [Row(s.id, s.raw, s.normalized) for s in specs]
     write_metadata(dest / "metadata.csv", rows)
+    info = {
+        "made_by": "hw2.asr.corpus (data.speech.source: sample), eSpeak NG",
+        "voices": list(synth.voices(voices)),
+        "n_clips": n_clips,
+        "seed": seed,
+        "words": list(words),
+    }
+    write_json(dest / SAMPLE_INFO, info)
     return rows
 
 
@@ -108,7 +135,14 @@ def prepare_speech(
     target = Path(out_root) / CORPUS
     if config.source == "sample":
         with atomic_dir(target) as tmp:
-            synthesize_corpus(tmp, config.n_clips, config.seed, progress=progress)
+            synthesize_corpus(
+                tmp,
+                config.n_clips,
+                config.seed,
+                voices=config.voices,
+                words=config.words,
+                progress=progress,
+            )
         return target
     archive = download(
         config.url,

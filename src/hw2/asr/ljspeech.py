@@ -4,6 +4,7 @@ Splits follow the homework: by row order, train [0, 9825), validation [9825, 104
 test [10480, 13100) of 13,100 rows; a corpus of another size keeps the proportions.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,9 @@ LJ_ROWS = 13100
 SAMPLE_RATE = 22050  # Hz, mono 16-bit WAV
 LJ_BOUNDS = (9825, 10480)  # train | validation | test
 SPLITS = ("train", "validation", "test")
+# Written beside metadata.csv by the synthesised sample only: how it was made,
+# with the list of its voices. The real LJ Speech has no such file: one reader.
+SAMPLE_INFO = "sample.json"
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,17 @@ def split_rows(rows: list[Row]) -> dict[str, list[Row]]:
     """The rows of each split, by row order."""
     a, b = split_bounds(len(rows))
     return {"train": rows[:a], "validation": rows[a:b], "test": rows[b:]}
+
+
+def corpus_voices(folder: str | Path) -> int:
+    """How many voices read the corpus: len(sample.json's voices), else 1 (LJ)."""
+    path = Path(folder) / SAMPLE_INFO
+    if not path.exists():
+        return 1
+    try:
+        voices = json.loads(path.read_text(encoding="utf-8"))["voices"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(voices, list) or not voices:
+        raise DataError(f"{path}: 'voices' must be a non-empty list, got {voices!r}")
+    return len(voices)

@@ -21,6 +21,9 @@ SIMILARITIES = {
     "cosine": textdistance.Cosine(external=False),
     "damerau_levenshtein": textdistance.DamerauLevenshtein(external=False),
 }
+# What metrics/asr.json holds (with each one's interval); evaluate_asr writes the
+# rest of its results (parameter count, the model's settings) to asr_details.json.
+TEST_METRICS = ("loss", *SIMILARITIES, "cer", "wer")
 
 
 def similarities(

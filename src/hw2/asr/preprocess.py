@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from hw2.asr import audio
 from hw2.asr.features import write_split
-from hw2.asr.ljspeech import SPLITS, Row, read_metadata, split_rows
+from hw2.asr.ljspeech import SPLITS, Row, corpus_voices, read_metadata, split_rows
 from hw2.asr.text import MAX_TOKENS, encode
+from hw2.asr.text_stats import text_stats
 from hw2.core.device import cpu_threads
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir
 from hw2.core.params import Params
+from hw2.core.progress import tqdm
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,13 @@ def preprocess_corpus(
     feature is computed; audio that fails later is named too, and nothing is
     written. Returns the report: clip counts, frames, what was changed or
     counted (cropped, mixed to mono, resampled, unknown characters, truncated
-    transcripts) and bytes on disk.
+    transcripts), bytes on disk, the number of voices that read the corpus
+    and its transcripts' figures (hw2.asr.text_stats).
     """
     config = config or PreprocessConfig()
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     rows = read_metadata(corpus_dir / "metadata.csv")
+    voices = corpus_voices(corpus_dir)
     splits = split_rows(rows)
     for name, split in splits.items():
         if not split:
@@ -122,6 +125,8 @@ def preprocess_corpus(
         "unknown_chars": n_unknown,
         "truncated_transcripts": n_truncated,
         "bytes": n_bytes,
+        "voices": voices,
+        "text": text_stats(rows),
     }
 
 

@@ -1,191 +1,125 @@
-"""LJ Speech-shaped sentences: (raw text, normalized text) pairs of varied length.
+"""LJ Speech-shaped transcripts: (raw text, normalized text) pairs.
 
-The shapes follow LJ Speech 1.1's metadata.csv: about 17 words and 100 characters
-per transcript (up to about 190), so that roughly half exceed the decoder's 97
-characters; quotes, semicolons, colons, apostrophes and parentheses, which the
-ASR's 35-token vocabulary does not hold; and numbers, years, ordinals, sums of
-money and abbreviations written in digits or short forms in the raw column and
-spelled out in the normalized one (which eSpeak reads and the ASR learns).
+LJ Speech 1.1's rows are pieces of 19th- and 20th-century non-fiction read
+aloud, cut where the reader paused: many begin in lower case ("and one or two
+men were allowed") and end on a comma. The generator draws that shape with a
+small grammar of past-tense prose whose open-class words come from
+hw2.asr.lexicon (word frequencies and inflections from pinned packages), and
+matches the figures measured on LJ Speech's metadata.csv (docs/speech-sample.md):
+- lengths: about 17 words and 100 characters a transcript, up to about 190, so
+  that about half exceed the decoder's 97 characters (`words` sets the range);
+- LJ's commonest words in about LJ's order (the, of, and, to, in, a, was, that,
+  he, his, ...) and about 0.19 distinct words per word on 2,000 transcripts
+  (LJ: 0.176);
+- characters outside the ASR's vocabulary in about a fifth of the transcripts,
+  of LJ's kinds: ' " ; : ( ) and, rarely, ! [ ] curly quotes and ü é â à;
+- digits in about a tenth of the raw transcripts (years, dates, counts, sums,
+  clock times, ordinals), spelled out in the normalized column as LJ spells
+  them ("twelve:thirty-five p.m.", "nineteen dollars, ninety-five cents");
+- Mr., Mrs. and Dr. kept in both columns, as LJ keeps them (eSpeak reads them).
 """
 
 import random
-from collections.abc import Callable
+from bisect import bisect
 
-from hw2.asr.numbers import (
-    number_to_words,
-    ordinal_suffix,
-    ordinal_to_words,
-    year_to_words,
-)
+from hw2.asr import numbers as N
+from hw2.asr.lexicon import Lexicon, lexicon
 
-# Target spoken words per sentence: WORDS[0] + (WORDS[1] - WORDS[0]) * Beta(*SHAPE);
-# the last clause overshoots the target by a few words, so the mean lands near
-# LJ Speech's 17.2.
-WORDS = (2, 30)
-SHAPE = (1.9, 2.9)
+# Target spoken words: lo + (hi - lo) * Beta(*SHAPE); the last clause overshoots
+# the target by a few words, so the mean lands near LJ Speech's 17.2.
+WORDS = (2, 28)  # (lo, hi): a transcript says lo to hi words
+MAX_WORDS = 30  # more would not fit in MAX_CHARS often enough
+SHAPE = (3.0, 4.0)
 MAX_CHARS = 190  # LJ Speech's longest normalized transcripts
 SHORT = 4  # targets up to this many words get a fragment ("In 1864.")
+MAX_DRAWS = 1000  # tries for a sentence within the bounds before giving up
 
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-_NOUNS = """
-man woman child boy girl king queen soldier officer clerk doctor lawyer judge prisoner
-witness guard sailor farmer teacher student driver writer printer baker banker
-merchant servant stranger neighbor friend brother sister father mother uncle cousin
-captain sheriff agent president senator governor mayor nurse pilot porter miner
-house room door window wall floor roof garden street road bridge river lake hill
-mountain field forest tree flower stone rock city town village station church school
-office hospital prison court market shop store bank hotel kitchen table chair bed desk
-box bag basket bottle cup glass plate knife spoon book letter paper card map picture
-photograph newspaper pen pencil key lock coin ring watch clock lamp candle fire horse
-dog cat bird cow sheep fish wolf fox rabbit ship boat train car wagon carriage wheel
-engine machine rifle bullet coat hat shoe shirt dress jacket glove rope chain bell drum
-song story message report record list name question answer problem plan reason voice
-sound word page line bread apple cheese cake egg island harbor coast beach valley
-desert cloud storm star gate fence tower castle farm barn package parcel
-envelope ticket bench ladder bucket blanket pillow mirror camera radio telephone
-"""
-_PLURALS = {
-    "man": "men",
-    "woman": "women",
-    "child": "children",
-    "knife": "knives",
-    "wolf": "wolves",
-    "sheep": "sheep",
-    "fish": "fish",
-    "shelf": "shelves",
-}
-_ADJECTIVES = """
-old young new small large big little long short tall heavy light dark bright quiet loud
-cold warm hot dry wet clean dirty empty full rich poor happy sad angry tired busy
-strange famous simple quick slow early late hard soft strong weak brave careful sudden
-silent narrow wide deep thin thick sharp round square green red blue white black brown
-yellow grey golden wooden broken open closed secret public private local foreign
-ancient modern final gentle proud nervous curious calm wild lonely lucky fresh plain
-fair rough smooth cheap expensive elderly important anxious awkward hungry polite
-well-known old-fashioned half-empty brand-new red-haired second-hand
-"""
-# (base, past) of verbs that take an object
-_TRANSITIVE = """
-see saw, find found, take took, bring brought, buy bought, sell sold, carry carried,
-open opened, close closed, read read, write wrote, paint painted, build built,
-break broke, fix fixed, hold held, keep kept, leave left, lose lost, make made,
-move moved, pull pulled, push pushed, send sent, show showed, steal stole,
-throw threw, watch watched, wash washed, visit visited, call called, follow followed,
-help helped, hear heard, meet met, remember remembered, answer answered, ask asked,
-check checked, clean cleaned, count counted, cover covered, drop dropped, fill filled,
-hide hid, lift lifted, mark marked, need needed, order ordered, pack packed,
-pass passed, pay paid, pick picked, print printed, reach reached, receive received,
-search searched, seize seized, sign signed, study studied, touch touched,
-want wanted, wear wore, win won, cut cut, burn burned, catch caught, choose chose,
-draw drew, drive drove, eat ate, feed fed, guard guarded, inspect inspected,
-protect protected, question questioned, repair repaired, test tested,
-examine examined, describe described, discover discovered, notice noticed,
-recognize recognized, borrow borrowed, deliver delivered, destroy destroyed
-"""
-# (base, past) of verbs without an object
-_INTRANSITIVE = """
-walk walked, run ran, wait waited, arrive arrived, sleep slept, speak spoke,
-laugh laughed, smile smiled, cry cried, sing sang, dance danced, swim swam,
-fall fell, rise rose, sit sat, stand stood, stay stayed, return returned,
-travel traveled, work worked, rest rested, listen listened, shout shouted,
-whisper whispered, hurry hurried, escape escaped, disappear disappeared, fly flew,
-jump jumped, climb climbed, stop stopped, turn turned, knock knocked, pray prayed,
-vote voted, agree agreed, wander wandered, shiver shivered, complain complained,
-hesitate hesitated, testify testified, resign resigned
-"""
-_ADVERBS = """
-slowly quickly quietly loudly carefully suddenly early late again today yesterday soon
-often rarely finally twice gently happily sadly nervously proudly calmly badly easily
-silently eagerly angrily bravely politely tonight
-"""
-_PLACE_PREPOSITIONS = _words(
-    """
-in on under near behind beside inside outside across along through above below
-toward past around
-"""
+def _table(pairs: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """'the 55 / such_a 1 / _ 2' -> (('the', 'such a', ''), (55, 56, 58))."""
+    items, cumulative, total = [], [], 0.0
+    for entry in pairs.split("/"):
+        item, weight = entry.rsplit(None, 1)
+        total += float(weight)
+        item = item.strip()
+        items.append("" if item == "_" else item.replace("_", " "))
+        cumulative.append(total)
+    return tuple(items), tuple(cumulative)
+
+
+def _pairs(pairs: str) -> tuple[tuple[tuple[str, str], ...], tuple[float, ...]]:
+    """',and 22 / ; 5' -> ((',', 'and'), (';', '')) and cumulative weights."""
+    items, cumulative = _table(pairs)
+    split = tuple((i[:1], i[1:]) if i[:1] in ",;:" else ("", i) for i in items)
+    return split, cumulative
+
+
+def _pick(rng: random.Random, table: tuple[tuple, tuple[float, ...]]):
+    items, cumulative = table
+    return items[bisect(cumulative, rng.random() * cumulative[-1])]
+
+
+_DETERMINERS = _table(
+    "the 27 / a 9.5 / his 3 / their 0.7 / her 1 / its 1 / this 2 / that 0.8 / "
+    "some 1 / no 1 / every 0.5 / each 0.5 / any 0.5 / such_a 0.5 / one 0.5 / "
+    "another 0.5 / _ 14"
 )
-_FIRST_NAMES = """
-John Mary James Robert William Henry Thomas George Charles Edward Arthur Walter Frank
-Samuel Alice Helen Margaret Anna Ruth Lucy Emma Clara Jack Harry Oliver Grace Rose
-"""
-_SURNAMES = """
-Brown Smith Jones Taylor Wilson Clark Lewis Walker Hall Allen Young King Wright Scott
-Green Baker Adams Nelson Carter Mitchell Parker Turner Morgan Cooper Bennett Fletcher
-Hughes Palmer Reed Ward
-"""
-# abbreviations and what the normalized column says for them
-_TITLES = (
-    ("Mr.", "Mister"),
-    ("Mr.", "Mister"),
-    ("Mrs.", "Missus"),
-    ("Dr.", "Doctor"),
-    ("Capt.", "Captain"),
-    ("Gen.", "General"),
-    ("Col.", "Colonel"),
-    ("Lieut.", "Lieutenant"),
+_PLURAL_DETERMINERS = _table(
+    "the 25 / _ 45 / their 2 / his 2 / these 2 / those 2 / all_the 2 / two 1.5 / "
+    "three 1 / several 1 / many 1 / some 1 / other 1"
 )
-_MONTHS = _words(
-    """
-January February March April May June July August September October November
-December
-"""
+_PREPOSITIONS = _table(
+    "in 32 / on 13 / for 10 / with 10 / by 5 / at 11 / to 13 / from 6 / into 3 / "
+    "upon 2.5 / as 5 / after 2 / before 2 / under 2 / during 1.5 / without 1 / "
+    "through 1.5 / against 1 / between 1 / about 2 / over 1 / within 1 / towards 1 / "
+    "among 1"
 )
-_DAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
-_TIMES = (
-    "at noon",
-    "at night",
-    "last week",
-    "last year",
-    "in the morning",
-    "in the evening",
-    "after dinner",
-    "before dawn",
-    "that night",
-    "the next day",
+_NOUN_PHRASES = _table("common 86 / name 7 / pronoun 3 / possessive 1.6 / foreign 0.25")
+_SUBJECTS = _table("_ 70 / he 10 / it 5 / they 4 / she 3 / we 1 / I 1")  # _: a noun
+_PREDICATES = _table(
+    "transitive 36 / passive 9 / perfect 5.5 / copula 7 / intransitive 11 / that 5 / "
+    "to 8 / modal 9 / progressive 2"
 )
-
-NOUNS = _words(_NOUNS)
-ADJECTIVES = _words(_ADJECTIVES)
-TRANSITIVE = tuple(tuple(p.split()) for p in _TRANSITIVE.split(","))
-INTRANSITIVE = tuple(tuple(p.split()) for p in _INTRANSITIVE.split(","))
-ADVERBS = _words(_ADVERBS)
-FIRST_NAMES = _words(_FIRST_NAMES)
-SURNAMES = _words(_SURNAMES)
-
-
-_CONNECTORS = (  # (mark after the clause before, words that follow), weighted below
-    (",", "and"),
-    (",", "but"),
-    (",", "while"),
-    (",", "so"),
-    ("", "when"),
-    ("", "because"),
-    (";", ""),
-    (";", "and"),
-    (":", ""),
+_SPEECH = _table("said 5 / stated 2 / testified 2 / declared 1 / replied 1 / wrote 1")
+_MODALS = _table(
+    "would 3 / could 3 / should 2 / might 1.5 / must 1.5 / did_not 2 / could_not 1.5 / "
+    "would_not 1 / was_to 1 / had_to 1"
 )
-_CONNECTOR_WEIGHTS = (6, 3, 1, 1, 2, 2, 1, 0.5, 0.5)
-_ASIDES = ("see page", "No.", "in", "about", "that is,")  # what a parenthesis holds
-
-
-def plural(noun: str) -> str:
-    """The plural of one of the grammar's nouns."""
-    if noun in _PLURALS:
-        return _PLURALS[noun]
-    if noun.endswith(("s", "x", "ch", "sh")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"
-
-
-def possessive(word: str) -> str:
-    """'king' -> "king's", 'soldiers' -> "soldiers'"."""
-    return word + ("'" if word.endswith("s") else "'s")
+_LEADS = _table(  # how a transcript that starts mid-sentence starts
+    "and 6 / which 2 / but 2 / that 3 / who 2 / as 1 / when 1 / in 3 / of 2 / to 1.5 / "
+    "with 1"
+)
+_ENDS = _table(". 64 / , 21 / ; 1.3 / : 0.6 / ? 1.2 / ! 0.3 / _ 9")  # _: none
+_FIRST_NAMES = _words(
+    "John James William Henry Thomas George Charles Edward Robert Richard Mary "
+    "Elizabeth Anne Jane Sarah Lee Marina Michael Jack Ruth"
+)
+_SURNAMES = _words(
+    "Smith Brown Jones Taylor Wilson Clark Lewis Walker Hall Allen Young King Wright "
+    "Scott Green Baker Adams Nelson Carter Mitchell Parker Turner Morgan Cooper "
+    "Bennett Fletcher Hughes Palmer Reed Ward Oswald Kennedy Fry Howard Buxton "
+    "Neild Griffiths Thurtell Bishop Dixon Hunt Cook Calcraft Roberts Paine"
+)
+_PLACES = _words(
+    "London Newgate Dallas Texas Paris England America Babylon York Liverpool "
+    "Washington Mexico Russia Minsk Boston Surrey Middlesex Dublin"
+)
+_FOREIGN = (  # LJ Speech's non-ASCII letters: ü 15 times, é twice, â and à once
+    ("name", "Müller"),
+    ("name", "Müller"),
+    ("place", "Zürich"),
+    ("place", "Lüneburg"),
+    ("noun", "régime"),
+    ("noun", "château"),
+    ("phrase", "à la mode"),
+)
+_CONTRACTIONS = _words(
+    "didn't don't couldn't wasn't wouldn't can't won't it's I'm there's"
+)
 
 
 class _Sentence:
@@ -206,8 +140,9 @@ class _Sentence:
         return self
 
     def punct(self, mark: str) -> "_Sentence":
-        self.raw[-1] += mark
-        self.norm[-1] += mark
+        if self.raw:
+            self.raw[-1] += mark
+            self.norm[-1] += mark
         return self
 
     def wrap(self, start: int, opening: str, closing: str) -> "_Sentence":
@@ -221,237 +156,280 @@ class _Sentence:
         """Words of the normalized text (what eSpeak says)."""
         return sum(len(word.split()) for word in self.norm)
 
-    def text(self) -> tuple[str, str]:
-        """(raw, normalized), each with its first letter capitalised."""
-        return _capitalise(" ".join(self.raw)), _capitalise(" ".join(self.norm))
 
+class _Grammar:
+    """One sentence's draws: rng, lexicon and the words so far."""
 
-def _capitalise(text: str) -> str:
-    i = 1 if text[:1] in '"(' else 0  # digits and other marks stay as they are
-    return text[:i] + text[i : i + 1].upper() + text[i + 1 :]
+    def __init__(self, rng: random.Random, lex: Lexicon):
+        self.rng, self.lex, self.s = rng, lex, _Sentence()
 
+    def p(self, probability: float) -> bool:
+        return self.rng.random() < probability
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
+    def noun(self, plural: bool) -> str:
+        return self.lex.nouns.draw(self.rng)[plural]
 
+    def name(self) -> None:
+        """A person: Mr. Smith, Mrs. Palmer, Dr. Hunt, Oswald, John Fry."""
+        r, s = self.rng.random(), self.s
+        surname = self.rng.choice(_SURNAMES)
+        if r < 0.1:  # LJ Speech: Mr. 238, Mrs. 247, Dr. 59 times in 13,100 rows
+            s.add(("Mr.", "Mrs.", "Dr.")[bisect((0.42, 0.84), self.rng.random())])
+            s.add(surname)
+        elif r < 0.5:
+            s.add(self.rng.choice(_FIRST_NAMES)).add(surname)
+        else:
+            s.add(surname)
 
-def _count(s: _Sentence, rng: random.Random) -> None:
-    """A number of things, in digits (with thousands commas, as LJ Speech's raw)."""
-    n = rng.choice((rng.randint(2, 12), rng.randint(13, 99), rng.randint(100, 9999)))
-    s.add(f"{n:,}", number_to_words(n))
-
-
-def _name(s: _Sentence, rng: random.Random) -> None:
-    kind = rng.random()
-    if kind < 0.5:
-        title, spoken = rng.choice(_TITLES)
-        s.add(title, spoken).add(rng.choice(SURNAMES))
-    elif kind < 0.75:
-        s.add(rng.choice(FIRST_NAMES)).add(rng.choice(SURNAMES))
-    elif kind < 0.85:
-        s.add("St.", "Saint").add(rng.choice(FIRST_NAMES))
-    else:
-        s.add(rng.choice(FIRST_NAMES))
-
-
-def _noun_phrase(s: _Sentence, rng: random.Random, *, plural_ok: bool = True) -> bool:
-    """Append a subject or object; return whether it is plural."""
-    kind = rng.random()
-    if kind < 0.2:
-        _name(s, rng)
-        if rng.random() < 0.15:  # "Mr. Brown's horse"
-            s.raw[-1], s.norm[-1] = possessive(s.raw[-1]), possessive(s.norm[-1])
-            s.add(rng.choice(NOUNS))
-        return False
-    if plural_ok and kind < 0.32:
-        _count(s, rng)
-        if rng.random() < 0.3:
-            s.add(rng.choice(ADJECTIVES))
-        s.add(plural(rng.choice(NOUNS)))
-        return True
-    noun = rng.choice(NOUNS)
-    adjective = rng.choice(ADJECTIVES) if rng.random() < 0.45 else None
-    is_plural = plural_ok and rng.random() < 0.3
-    first = adjective or noun
-    if is_plural:
-        s.add(rng.choice(("the", "the", "some", "these", "those", "their", "our")))
-    elif rng.random() < 0.05:  # "the king's servant"
-        s.add("the").add(possessive(rng.choice(NOUNS)))
-    else:
-        s.add(
-            rng.choice(
-                ("the", "the", "the", _article(first), "this", "that", "his", "her")
+    def noun_phrase(self, depth: int = 0, plural: bool | None = None) -> bool:
+        """Append a noun phrase; return whether it is plural."""
+        rng, s = self.rng, self.s
+        kind = _pick(rng, _NOUN_PHRASES) if plural is None else "common"
+        if kind == "name":
+            self.name()
+            return False
+        if kind == "pronoun":
+            s.add(rng.choice(("it", "him", "them", "her", "himself", "themselves")))
+            return False
+        if kind == "foreign":
+            kind, word = rng.choice(_FOREIGN)
+            s.words(
+                {"noun": "the ", "phrase": f"the {self.noun(False)} "}.get(kind, "")
             )
-        )
-    if adjective:
-        s.add(adjective)
-    s.add(plural(noun) if is_plural else noun)
-    return is_plural
+            s.words(word)
+            return False
+        if kind == "possessive":  # "the keeper's wife", "Palmer's trial"
+            if self.p(0.4):
+                self.name()
+            else:
+                s.add("the").add(self.noun(False))
+            s.raw[-1] += "'s"
+            s.norm[-1] += "'s"
+            s.add(self.noun(False))
+            return False
+        if plural is None:
+            plural = self.p(0.3)
+        s.words(_pick(rng, _PLURAL_DETERMINERS if plural else _DETERMINERS))
+        article = len(s.norm) - 1 if s.norm and s.norm[-1] == "a" else None
+        if self.p(0.3):
+            s.add(self.lex.adjectives.draw(rng))
+            if self.p(0.04):
+                s.add("and").add(self.lex.adjectives.draw(rng))
+        s.add(self.noun(plural))
+        if article is not None and s.norm[article + 1][0] in "aeiou":
+            s.raw[article] = s.norm[article] = "an"
+        if depth < 2 and self.p(0.2 if depth == 0 else 0.1):
+            s.add("of")
+            self.noun_phrase(depth + 1)
+        elif depth == 0 and self.p(0.06):  # the keeper and the chaplain
+            s.add("and")
+            self.noun_phrase(depth + 1)
+            return True
+        return plural
+
+    def subject(self) -> bool:
+        """Append a subject; return whether it takes 'were'."""
+        pronoun = _pick(self.rng, _SUBJECTS)
+        if not pronoun:
+            return self.noun_phrase()
+        self.s.add(pronoun)
+        return pronoun in ("they", "we", "you")
+
+    def preposition(self) -> None:
+        self.s.add(_pick(self.rng, _PREPOSITIONS))
+        if self.p(0.05):
+            self.s.add(self.rng.choice(_PLACES))
+        else:
+            self.noun_phrase(depth=1)
+
+    def predicate(self, plural: bool) -> None:
+        """Append a verb phrase in the past tense."""
+        rng, s, lex = self.rng, self.s, self.lex
+        be = "were" if plural else "was"
+        base, past, participle, ing = lex.verbs.draw(rng)
+        if self.p(0.05):
+            s.add(lex.adverbs.draw(rng))
+        kind = _pick(rng, _PREDICATES)
+        if kind == "transitive":
+            s.add(past)
+            self.noun_phrase()
+        elif kind == "passive":
+            s.add(be).words("not " * self.p(0.06)).add(participle)
+            if self.p(0.3):
+                s.add("by")
+                self.noun_phrase(depth=1)
+        elif kind == "perfect":
+            s.add("had").words("been " * self.p(0.3)).add(participle)
+            if s.norm[-2] != "been":
+                self.noun_phrase()
+        elif kind == "copula":
+            s.add(be).words("not " * self.p(0.06))
+            if self.p(0.7):
+                s.words("very " * self.p(0.1)).add(lex.adjectives.draw(rng))
+            else:
+                self.noun_phrase()
+        elif kind == "intransitive":
+            s.add(past)
+        elif kind == "that":
+            s.add(past).add("that")
+            self.clause(quoted=False)
+        elif kind == "to":
+            s.add(past).add("to").add(lex.verbs.draw(rng)[0])
+            self.noun_phrase()
+        elif kind == "modal":
+            s.words(_pick(rng, _MODALS)).add(base)
+            self.noun_phrase()
+        else:
+            s.add(be).add(ing)
+            self.noun_phrase()
+        if self.p(0.5):
+            self.adjunct()
+            if self.p(0.2):
+                self.adjunct()
+        if self.p(0.05):  # in order to ..., to see the ...
+            s.words("in order " * self.p(0.3)).add("to").add(lex.verbs.draw(rng)[0])
+            self.noun_phrase()
+
+    def adjunct(self) -> None:
+        """A prepositional phrase, now and then a number, a date or an aside."""
+        if self.p(0.083):
+            self.number()
+        elif self.p(0.012):
+            self.aside()
+        else:
+            self.preposition()
+
+    def clause(self, quoted: bool = False) -> None:
+        """Subject and predicate; reported speech now and then."""
+        if not quoted and self.p(0.026):
+            self.quote()
+        elif self.p(0.025):  # there was a ...
+            plural = self.p(0.3)
+            self.s.add("there").add("were" if plural else "was")
+            self.noun_phrase(plural=plural)
+            self.adjunct()
+        else:
+            self.predicate(self.subject())
+
+    def quote(self) -> None:
+        """Reported speech: he said, "...", in both columns as LJ holds it."""
+        rng, s = self.rng, self.s
+        self.subject()
+        s.add(_pick(rng, _SPEECH)).punct(",")
+        if self.p(0.15):  # the Warren Commission's spoken form: "quote, ... end quote"
+            s.add("quote").punct(",")
+            self.quoted_words()
+            s.punct(",").add("end").add("quote")
+            return
+        start = len(s.raw)
+        self.quoted_words()
+        opening, closing = ("\u201c", "\u201d") if self.p(0.05) else ('"', '"')
+        if self.p(0.25):  # the clip ends or begins inside the quotation
+            opening, closing = (opening, "") if self.p(0.5) else ("", closing)
+        if self.p(0.06):
+            s.punct("!")
+        s.wrap(start, opening, closing)
+
+    def quoted_words(self) -> None:
+        rng, s = self.rng, self.s
+        if self.p(0.35):
+            s.add(rng.choice(("I", "we", "you", "they", "he")))
+            s.add(rng.choice(_CONTRACTIONS))
+            s.add(self.lex.verbs.draw(rng)[0])
+            self.noun_phrase()
+        else:
+            self.clause(quoted=True)
+        if self.p(0.06):  # an editor's insertion
+            s.add("[sic]" if self.p(0.5) else f"[{self.noun(False)}]")
+
+    def aside(self) -> None:
+        """(see page 12), (in 1864), (that is, the keeper)."""
+        s, start = self.s, len(self.s.raw)
+        r = self.rng.random()
+        if r < 0.3:
+            s.add("see").add("page")
+            n = self.rng.randint(2, 400)
+            s.add(str(n), N.number_to_words(n))
+        elif r < 0.5:
+            self.number()
+        elif r < 0.7:
+            s.words("that is").punct(",")
+            self.noun_phrase()
+        else:
+            self.noun_phrase()
+        s.wrap(start, "(", ")")
+
+    def number(self) -> None:
+        """A phrase with digits in the raw column, spelled out in the normalized."""
+        for raw, norm in N.number_phrase(self.rng, self.noun):
+            self.s.add(raw, norm)
+
+    def fragment(self) -> None:
+        """A short transcript: a heading, a date or a name ("Chapter 7.")."""
+        r = self.rng.random()
+        if r < 0.25:
+            n = self.rng.randint(1, 40)
+            self.s.add("Chapter").add(str(n), N.number_to_words(n))
+        elif r < 0.45:
+            self.number()
+        else:
+            self.noun_phrase()
 
 
-def _place(s: _Sentence, rng: random.Random) -> None:
-    s.add(rng.choice(_PLACE_PREPOSITIONS)).add("the").add(rng.choice(NOUNS))
-    if rng.random() < 0.15:
-        n = rng.randint(1, 99)
-        s.add("No.", "number").add(str(n), number_to_words(n))
-
-
-def _time(s: _Sentence, rng: random.Random) -> None:
-    """A time phrase, often with a year or a date in digits."""
-    kind = rng.random()
-    if kind < 0.4:
-        year = rng.randint(1700, 1999)
-        s.add("in").add(str(year), year_to_words(year))
-    elif kind < 0.65:
-        day = rng.randint(1, 31)
-        s.add("on").add(rng.choice(_MONTHS))
-        day_raw = str(day) if rng.random() < 0.5 else ordinal_suffix(day)
-        s.add(day_raw, ordinal_to_words(day))
-        if rng.random() < 0.5:
-            year = rng.randint(1700, 1999)
-            s.punct(",").add(str(year), year_to_words(year))
-    elif kind < 0.8:
-        s.add("on").add(rng.choice(_DAYS))
-    else:
-        s.words(rng.choice(_TIMES))
-
-
-def _statement(s: _Sentence, rng: random.Random) -> None:
-    _noun_phrase(s, rng)
-    if rng.random() < 0.08:
-        s.words(rng.choice(("didn't", "couldn't", "wouldn't")))
-        s.add(rng.choice(TRANSITIVE)[0])
-    else:
-        s.add(rng.choice(TRANSITIVE)[1])
-    _noun_phrase(s, rng)
-    if rng.random() < 0.35:
-        _place(s, rng)
-
-
-def _dated(s: _Sentence, rng: random.Random) -> None:
-    _time(s, rng)
-    s.punct(",")
-    _noun_phrase(s, rng)
-    if rng.random() < 0.5:
-        s.add(rng.choice(TRANSITIVE)[1])
-        _noun_phrase(s, rng, plural_ok=False)
-    else:
-        s.add(rng.choice(INTRANSITIVE)[1])
-
-
-def _description(s: _Sentence, rng: random.Random) -> None:
-    is_plural = _noun_phrase(s, rng)
-    if rng.random() < 0.08:
-        s.add("weren't" if is_plural else "wasn't")
-    else:
-        s.add("were" if is_plural else "was")
-        if rng.random() < 0.3:
-            s.add(rng.choice(("very", "rather", "quite")))
-    s.add(rng.choice(ADJECTIVES))
-
-
-def _action(s: _Sentence, rng: random.Random) -> None:
-    _noun_phrase(s, rng)
-    s.add(rng.choice(INTRANSITIVE)[1])
-    r = rng.random()
-    if r < 0.4:
-        s.add(rng.choice(ADVERBS))
-    elif r < 0.75:
-        _place(s, rng)
-    else:
-        _time(s, rng)
-
-
-def _payment(s: _Sentence, rng: random.Random) -> None:
-    _noun_phrase(s, rng)
-    s.add(rng.choice(("paid", "asked", "offered", "lost", "found", "spent")))
-    amount = rng.choice((rng.randint(2, 99), rng.randint(100, 5000)))
-    s.add(f"${amount:,}", f"{number_to_words(amount)} dollars")
-    if rng.random() < 0.5:
-        noun = rng.choice(NOUNS)
-        s.add("for").add(_article(noun)).add(noun)
-
-
-def _quoted(s: _Sentence, rng: random.Random) -> None:
-    """Reported speech: the guard said, "the old man left early"."""
-    _noun_phrase(s, rng, plural_ok=False)
-    s.add(rng.choice(("said", "wrote", "replied", "declared"))).punct(",")
-    start = len(s.raw)
-    rng.choice((_statement, _description, _action))(s, rng)
-    s.wrap(start, '"', '"')
-
-
-_CLAUSES: tuple[tuple[Callable[[_Sentence, random.Random], None], float], ...] = (
-    (_statement, 0.3),
-    (_dated, 0.14),
-    (_description, 0.15),
-    (_action, 0.2),
-    (_payment, 0.07),
-    (_quoted, 0.03),
+_CONNECTORS = _pairs(
+    ",and 22 / and 10 / ,but 5 / ,which 6 / ,in_which 1.5 / that 5 / ,when 4 / ,as 5 / "
+    "where 2 / ; 2 / ;and 1 / ,while 2 / ,who 3 / because 2 / ,for 2 / : 0.8 / ,or 1"
 )
 
 
-def _clause(s: _Sentence, rng: random.Random) -> None:
-    makers, weights = zip(*_CLAUSES, strict=True)
-    rng.choices(makers, weights)[0](s, rng)
-    if rng.random() < 0.03:  # an aside in parentheses: "(see page 12)"
-        start = len(s.raw)
-        aside = rng.choice(_ASIDES)
-        if aside == "see page":
-            s.words(aside)
-            _count(s, rng)
-        elif aside == "No.":
-            s.add("No.", "number")
-            _count(s, rng)
-        elif aside == "in":
-            year = rng.randint(1700, 1999)
-            s.add("in").add(str(year), year_to_words(year))
-        elif aside == "about":
-            s.add("about")
-            _count(s, rng)
-        else:
-            s.words("that is,")
-            _noun_phrase(s, rng)
-        s.wrap(start, "(", ")")
-
-
-def _fragment(s: _Sentence, rng: random.Random) -> None:
-    """A short transcript: a heading, a time or a name ("Chapter 7.", "In 1864.")."""
-    kind = rng.random()
-    if kind < 0.3:
-        n = rng.randint(1, 40)
-        s.add("Chapter", "chapter").add(str(n), number_to_words(n))
-    elif kind < 0.6:
-        _time(s, rng)
-    else:
-        _noun_phrase(s, rng)
-
-
-def make_sentence(rng: random.Random) -> tuple[str, str]:
-    """An LJ Speech-shaped sentence: (raw with digits, normalized spelled out)."""
-    while True:
-        target = WORDS[0] + round((WORDS[1] - WORDS[0]) * rng.betavariate(*SHAPE))
-        s = _Sentence()
+def make_sentence(
+    rng: random.Random, words: tuple[int, int] = WORDS, lex: Lexicon | None = None
+) -> tuple[str, str]:
+    """An LJ Speech-shaped transcript (raw with digits, normalized spelled out),
+    saying words[0] to words[1] words."""
+    lo, hi = words
+    if not 1 <= lo <= hi:
+        raise ValueError(f"words must be 1 <= lo <= hi, got {words}")
+    lex = lex or lexicon()
+    for _ in range(MAX_DRAWS):
+        target = lo + round((hi - lo) * rng.betavariate(*SHAPE))
+        g = _Grammar(rng, lex)
+        s = g.s
+        continuation = target > SHORT and g.p(0.27)
         if target <= SHORT:
-            _fragment(s, rng)
+            g.fragment()
+        elif continuation:
+            lead = _pick(rng, _LEADS)
+            s.add(lead)
+            if lead in ("which", "who"):
+                g.predicate(False)
+            elif lead in ("in", "of", "to", "with"):
+                g.noun_phrase(depth=1)
+                s.punct(",")
+                g.clause()
+            else:
+                g.clause()
         else:
-            _clause(s, rng)
-            while s.spoken() < target:
-                mark, word = rng.choices(_CONNECTORS, _CONNECTOR_WEIGHTS)[0]
-                if mark:
-                    s.punct(mark)
-                if word:
-                    s.add(word)
-                _clause(s, rng)
-        s.punct(rng.choices(".?", (0.93, 0.07))[0])
-        raw, normalized = s.text()
-        if len(normalized) <= MAX_CHARS:
+            g.clause()
+        while s.spoken() < target:
+            mark, word = _pick(rng, _CONNECTORS)
+            s.punct(mark)
+            if word:
+                s.add(word)
+            if word in ("which", "who"):
+                g.predicate(False)
+            else:
+                g.clause()
+        s.punct(_pick(rng, _ENDS))
+        raw, normalized = _text(s.raw, continuation), _text(s.norm, continuation)
+        if lo <= s.spoken() <= hi and len(normalized) <= MAX_CHARS:
             return raw, normalized
+    raise ValueError(f"no sentence of {lo}-{hi} words in {MAX_DRAWS} draws")
 
 
-def vocabulary() -> set[str]:
-    """Every word the grammar can say (lower-case, numbers excluded)."""
-    words = set(NOUNS) | {plural(n) for n in NOUNS} | set(ADJECTIVES) | set(ADVERBS)
-    words |= {w for pair in TRANSITIVE + INTRANSITIVE for w in pair}
-    words |= {w.lower() for w in FIRST_NAMES + SURNAMES + _MONTHS + _DAYS}
-    return words
+def _text(words: list[str], continuation: bool) -> str:
+    text = " ".join(words)
+    if continuation:
+        return text
+    i = 1 if text[:1] in '"(\u201c' else 0
+    return text[:i] + text[i : i + 1].upper() + text[i + 1 :]

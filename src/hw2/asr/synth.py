@@ -1,4 +1,11 @@
-"""An LJ Speech-like corpus spoken by eSpeak NG in many voices, rates and pitches.
+"""An LJ Speech-like corpus spoken by eSpeak NG: one reader by default, as LJ Speech.
+
+LJ Speech has a single (female, American) reader. The sample's reader is
+eSpeak's en-us voice with its f2 variant, with the small variation one person
+has from clip to clip: speaking rate, pitch and intonation drawn in narrow
+bands. `voices` > 1 makes a harder corpus: each clip is read by one of that many
+voices (the reader first, then others of 8 English accents x 11 variants) with
+rate, pitch and intonation drawn in wide bands.
 
 What the clips say comes from hw2.asr.sentences. The eSpeak NG library and its
 voice data come from the `espeakng-loader` wheel and are driven through ctypes (no
@@ -12,9 +19,11 @@ corpus needs the usual `if __name__ == "__main__":` guard (every stage has it).
 """
 
 import ctypes
+import functools
 import math
 import multiprocessing
 import random
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -24,11 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw2.asr.ljspeech import SAMPLE_RATE  # eSpeak NG's native rate too
-from hw2.asr.sentences import make_sentence
+from hw2.asr.sentences import WORDS, make_sentence
 from hw2.core.errors import Hw2Error
 
 # Accents x variants (voices/!v): male and female timbres of eight English accents,
-# so that the model cannot key on one voice (LJ Speech has one reader).
+# the pool a multi-voice corpus draws from.
 ACCENTS = (
     "en-us",
     "en",
@@ -40,22 +49,42 @@ ACCENTS = (
     "en-gb-x-gbcwmd",
 )
 VARIANTS = ("", "m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "f5")
-# Words per minute, inclusive range: LJ Speech reads 17.2 words in 6.57 s on
-# average (157 wpm).
-RATES = (115, 155)
-MAX_SECONDS = 8.5  # a long sentence is read faster, as LJ Speech's clips end by 10.1 s
-PITCHES = (30, 70)  # eSpeak's 0-99 pitch scale, inclusive range
-RANGES = (20, 80)  # eSpeak's pitch range (intonation), 0-99, inclusive range
+# LJ Speech's reader is a woman with an American accent. f2 is a female timbre
+# with some breath noise (seeded per clip, so clips differ as recordings do);
+# at pitch 50 it peaked at 0.57-0.90 of full scale on 40 sentences (f1 and
+# the plain voice touched full scale).
+READER = "en-us+f2"
+MAX_VOICES = len(ACCENTS) * len(VARIANTS)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Inclusive ranges a clip's reading is drawn from."""
+
+    rates: tuple[int, int]  # eSpeak's words per minute (its clips run ~14 % faster)
+    pitches: tuple[int, int]  # eSpeak's 0-99 pitch scale
+    ranges: tuple[int, int]  # eSpeak's pitch range (intonation), 0-99
+
+
+# LJ Speech reads 17.2 words in 6.57 s on average (157 words a minute): eSpeak
+# at 137 reads about that fast.
+ONE_READER = Bands(rates=(128, 146), pitches=(45, 55), ranges=(40, 60))
+MANY_VOICES = Bands(rates=(115, 155), pitches=(30, 70), ranges=(20, 80))
+MAX_SECONDS = 9.5  # nominal: a long sentence is read faster (LJ's clips end by 10.1 s)
+# eSpeak's volume, 0-200 (100: its default). At 100, 13 of 1,400 one-reader clips
+# peaked within 3 % of full scale; 85 leaves headroom, as a recording would.
+VOLUME = 85
 MAX_TRIES = 50  # draws for a sentence no earlier clip says, before giving up
 SHARD = 128  # clips spoken by one fresh worker process
 CLIPS_PER_CHAPTER = 250  # ids LJ001-0001 .. LJ001-0250, LJ002-0001, ...
+_CLOCK_COLON = re.compile(r"(?<=[a-z]):(?=[a-z])")
 
 # speak_lib.h constants
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
-_RATE, _PITCH, _RANGE = 1, 3, 4
+_RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
 _EE_OK = 0
 
 _CALLBACK = ctypes.CFUNCTYPE(
@@ -122,6 +151,7 @@ class _Espeak:
             lib.espeak_SetParameter(_RATE, rate, 0)
             lib.espeak_SetParameter(_PITCH, pitch, 0)
             lib.espeak_SetParameter(_RANGE, intonation, 0)
+            lib.espeak_SetParameter(_VOLUME, VOLUME, 0)
             # breathy variants (f2) add noise from eSpeak's generator, seeded from
             # the clock unless set
             lib.espeak_ng_SetRandSeed(seed)
@@ -195,15 +225,41 @@ def clip_id(index: int) -> str:
     return f"LJ{chapter + 1:03d}-{k + 1:04d}"
 
 
-def clip_spec(seed: int, index: int, attempt: int = 0) -> ClipSpec:
-    """A draw for the index-th clip of the corpus with this seed (`attempt` redraws)."""
+@functools.cache
+def voices(n: int) -> tuple[str, ...]:
+    """The n voices of a corpus: the reader, then others in a fixed mixed order."""
+    if not 1 <= n <= MAX_VOICES:
+        raise ValueError(f"voices must be 1-{MAX_VOICES}, got {n}")
+    others = [
+        accent + (f"+{variant}" if variant else "")
+        for accent in ACCENTS
+        for variant in VARIANTS
+    ]
+    others.remove(READER)
+    random.Random("hw2-voices").shuffle(others)
+    return (READER, *others[: n - 1])
+
+
+def clip_spec(
+    seed: int,
+    index: int,
+    attempt: int = 0,
+    *,
+    n_voices: int = 1,
+    words: tuple[int, int] = WORDS,
+) -> ClipSpec:
+    """A draw for the index-th clip of the corpus with this seed (`attempt` redraws).
+
+    The sentence is drawn first, so corpora that differ only in n_voices say
+    the same sentences.
+    """
     # a string seed is hashed with SHA-512: stable across processes and platforms
     rng = random.Random(f"hw2-speech:{seed}:{index}:{attempt}")
-    raw, normalized = make_sentence(rng)
-    variant = rng.choice(VARIANTS)
-    voice = rng.choice(ACCENTS) + (f"+{variant}" if variant else "")
-    rate = rng.randint(*RATES)
-    # a long sentence read at a slow rate would outlast LJ Speech's longest clip
+    raw, normalized = make_sentence(rng, words)
+    voice = voices(n_voices)[rng.randrange(n_voices)]
+    bands = ONE_READER if n_voices == 1 else MANY_VOICES
+    rate = rng.randint(*bands.rates)
+    # a long sentence at a slow rate would outlast LJ Speech's longest clip
     rate = max(rate, math.ceil(60 * len(normalized.split()) / MAX_SECONDS))
     return ClipSpec(
         id=clip_id(index),
@@ -211,13 +267,15 @@ def clip_spec(seed: int, index: int, attempt: int = 0) -> ClipSpec:
         normalized=normalized,
         voice=voice,
         rate=min(rate, 450),
-        pitch=rng.randint(*PITCHES),
-        intonation=rng.randint(*RANGES),
+        pitch=rng.randint(*bands.pitches),
+        intonation=rng.randint(*bands.ranges),
         seed=rng.randrange(2**31),
     )
 
 
-def clip_specs(seed: int, n_clips: int) -> list[ClipSpec]:
+def clip_specs(
+    seed: int, n_clips: int, *, n_voices: int = 1, words: tuple[int, int] = WORDS
+) -> list[ClipSpec]:
     """The corpus's first n_clips clips, each saying a sentence no earlier one says.
 
     A clip whose draw repeats an earlier sentence is redrawn (deterministically),
@@ -228,7 +286,7 @@ def clip_specs(seed: int, n_clips: int) -> list[ClipSpec]:
     specs: list[ClipSpec] = []
     for index in range(n_clips):
         for attempt in range(MAX_TRIES):
-            spec = clip_spec(seed, index, attempt)
+            spec = clip_spec(seed, index, attempt, n_voices=n_voices, words=words)
             if spec.raw not in seen:
                 break
         else:
@@ -241,10 +299,17 @@ def clip_specs(seed: int, n_clips: int) -> list[ClipSpec]:
     return specs
 
 
+def spoken(normalized: str) -> str:
+    """What eSpeak is given for a normalized transcript: the text itself, but for
+    a clock time's colon ("twelve:thirty-five"), which eSpeak would say aloud and
+    a reader does not."""
+    return _CLOCK_COLON.sub(" ", normalized)
+
+
 def _speak_shard(specs: list[ClipSpec]) -> list[np.ndarray]:
-    # eSpeak reads the normalized text, so the audio says exactly what that column says
+    # eSpeak reads the normalized text, so the audio says what that column says
     return [
-        synthesize(s.normalized, s.voice, s.rate, s.pitch, s.seed, s.intonation)
+        synthesize(spoken(s.normalized), s.voice, s.rate, s.pitch, s.seed, s.intonation)
         for s in specs
     ]
 

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from hw2.asr import distributed
 from hw2.asr.audio import MIN_FRAMES
@@ -48,6 +47,7 @@ from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import load_torch, save_torch
 from hw2.core.params import DATA_SOURCES, Params
+from hw2.core.progress import tqdm
 from hw2.core.provenance import code_digest
 
 LR_FLOOR = 0.01  # the schedule starts and ends at 1% of the peak learning rate

@@ -35,15 +35,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from hw2.attention.features import feature_dim
+from hw2.attention.headline import headline
 from hw2.attention.linear import SUB_CHUNK
 from hw2.attention.mclaurin import mclaurin_attention
 from hw2.core.device import cpu_threads
 from hw2.core.errors import ParamError
 from hw2.core.io import atomic_path, write_json, write_text
 from hw2.core.params import Params
+from hw2.core.progress import tqdm
 
 MAX_FEATURES = 100_000  # M(K, D) beyond this: minutes per call and GiBs of state
 MAX_LENGTH = 65_536
@@ -360,7 +361,8 @@ def summarise(config, times, peaks, errors, errors_causal) -> dict:
 
 
 def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
-    """attention.json, attention_{time,memory,error}.csv and two PNGs, atomically."""
+    """attention.json, attention_details.json, attention_{time,memory,error}.csv
+    and two PNGs, atomically. The CSVs are long: a row per length (or K) and method."""
     out = Path(out_dir)
     write_text(
         out / "attention_time.csv",
@@ -372,13 +374,20 @@ def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
         "length,method,peak_bytes\n"
         + "".join(f"{n},{m},{b}\n" for n, m, b in result["memory"]),
     )
+    errors = [
+        (k, "mclaurin" + suffix, e)
+        for suffix in ("", "_causal")
+        for k, e in result["metrics"]["rel_error" + suffix].items()
+    ]
     write_text(
         out / "attention_error.csv",
-        "terms,rel_error\n" + "".join(f"{k},{e:.6g}\n" for k, e in result["error"]),
+        "terms,method,rel_error\n"
+        + "".join(f"{k},{m},{e:.6g}\n" for k, m, e in errors),
     )
     _plot_time(result, out / "attention_time.png")
     _plot_error(result, out / "attention_error.png")
-    write_json(out / "attention.json", result["metrics"])
+    write_json(out / "attention_details.json", result["metrics"])
+    write_json(out / "attention.json", headline(result["metrics"]))
 
 
 def _pyplot():

@@ -20,11 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from tqdm import tqdm
-
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir, scratch_dir
+from hw2.core.progress import tqdm
 
 
 def _absolute(path: str) -> bool:

@@ -14,10 +14,9 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tqdm import tqdm
-
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
+from hw2.core.progress import tqdm
 
 CHUNK = 1 << 20
 # Plain HTTP is refused except on the loopback interface (local mirrors, tests).

@@ -37,7 +37,8 @@ _KEYS = """
     data.images.sample.seed data.images.sample.priors.train
     data.images.sample.priors.val data.images.sample.priors.test
     data.speech.source data.speech.url data.speech.sha256
-    data.speech.sample.n_clips data.speech.sample.seed
+    data.speech.sample.n_clips data.speech.sample.seed data.speech.sample.voices
+    data.speech.sample.words
     cnn.maxpool cnn.batch_size cnn.epochs cnn.seed cnn.seeds
     asr.max_frames asr.lr asr.eval_batch_size asr.label_smoothing asr.warmup
     asr.val_decode asr.seed asr.attention asr.cross_attention asr.attention_form

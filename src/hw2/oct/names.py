@@ -15,8 +15,9 @@ OCTMNIST_COUNTS = {
     "test": (250, 250, 250, 250),
 }
 
-# metrics/cnn.json (evaluate_cnn); val_acc and train_loss are listed there only
-# (dvclive's summary of train_cnn is a plain output, not a metric).
+# The keys evaluate_cnn writes. METRICS and their spread go to metrics/cnn.json
+# (the declared metrics: dvclive's summary of train_cnn is a plain output), the
+# rest to metrics/cnn_details.json.
 VAL_ACC = "val_acc"
 TEST_ACC = "test_acc"
 TRAIN_LOSS = "train_loss"
@@ -24,6 +25,7 @@ TEST_ACC_CI95 = "test_acc_ci95"
 TEST_ACC_PER_CLASS = "test_acc_per_class"
 SEEDS = "seeds"
 N_PARAMS = "n_params"
+METRICS = (VAL_ACC, TEST_ACC)
 
 
 def std_key(key: str) -> str:

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from hw2.core.device import DEVICES, cpu_threads, pick_device
 from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.io import load_torch
 from hw2.core.params import Params
+from hw2.core.progress import tqdm
 from hw2.core.stats import mean_std
 from hw2.oct.model import CNNDimensions, OCTNet
 from hw2.oct.stacked import StackedOCTNet, stacked_nll

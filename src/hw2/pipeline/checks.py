@@ -1,22 +1,29 @@
 """Warnings for a pull-request comment: numbers that must not be compared as is.
 
 Two things make a metrics diff mislead: the base and the branch ran on different
-data (the sample's synthetic images or clips against the real sets), or a
-revision's committed dvc.lock does not belong to its code (someone changed a
-stage, a library module or a param and committed without `dvc repro`, so its
-committed metrics are not what its code produces). Both are read from git alone,
-without data or a cache, so they work before `dvc repro` as well as after.
+data (another source, sample size, class mix, or anything else under `data.*`,
+or data whose recorded shape differs: clip count, hours, frames, class counts),
+or a revision's committed dvc.lock does not belong to its code (someone changed
+a stage, a library module or a param and committed without `dvc repro`, so its
+committed metrics are not what its code produces). Both are read from git and
+the working tree alone, without data or a cache, so they work before
+`dvc repro` as well as after.
 """
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-BRANCHES = ("images", "speech")
+from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
+from hw2.pipeline.runs import flatten
+
+BRANCHES = tuple(DATA_SHAPE)
 PARAMS_FILE = "params.yaml"
 
 
@@ -37,32 +44,127 @@ def _yaml_at(root: Path, rev: str | None, path: str) -> Any:
     return None if raw is None else yaml.safe_load(raw)
 
 
-def data_sources(params: Mapping[str, Any] | None) -> dict[str, str]:
-    """{'images': ..., 'speech': ...}: the data each branch ran on ('sample', 'full').
+def _flat(tree: Any) -> dict[str, Any]:
+    return flatten(tree) if isinstance(tree, Mapping) else {}
 
-    Reads `data.images.source` / `data.speech.source`, or the older single
-    `data.source` that both branches followed.
-    """
-    data = (params or {}).get("data") or {}
-    sources = {}
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return f"`{value}`"
+    if isinstance(value, int | float):
+        return short(float(value))
+    if isinstance(value, list):
+        items = ", ".join(_shown(v).strip("`") for v in value[:4])
+        return f"`[{items}{', …' if len(value) > 4 else ''}]`"
+    return f"`{value}`"
+
+
+@dataclass(frozen=True)
+class Diff:
+    """One value at the base and here (None: absent)."""
+
+    key: str
+    old: Any
+    new: Any
+
+    def text(self) -> str:
+        """`key` old → new, as people read numbers."""
+        old = "absent" if self.old is None else _shown(self.old)
+        new = "absent" if self.new is None else _shown(self.new)
+        return f"`{self.key}` {old} → {new}"
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Diff]:
+    """(key, old, new) for every key whose shown value differs (None: absent)."""
+    out = []
+    for key in dict.fromkeys([*old, *new]):
+        a, b = old.get(key), new.get(key)
+        if (a is None) != (b is None) or (a is not None and _shown(a) != _shown(b)):
+            out.append(Diff(key, a, b))
+    return out
+
+
+@dataclass(frozen=True)
+class DataChange:
+    """What differs about one branch's data between the base and here."""
+
+    branch: str  # "images" or "speech"
+    params: tuple[Diff, ...]  # data.* params
+    shape: tuple[Diff, ...]  # what the data stage recorded (catalog.DATA_SHAPE)
+
+    def warning(self, base: str, shown: int = 4) -> str:
+        """One line for the comment: what changed and what it means."""
+        parts = [d.text() for d in self.params]
+        if self.shape:
+            listed = ", ".join(d.text() for d in self.shape[:shown])
+            more = len(self.shape) - shown
+            listed += f" and {more} more" if more > 0 else ""
+            parts.append(f"recorded in `{DATA_SHAPE[self.branch]}`: {listed}")
+        study = BRANCH_STUDY.get(self.branch, self.branch)
+        return (
+            f"The {self.branch} data differ between `{base}` and this branch "
+            f"({'; '.join(parts)}). The {study} metrics come from other data on "
+            "each side: their difference is not this change's effect alone."
+        )
+
+
+def _data_params(params: Any) -> dict[str, Any]:
+    """`data.*` flattened, the older shared `data.source` read as each branch's."""
+    data = dict((params or {}).get("data") or {}) if isinstance(params, Mapping) else {}
+    shared = data.pop("source", None)
+    flat = {k: v for k, v in _flat({"data": data}).items() if v != {}}
+    if shared is not None:
+        for branch in BRANCHES:
+            flat.setdefault(f"data.{branch}.source", shared)
+    return flat
+
+
+def data_param_changes(base_params: Any, head_params: Any) -> dict[str, list[Diff]]:
+    """Changed `data.*` params by the branch they feed; a key under `data` but
+    outside `data.images` / `data.speech` feeds both."""
+    old, new = _data_params(base_params), _data_params(head_params)
+    by_branch: dict[str, list[Diff]] = {}
+    for diff in _differences(old, new):
+        owner = diff.key.split(".")[1] if diff.key.count(".") >= 2 else ""
+        for branch in [owner] if owner in BRANCHES else BRANCHES:
+            by_branch.setdefault(branch, []).append(diff)
+    return by_branch
+
+
+def _tree_at(root: Path, rev: str | None, path: str) -> Any:
+    """A JSON file at `rev` (None: the working tree); None where absent or bad."""
+    if rev is None:
+        file = root / path
+        raw = file.read_bytes() if file.is_file() else None
+    else:
+        raw = git_show(root, rev, path)
+    try:
+        return None if raw is None else json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def data_changes(
+    root: str | Path, base: str, head: str = "HEAD", workspace: bool = True
+) -> list[DataChange]:
+    """Each branch whose data differ between `base` and this branch: any
+    `data.*` param, or what its data stage recorded about the data (clip count,
+    hours, frames; class counts). Read from git and the working tree only."""
+    root = Path(root)
+    rev = None if workspace else head
+    params = data_param_changes(
+        _yaml_at(root, base, PARAMS_FILE), _yaml_at(root, rev, PARAMS_FILE)
+    )
+    changes = []
     for branch in BRANCHES:
-        own = (data.get(branch) or {}).get("source")
-        value = own if own is not None else data.get("source")
-        if value is not None:
-            sources[branch] = str(value)
-    return sources
-
-
-def source_warnings(base_params: Any, head_params: Any, base: str) -> list[str]:
-    """A line per branch whose metrics come from other data at `base` than here."""
-    old, new = data_sources(base_params), data_sources(head_params)
-    return [
-        f"The {branch} metrics compare different data: `{old[branch]}` at "
-        f"`{base}`, `{new[branch]}` in this branch; their difference is not "
-        "this change's effect."
-        for branch in BRANCHES
-        if branch in old and branch in new and old[branch] != new[branch]
-    ]
+        old = _tree_at(root, base, DATA_SHAPE[branch])
+        new = _tree_at(root, rev, DATA_SHAPE[branch])
+        shape = _differences(_flat(old), _flat(new)) if old and new else []
+        if params.get(branch) or shape:
+            changes.append(
+                DataChange(branch, tuple(params.get(branch, ())), tuple(shape))
+            )
+    return changes
 
 
 def _lookup(params: Any, dotted: str) -> tuple[bool, Any]:
@@ -154,17 +256,23 @@ def _stale_line(stale: Mapping[str, str], where: str, fix: str) -> str:
 
 
 def comment_warnings(
-    root: str | Path, base: str, head: str = "HEAD", workspace: bool = True
+    root: str | Path,
+    base: str,
+    head: str = "HEAD",
+    workspace: bool = True,
+    data: list[DataChange] | None = None,
 ) -> list[str]:
     """Every warning for the PR comment comparing `base` with this branch.
 
-    Data sources: base's params.yaml against the workspace's (or `head`'s with
-    workspace=False), as the comment's numbers are the workspace's after
-    `dvc repro`. Stale metrics: the committed dvc.lock of `head` and of `base`.
+    Data: base's params.yaml and recorded data shapes against the workspace's
+    (or `head`'s with workspace=False), as the comment's numbers are the
+    workspace's after `dvc repro`; `data` passes them in when already read.
+    Stale metrics: the committed dvc.lock of `head` and of `base`.
     """
     root = Path(root)
-    head_params = _yaml_at(root, None if workspace else head, PARAMS_FILE)
-    warnings = source_warnings(_yaml_at(root, base, PARAMS_FILE), head_params, base)
+    if data is None:
+        data = data_changes(root, base, head, workspace)
+    warnings = [change.warning(base) for change in data]
     stale = stale_stages(root, head)
     if stale:
         warnings.append(

@@ -1,19 +1,29 @@
 """Metrics of two revisions compared with their noise: which changes are real.
 
-Every metrics file dvc.yaml declares is read at both revisions. A metric `X` may
-come with its noise beside it: `X_ci95: [low, high]` (a 95% interval) or `X_std`
-(the spread over seeds, with `X_per_seed` giving their number). The rule:
+Every metrics file dvc.yaml declares is read at both revisions, except dvclive's
+summaries (their numbers are the curves' last points, which the plots compare).
+A metric's noise is read from the keys beside it (hw2.pipeline.catalog):
 
-* a change is listed only when it shows at the reported precision (whole
-  numbers in full, others to SIGNIFICANT_DIGITS significant digits): a loss
-  moving in the 7th digit is not a change;
-* it is *beyond noise* when |Δ| > √(a² + b²), where a and b are the two sides'
-  95% half-widths (each taken on the side facing the other value; from `X_std`,
-  1.96·std/√n for a mean of n seeds). That is the 95% interval of a difference
-  of two independent estimates; it is less strict than "the intervals do not
-  overlap" (|Δ| > a + b). A side without an interval borrows the other's;
-* with no interval on either side the change is listed as *no interval*: only the
-  precision rule applies.
+* **seed-aware**: the value is a mean over n > 1 training seeds (`<key>_per_seed`
+  or the file's `seeds`), with `<key>_std` their standard deviation; its 95 %
+  interval is `<key>_ci95` when given (the CNN's resamples seeds and test
+  images), else mean ± 1.96·std/√n;
+* **one seed**: only `<key>_ci95`, over test items for a single training run
+  (the ASR's, today): it leaves out run-to-run noise, which it understates;
+* **none**.
+
+The verdict of a change:
+
+* *unchanged* unless it shows at the precision the tables print
+  (catalog.scale_for): a loss moving in its 7th digit is no change;
+* *different data* when the data behind the file changed (hw2.pipeline.checks):
+  no noise rule applies;
+* *within noise* when |Δ| ≤ √(a² + b²), a and b the two sides' 95 % half-widths
+  (each on the side facing the other value; a side without one borrows the
+  other's): the 95 % interval of a difference of two independent estimates;
+* otherwise *beyond noise* if both sides are seed-aware, and *noise unknown:
+  one seed* if an interval was over one seed's test items only;
+* *no interval* when neither side has one.
 """
 
 import json
@@ -25,41 +35,40 @@ from typing import Any
 import yaml
 
 from hw2.core.errors import DataError
+from hw2.pipeline import catalog
+from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
 from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.runs import ASR_JSON, ATTENTION_JSON, CNN_JSON, flatten
+from hw2.pipeline.runs import flatten
 
-SIGNIFICANT_DIGITS = 4
-Z95 = 1.96
-CI_SUFFIX, STD_SUFFIX, SEEDS_SUFFIX = "_ci95", "_std", "_per_seed"
-
-
-@dataclass(frozen=True)
-class Headline:
-    """A metric the comment leads with."""
-
-    label: str
-    path: str
-    key: str
-
-
-# The headline numbers of each study, in the order the comment shows them.
-HEADLINES = (
-    Headline("CNN test accuracy", CNN_JSON, "test_acc"),
-    Headline("ASR test CER", ASR_JSON, "cer"),
-    Headline("ASR test WER", ASR_JSON, "wer"),
-    Headline(
-        "attention speedup at the longest length", ATTENTION_JSON, "speedup_at_max_len"
-    ),
-)
+UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
+WITHIN, BEYOND, ONE_SEED = "within noise", "beyond noise", "noise unknown: one seed"
+NO_INTERVAL, OTHER_DATA = "no interval", "different data"
 
 
 @dataclass(frozen=True)
 class Value:
-    """A metric's value at one revision and its 95% interval, when it has one."""
+    """A metric's value at one revision with its noise.
+
+    `std` is the standard deviation over `seeds` training seeds (None with one);
+    (low, high) a 95 % interval, over seeds when seeds > 1, else over the test
+    items of one run.
+    """
 
     value: float
     low: float | None = None
     high: float | None = None
+    std: float | None = None
+    seeds: int = 1
+
+    @property
+    def seed_aware(self) -> bool:
+        """Whether the noise includes run-to-run variation (more than one seed)."""
+        return self.seeds > 1
+
+    @property
+    def has_interval(self) -> bool:
+        """Whether a 95 % interval is known."""
+        return self.low is not None and self.high is not None
 
     def half_width(self, towards: float) -> float | None:
         """The interval's half-width on the side facing `towards`."""
@@ -78,13 +87,26 @@ class Change:
     key: str
     old: Value | None
     new: Value | None
+    other_data: bool = False  # the data behind the file changed
+
+    @property
+    def metric(self) -> Metric:
+        """The catalogue's description (label, unit, good direction)."""
+        return describe(self.path, self.key)
+
+    @property
+    def scale(self) -> Scale:
+        """How both sides are written, so that they compare digit by digit."""
+        values = [v.value for v in (self.old, self.new) if v is not None]
+        return scale_for(values, self.metric.unit)
 
     @property
     def changed(self) -> bool:
-        """Whether the change shows at the reported precision."""
+        """Whether the change shows at the printed precision."""
         if self.old is None or self.new is None:
             return self.old is not self.new
-        return rounded(self.old.value) != rounded(self.new.value)
+        scale = self.scale
+        return scale.rounded(self.old.value) != scale.rounded(self.new.value)
 
     @property
     def delta(self) -> float | None:
@@ -94,28 +116,31 @@ class Change:
         return self.new.value - self.old.value
 
     @property
-    def verdict(self) -> str:
-        """unchanged, new, removed, within noise, beyond noise or no interval."""
+    def direction(self) -> str:
+        """'better', 'worse' or '' (no good direction, or no change)."""
         if not self.changed:
-            return "unchanged"
+            return ""
+        return catalog.direction(self.metric, self.delta)
+
+    @property
+    def verdict(self) -> str:
+        """See the module's docstring."""
+        if not self.changed:
+            return UNCHANGED
         if self.old is None or self.new is None:
-            return "new" if self.old is None else "removed"
+            return NEW if self.old is None else REMOVED
+        if self.other_data:
+            return OTHER_DATA
         a = self.old.half_width(self.new.value)
         b = self.new.half_width(self.old.value)
         if a is None and b is None:
-            return "no interval"
+            return NO_INTERVAL
         a = b if a is None else a
         b = a if b is None else b
-        beyond = abs(self.new.value - self.old.value) > math.hypot(a, b)
-        return "beyond noise" if beyond else "within noise"
-
-
-def rounded(value: float) -> str:
-    """The value as reported: whole numbers in full (parameter counts), others to
-    SIGNIFICANT_DIGITS significant digits."""
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.{SIGNIFICANT_DIGITS}g}"
+        if abs(self.new.value - self.old.value) <= math.hypot(a, b):
+            return WITHIN
+        both_seeds = self.old.seed_aware and self.new.seed_aware
+        return BEYOND if both_seeds else ONE_SEED
 
 
 def _number(value: Any) -> float | None:
@@ -124,45 +149,72 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _interval(
-    flat: Mapping[str, Any], key: str, value: float
-) -> tuple[float | None, float | None]:
-    ci = flat.get(key + CI_SUFFIX)
+def _seeds(flat: Mapping[str, Any], key: str) -> int:
+    per_seed = flat.get(key + catalog.SEEDS_SUFFIX)
+    if isinstance(per_seed, list) and per_seed:
+        return len(per_seed)
+    if key + catalog.STD_SUFFIX in flat:
+        count = _number(flat.get(catalog.SEEDS_KEY))
+        if count is not None and count >= 1:
+            return int(count)
+    return 1
+
+
+def read_value(flat: Mapping[str, Any], key: str, value: float) -> Value:
+    """A metric with its noise, read from the keys beside it: the one place that
+    tells a seed-aware interval from a one-seed one."""
+    seeds = _seeds(flat, key)
+    std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
+    ci = flat.get(key + catalog.CI_SUFFIX)
     if isinstance(ci, list | tuple) and len(ci) == 2:
         low, high = _number(ci[0]), _number(ci[1])
         if low is not None and high is not None:
-            return min(low, value), max(high, value)
-    std = _number(flat.get(key + STD_SUFFIX))
+            return Value(value, min(low, value), max(high, value), std, seeds)
     if std is not None:
-        seeds = flat.get(key + SEEDS_SUFFIX)
-        n = len(seeds) if isinstance(seeds, list) and seeds else 1
-        half = Z95 * std / math.sqrt(n)
-        return value - half, value + half
-    return None, None
+        half = catalog.Z95 * std / math.sqrt(seeds)
+        return Value(value, value - half, value + half, std, seeds)
+    return Value(value, seeds=seeds)
 
 
 def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
-    for suffix in (CI_SUFFIX, STD_SUFFIX, SEEDS_SUFFIX):
+    if key == catalog.SEEDS_KEY:
+        return True
+    for suffix in (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX):
         if key.endswith(suffix) and key[: -len(suffix)] in flat:
             return True
     return False
 
 
 def metric_values(tree: Any) -> dict[str, Value]:
-    """A metrics file's numbers by dotted key, with their intervals; the interval
-    and seed keys themselves are not metrics."""
+    """A metrics file's numbers by dotted key, with their noise; the noise keys
+    and the seed count are not metrics of their own."""
     flat = flatten(tree)
     values = {}
     for key, raw in flat.items():
         number = _number(raw)
         if number is None or _is_companion(key, flat):
             continue
-        values[key] = Value(number, *_interval(flat, key, number))
+        values[key] = read_value(flat, key, number)
     return values
 
 
+def dvclive_summaries(dvc_yaml: Mapping[str, Any]) -> set[str]:
+    """dvclive's metrics.json beside each `<dir>/plots/metrics` plots folder."""
+    found = set()
+    stages = dvc_yaml.get("stages")
+    for stage in stages.values() if isinstance(stages, dict) else []:
+        plots = stage.get("plots") if isinstance(stage, dict) else None
+        for entry in plots if isinstance(plots, list) else []:
+            path = entry if isinstance(entry, str) else next(iter(entry), "")
+            if str(path).rstrip("/").endswith("/plots/metrics"):
+                live_dir = str(path).rstrip("/")[: -len("/plots/metrics")]
+                found.add(f"{live_dir}/metrics.json")
+    return found
+
+
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
-    """The metrics files dvc.yaml declares: stages' `metrics:` and top-level ones."""
+    """The metrics files dvc.yaml declares (stages' and top-level), but dvclive's
+    summaries, which repeat the curves' last points."""
     entries: list[Any] = list(dvc_yaml.get("metrics") or [])
     stages = dvc_yaml.get("stages")
     for stage in stages.values() if isinstance(stages, dict) else []:
@@ -174,46 +226,54 @@ def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
             paths[entry] = None
         elif isinstance(entry, dict):
             paths.update(dict.fromkeys(str(k) for k in entry))
-    return list(paths)
+    skip = dvclive_summaries(dvc_yaml)
+    return [p for p in paths if p not in skip]
+
+
+def read_tree(files: RevisionFiles, path: str) -> Any:
+    """A JSON or YAML file at a revision, None where absent; DataError if bad."""
+    data = files.read_bytes(path)
+    if data is None:
+        return None
+    try:
+        text = data.decode()
+        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        where = files.rev or "workspace"
+        raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
 def read_metrics(files: RevisionFiles, paths: Iterable[str]) -> dict[str, dict]:
     """The metrics files present at a revision, as {path: {key: Value}}."""
     out = {}
     for path in paths:
-        data = files.read_bytes(path)
-        if data is None:
-            continue
-        try:
-            text = data.decode()
-            tree = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-        except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-            where = files.rev or "workspace"
-            raise DataError(f"{path} ({where}): cannot read metrics ({exc})") from exc
-        out[path] = metric_values(tree)
+        tree = read_tree(files, path)
+        if tree is not None:
+            out[path] = metric_values(tree)
     return out
 
 
 def compare(
-    base: Mapping[str, Mapping[str, Value]], head: Mapping[str, Mapping[str, Value]]
+    base: Mapping[str, Mapping[str, Value]],
+    head: Mapping[str, Mapping[str, Value]],
+    other_data: Iterable[str] = (),
 ) -> list[Change]:
-    """Every metric of either side, in file order (head's files first)."""
+    """Every metric of either side, in file order (head's files first);
+    `other_data` names the files whose data changed between the sides."""
+    moved = set(other_data)
     changes = []
     for path in dict.fromkeys([*head, *base]):
         old, new = base.get(path, {}), head.get(path, {})
         for key in dict.fromkeys([*new, *old]):
-            changes.append(Change(path, key, old.get(key), new.get(key)))
+            changes.append(Change(path, key, old.get(key), new.get(key), path in moved))
     return changes
 
 
 def split_headlines(
-    changes: Iterable[Change], headlines: Iterable[Headline] = HEADLINES
-) -> tuple[list[tuple[str, Change]], list[Change]]:
-    """(label, change) of the headline metrics present, in HEADLINES order; the rest."""
+    changes: Iterable[Change], headlines: Iterable[Metric] | None = None
+) -> tuple[list[Change], list[Change]]:
+    """The headline metrics present, in catalogue order; the rest in file order."""
+    wanted = catalog.headlines() if headlines is None else list(headlines)
     by_key = {(c.path, c.key): c for c in changes}
-    heads = [
-        (h.label, by_key.pop((h.path, h.key)))
-        for h in headlines
-        if (h.path, h.key) in by_key
-    ]
+    heads = [by_key.pop((m.path, m.key)) for m in wanted if (m.path, m.key) in by_key]
     return heads, list(by_key.values())

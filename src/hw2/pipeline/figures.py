@@ -1,7 +1,11 @@
-"""The report's figures: training curves and the confusion matrix, as PNGs.
+"""Figures for people: the report's and the PR comment's PNGs (matplotlib).
 
+Every axis is titled with its quantity and unit; a spread over seeds is a shaded
+band around the mean; a benchmark is one line per method, on log axes where the
+values span decades; when two revisions are drawn, each has one colour in every
+chart (the base blue, this branch orange) and line styles tell the series apart.
 matplotlib runs on the Agg backend (files only) and PNGs carry no Software tag,
-so equal inputs give equal bytes: the figures are git-tracked stage outputs.
+so equal inputs give equal bytes: the report's figures are git-tracked outputs.
 """
 
 import csv
@@ -10,30 +14,166 @@ from pathlib import Path
 from typing import Any
 
 from hw2.core.errors import DataError
-from hw2.pipeline.runs import ASR_PLOTS, CNN_CLASSES, CNN_CONFUSION, CNN_PLOTS
+from hw2.pipeline.catalog import (
+    ASR_PLOTS,
+    ATTENTION_ERROR,
+    ATTENTION_MEMORY,
+    ATTENTION_TIME,
+    CNN_CLASSES,
+    CNN_CONFUSION,
+    CNN_PLOTS,
+)
+from hw2.pipeline.plots import parse_rows
+from hw2.pipeline.series import AXIS_TITLES, Series, fold_bands, rows_series
+
+REVISION_COLOURS = ("#4c72b0", "#dd8452")  # base, this branch
+STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+# An axis is logarithmic when its positive values span at least this factor.
+LOG_SPAN = 20.0
 
 
-def read_curve(path: Path) -> tuple[list[float], list[float], str]:
-    """A dvclive TSV (step and one value column): steps, values and the value name."""
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Save and close a figure; no Software tag, so equal inputs give equal bytes."""
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    pyplot().close(fig)
+
+
+def wants_log(values: Sequence[float]) -> bool:
+    """Whether values are all positive and span LOG_SPAN or more."""
+    return bool(values) and min(values) > 0 and max(values) / min(values) >= LOG_SPAN
+
+
+def _xs(s: Series, epoch: bool) -> list[float]:
+    return [x + 1 if epoch else x for x, _ in s.points]
+
+
+def draw_series(
+    ax: Any, series: Sequence[Series], colour: str | None = None, epoch: bool = False
+) -> None:
+    """Each series a line (style by position), its band shaded; one colour for
+    all of them when `colour` is given, else one per series."""
+    for i, s in enumerate(series):
+        _styled(ax, s, colour or f"C{i}", i, epoch, s.label)
+
+
+def finish_axes(
+    ax: Any, title: str, x_title: str, y_title: str, series: Sequence[Series]
+) -> None:
+    """Titles, log scales where the data span decades, grid."""
+    from matplotlib.ticker import MaxNLocator
+
+    xs = [x for s in series for x, _ in s.points]
+    ys = [y for s in series for y in s.ys]
+    if wants_log(xs):
+        ax.set_xscale("log")
+    elif all(float(x).is_integer() for x in xs):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if wants_log(ys):
+        ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(x_title)
+    ax.set_ylabel(y_title)
+    ax.grid(alpha=0.3, which="both")
+
+
+def revision_figure(
+    path: Path,
+    title: str,
+    axes_titles: tuple[str, str],
+    revisions: Sequence[tuple[str, Sequence[Series]]],
+    epoch: bool = False,
+) -> None:
+    """One chart of the same series at several revisions: a colour per revision,
+    a line style per series, bands kept."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    labels = list(dict.fromkeys(s.label for _, ss in revisions for s in ss))
+    for (_, series), colour in zip(revisions, REVISION_COLOURS, strict=False):
+        for s in series:
+            _styled(ax, s, colour, labels.index(s.label), epoch)
+    finish_axes(ax, title, *axes_titles, [s for _, ss in revisions for s in ss])
+    handles = [
+        Line2D([], [], color=c, lw=3, label=name)
+        for (name, _), c in zip(revisions, REVISION_COLOURS, strict=False)
+    ]
+    if len(labels) > 1:
+        handles += [
+            Line2D(
+                [],
+                [],
+                color="black",
+                linestyle=STYLES[i % len(STYLES)][0],
+                marker=STYLES[i % len(STYLES)][1],
+                ms=3,
+                label=label,
+            )
+            for i, label in enumerate(labels)
+        ]
+    if any(s.band for _, ss in revisions for s in ss):
+        handles.append(Patch(color="grey", alpha=0.3, label="spread over seeds"))
+    ax.legend(handles=handles, fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _styled(
+    ax: Any, s: Series, colour: str, i: int, epoch: bool, label: str | None = None
+) -> None:
+    """One series in the i-th line style, its band shaded in the same colour."""
+    style, marker = STYLES[i % len(STYLES)]
+    ax.plot(_xs(s, epoch), s.ys, style, color=colour, marker=marker, ms=3, label=label)
+    if s.band:
+        ax.fill_between(
+            [x + 1 if epoch else x for x, _, _ in s.band],
+            [lo for _, lo, _ in s.band],
+            [hi for _, _, hi in s.band],
+            color=colour,
+            alpha=0.2,
+            linewidth=0,
+        )
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a plot data file on disk, or a DataError naming it."""
     try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f, delimiter="\t")
-            fields = [n for n in reader.fieldnames or [] if n not in ("timestamp",)]
-            if "step" not in fields or len(fields) < 2:
-                raise DataError(f"{path}: expected columns step and a value")
-            name = next(n for n in reversed(fields) if n != "step")
-            steps, values = [], []
-            for row in reader:
-                try:
-                    steps.append(float(row["step"]))
-                    values.append(float(row[name]))
-                except (TypeError, ValueError) as exc:
-                    raise DataError(
-                        f"{path}: line {reader.line_num}: not a number"
-                    ) from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
-    return steps, values, name
+    return parse_rows(str(path), data)
+
+
+def live_series(folder: Path, names: Sequence[str]) -> list[Series]:
+    """dvclive curves `names` (e.g. "train/loss") with their _min/_max bands."""
+    found = []
+    for name in names:
+        for suffix in ("", "_min", "_max"):
+            path = folder / f"{name}{suffix}.tsv"
+            if not path.is_file():
+                continue
+            rows = read_rows(path)
+            column = path.stem
+            for row_no, row in enumerate(rows, start=2):
+                try:
+                    float(row.get("step") or ""), float(row.get(column) or "")
+                except ValueError:
+                    raise DataError(f"{path}: line {row_no}: not a number") from None
+            for s in rows_series(rows, "step", [column]) or []:
+                label = name if not suffix else f"{name}{suffix}"
+                found.append(Series(label, s.points))
+    return fold_bands(found)
 
 
 def read_confusion(
@@ -64,87 +204,116 @@ def read_confusion(
     return labels, counts
 
 
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (files only, no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Any, path: Path) -> None:
-    """Save and close a figure; no Software tag, so equal inputs give equal bytes."""
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    pyplot().close(fig)
-
-
-def plot_curves(panels: Sequence[tuple[str, Sequence[Path]]], path: Path) -> None:
-    """One panel per (title, dvclive TSVs); the x axis is the epoch (step + 1)."""
+def panels_figure(
+    panels: Sequence[tuple[str, str, Sequence[Series]]],
+    path: Path,
+    epoch: bool = True,
+    x_title: str = "epoch",
+) -> None:
+    """Side-by-side charts of (title, y title, series) over a shared x meaning."""
     plt = pyplot()
-    from matplotlib.ticker import MaxNLocator
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6))
     axes = [axes] if len(panels) == 1 else list(axes)
-    for ax, (title, files) in zip(axes, panels, strict=True):
-        for file in files:
-            steps, values, name = read_curve(file)
-            label = f"{file.parent.name}/{name}"
-            ax.plot([s + 1 for s in steps], values, marker="o", ms=3, label=label)
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend()
+    for ax, (title, y_title, series) in zip(axes, panels, strict=True):
+        draw_series(ax, series, epoch=epoch)
+        finish_axes(ax, title, x_title, y_title, series)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
 
 
 def plot_confusion(
-    labels: Sequence[str], counts: Sequence[Sequence[int]], path: Path
+    labels: Sequence[str], counts: Sequence[Sequence[int]], seeds: int, path: Path
 ) -> None:
-    """Counts annotated; colour is the share of each actual class (row-normalised)."""
+    """Each row's share of its actual class (colour and %), counts pooled over
+    `seeds` networks (each classified every test image)."""
     plt = pyplot()
     shares = [[c / max(1, sum(row)) for c in row] for row in counts]
-    fig, ax = plt.subplots(figsize=(4.6, 4))
-    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i, row in enumerate(counts):
         for j, count in enumerate(row):
             colour = "white" if shares[i][j] > 0.5 else "black"
-            ax.text(j, i, str(count), ha="center", va="center", color=colour)
+            text = f"{shares[i][j]:.0%}\n({count:,})"
+            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=8)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
-    ax.set_title("CNN test confusion")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("actual class")
+    pooled = f", pooled over {seeds} seeds" if seeds > 1 else ""
+    ax.set_title(f"CNN test confusion (share of each actual class{pooled})", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of the actual class")
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def _tsvs(folder: Path, names: Sequence[str]) -> list[Path]:
-    return [folder / n for n in names if (folder / n).is_file()]
+def attention_series(path: Path, y: str, factor: float = 1.0) -> list[Series]:
+    """The benchmark's `y` / factor against sequence length, one series per method."""
+    series = rows_series(read_rows(path), "length", [y]) or []
+    for s in series:
+        s.points = [(x, v / factor) for x, v in s.points]
+    return series
 
 
-def write_figures(root: Path, dest: Path) -> set[str]:
+def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
     """Write the PNGs whose inputs exist into `dest`; return their file names."""
     written = set()
     cnn = root / CNN_PLOTS
-    loss, acc = _tsvs(cnn, ["train/loss.tsv"]), _tsvs(cnn, ["val/acc.tsv"])
-    if loss or acc:
-        panels = [("training loss", loss), ("validation accuracy", acc)]
-        plot_curves([p for p in panels if p[1]], dest / "cnn_curves.png")
+    loss, acc = live_series(cnn, ["train/loss"]), live_series(cnn, ["val/acc"])
+    band = f"mean of {seeds} seeds, band: lowest to highest" if seeds > 1 else ""
+    panels = [
+        (f"CNN training loss\n{band}".strip(), "loss (NLL, nats)", loss),
+        (f"CNN validation accuracy\n{band}".strip(), AXIS_TITLES["acc"], acc),
+    ]
+    panels = [p for p in panels if p[2]]
+    if panels:
+        panels_figure(panels, dest / "cnn_curves.png")
         written.add("cnn_curves.png")
     if (root / CNN_CONFUSION).is_file():
         labels, counts = read_confusion(root / CNN_CONFUSION, CNN_CLASSES)
         if labels:
-            plot_confusion(labels, counts, dest / "cnn_confusion.png")
+            plot_confusion(labels, counts, seeds, dest / "cnn_confusion.png")
             written.add("cnn_confusion.png")
     asr = root / ASR_PLOTS
-    losses = _tsvs(asr, ["train/loss.tsv", "val/loss.tsv"])
-    scores = _tsvs(asr, ["val/cer.tsv", "val/similarity.tsv"])
-    if losses or scores:
-        panels = [("loss", losses), ("validation scores", scores)]
-        plot_curves([p for p in panels if p[1]], dest / "asr_curves.png")
+    panels = [
+        ("ASR loss", AXIS_TITLES["loss"], live_series(asr, ["train/loss", "val/loss"])),
+        ("ASR validation CER", AXIS_TITLES["cer"], live_series(asr, ["val/cer"])),
+        (
+            "ASR validation similarity",
+            AXIS_TITLES["similarity"],
+            live_series(asr, ["val/similarity"]),
+        ),
+    ]
+    panels = [p for p in panels if p[2]]
+    if panels:
+        panels_figure(panels, dest / "asr_curves.png")
         written.add("asr_curves.png")
+    bench = [
+        ("time per call", "time (s)", root / ATTENTION_TIME, "seconds", 1.0),
+        (
+            "peak memory",
+            "peak memory (MiB)",
+            root / ATTENTION_MEMORY,
+            "peak_bytes",
+            2**20,
+        ),
+    ]
+    panels = [
+        (t, y, attention_series(p, c, f)) for t, y, p, c, f in bench if p.is_file()
+    ]
+    if panels:
+        panels_figure(
+            panels, dest / "attention.png", epoch=False, x_title=AXIS_TITLES["length"]
+        )
+        written.add("attention.png")
+    if (root / ATTENTION_ERROR).is_file():
+        series = rows_series(read_rows(root / ATTENTION_ERROR), "terms", ["rel_error"])
+        if series:
+            panels_figure(
+                [("McLaurin attention's error", AXIS_TITLES["rel_error"], series)],
+                dest / "attention_error.png",
+                epoch=False,
+                x_title=AXIS_TITLES["terms"],
+            )
+            written.add("attention_error.png")
     return written

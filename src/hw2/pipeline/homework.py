@@ -222,8 +222,8 @@ def run_all(root: Path, jobs: int, poll: float = 0.5) -> str:
 
 def table_command() -> list[str]:
     """`dvc exp show` as Markdown, restricted to the columns that matter."""
-    # A name used by params and a metrics file both (asr.json also records the
-    # decoder) is shown by DVC with its file: keep the params.yaml one.
+    # A name used by params and a metrics file both is shown by DVC with its
+    # file: keep the params.yaml one.
     names = "|".join(c.replace(".", r"\.") for c in TABLE_COLUMNS)
     keep = rf"^(params\.yaml:)?({names})$"
     return ["dvc", "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep", keep]

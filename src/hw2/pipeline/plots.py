@@ -7,6 +7,8 @@ train and validation `loss` alternated in one sparkline) and invents a
 `dvc_inferred_y_value` series for plots over differently named columns. Reading
 the definitions and the data files directly keeps each (file, column) its own
 series under the name the user gave the plot, and writes nothing to the repository.
+A file in long format (a row per x and per value of a text column, as the attention
+benchmark's `method`) gives one series per value of that column.
 """
 
 import csv
@@ -24,8 +26,9 @@ from hw2.core.errors import DataError
 from hw2.pipeline.dvc import RevisionFiles
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
-# Templates whose data is not a curve: compared as a whole.
-WHOLE_TEMPLATES = ("confusion", "confusion_normalized")
+# Templates whose data is not a curve (DVC's confusion and confusion_normalized,
+# the project's confusion_share): compared as a whole.
+WHOLE_TEMPLATE_PART = "confusion"
 # dvclive's bookkeeping columns: never a series of their own.
 BOOKKEEPING = ("step", "timestamp")
 
@@ -95,6 +98,10 @@ def _is_image(path: str) -> bool:
     return path.lower().endswith(IMAGE_SUFFIXES)
 
 
+def _is_whole(props: dict[str, Any], path: str) -> bool:
+    return WHOLE_TEMPLATE_PART in str(props.get("template") or "") or _is_image(path)
+
+
 def _entry(entry: Any) -> tuple[str, dict[str, Any]] | None:
     """(name, properties) of a plots list entry: `path` or `{name: {...}}`."""
     if isinstance(entry, str):
@@ -121,7 +128,7 @@ def top_level_specs(plots: Any) -> list[PlotSpec]:
             )
         else:  # the name is the file
             sources = (Source(name, _x_for(x, name), _columns(y)),)
-        whole = props.get("template") in WHOLE_TEMPLATES or _is_image(name)
+        whole = _is_whole(props, name)
         specs.append(PlotSpec(name, sources, whole))
     return specs
 
@@ -148,10 +155,9 @@ def plot_specs(
                 if file in covered:
                     continue
                 covered.add(file)
-                source = Source(file, _x_for(props.get("x"), file), None)
-                if props.get("template") not in WHOLE_TEMPLATES:
-                    source = Source(file, source.x, _columns(props.get("y")))
-                whole = props.get("template") in WHOLE_TEMPLATES or _is_image(file)
+                whole = _is_whole(props, file)
+                ys = None if whole else _columns(props.get("y"))
+                source = Source(file, _x_for(props.get("x"), file), ys)
                 specs.append(PlotSpec(file, (source,), whole))
     return specs
 
@@ -203,17 +209,42 @@ def points(
     return sorted(out)
 
 
-def _labels(keys: list[tuple[str, str]]) -> list[str]:
-    """Series labels: the column, or folder/column where columns repeat."""
-    counts = Counter(y for _, y in keys)
-    labels = [
-        y if counts[y] == 1 else f"{PurePosixPath(f).parent.name}/{y}" for f, y in keys
+def _groups(
+    rows: list[dict[str, Any]], skip: set[str]
+) -> list[tuple[tuple[str, ...], list[int]]]:
+    """The rows' indices by the values of their text columns (those outside `skip`
+    with a value that is not a number), in order of appearance; [((), all)] when
+    there is none."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    text = [
+        n
+        for n in names
+        if n not in skip
+        and n not in BOOKKEEPING
+        and any(_number(row.get(n)) is None for row in rows if n in row)
     ]
-    again = Counter(labels)
-    return [
-        lab if again[lab] == 1 else f"{f}: {y}"
-        for lab, (f, y) in zip(labels, keys, strict=True)
-    ]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(tuple(str(row.get(n)) for n in text), []).append(i)
+    return list(groups.items()) or [((), [])]
+
+
+def _labels(keys: list[tuple[str, str, tuple[str, ...]]]) -> list[str]:
+    """Series labels: the column, or folder/column where files share a column, then
+    the text values of a long file's rows in brackets."""
+    pairs = list(dict.fromkeys((f, y) for f, y, _ in keys))
+    counts = Counter(y for _, y in pairs)
+    first = {
+        (f, y): y if counts[y] == 1 else f"{PurePosixPath(f).parent.name}/{y}"
+        for f, y in pairs
+    }
+    again = Counter(first.values())
+    names = {
+        p: lab if again[lab] == 1 else f"{p[0]}: {p[1]}" for p, lab in first.items()
+    }
+    return [f"{names[f, y]} ({', '.join(g)})" if g else names[f, y] for f, y, g in keys]
 
 
 def load_plot(spec: PlotSpec, base: RevisionFiles, head: RevisionFiles) -> PlotData:
@@ -234,12 +265,17 @@ def load_plot(spec: PlotSpec, base: RevisionFiles, head: RevisionFiles) -> PlotD
         rows_b = parse_rows(source.file, b) if b is not None else []
         rows_h = parse_rows(source.file, h) if h is not None else []
         ys = source.ys or _value_columns(rows_b + rows_h, source.x)
-        for y in ys:
-            pb, ph = points(rows_b, source.x, y), points(rows_h, source.x, y)
-            if pb is None or ph is None:  # categorical x: compared as a whole
-                return plot
-            keys.append((source.file, y))
-            pairs.append((pb, ph))
+        skip = {source.x or "", *ys}
+        both = rows_b + rows_h
+        for group, index in _groups(both, skip):
+            part_b = [both[i] for i in index if i < len(rows_b)]
+            part_h = [both[i] for i in index if i >= len(rows_b)]
+            for y in ys:
+                pb, ph = points(part_b, source.x, y), points(part_h, source.x, y)
+                if pb is None or ph is None:  # categorical x: compared as a whole
+                    return plot
+                keys.append((source.file, y, group))
+                pairs.append((pb, ph))
     plot.curves = [
         Curve(label, pb, ph)
         for label, (pb, ph) in zip(_labels(keys), pairs, strict=True)

@@ -1,16 +1,26 @@
 """A pull-request comment a reviewer reads at a glance, and `make diff` prints.
 
-The workspace (the branch after `dvc repro`) against a base revision: the headline
-metrics of each study first, labelled within or beyond noise (hw2.pipeline.compare),
-the other changed metrics folded away, the params that changed (`dvc params diff`),
-and one row per changed curve (last values and sparklines; hw2.pipeline.plots).
-Its length depends on what changed, not on how many metrics and plots exist.
+The workspace (the branch after `dvc repro`) against a base revision:
+
+1. warnings first: other data on the two sides (any `data.*` param, or the
+   data's recorded shape), a committed dvc.lock that does not match its code
+   (hw2.pipeline.checks);
+2. the headline metric of each study, each with its direction (better / worse,
+   from hw2.pipeline.catalog) and its noise label (hw2.pipeline.compare); the
+   other metrics that changed folded below;
+3. the params that changed (`dvc params diff`);
+4. the changed plots as pictures, base and branch in one chart each (a colour
+   per revision), with the curves' last values folded below.
+
+The same blocks are written as GitHub Markdown (the comment; CI posts it with
+CML, which uploads the pictures) or as terminal text (`make diff`).
 """
 
 import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,95 +29,135 @@ import yaml
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir
 from hw2.pipeline import dvc
-from hw2.pipeline.checks import comment_warnings
+from hw2.pipeline.catalog import DATA_OF, DATA_SHAPE, Metric, describe, scale_for, short
+from hw2.pipeline.checks import comment_warnings, data_changes
 from hw2.pipeline.compare import (
-    HEADLINES,
-    SIGNIFICANT_DIGITS,
+    BEYOND,
     Change,
-    Headline,
     Value,
     compare,
     metric_paths,
     read_metrics,
-    rounded,
     split_headlines,
 )
+from hw2.pipeline.document import (
+    Alert,
+    Block,
+    Folded,
+    Heading,
+    Image,
+    Marker,
+    Note,
+    Para,
+    Table,
+    to_markdown,
+    to_text,
+)
 from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.figures import pyplot, save_figure
-from hw2.pipeline.plots import Curve, PlotData, load_plots
-from hw2.pipeline.runs import cell, markdown_table
+from hw2.pipeline.figures import revision_figure
+from hw2.pipeline.plots import PlotSpec, plot_specs
+from hw2.pipeline.series import Series, axis_titles, plot_props, spec_series
 
-MARKER = "<!-- hw2-dvc-pr-comment -->"
+MARKER = "hw2-dvc-pr-comment"
 SPARKS = "▁▂▃▄▅▆▇█"
 MAX_SPARK = 24
-# Curve rows shown before the rest is folded into a <details> block.
-MAX_CURVE_ROWS = 6
 NOISE_RULE = (
-    "A change is listed when it shows at the reported precision (whole numbers "
-    f"in full, others to {SIGNIFICANT_DIGITS} significant digits). It is **beyond "
-    "noise** when |Δ| > "
-    "√(a² + b²), a and b the two sides' 95% half-widths (from `X_ci95`, or "
-    "1.96·`X_std`/√seeds); a side without an interval borrows the other's; "
-    "*no interval*: neither side has one."
+    "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
+    "(over seeds and test items for a metric with several seeds, over the test "
+    "items of one training run otherwise). **within noise**: |Δ| ≤ √(a² + b²), "
+    "a and b the two sides' 95 % half-widths; **beyond noise**: larger, both "
+    "sides over several seeds; **noise unknown: one seed**: larger than one "
+    "run's interval, which leaves out run-to-run noise (on the ASR sample about "
+    "3x wider); **different data**: see the warning; **no interval**: nothing "
+    "to judge by. Changes are listed when they show at the printed precision."
 )
 
 
-def diff_table(markdown: str) -> str | None:
-    """DVC's --md diff table, or None when it has a header and no rows."""
-    lines = [line for line in markdown.strip().splitlines() if line.startswith("|")]
-    return "\n".join(lines) if len(lines) > 2 else None
-
-
-def _value(v: Value | None) -> str:
+def _value_text(v: Value | None, change: Change) -> str:
     if v is None:
         return "–"
-    text = rounded(v.value)
-    if v.low is not None and v.high is not None and v.high > v.low:
-        text += f" ± {(v.high - v.low) / 2:.2g}"
+    scale = change.scale
+    text = scale.text(v.value)
+    if v.std is not None:
+        text += f" ± {scale.text(v.std)}"
+    if v.has_interval:
+        text += f" [{scale.text(v.low)}, {scale.text(v.high)}]"
     return text
 
 
-def _delta(change: Change) -> str:
-    d = change.delta
-    return "–" if d is None or not change.changed else f"{d:+.{SIGNIFICANT_DIGITS}g}"
+def _delta_text(change: Change) -> str:
+    if change.old is None or change.new is None or not change.changed:
+        return "–"
+    return change.scale.delta(change.old.value, change.new.value)
 
 
-def _verdict(change: Change) -> str:
-    verdict = change.verdict
-    return f"**{verdict}**" if verdict == "beyond noise" else verdict
+def _verdict_text(change: Change) -> str:
+    return f"**{change.verdict}**" if change.verdict == BEYOND else change.verdict
 
 
-def _row(first: Sequence[str], change: Change) -> list[str]:
-    cells = [_value(change.old), _value(change.new), _delta(change)]
-    return [*first, *cells, _verdict(change)]
+def metric_row(change: Change, first: Sequence[str]) -> list[str]:
+    """Cells: `first`, base, this PR, change, direction, noise."""
+    cells = [_value_text(change.old, change), _value_text(change.new, change)]
+    direction = change.direction or "–"
+    return [*first, *cells, _delta_text(change), direction, _verdict_text(change)]
 
 
-def metrics_section(
-    changes: Sequence[Change], base: str, headlines: Sequence[Headline] = HEADLINES
-) -> list[str]:
-    """The headline table, then the other changed metrics in a <details> block."""
+def _label(change: Change) -> str:
+    metric = change.metric
+    return metric.label if metric.label != metric.key else f"`{change.key}`"
+
+
+def metrics_blocks(
+    changes: Sequence[Change], base: str, headlines: Sequence[Metric] | None = None
+) -> list[Block]:
+    """The headline table, then the other changed metrics folded."""
     heads, rest = split_headlines(changes, headlines)
-    cols = [f"`{base}`", "this PR", "change", "noise"]
-    lines = ["### Metrics", ""]
+    cols = [f"`{base}`", "this PR", "change", "direction", "noise"]
+    blocks: list[Block] = [Heading("Metrics")]
     if heads:
-        rows = [_row([label], c) for label, c in heads]
-        lines += [markdown_table(["headline", *cols], rows), ""]
+        rows = [metric_row(c, [_label(c)]) for c in heads]
+        blocks.append(Table(["headline", *cols], rows))
     else:
-        lines += ["_No headline metric in either revision._", ""]
+        blocks.append(Para("*No headline metric in either revision.*"))
     moved = [c for c in rest if c.changed]
     if not moved:
-        lines += [f"_No other metric changed ({len(rest)} compared)._", ""]
-        return lines
+        blocks.append(Para(f"*No other metric changed ({len(rest)} compared).*"))
+        return blocks
+    ways = Counter(c.direction for c in moved if c.direction)
     verdicts = Counter(c.verdict for c in moved)
-    counts = ", ".join(f"{n} {v}" for v, n in verdicts.most_common())
+    counts = "; ".join(
+        ", ".join(f"{n} {what}" for what, n in tally.most_common())
+        for tally in (ways, verdicts)
+        if tally
+    )
     summary = (
-        f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed ({counts}); "
+        f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed ({counts}), "
         f"{len(rest) - len(moved)} unchanged"
     )
-    rows = [_row([f"`{cell(c.path)}`", cell(c.key)], c) for c in moved]
-    lines += [f"<details><summary>{summary}</summary>", ""]
-    lines += [markdown_table(["file", "metric", *cols], rows), "", "</details>", ""]
-    return lines
+    rows = [metric_row(c, [f"`{c.path}`", _label(c)]) for c in moved]
+    blocks.append(Folded(summary, [Table(["file", "metric", *cols], rows)]))
+    return blocks
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return short(float(value))
+    return str(value)
+
+
+def params_blocks(diff: Mapping[str, Any]) -> list[Block]:
+    """The params that changed, from `dvc params diff --json`."""
+    rows = []
+    for file, params in (diff or {}).items():
+        for key, values in (params or {}).items():
+            if isinstance(values, dict):
+                old, new = values.get("old"), values.get("new")
+                rows.append([file, f"`{key}`", _shown(old), _shown(new)])
+    if not rows:
+        return [Heading("Params"), Para("*No param changed.*")]
+    return [Heading("Params"), Table(["file", "param", "base", "this PR"], rows)]
 
 
 def sparkline(values: Sequence[float], low: float, high: float) -> str:
@@ -124,21 +174,68 @@ def sparkline(values: Sequence[float], low: float, high: float) -> str:
     )
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4g}"
+@dataclass
+class PlotChange:
+    """One plot of dvc.yaml at both revisions: its status and series."""
+
+    spec: PlotSpec
+    status: str  # new, removed, changed or unchanged
+    base: list[Series] | None  # None: not curves (an image, a confusion matrix)
+    head: list[Series] | None
+
+    @property
+    def name(self) -> str:
+        """The plot's name in dvc.yaml."""
+        return self.spec.name
+
+    def changed_series(self) -> list[tuple[str, Series | None, Series | None]]:
+        """(label, base, head) of each series whose points or band differ."""
+        old = {s.label: s for s in self.base or []}
+        new = {s.label: s for s in self.head or []}
+        out = []
+        for label in dict.fromkeys([*new, *old]):
+            a, b = old.get(label), new.get(label)
+            if a is None or b is None or (a.points, a.band) != (b.points, b.band):
+                out.append((label, a, b))
+        return out
 
 
-def curve_row(plot: str, curve: Curve) -> list[str]:
-    """Last values, change and both sparklines (one scale) of a curve."""
-    ys = [y for _, y in curve.base + curve.head] or [0.0]
-    last_b = curve.base[-1][1] if curve.base else None
-    last_h = curve.head[-1][1] if curve.head else None
-    change = "–" if last_b is None or last_h is None else f"{last_h - last_b:+.4g}"
-    sparks = [
-        sparkline([y for _, y in pts], min(ys), max(ys)) or "–"
-        for pts in (curve.base, curve.head)
-    ]
-    return [cell(plot), cell(curve.label), _fmt(last_b), _fmt(last_h), change, *sparks]
+def load_plot_changes(
+    dvc_yaml: Mapping[str, Any], base: RevisionFiles, head: RevisionFiles
+) -> list[PlotChange]:
+    """Every plot of dvc.yaml (the head's) at both revisions, each curve once."""
+
+    def list_files(path: str) -> list[str]:
+        return sorted(set(base.files(path)) | set(head.files(path)))
+
+    out = []
+    for spec in plot_specs(dvc_yaml, list_files):
+        raw_b = [base.read_bytes(s.file) for s in spec.sources]
+        raw_h = [head.read_bytes(s.file) for s in spec.sources]
+        if all(r is None for r in raw_b):
+            status = "new"
+        elif all(r is None for r in raw_h):
+            status = "removed"
+        else:
+            status = "unchanged" if raw_b == raw_h else "changed"
+        series_b = spec_series(spec, base.read_bytes)
+        series_h = spec_series(spec, head.read_bytes)
+        out.append(PlotChange(spec, status, series_b, series_h))
+    return out
+
+
+def curve_row(plot: str, label: str, old: Series | None, new: Series | None) -> list:
+    """Last values, change and both sparklines (one scale) of a series."""
+    ys = [y for s in (old, new) if s for y in s.ys] or [0.0]
+    last_b = old.ys[-1] if old and old.ys else None
+    last_h = new.ys[-1] if new and new.ys else None
+    column = (new or old).column if (new or old) else label
+    unit = describe("", column or label).unit
+    scale = scale_for([v for v in (last_b, last_h) if v is not None], unit)
+    change = "–" if last_b is None or last_h is None else scale.delta(last_b, last_h)
+    sparks = [sparkline(s.ys, min(ys), max(ys)) if s else "–" for s in (old, new)]
+    shown = ["–" if v is None else scale.text(v) for v in (last_b, last_h)]
+    return [plot, label, *shown, change, *sparks]
 
 
 def slug(name: str) -> str:
@@ -146,78 +243,54 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "plot"
 
 
-def plot_png(plot: PlotData, base_label: str, path: Path) -> None:
-    """Base (dashed) vs head (solid) curves of one plot, one colour per series."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for i, curve in enumerate(plot.curves):
-        for label, pts, style in [
-            (base_label, curve.base, "--"),
-            ("this PR", curve.head, "-"),
-        ]:
-            if pts:
-                xs, ys = zip(*pts, strict=True)
-                ax.plot(
-                    xs,
-                    ys,
-                    style,
-                    color=f"C{i}",
-                    marker="o",
-                    ms=3,
-                    label=f"{curve.label} ({label})",
-                )
-    ax.set_title(plot.name, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def plots_section(
-    plots: Sequence[PlotData],
+def plots_blocks(
+    plots: Sequence[PlotChange],
     base: str,
+    props: Mapping[str, Mapping[str, Any]],
     plots_dir: Path | None,
-    artifact_url: str | None,
-) -> list[str]:
-    """Changed curves as rows (the first few shown), other changed plots by name,
-    the unchanged ones counted."""
-    lines = ["### Plots", ""]
+    link_dir: Path,
+) -> list[Block]:
+    """Pictures of the changed plots (when plots_dir is given), their curves'
+    last values folded, other changed plots by name, unchanged ones counted."""
+    blocks: list[Block] = [Heading("Plots")]
     if not plots:
-        return lines + ["_No plots declared in dvc.yaml._", ""]
+        return blocks + [Para("*No plots declared in dvc.yaml.*")]
     moved = [p for p in plots if p.status != "unchanged"]
-    rows = [curve_row(p.name, c) for p in moved for c in p.curves if c.changed]
-    header = ["plot", "series", f"`{base}` last", "this PR last", "change"]
-    header += [f"`{base}`", "this PR"]
-    if rows:
-        lines += [markdown_table(header, rows[:MAX_CURVE_ROWS]), ""]
-    if rows[MAX_CURVE_ROWS:]:
-        more = rows[MAX_CURVE_ROWS:]
-        lines += [f"<details><summary>{len(more)} more curves changed</summary>", ""]
-        lines += [markdown_table(header, more), "", "</details>", ""]
-    others = [p for p in moved if not p.curves]
-    if others:
-        names = ", ".join(f"`{cell(p.name)}` ({p.status})" for p in others)
-        lines += [f"Also changed: {names}.", ""]
+    drawn = [p for p in moved if p.changed_series()]
     if not moved:
-        lines += ["_No plot changed._", ""]
+        blocks.append(Para("*No plot changed.*"))
+    if drawn and plots_dir is not None:
+        with atomic_dir(plots_dir) as tmp:
+            for p in drawn:
+                title = str(props.get(p.name, {}).get("title") or p.name)
+                epoch = all(s.x == "step" for s in p.spec.sources)
+                revisions = [(base, p.base or []), ("this PR", p.head or [])]
+                axes = axis_titles(p.spec, props.get(p.name))
+                revision_figure(
+                    tmp / f"{slug(p.name)}.png", title, axes, revisions, epoch
+                )
+        for p in drawn:
+            target = Path(os.path.relpath(plots_dir / f"{slug(p.name)}.png", link_dir))
+            blocks.append(
+                Image(f"{p.name}: {base} (blue) vs this PR (orange)", target.as_posix())
+            )
+    rows = [curve_row(p.name, *c) for p in drawn for c in p.changed_series()]
+    if rows:
+        header = ["plot", "series", f"`{base}` last", "this PR last", "change"]
+        header += [f"`{base}`", "this PR"]
+        summary = (
+            f"Last values of the {len(rows)} changed curve{'s' * (len(rows) != 1)}"
+        )
+        blocks.append(Folded(summary, [Table(header, rows)]))
+    others = [p for p in moved if not p.changed_series()]
+    if others:
+        names = ", ".join(f"`{p.name}` ({p.status})" for p in others)
+        blocks.append(Para(f"Also changed: {names}."))
     same = [p for p in plots if p.status == "unchanged"]
     if same:
-        names = ", ".join(f"`{cell(p.name)}`" for p in same)
-        plural = "s" * (len(same) != 1)
-        lines += [f"<details><summary>{len(same)} plot{plural} unchanged</summary>", ""]
-        lines += [names, "", "</details>", ""]
-    with_curves = [p for p in moved if any(c.changed for c in p.curves)]
-    if plots_dir is not None and with_curves:
-        with atomic_dir(plots_dir) as tmp:
-            for p in with_curves:
-                plot_png(p, base, tmp / f"{slug(p.name)}.png")
-        where = (
-            f"the [workflow run's artifacts]({artifact_url})"
-            if artifact_url
-            else f"`{plots_dir}`"
-        )
-        lines += [f"Base vs this PR as PNGs ({len(with_curves)}) in {where}.", ""]
-    return lines
+        names = ", ".join(f"`{p.name}`" for p in same)
+        blocks.append(Para(f"Unchanged: {names}."))
+    return blocks
 
 
 def _dvc_yaml(files: RevisionFiles) -> dict[str, Any]:
@@ -232,44 +305,53 @@ def _dvc_yaml(files: RevisionFiles) -> dict[str, Any]:
     return tree if isinstance(tree, dict) else {}
 
 
-def build_comment(
+def comment_blocks(
     base: str,
     root: str | Path = ".",
     plots_dir: str | Path | None = None,
-    artifact_url: str | None = None,
-    headlines: Sequence[Headline] = HEADLINES,
-) -> str:
-    """The comment's Markdown: the workspace against `base` (plots_dir under root)."""
+    link_dir: str | Path | None = None,
+    headlines: Sequence[Metric] | None = None,
+) -> list[Block]:
+    """The comment's blocks: the workspace against `base`. PNGs go to
+    `plots_dir` (under root), linked relative to `link_dir` (default root)."""
     root = Path(root)
     dvc.check_commit(base, root)
     old, new = RevisionFiles(root, base), RevisionFiles(root)
     old_yaml, new_yaml = _dvc_yaml(old), _dvc_yaml(new)
     paths = list(dict.fromkeys(metric_paths(new_yaml) + metric_paths(old_yaml)))
-    changes = compare(read_metrics(old, paths), read_metrics(new, paths))
-    params = diff_table(dvc.run(["dvc", "params", "diff", base, "--md"], root))
-    lines = [
-        MARKER,
-        f"## DVC: this pull request against `{base}`",
-        "",
-        "The results of this branch's workspace (after `dvc repro`) against those "
-        f"committed at `{base}`.",
-        "",
-        # hw2.pipeline.checks: other data at the base, or a stale dvc.lock
-        *[f"> **Warning:** {w}\n" for w in comment_warnings(root, base)],
-        "",
+    # what the data stages recorded about the data is the warning's, not a result
+    paths = [p for p in paths if p not in DATA_SHAPE.values()]
+    data = data_changes(root, base)
+    moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
+    changes = compare(read_metrics(old, paths), read_metrics(new, paths), moved)
+    params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
+    blocks: list[Block] = [
+        Marker(MARKER),
+        Heading(f"DVC: this pull request against `{base}`", 2),
+        Para(
+            "The results of this branch's workspace (after `dvc repro`) against "
+            f"those committed at `{base}`."
+        ),
     ]
-    lines += metrics_section(changes, base, headlines)
-    lines += ["### Params", "", params or "_No param changed._", ""]
+    blocks += [Alert(w) for w in comment_warnings(root, base, data=data)]
+    blocks += metrics_blocks(changes, base, headlines)
+    blocks += params_blocks(params if isinstance(params, dict) else {})
     out_dir = None if plots_dir is None else root / plots_dir
-    lines += plots_section(load_plots(new_yaml, old, new), base, out_dir, artifact_url)
-    lines += ["---", f"<sub>{NOISE_RULE}</sub>"]
-    return "\n".join(lines).rstrip() + "\n"
+    link = root if link_dir is None else Path(link_dir)
+    plots = load_plot_changes(new_yaml, old, new)
+    blocks += plots_blocks(plots, base, plot_props(new_yaml), out_dir, link)
+    blocks.append(Note(NOISE_RULE))
+    return blocks
 
 
-def actions_run_url(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The GitHub Actions run's page (where its artifacts are), outside CI None."""
-    parts = [environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY")]
-    run_id = environ.get("GITHUB_RUN_ID")
-    if not all(parts) or not run_id:
-        return None
-    return f"{parts[0]}/{parts[1]}/actions/runs/{run_id}"
+def build_comment(
+    base: str,
+    root: str | Path = ".",
+    plots_dir: str | Path | None = None,
+    link_dir: str | Path | None = None,
+    fmt: str = "markdown",
+    headlines: Sequence[Metric] | None = None,
+) -> str:
+    """The comment as Markdown (fmt="markdown") or terminal text (fmt="text")."""
+    blocks = comment_blocks(base, root, plots_dir, link_dir, headlines)
+    return to_text(blocks) if fmt == "text" else to_markdown(blocks)

@@ -1,4 +1,5 @@
-"""The results report: runs beside the homework's full-data references, as Markdown.
+"""The results report: runs grouped by what they varied, beside the homework's
+full-data references, as Markdown.
 
 `build_report` renders the workspace (the metrics files the pipeline wrote) into
 reports/results.md with PNG figures; it reads nothing but files, so it can be a DVC
@@ -14,36 +15,64 @@ from typing import Any
 
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
-from hw2.oct import names as cnn_names
-from hw2.pipeline.figures import write_figures
-from hw2.pipeline.runs import (
-    ASR_COLUMNS,
+from hw2.pipeline.catalog import (
     ASR_JSON,
     ASR_PLOTS,
-    ASR_REFERENCES,
     ASR_TRANSCRIPTS,
+    ATTENTION_DETAILS,
+    ATTENTION_ERROR,
     ATTENTION_JSON,
-    ATTENTION_PNGS,
-    CNN_COLUMNS,
+    ATTENTION_MEMORY,
+    ATTENTION_TIME,
     CNN_CONFUSION,
+    CNN_DETAILS,
     CNN_JSON,
     CNN_PLOTS,
-    CNN_REFERENCES,
+    SEEDS_KEY,
+    human,
+    short,
+)
+from hw2.pipeline.figures import read_rows, write_figures
+from hw2.pipeline.runs import (
+    ASR,
+    CNN,
+    REFERENCES,
+    STUDIES,
     Run,
+    Study,
     cell,
     experiment_runs,
-    flatten,
-    format_value,
+    format_param,
+    group_runs,
     has_results,
     markdown_table,
     read_json,
-    runs_table,
+    study_table,
     workspace_run,
 )
 
 N_TRANSCRIPTS = 5
-# Enough to see what attention.json holds without turning the report into a dump.
-MAX_ATTENTION_ROWS = 24
+# Every file the report stage reads (where present): its deps in dvc.yaml.
+INPUTS = (
+    CNN_JSON,
+    CNN_DETAILS,
+    CNN_CONFUSION,
+    CNN_PLOTS,
+    ASR_JSON,
+    ASR_TRANSCRIPTS,
+    ASR_PLOTS,
+    ATTENTION_JSON,
+    ATTENTION_DETAILS,
+    ATTENTION_TIME,
+    ATTENTION_MEMORY,
+    ATTENTION_ERROR,
+)
+PLUS_MINUS = (
+    "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval: "
+    "for the CNN over seeds and test images, for the ASR (one training seed) over "
+    "its test clips only, which leaves out run-to-run noise (on the sample, three "
+    "Transformer seeds spread about three times wider; docs/noise.md)."
+)
 
 
 def read_transcripts(path: Path, n: int) -> list[tuple[str, str, str]]:
@@ -71,7 +100,7 @@ def read_transcripts(path: Path, n: int) -> list[tuple[str, str, str]]:
 
 
 def _missing(what: str, stage: str) -> str:
-    return f"_Not run yet: {what} is missing (stage `{stage}`)._"
+    return f"*Not run yet: {what} is missing (stage `{stage}`).*"
 
 
 def data_note(images: Any, speech: Any) -> str:
@@ -92,42 +121,62 @@ def data_note(images: Any, speech: Any) -> str:
     )
 
 
-def _abbreviate(value: Any) -> str:
-    if isinstance(value, list):
-        head = ", ".join(format_value(v, True) for v in value[:4])
-        return f"[{head}{', …' if len(value) > 4 else ''}] ({len(value)})"
-    return format_value(value, True)
-
-
 def _image(label: str, target: Path, page: Path) -> str:
     return f"![{label}]({Path(os.path.relpath(target, page.parent)).as_posix()})"
 
 
-def cnn_section(
-    runs: Sequence[Run], ws: Run, page: Path, figs: dict[str, Path]
-) -> list[str]:
-    """The CNN table, per-class accuracy and figures (Markdown lines)."""
+def _group_title(keys: Sequence[str], study: Study) -> str:
+    names = ", ".join(f"`{k}`" for k in keys)
+    return f"Varying {names}" if keys else "Baseline"
+
+
+def grouped_tables(study: Study, runs: Sequence[Run], baseline: Run) -> list[str]:
+    """One table per set of params the runs (or the references) varied: the
+    baseline first, then the runs, then the homework's full-data rows."""
+    refs = REFERENCES.get(study.title, {})
+    groups = {g.keys: g.runs for g in group_runs(runs, baseline, study)}
+    for keys in refs:
+        groups.setdefault(keys, [])
+    if not groups:
+        groups[()] = []
+    data_key = next(k for k in study.names if k.startswith("data."))
+    lines = []
+    for keys, members in groups.items():
+        params = [data_key, *(k for k in keys if k != data_key)]
+        first = [baseline] if has_results(baseline, study.columns) else []
+        rows = [*first, *members, *refs.get(keys, ())]
+        lines += [f"### {_group_title(keys, study)}", ""]
+        lines += [study_table(study, rows, params), ""]
+    return lines
+
+
+def _cnn_value(run: Run, key: str) -> Any:
+    """A CNN result from its details file, or from cnn.json (the older layout)."""
+    value = run.metric(CNN_DETAILS, key)
+    return run.metric(CNN_JSON, key) if value is None else value
+
+
+def _seeds(run: Run) -> int:
+    seeds = _cnn_value(run, SEEDS_KEY)
+    return seeds if isinstance(seeds, int) else 1
+
+
+def cnn_section(ws: Run, page: Path, figs: dict[str, Path]) -> list[str]:
+    """The CNN's results, per-class accuracy and figures (Markdown lines)."""
     lines = ["## CNN on OCTMNIST", ""]
     if CNN_JSON not in ws.metrics:
         lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
-    lines += [runs_table(runs, CNN_COLUMNS, CNN_REFERENCES), ""]
-    cnn = ws.metrics.get(CNN_JSON, {})
-    ci, std = cnn.get(cnn_names.TEST_ACC_CI95), cnn.get(cnn_names.std_key("test_acc"))
-    if isinstance(ci, list) and len(ci) == 2 and isinstance(std, int | float):
+    lines += grouped_tables(CNN, [], ws)
+    per_class = _cnn_value(ws, "test_acc_per_class")
+    if isinstance(per_class, dict):
+        rows = [[cell(str(k)), human(float(v))] for k, v in per_class.items()]
         lines += [
-            f"Workspace test accuracy over {cnn.get(cnn_names.SEEDS)} seeds: "
-            f"{format_value(cnn.get(cnn_names.TEST_ACC), True)} "
-            f"(std {format_value(std, True)}, 95 % interval "
-            f"{format_value(ci[0], True)}–{format_value(ci[1], True)}, "
-            "resampling test images and seeds).",
+            f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
+            "test split is balanced, 250 images a class):",
+            "",
+            markdown_table(["class", "test accuracy"], rows),
             "",
         ]
-    per_class = cnn.get(cnn_names.TEST_ACC_PER_CLASS)
-    if isinstance(per_class, dict):
-        parts = [
-            f"{cell(str(k))} {format_value(v, True)}" for k, v in per_class.items()
-        ]
-        lines += ["Workspace test accuracy per class: " + ", ".join(parts) + ".", ""]
     if "cnn_curves.png" in figs:
         lines += [_image("CNN curves", figs["cnn_curves.png"], page), ""]
     else:
@@ -139,20 +188,19 @@ def cnn_section(
     return lines
 
 
-def asr_section(
-    runs: Sequence[Run], ws: Run, root: Path, page: Path, figs: dict[str, Path]
-) -> list[str]:
-    """The ASR table, curves and example transcripts (Markdown lines)."""
+def asr_section(ws: Run, root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
+    """The ASR's results, curves and example transcripts (Markdown lines)."""
     lines = ["## Speech recognition on LJ Speech", ""]
     if ASR_JSON not in ws.metrics:
         lines += [_missing(ASR_JSON, "evaluate_asr"), ""]
-    lines += [runs_table(runs, ASR_COLUMNS, ASR_REFERENCES), ""]
     lines += [
-        "Similarities are textdistance's normalised jaccard, cosine and "
-        "Damerau-Levenshtein between the reference and the greedy transcript "
-        "(higher is better); CER and WER are error rates (lower is better).",
+        "CER and WER are error rates (lower is better; WER above 1 counts inserted "
+        "words); Jaccard, cosine and Damerau-Levenshtein (D-L) are textdistance's "
+        "normalised similarities between reference and greedy transcript (higher "
+        "is better); loss is the test cross-entropy with label smoothing (nats).",
         "",
     ]
+    lines += grouped_tables(ASR, [], ws)
     if "asr_curves.png" in figs:
         lines += [_image("ASR curves", figs["asr_curves.png"], page)]
     else:
@@ -167,21 +215,127 @@ def asr_section(
     return lines + [""]
 
 
-def attention_section(root: Path, page: Path) -> list[str]:
-    """The McLaurin attention benchmark: its numbers and its two PNGs."""
+def _get(tree: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(key)
+    return tree
+
+
+def _num(value: Any, unit: str = "") -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "–"
+    return human(float(value), unit) if unit else short(float(value))
+
+
+def attention_summary(bench: dict[str, Any]) -> list[str]:
+    """The benchmark's headline numbers with units, plain and causal side by side."""
+    rows = []
+    for label, key, unit in [
+        ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
+        (
+            "peak memory, softmax ÷ McLaurin, same length",
+            "memory_ratio_at_max_len",
+            "x",
+        ),
+        ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
+        ("… interpolated (tokens)", "crossover_len_interpolated", ""),
+        ("… by operation count (tokens)", "theoretical_crossover_len", ""),
+    ]:
+        rows.append(
+            [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
+        )
+    return [markdown_table(["", "non-causal", "causal"], rows), ""]
+
+
+def attention_lengths(root: Path) -> list[str]:
+    """Per sequence length: each method's time and peak memory, and the speed-up."""
+    times: dict[tuple[int, str], float] = {}
+    memory: dict[tuple[int, str], float] = {}
+    for path, store, column in [
+        (root / ATTENTION_TIME, times, "seconds"),
+        (root / ATTENTION_MEMORY, memory, "peak_bytes"),
+    ]:
+        if path.is_file():
+            for row in read_rows(path):
+                try:
+                    store[(int(row["length"]), row["method"])] = float(row[column])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise DataError(
+                        f"{path}: expected length, method, {column}"
+                    ) from exc
+    if not times:
+        return []
+    lengths = sorted({n for n, _ in times})
+    rows = []
+    for n in lengths:
+        row = [f"{n:,}"]
+        for suffix in ("", "_causal"):
+            soft, mcl = (
+                times.get((n, "softmax" + suffix)),
+                times.get((n, "mclaurin" + suffix)),
+            )
+            row += [
+                "–" if soft is None else f"{soft * 1e3:,.3f}",
+                "–" if mcl is None else f"{mcl * 1e3:,.3f}",
+                "–" if not soft or not mcl else f"{soft / mcl:,.2f}×",
+            ]
+        for method in ("softmax", "mclaurin"):
+            peak = memory.get((n, method))
+            row.append("–" if peak is None else f"{peak / 2**20:,.2f}")
+        rows.append(row)
+    header = [
+        "L (tokens)",
+        "softmax (ms)",
+        "McLaurin (ms)",
+        "speed-up",
+        "causal softmax (ms)",
+        "causal McLaurin (ms)",
+        "causal speed-up",
+        "softmax peak (MiB)",
+        "McLaurin peak (MiB)",
+    ]
+    return [markdown_table(header, rows), ""]
+
+
+def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
+    """The McLaurin attention benchmark: headline, per-length table, error, figures."""
     lines = ["## Linear attention (McLaurin series)", ""]
-    if not (root / ATTENTION_JSON).is_file():
+    # the whole record where the benchmark writes one beside its headline numbers
+    found = [p for p in (ATTENTION_DETAILS, ATTENTION_JSON) if (root / p).is_file()]
+    if not found:
         return lines + [_missing(ATTENTION_JSON, "bench_attention"), ""]
-    flat = flatten(read_json(root / ATTENTION_JSON))
-    rows = [[f"`{cell(k)}`", _abbreviate(v)] for k, v in flat.items()]
-    if len(rows) > MAX_ATTENTION_ROWS:
-        rows = rows[:MAX_ATTENTION_ROWS] + [["…", f"{len(flat)} values in all"]]
-    lines += [markdown_table(["key", "value"], rows), ""]
-    for kind, name in ATTENTION_PNGS.items():
-        if (root / name).is_file():
-            lines += [_image(f"attention {kind}", root / name, page), ""]
-        else:
-            lines += [_missing(name, "bench_attention"), ""]
+    bench = read_json(root / found[0])
+    if not isinstance(bench, dict):
+        raise DataError(f"{root / found[0]}: expected a JSON object")
+    settings = bench.get("settings") if isinstance(bench.get("settings"), dict) else {}
+    if settings:
+        described = ", ".join(
+            f"{k.replace('_', ' ')} {format_param(settings[k])}"
+            for k in ("head_dim", "terms", "threads", "device", "timing")
+            if k in settings
+        )
+        lines += [f"Settings: {described}.", ""]
+    lines += attention_summary(bench)
+    lines += attention_lengths(root)
+    errors, causal = bench.get("rel_error"), bench.get("rel_error_causal")
+    if isinstance(errors, dict):
+        rows = [
+            [str(k), _num(v), _num(_get(causal, str(k)))] for k, v in errors.items()
+        ]
+        lines += [
+            "Relative error of McLaurin attention against softmax, by series terms K:",
+            "",
+            markdown_table(["K", "relative error", "causal"], rows),
+            "",
+        ]
+    for name, label in [
+        ("attention.png", "attention time and memory"),
+        ("attention_error.png", "attention error"),
+    ]:
+        if name in figs:
+            lines += [_image(label, figs[name], page), ""]
     return lines
 
 
@@ -191,42 +345,51 @@ def render_results(root: Path, page: Path, figs: dict[str, Path], ws: Run) -> st
         "# Results",
         "",
         "Written by the `report` stage from the metrics files of the workspace. "
-        "Rows in *italics* are the homework report's results on the **full data** "
-        "(references); `make report` also lists every DVC experiment in "
-        "`reports/experiments.md`.",
+        "Each table puts the workspace beside the homework report's results on the "
+        "**full data** (rows in *italics*), grouped by what the homework compared. "
+        "`make report` also writes `reports/experiments.md`: every DVC experiment, "
+        "grouped by what it varied.",
+        "",
+        PLUS_MINUS,
         "",
         data_note(
             ws.params.get("data.images.source"), ws.params.get("data.speech.source")
         ),
         "",
     ]
-    lines += cnn_section([ws], ws, page, figs)
-    lines += asr_section([ws], ws, root, page, figs)
-    lines += attention_section(root, page)
+    lines += cnn_section(ws, page, figs)
+    lines += asr_section(ws, root, page, figs)
+    lines += attention_section(root, page, figs)
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _baseline(runs: Sequence[Run]) -> Run:
+    """The commit the experiments were run from (HEAD), else the first run."""
+    return next((r for r in runs if r.kind == "commit"), runs[0])
+
+
 def render_experiments(runs: Sequence[Run], problem: str | None) -> str:
-    """reports/experiments.md: every run's results beside the references."""
+    """reports/experiments.md: every run's results, grouped by what it varied."""
+    baseline = _baseline(runs)
     lines = [
         "# Experiments",
         "",
         "Every run `dvc exp show` lists (the workspace, the commit it is based on "
-        "and its experiments); runs with the same results share a row. Rows in "
-        "*italics* are the homework report's results on the **full data**; the "
-        "`data` column says what each run used.",
+        f"and its experiments), grouped by the params it changed against "
+        f"`{cell(baseline.name)}` (the first row of every table); a run that "
+        "changed nothing of a study is that row. Rows in *italics* are the homework "
+        "report's results on the **full data**.",
+        "",
+        PLUS_MINUS,
         "",
     ]
     if problem:
-        lines += [f"_No experiments listed: {cell(problem)}._", ""]
-    for title, columns, refs in [
-        ("CNN on OCTMNIST", CNN_COLUMNS, CNN_REFERENCES),
-        ("Speech recognition on LJ Speech", ASR_COLUMNS, ASR_REFERENCES),
-    ]:
-        lines += [f"## {title}", ""]
-        if not any(has_results(run, columns) for run in runs):
-            lines += ["_No run has these results yet._", ""]
-        lines += [runs_table(runs, columns, refs), ""]
+        lines += [f"*No experiments listed: {cell(problem)}.*", ""]
+    for study in STUDIES:
+        lines += [f"## {study.title}", ""]
+        if not any(has_results(run, study.columns) for run in runs):
+            lines += ["*No run has these results yet.*", ""]
+        lines += grouped_tables(study, runs, baseline)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -240,7 +403,7 @@ def build_report(
     page, figures_dir = root / out, root / figures
     ws = workspace_run(root)  # bad JSON fails here, before any plotting
     with atomic_dir(figures_dir) as tmp:
-        written = write_figures(root, tmp)
+        written = write_figures(root, tmp, _seeds(ws))
     figs = {name: figures_dir / name for name in written}
     write_text(page, render_results(root, page, figs, ws))
     return page

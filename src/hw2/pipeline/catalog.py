@@ -1,0 +1,253 @@
+"""What the pipeline's numbers are: files, names, units, which way is better, noise.
+
+The report, the PR comment (`make diff`) and the README's results table read the
+metrics files through this module only, so a renamed key or a moved file is
+changed here once. A metric's noise is recorded beside it under one convention
+(`noise_keys`): `<key>_std` (the spread over training seeds), `<key>_per_seed`
+(their values), `<key>_ci95` ([low, high], a 95 % interval) and a file-level
+`seeds` count. A study that adds seeds writes those keys and every reader treats
+it as the CNN is treated, with no change here.
+"""
+
+import fnmatch
+import math
+from dataclasses import dataclass
+
+from hw2.oct import names as cnn_names
+
+# Paths as dvc.yaml declares them (`dvc exp show` keys its metrics by these).
+CNN_JSON = "metrics/cnn.json"
+CNN_CONFUSION = "metrics/cnn_confusion.csv"
+CNN_PLOTS = "metrics/train_cnn/plots/metrics"
+ASR_JSON = "metrics/asr.json"
+ASR_TRANSCRIPTS = "metrics/asr_transcripts.tsv"
+ASR_PLOTS = "metrics/train_asr/plots/metrics"
+ATTENTION_JSON = "metrics/attention.json"
+# Each evaluation's plain output beside its metrics (per-class accuracy, seed
+# count, parameter counts, the benchmark's whole record); read where present.
+CNN_DETAILS = "metrics/cnn_details.json"
+ASR_DETAILS = "metrics/asr_details.json"
+ATTENTION_DETAILS = "metrics/attention_details.json"
+ATTENTION_TIME = "metrics/attention_time.csv"
+ATTENTION_MEMORY = "metrics/attention_memory.csv"
+ATTENTION_ERROR = "metrics/attention_error.csv"
+# What the download and preprocessing stages recorded about the data they made.
+DATA_SHAPE = {
+    "images": "metrics/images.json",
+    "speech": "metrics/speech_preprocess.json",
+}
+# The data each metrics file's numbers come from (params `data.<branch>.*`).
+DATA_OF = {
+    CNN_JSON: "images",
+    CNN_DETAILS: "images",
+    CNN_CONFUSION: "images",
+    ASR_JSON: "speech",
+    ASR_DETAILS: "speech",
+}
+BRANCH_STUDY = {"images": "CNN", "speech": "ASR"}
+
+CNN_CLASSES = cnn_names.CLASSES
+CI_SUFFIX, STD_SUFFIX, SEEDS_SUFFIX = "_ci95", "_std", "_per_seed"
+SEEDS_KEY = cnn_names.SEEDS  # a file's number of training seeds
+Z95 = 1.96
+
+
+def noise_keys(key: str) -> dict[str, str]:
+    """The keys that carry a metric's noise: std, per_seed and ci95."""
+    return {
+        "std": key + STD_SUFFIX,
+        "per_seed": key + SEEDS_SUFFIX,
+        "ci95": key + CI_SUFFIX,
+    }
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number people compare: where it is, its name, unit and good direction."""
+
+    path: str
+    key: str
+    label: str
+    better: str | None = None  # "higher", "lower" or None (neither)
+    unit: str = ""  # "", "count", "s", "B", "x" (a ratio) or "tokens"
+    headline: bool = False
+
+
+# The numbers each study is judged by, in the order tables show them.
+METRICS = (
+    Metric(CNN_JSON, "test_acc", "CNN test accuracy", "higher", headline=True),
+    Metric(CNN_JSON, "val_acc", "CNN validation accuracy", "higher"),
+    Metric(CNN_DETAILS, "train_loss", "CNN training loss", "lower"),
+    Metric(CNN_DETAILS, "n_params", "CNN parameters", None, "count"),
+    Metric(ASR_JSON, "cer", "ASR test CER", "lower", headline=True),
+    Metric(ASR_JSON, "wer", "ASR test WER", "lower", headline=True),
+    Metric(ASR_JSON, "jaccard", "ASR test Jaccard similarity", "higher"),
+    Metric(ASR_JSON, "cosine", "ASR test cosine similarity", "higher"),
+    Metric(ASR_JSON, "damerau_levenshtein", "ASR test Damerau-Levenshtein", "higher"),
+    Metric(ASR_JSON, "loss", "ASR test loss", "lower"),
+    Metric(ASR_DETAILS, "n_params", "ASR parameters", None, "count"),
+    Metric(
+        ATTENTION_JSON,
+        "speedup",
+        "McLaurin attention speed-up at the longest length",
+        "higher",
+        "x",
+        headline=True,
+    ),
+    Metric(
+        ATTENTION_JSON,
+        "speedup_causal",
+        "McLaurin attention speed-up, causal",
+        "higher",
+        "x",
+    ),
+    Metric(
+        ATTENTION_JSON,
+        "memory_ratio",
+        "Attention peak memory, softmax ÷ McLaurin",
+        "higher",
+        "x",
+    ),
+    Metric(
+        ATTENTION_JSON,
+        "memory_ratio_causal",
+        "Attention peak memory, softmax ÷ McLaurin, causal",
+        "higher",
+        "x",
+    ),
+    Metric(ATTENTION_JSON, "rel_error", "McLaurin attention's relative error", "lower"),
+    Metric(
+        ATTENTION_JSON,
+        "rel_error_causal",
+        "McLaurin attention's relative error, causal",
+        "lower",
+    ),
+    # the same headline under the name it had before metrics/attention.json kept
+    # only the headline numbers
+    Metric(
+        ATTENTION_JSON,
+        "speedup_at_max_len",
+        "McLaurin attention speed-up at the longest length",
+        "higher",
+        "x",
+        headline=True,
+    ),
+)
+_BY_KEY = {(m.path, m.key): m for m in METRICS}
+
+# Which way is good for a metric the list above does not name, by its dotted key
+# (first match wins): (pattern, better, unit).
+RULES = (
+    ("settings.*", None, ""),
+    ("*n_params*", None, "count"),
+    ("*speedup*", "higher", "x"),
+    ("*memory_ratio*", "higher", "x"),
+    ("*seconds*", "lower", "s"),
+    ("*peak_bytes*", "lower", "B"),
+    ("*crossover_len*", "lower", "tokens"),
+    ("*rel_error*", "lower", ""),
+    ("*acc*", "higher", ""),
+    ("*jaccard*", "higher", ""),
+    ("*cosine*", "higher", ""),
+    ("*damerau_levenshtein*", "higher", ""),
+    ("*similarity*", "higher", ""),
+    ("*loss*", "lower", ""),
+    ("*cer*", "lower", ""),
+    ("*wer*", "lower", ""),
+)
+
+
+def describe(path: str, key: str) -> Metric:
+    """The catalogue's entry for a metric, or one made from RULES."""
+    known = _BY_KEY.get((path, key))
+    if known is not None:
+        return known
+    for pattern, better, unit in RULES:
+        if fnmatch.fnmatchcase(key, pattern):
+            return Metric(path, key, key, better, unit)
+    return Metric(path, key, key)
+
+
+def headlines() -> list[Metric]:
+    """The metrics a comparison leads with, in catalogue order."""
+    return [m for m in METRICS if m.headline]
+
+
+def direction(metric: Metric, delta: float | None) -> str:
+    """'better', 'worse', or '' when the metric has no good direction or no change."""
+    if metric.better is None or not delta:
+        return ""
+    up = delta > 0
+    return "better" if up == (metric.better == "higher") else "worse"
+
+
+# Units shown with a prefix that suits the size: (factor, suffix), largest first.
+_SCALES = {
+    "s": ((1.0, " s"), (1e-3, " ms"), (1e-6, " µs")),
+    "B": ((2**30, " GiB"), (2**20, " MiB"), (2**10, " KiB"), (1.0, " B")),
+}
+SIGNIFICANT = 4
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a group of numbers is written: divided by `factor`, to `decimals`."""
+
+    factor: float = 1.0
+    decimals: int = 0
+    suffix: str = ""
+
+    def text(self, value: float) -> str:
+        """The value as people read it: thousands separators, no exponent."""
+        return f"{value / self.factor:,.{self.decimals}f}{self.suffix}"
+
+    def rounded(self, value: float) -> float:
+        """The value at the shown precision (in the scaled unit)."""
+        return round(value / self.factor, self.decimals)
+
+    def delta(self, old: float, new: float) -> str:
+        """new − old as shown: the difference of the shown values, signed."""
+        d = self.rounded(new) - self.rounded(old)
+        return f"{d:+,.{self.decimals}f}{self.suffix}"
+
+
+def scale_for(values: list[float], unit: str = "") -> Scale:
+    """One Scale for numbers shown side by side, set by the largest of them.
+
+    Whole numbers stay whole (parameter counts, lengths); others get
+    SIGNIFICANT significant digits at the largest value's size.
+    """
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    top = max(finite, default=0.0)
+    whole = (
+        unit == "count" or bool(finite) and all(float(v).is_integer() for v in values)
+    )
+    if whole and unit not in _SCALES:
+        return Scale(1.0, 0, "×" if unit == "x" else "")
+    factor, suffix = 1.0, "×" if unit == "x" else ""
+    for f, s in _SCALES.get(unit, ()):
+        factor, suffix = f, s
+        if top >= f:
+            break
+    scaled = top / factor
+    if scaled == 0:
+        decimals = SIGNIFICANT - 1
+    else:
+        decimals = SIGNIFICANT - 1 - math.floor(math.log10(scaled))
+    return Scale(factor, min(max(decimals, 0), 10), suffix)
+
+
+def human(value: float, unit: str = "") -> str:
+    """One number as people read it (see scale_for)."""
+    return scale_for([value], unit).text(value)
+
+
+def short(value: float) -> str:
+    """A setting or a count as written: whole numbers with thousands separators,
+    others to SIGNIFICANT digits with no trailing zeros (0.01, 1.293)."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if abs(value) >= 10 ** (SIGNIFICANT - 1):
+        return f"{value:,.0f}"
+    text = f"{value:.{SIGNIFICANT}g}"
+    return text if "e" not in text else f"{value:.{SIGNIFICANT + 6}f}".rstrip("0")

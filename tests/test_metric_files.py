@@ -1,0 +1,84 @@
+"""The metrics files hold the numbers people compare, and DVC's tables show them.
+
+The layout here is what the comparison tools (hw2.pipeline.compare, report, runs)
+and `make exps` read: a key renamed or moved is a test failing, not a column
+silently missing from a pull request.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hw2.core.metrics import split_metrics
+from hw2.pipeline.compare import metric_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+# What `dvc metrics show` lists per file (lists, the intervals and per-seed
+# values, are in the files for the tools but not in DVC's tables).
+SHOWN = {
+    "metrics/cnn.json": {"val_acc", "val_acc_std", "test_acc", "test_acc_std"},
+    "metrics/asr.json": {"loss", "jaccard", "cosine", "damerau_levenshtein"}
+    | {"cer", "wer"},
+    "metrics/attention.json": {"speedup", "speedup_causal", "rel_error"}
+    | {"memory_ratio", "memory_ratio_causal", "rel_error_causal"},
+}
+
+
+def test_split_keeps_each_metric_with_its_noise():
+    values = {
+        "n_params": 10,
+        "acc": 0.5,
+        "acc_ci95": [0.4, 0.6],
+        "acc_per_seed": [0.4, 0.6],
+        "acc_std": 0.1,
+        "acc_per_class": {"a": 1.0},
+        "loss": 2.0,
+        "loss_std": 0.2,
+    }
+    metrics, details = split_metrics(values, ["loss", "acc"])
+    kept = ["loss", "loss_std", "acc", "acc_std", "acc_ci95", "acc_per_seed"]
+    assert list(metrics) == kept
+    assert details == {"n_params": 10, "acc_per_class": {"a": 1.0}}
+    with pytest.raises(KeyError, match="no metric 'wer'"):
+        split_metrics(values, ["wer"])
+
+
+def test_only_the_studies_results_are_declared_metrics():
+    assert set(metric_paths(DVC_YAML)) == set(SHOWN)
+    plain = {
+        "metrics/images.json",
+        "metrics/speech_preprocess.json",
+        "metrics/cnn_details.json",
+        "metrics/asr_details.json",
+        "metrics/attention_details.json",
+        "metrics/train_cnn",  # dvclive's summary and curves
+        "metrics/train_asr",
+    }
+    outs = {}
+    for stage in DVC_YAML["stages"].values():
+        for entry in stage.get("outs", []):
+            if isinstance(entry, dict):
+                outs.update(entry)
+    assert plain <= set(outs)
+    assert all(outs[path] == {"cache": False} for path in plain)  # git keeps them
+
+
+def test_dvc_shows_the_numbers_people_compare_and_fits_a_screen():
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    run = ["dvc", "metrics", "show"]
+    shown = json.loads(
+        subprocess.run(
+            [*run, "--json"], cwd=ROOT, env=env, capture_output=True, check=True
+        ).stdout
+    )[""]["data"]
+    assert {path: set(entry["data"]) for path, entry in shown.items()} == SHOWN
+    table = subprocess.run(
+        run, cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(table) == 1 + len(SHOWN)
+    assert max(map(len, table)) <= 250  # was 1,948 characters a row
