@@ -1,8 +1,9 @@
 """The standing probe suite, DVC part: what `dvc repro` does with a refused,
 interrupted or starved run, on a tiny reproduced copy of the project (issue 22).
 
-Each probe works in its own copy of the session's reproduced tiny project. A full or read-only disk is a tmpfs where mounting is allowed, skipped
-otherwise (test_probes.py covers the messages with a mocked errno).
+Each probe works in its own copy of the session's reproduced tiny project. A
+full or read-only disk is a tmpfs where mounting is allowed, skipped otherwise
+(test_probes.py covers the messages with a mocked errno).
 """
 
 import hashlib
