@@ -136,17 +136,22 @@ def test_a_stage_stops_with_a_killed_dvc_and_resumes(project, shell, tmp_path):
     assert not (project / "data" / "checkpoints" / "asr.pt").exists()
 
 
-def test_leftovers_of_a_killed_stage_go_when_dvc_restores_instead(project):
-    killed = ["dvc", "repro", "-s", "-f", "preprocess_speech"]
-    sh(killed, project, ok=False, HW2_FAILPOINT="preprocess:3")
-    left = list((project / "data").glob(".features.*.tmp"))
-    assert left, "the kill left no temporary features"
+def test_leftovers_go_when_dvc_restores_outputs_instead_of_running(project):
+    """A killed extraction or synthesis leaves `.LJSpeech-1.1.<pid>.*.tmp/`; when
+    DVC then restores the corpus from its cache, no project code runs to remove
+    it (download_speech: the stage whose outputs are all in the cache)."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid whose process is over
+    speech = project / "data" / "speech"
+    left = speech / f".LJSpeech-1.1.{gone.pid}.abcd1234.tmp"
+    (left / "wavs").mkdir(parents=True)
+    sh(["rm", "-r", "LJSpeech-1.1"], speech)
     out = sh(["dvc", "repro"], project).stdout
-    assert "Running stage 'preprocess_speech'" not in out  # restored from the cache
-    assert all(path.exists() for path in left)  # DVC's restore runs no code
+    assert "Running stage" not in out, out  # checked out from the cache
+    assert (speech / "LJSpeech-1.1" / "metadata.csv").is_file() and left.exists()
     after = sh(["python", "scripts/repro_guard.py", "after"], project).stdout
-    assert "removed data/.features." in after
-    assert not any(path.exists() for path in left)
+    assert f"removed {left.relative_to(project)} (left by a killed run)" in after
+    assert not left.exists()
 
 
 def test_a_full_cache_is_refused_before_and_caught_after(project, tmp_path):
