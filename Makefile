@@ -27,8 +27,14 @@ venv:
 	@test -x $(VENV)/bin/python || { echo "VENV=$(VENV) has no bin/python" >&2; exit 2; }
 endif
 
+# dvc repro runs the preflight stage first; the guards around it refuse a params.yaml
+# DVC itself would choke on, fail when an output dvc.lock names is not in DVC's
+# cache (a full cache disk makes DVC print errors yet exit 0) and remove what killed
+# runs left behind (docs/reliability.md).
 repro: venv
+	python scripts/repro_guard.py before
 	dvc repro
+	python scripts/repro_guard.py after
 
 test: venv
 	python -m pytest

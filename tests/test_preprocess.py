@@ -242,7 +242,7 @@ def test_smallest_max_frames_allowed_gives_features(corpus, tmp_path, max_frames
     with pytest.raises(
         ParamError,
         match=rf"asr.max_frames must be an integer >= "
-        rf"{audio.MIN_FRAMES}, got {audio.MIN_FRAMES - 1}",
+        rf"{audio.MIN_FRAMES}, <= [0-9]+, got {audio.MIN_FRAMES - 1}",
     ):
         PreprocessConfig.from_params(
             Params({"asr": {"max_frames": audio.MIN_FRAMES - 1}})

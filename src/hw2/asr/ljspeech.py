@@ -32,7 +32,9 @@ def read_metadata(path: str | Path) -> list[Row]:
     """Parse metadata.csv; a malformed row or empty transcript names its line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark, which some editors write, is not glued
+        # to the first clip id
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except UnicodeDecodeError as exc:

@@ -1,7 +1,9 @@
 """Resumable, checksummed downloads with a progress bar.
 
 A download streams into `<dest>.part`; a later run resumes it with an HTTP Range
-request. Only a file whose checksum matches is moved onto `dest`.
+request. Only a file whose checksum matches is moved onto `dest`, and nothing at
+`dest` is removed before then: offline, or with a server that fails, the file
+that was there stays.
 """
 
 import hashlib
@@ -79,10 +81,9 @@ def download(
         checksum = check_checksum(checksum, algorithm)
     except DataError as exc:
         raise DataError(f"{dest.name}: {exc}") from None
-    if dest.exists():
-        if file_digest(dest, algorithm) == checksum:
-            return dest
-        dest.unlink()
+    if dest.exists() and file_digest(dest, algorithm) == checksum:
+        return dest
+    # A `dest` that does not match stays until its replacement is verified.
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -148,3 +149,20 @@ def download(
         )
     os.replace(part, dest)
     return dest
+
+
+def probe(url: str, timeout: float = 10.0) -> None:
+    """DataError unless the server of `url` answers (any HTTP status but 404 and
+    410 counts: the network works and the file is there to ask for)."""
+    check_url(url)
+    request = urllib.request.Request(
+        url, method="HEAD", headers={"User-Agent": "hw2-pipeline"}
+    )
+    try:
+        _OPENER.open(request, timeout=timeout).close()
+    except urllib.error.HTTPError as exc:
+        if exc.code in (404, 410):
+            raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DataError(f"{url} cannot be reached ({reason})") from None

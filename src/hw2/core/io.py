@@ -176,3 +176,29 @@ def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> 
         raise DataError(
             f"{path}: not a file saved by {made_by} ({type(exc).__name__})"
         ) from None
+
+
+# Every temporary entry this module makes: `.<name>.<pid>.<8 random><suffix>`.
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.[a-z0-9_]{8}(\.tmp|\.old|\.extract)")
+
+
+def sweep_leftovers(*roots: str | Path) -> list[Path]:
+    """Remove the temporary entries of writers that are gone, anywhere under
+    `roots` (a killed stage's half-written features, say). The next writer of a
+    target removes its own; this also reaches those whose target DVC restores
+    from its cache, where no stage runs. Returns what was removed."""
+    removed = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in [*dirs, *files]:
+                match = _TEMPORARY.fullmatch(name)
+                if not match or _alive(int(match[1])):
+                    continue
+                path = Path(folder) / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+            dirs[:] = [d for d in dirs if not _TEMPORARY.fullmatch(d)]
+    return removed

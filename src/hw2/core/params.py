@@ -2,12 +2,19 @@
 
 Typos are errors too: a key written twice, or a key params.yaml's schema (KEYS)
 does not know in a section a stage reads, is refused with the closest known name.
+The file itself is checked before it is parsed: UTF-8 (a bad byte names its line),
+at most MAX_FILE_BYTES, and no YAML aliases (`*name`), whose expansion can turn a
+few lines into gigabytes. Sizes have upper bounds (LIMITS) besides the stages' own.
+Every value a stage reads is remembered, so that a stage can stop when the file
+changes under it (changed_since_read).
 """
 
 import copy
 import difflib
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +63,36 @@ def schema(keys: Sequence[str]) -> dict[str, set[str]]:
 
 SCHEMA = schema(KEYS)
 
+# Upper bounds where a stage sets none: values past these are typos (a few zeros
+# too many) that would exhaust memory or disk before anything else noticed them.
+LIMITS = {
+    "data.images.sample.n_train": 1_000_000,  # OCTMNIST has 97,477
+    "data.images.sample.n_val": 1_000_000,
+    "data.images.sample.n_test": 1_000_000,
+    "asr.max_frames": 100_000,  # 1,000 s of audio
+    "asr.model.hidden": 4096,  # the homework's 200
+    "asr.model.heads": 64,
+    "asr.model.mlp": 16384,
+    "asr.model.encoder_layers": 64,
+    "asr.epochs.sample": 10_000,
+    "asr.epochs.full": 10_000,
+    "asr.batch_size.sample": 4096,
+    "asr.batch_size.full": 4096,
+    "asr.eval_batch_size": 4096,
+    "asr.val_decode": 1_000_000,
+    "cnn.batch_size": 1_000_000,
+    "cnn.epochs": 10_000,
+}
+MAX_FILE_BYTES = 1 << 20  # params.yaml is a few KB
+
+
+def short(value: Any, width: int = 60) -> str:
+    """repr(value) cut to `width` characters: errors never print a huge value."""
+    if isinstance(value, list | dict) and len(value) > width:
+        return f"<a {type(value).__name__} of {len(value)} items>"
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
 
 class Params:
     """Typed, checked access to a params.yaml mapping by dotted key."""
@@ -73,6 +110,8 @@ class Params:
         self.source = source
         self.known = known
         self._checked: set[str] = set()
+        # every dotted key read and what it held (_MISSING: absent, defaulted)
+        self.values_read: dict[str, Any] = {}
 
     def _check_section(self, section: str, node: dict) -> None:
         """Refuse a name in this section the schema does not know (once each)."""
@@ -90,20 +129,28 @@ class Params:
                 raise ParamError(f"{self.source}: unknown key '{prefix}{name}'{hint}")
 
     def _fail(self, key: str, allowed: str, value: Any) -> ParamError:
-        return ParamError(f"{self.source}: {key} must be {allowed}, got {value!r}")
+        return ParamError(f"{self.source}: {key} must be {allowed}, got {short(value)}")
 
     def get(self, key: str, default: Any = _MISSING) -> Any:
         """The raw value at a dotted key; a missing key is an error unless defaulted."""
         node: Any = self.data
         parts = key.split(".")
         for depth, part in enumerate(parts):
+            section = ".".join(parts[:depth])
             if isinstance(node, dict):
-                self._check_section(".".join(parts[:depth]), node)
+                self._check_section(section, node)
+            elif default is _MISSING:
+                # `asr.batch_size: 0` where a section of per-source values belongs
+                names = sorted((self.known or {}).get(section) or [])
+                allowed = f"with keys {', '.join(names)}" if names else "(a mapping)"
+                raise self._fail(section, f"a section {allowed}", node)
             if not isinstance(node, dict) or part not in node:
+                self.values_read[key] = _MISSING
                 if default is not _MISSING:
                     return default
                 raise ParamError(f"{self.source}: missing key '{key}'")
             node = node[part]
+        self.values_read[key] = node
         return node
 
     def override(
@@ -140,8 +187,10 @@ class Params:
         high: float | None = None,
         low_open: bool = False,
     ) -> float:
-        """A finite float in [low, high] (or (low, high] with low_open)."""
+        """A finite float in [low, high] (or (low, high] with low_open); LIMITS
+        caps `high`."""
         value = self.get(key)
+        high = _cap(key, high)
         lo = "" if low is None else (f" > {low}" if low_open else f" >= {low}")
         hi = "" if high is None else f" <= {high}"
         allowed = "a number" + lo + ("," if lo and hi else "") + hi
@@ -159,8 +208,9 @@ class Params:
     def integer(
         self, key: str, *, low: int | None = None, high: int | None = None
     ) -> int:
-        """An int in [low, high]."""
+        """An int in [low, high]; LIMITS caps `high`."""
         value = self.get(key)
+        high = _cap(key, high)
         lo = "" if low is None else f" >= {low}"
         hi = "" if high is None else f" <= {high}"
         allowed = "an integer" + lo + ("," if lo and hi else "") + hi
@@ -205,6 +255,11 @@ class Params:
         return list(value)
 
 
+def _cap(key: str, high: Any) -> Any:
+    limit = LIMITS.get(key)
+    return high if limit is None or (high is not None and high <= limit) else limit
+
+
 class _DuplicateKey(yaml.YAMLError):
     def __init__(self, key: Any, first: int, again: int):
         super().__init__(f"key {key!r} written twice (lines {first} and {again})")
@@ -227,6 +282,66 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _read(path: Path) -> str:
+    """The file's text: UTF-8, at most MAX_FILE_BYTES; ParamError otherwise."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ParamError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ParamError(
+            f"{path}: {len(raw):,} bytes, more than a params file holds "
+            f"(at most {MAX_FILE_BYTES:,})"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ParamError(
+            f"{path}: line {line}: byte 0x{raw[exc.start]:02x} at column {column} is "
+            "not UTF-8 (save the file as UTF-8)"
+        ) from None
+
+
+def _parse(path: Path) -> Any:
+    """params.yaml parsed; a syntax error, an alias or a repeated key names its line."""
+    text = _read(path)
+    try:
+        # Aliases are refused before anything is built: `*a` repeated in nested
+        # lists ("billion laughs") expands a few lines into gigabytes.
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ParamError(
+                    f"{path}: line {event.start_mark.line + 1}: YAML aliases "
+                    f"(*{short(event.anchor, 20)[1:-1]}) are not allowed; write "
+                    "the value out"
+                )
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as exc:
+        raise ParamError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ParamError(f"{path}:{where} is not valid YAML") from None
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class _Loaded:
+    path: Path
+    params: "Params"
+    signature: tuple[int, int, int] | None
+    unreadable: int = 0  # polls in a row that found the file unparsable
+
+
+_LOADED: list[_Loaded] = []
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Parse params.yaml; a syntax error or a repeated key names the file and line.
 
@@ -234,15 +349,63 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ParamError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except _DuplicateKey as exc:
-        raise ParamError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ParamError(f"{path}:{where} is not valid YAML") from None
-    return Params(data, source=str(path), known=SCHEMA)
+        signature = _signature(path)
+    except OSError:
+        signature = None
+    data = _parse(path)
+    if data is None:
+        raise ParamError(
+            f"{path}: empty (it holds the pipeline's params; `git checkout {path}` "
+            "restores the committed ones)"
+        )
+    params = Params(data, source=str(path), known=SCHEMA)
+    _LOADED.append(_Loaded(path, params, signature))
+    return params
+
+
+def _lookup(data: Any, key: str) -> Any:
+    node = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _shown(value: Any) -> str:
+    return "(absent)" if value is _MISSING else short(value, 30)
+
+
+def loaded() -> int:
+    """How many params files load_params has read in this process so far."""
+    return len(_LOADED)
+
+
+def changed_since_read(since: int = 0) -> str | None:
+    """How a params file that load_params read (the since-th and later) now
+    differs in a value that was read from it ('params.yaml: lr 0.01 -> 0.03');
+    None while none does.
+
+    A file caught half written (unparsable) counts only when it stays so.
+    """
+    for loaded in _LOADED[since:]:
+        try:
+            signature = _signature(loaded.path)
+        except OSError:
+            signature = None
+        if signature == loaded.signature:
+            continue
+        try:
+            data = _parse(loaded.path) if signature is not None else {}
+        except ParamError as exc:
+            loaded.unreadable += 1
+            if loaded.unreadable < 2:
+                continue
+            return f"{exc} (it changed while the stage ran)"
+        loaded.unreadable = 0
+        for key, old in dict(loaded.params.values_read).items():
+            new = _lookup(data, key)
+            if new != old or type(new) is not type(old):
+                return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
+        loaded.signature = signature
+    return None

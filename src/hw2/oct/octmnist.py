@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hw2.core import npz as npz_headers
 from hw2.core.errors import DataError
 
 CLASSES = ("CNV", "DME", "drusen", "normal")  # OCTMNIST's labels 0..3
@@ -34,6 +35,7 @@ def load_octmnist(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    npz_headers.check(path)  # before np.load allocates what a header claims
     try:
         npz = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:

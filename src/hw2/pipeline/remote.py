@@ -112,9 +112,16 @@ def check(root: Path, name: str | None = None) -> str:
                     if "bucket" in str(exc).lower() or parent in ("", probe):
                         raise
                     probe = parent
+            # ls of a file lists the file itself: a remote (or the folder it
+            # would be made in) that is a file can hold nothing
+            is_file = fs.isfile(probe)
         except Exception as exc:
             why = cause(f"{type(exc).__name__}: {exc}", name)
             raise RemoteError(f"remote '{name}' ({url}): {why}") from None
+    if is_file:
+        raise RemoteError(
+            f"remote '{name}' ({url}): {probe} is a file, not a folder (fix the url)"
+        )
     return f"remote '{name}' ({url}): reachable"
 
 

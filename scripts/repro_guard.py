@@ -1,0 +1,35 @@
+"""The guards `make repro` puts around `dvc repro` (docs/reliability.md).
+
+    python scripts/repro_guard.py before   # params.yaml readable: UTF-8, no aliases
+    python scripts/repro_guard.py after    # outputs in DVC's cache; leftovers removed
+
+before: DVC parses params.yaml itself before any stage runs, and a YAML alias bomb
+there takes it minutes and gigabytes, a non-UTF-8 byte a traceback; this refuses
+both in one line first. after: a full cache disk makes DVC print errors yet exit
+0, and DVC restoring outputs from its cache runs no code that removes what a
+killed run left behind.
+"""
+
+import argparse
+from pathlib import Path
+
+from hw2.core.errors import run_stage
+from hw2.core.params import load_params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("when", choices=["before", "after"])
+    parser.add_argument("--root", type=Path, default=Path("."))
+    args = parser.parse_args()
+    if args.when == "before":
+        load_params(args.root / "params.yaml")
+        return
+    from hw2.pipeline.aftercare import check
+
+    for line in check(args.root):
+        print(line)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,195 @@
+"""The machine's side of a stage: free disk space and memory, checked before a
+stage writes or allocates, and one line for a write that failed anyway (a full
+disk, a read-only file system, a folder without permission).
+
+Disks are named by their mount point and source as /proc/self/mountinfo lists
+them (`/data (/dev/sdb1)`), so a user knows which one to free.
+"""
+
+import errno
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hw2.core.errors import ResourceError
+
+# A filesystem with less than this free is called full: writers fail a little
+# before the last byte (blocks, metadata, a reserve only root may use).
+NEARLY_FULL = 1 << 20
+
+
+def human(n: float) -> str:
+    """Bytes in binary units: 1.9 GiB, 340 KiB, 12 B."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _existing(path: str | Path) -> Path:
+    """`path`, or its nearest ancestor that exists (what is about to be written)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A mounted filesystem: where it is mounted and what it is."""
+
+    mount: str
+    source: str
+    fstype: str
+
+    def __str__(self) -> str:
+        return f"{self.mount} ({self.source})"
+
+
+def _unescape(field: str) -> str:
+    # mountinfo writes space, tab, newline and backslash as octal escapes
+    return (
+        field.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+    )
+
+
+def disk_of(path: str | Path) -> Disk:
+    """The mounted filesystem holding `path` (or what `path` would be created on)."""
+    target = str(_existing(path).resolve())
+    best = Disk("/", "?", "?")
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:  # not Linux: name the folder itself
+        return Disk(target, "?", "?")
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 2:
+            continue
+        mount = _unescape(fields[4])
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best.mount):
+            best = Disk(mount, _unescape(tail[1]), tail[0])
+    return best
+
+
+def free_bytes(path: str | Path) -> int:
+    """Bytes this process may still write on the filesystem holding `path`."""
+    st = os.statvfs(_existing(path))
+    # root may use the blocks reserved for it; others see f_bavail
+    blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+    return blocks * st.f_frsize
+
+
+def read_only(path: str | Path) -> bool:
+    """True when the filesystem holding `path` is mounted read-only."""
+    return bool(os.statvfs(_existing(path)).f_flag & os.ST_RDONLY)
+
+
+def need_space(path: str | Path, nbytes: int, what: str) -> None:
+    """ResourceError unless the filesystem of `path` has `nbytes` free."""
+    free = free_bytes(path)
+    if nbytes > free:
+        raise ResourceError(
+            f"{what} needs about {human(nbytes)} on {disk_of(path)}, which has "
+            f"{human(free)} free"
+        )
+
+
+def _cgroup_memory() -> int | None:
+    """What the cgroup (v2) still allows this process, where a limit is set."""
+    root = Path("/sys/fs/cgroup")
+    try:
+        limit = (root / "memory.max").read_text().strip()
+        used = int((root / "memory.current").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if limit == "max" else max(int(limit) - used, 0)
+
+
+def available_memory() -> int:
+    """Bytes of memory a new allocation can get without swapping (MemAvailable,
+    or the cgroup's remaining limit when that is lower)."""
+    available = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    if available is None:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limit = _cgroup_memory()
+    return available if limit is None else min(available, limit)
+
+
+def need_memory(nbytes: int, what: str) -> None:
+    """ResourceError unless about `nbytes` of memory are available."""
+    available = available_memory()
+    if nbytes > available:
+        raise ResourceError(
+            f"{what} needs at least {human(nbytes)} of memory, {human(available)} "
+            "available"
+        )
+
+
+def _folder(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory (the project) when inside it."""
+    try:
+        return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def write_failure(
+    exc: BaseException, paths: list[Path], need: int | None = None
+) -> str | None:
+    """One line for `exc` where a full disk, a read-only file system or a missing
+    permission explains it; None where none does.
+
+    `paths` are those the stage was given: a library that reports a failed write
+    without its errno (libsndfile's "System error", torch's "file write
+    failed") is explained by one of them sitting on a full disk.
+    `need` is about what the stage writes in all, named in the disk-full line.
+    """
+    needed = f"; the stage writes about {human(need)}" if need else ""
+    code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    where = Path(exc.filename) if isinstance(exc, OSError) and exc.filename else None
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        # numpy and others raise it without a file name: the fullest disk it is
+        at = where or min(paths or [Path(".")], key=free_bytes)
+        return (
+            f"no space left on {disk_of(at)} writing {_shown(at)} "
+            f"({human(free_bytes(at))} free{needed})"
+        )
+    if code == errno.EROFS:
+        at = _folder(where) if where else Path(".")
+        return (
+            f"{_shown(at)}: read-only file system ({disk_of(at)}); the stage writes "
+            "there"
+        )
+    if code in (errno.EACCES, errno.EPERM) and where is not None:
+        return f"{_shown(where)}: permission denied (the stage writes there)"
+    if isinstance(exc, OSError) and code is not None:
+        return None  # another OSError: its own message says more
+    name = f"{type(exc).__name__}: {' '.join(str(exc).split())[:100]}"
+    for path in paths:
+        if "read-only file system" in name.lower() and read_only(path):
+            return (
+                f"{_shown(_folder(path))}: read-only file system ({disk_of(path)}) "
+                f"({name})"
+            )
+        if free_bytes(path) < NEARLY_FULL:
+            return (
+                f"no space left on {disk_of(path)} writing {_shown(path)} "
+                f"({human(free_bytes(path))} free{needed}) ({name})"
+            )
+    return None

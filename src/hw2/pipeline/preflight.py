@@ -1,0 +1,268 @@
+"""The preflight stage: what would make a stage refuse, found before DVC deletes
+any output.
+
+DVC removes a stage's outputs before it runs the stage's command, so a stage that
+refuses its params, a read-only folder, a full disk or a missing network has
+already lost them (metrics with `cache: false` for good). Every stage depends on
+preflight's stamp, so DVC runs preflight first whenever params.yaml, a stage
+script or the library changes; the stamp's bytes never change, so the stages
+after it rerun only for their own reasons and caching stays exact.
+
+Checked: every stage's configuration (the stages' own checks), every output
+folder and DVC's cache writable, and, for the stages that will run (those whose
+dvc.lock entry no longer matches, and what depends on them), the disk for what
+they write, the memory for what they hold, and the network for a download that
+is not on disk yet. It also removes what killed writes left in the output
+folders (hw2.core.io.sweep_leftovers).
+"""
+
+import hashlib
+import shlex
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hw2.core import footprint, resources
+from hw2.core.download import probe
+from hw2.core.errors import Hw2Error, ResourceError
+from hw2.core.io import sweep_leftovers
+from hw2.core.params import Params
+from hw2.pipeline.aftercare import cache_dir, output_roots
+
+STAGE = "preflight"
+STAMP = "params.yaml, output folders, disk, memory and network checked\n"
+
+
+def _readers() -> dict[str, Callable[[Params], Any]]:
+    """Each stage's reading of params.yaml: the same calls its script makes."""
+    from hw2.asr.config import ASRConfig
+    from hw2.asr.corpus import SpeechDataConfig
+    from hw2.asr.evaluate import ASREvalConfig
+    from hw2.asr.preprocess import PreprocessConfig
+    from hw2.attention.bench import BenchConfig
+    from hw2.core.device import DEVICES
+    from hw2.oct.prepare import ImageDataConfig
+    from hw2.oct.train import CNNTrainConfig
+
+    return {
+        "download_images": ImageDataConfig.from_params,
+        "train_cnn": CNNTrainConfig.from_params,
+        "evaluate_cnn": lambda p: p.choice("device", DEVICES),
+        "download_speech": SpeechDataConfig.from_params,
+        "preprocess_speech": PreprocessConfig.from_params,
+        "train_asr": ASRConfig.from_params,
+        "evaluate_asr": ASREvalConfig.from_params,
+        "bench_attention": lambda p: BenchConfig.from_params(p, device="cpu"),
+    }
+
+
+def check_params(params: Params) -> None:
+    """Every stage's configuration read and checked (ParamError at the first)."""
+    for read in _readers().values():
+        read(params)
+
+
+def _paths(stage: Mapping, field: str) -> list[str]:
+    """The paths of a dvc.yaml stage's deps, outs, metrics or plots."""
+    entries = stage.get(field) or []
+    return [e if isinstance(e, str) else next(iter(e)) for e in entries]
+
+
+def outputs(stage: Mapping) -> list[str]:
+    """Everything a stage writes: its outs, metrics and plots."""
+    return [p for field in ("outs", "metrics", "plots") for p in _paths(stage, field)]
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _why_changed(root: Path, stage: Mapping, locked: Mapping | None, data) -> str:
+    """Why DVC will run this stage on its own account ('' when it will not):
+    never run, its cmd, a param or a file it reads changed, an output is gone."""
+    if locked is None:
+        return "never run"
+    if stage.get("cmd") != locked.get("cmd"):
+        return "its cmd changed"
+    recorded = (locked.get("params") or {}).get("params.yaml") or {}
+    for key in (k for k in stage.get("params") or [] if isinstance(k, str)):
+        found, value = _lookup(data, key)
+        if not found or key not in recorded or recorded[key] != value:
+            return f"param {key} changed"
+    for dep in locked.get("deps") or []:
+        path = root / dep["path"]
+        if path.is_dir() or "md5" not in dep:
+            continue  # data folders: their producers' changes count instead
+        if not path.is_file():
+            return f"{dep['path']} is gone"
+        if path.stat().st_size != dep.get("size") or _md5(path) != dep["md5"]:
+            return f"{dep['path']} changed"
+    for out in outputs(stage):
+        if not (root / out).exists():
+            return f"{out} is missing"
+    return ""
+
+
+def _inside(a: str, b: str) -> bool:
+    return a == b or a.startswith(b.rstrip("/") + "/")
+
+
+def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str]:
+    """The stages `dvc repro` is about to run, each with why: changed since its
+    dvc.lock entry, or downstream of one that is (an approximation of DVC's own
+    status: data folders are judged by their producers)."""
+    stages = {n: s for n, s in dag.items() if n != STAGE}
+    makers = {out: n for n, s in stages.items() for out in outputs(s)}
+    why: dict[str, str] = {}
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        done.add(name)
+        stage = stages[name]
+        upstream = {
+            maker
+            for dep in _paths(stage, "deps")
+            for out, maker in makers.items()
+            if maker != name and (_inside(dep, out) or _inside(out, dep))
+        }
+        for maker in sorted(upstream):
+            visit(maker)
+        reason = _why_changed(root, stage, lock.get(name), data)
+        after = sorted(upstream & why.keys())
+        if reason or after:
+            why[name] = reason or f"after {after[0]}"
+
+    for name in stages:
+        visit(name)
+    return why
+
+
+def _writable(folder: Path, what: str) -> None:
+    """ResourceError unless a file can be created in `folder` (made if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=".preflight.", dir=folder):
+            pass
+    except OSError as exc:
+        if resources.read_only(folder):
+            why = f"read-only file system ({resources.disk_of(folder)})"
+        else:
+            why = exc.strerror or type(exc).__name__
+        raise ResourceError(f"{folder}: cannot write there ({why}); {what}") from None
+
+
+def check_folders(root: Path, dag: Mapping, cache: Path) -> None:
+    """Every output's folder, and the DVC cache, accept new files."""
+    seen = set()
+    for name, stage in dag.items():
+        for out in outputs(stage):
+            folder = (root / out).parent
+            if folder not in seen:
+                seen.add(folder)
+                _writable(folder, f"{name} writes {out}")
+    _writable(cache, "DVC keeps every output's copy there")
+
+
+def _downloads(dag: Mapping) -> Path:
+    """download_speech's --downloads folder (where the archive is kept)."""
+    args = shlex.split(str(dag.get("download_speech", {}).get("cmd", "")))
+    return Path(args[args.index("--downloads") + 1] if "--downloads" in args else ".")
+
+
+def _network(root: Path, dag: Mapping, todo: Mapping[str, str], data: Any) -> None:
+    """The server of every full download that will run and is not on disk."""
+    from hw2.asr.corpus import ARCHIVE
+
+    urls = []
+    if "download_images" in todo and _lookup(data, "data.images.source")[1] == "full":
+        urls.append(("download_images", _lookup(data, "data.images.url")[1]))
+    archive = root / _downloads(dag) / ARCHIVE
+    if (
+        "download_speech" in todo
+        and _lookup(data, "data.speech.source")[1] == "full"
+        and not archive.is_file()
+    ):
+        urls.append(("download_speech", _lookup(data, "data.speech.url")[1]))
+    for stage, url in urls:
+        try:
+            probe(str(url))
+        except Hw2Error as exc:
+            raise ResourceError(
+                f"{stage} will download, but {exc}; nothing was deleted"
+            ) from None
+
+
+def _existing_bytes(root: Path, stage: Mapping, locked: Mapping | None) -> int:
+    """What the stage's current outputs take (DVC deletes them before it runs)."""
+    sizes = {o["path"]: o.get("size") or 0 for o in (locked or {}).get("outs") or []}
+    return sum(sizes.get(out, 0) for out in outputs(stage) if (root / out).exists())
+
+
+def check_space(
+    root: Path, dag: Mapping, lock: Mapping, todo: Mapping[str, str], data, cache: Path
+) -> None:
+    """Free disk for what the pending stages write, on the workspace's disk and
+    on the cache's (DVC copies each output into its cache)."""
+    work = resources.disk_of(root)
+    same = resources.disk_of(cache) == work
+    need_work = need_cache = 0
+    for name in todo:
+        writes = footprint.disk_bytes(name, data)
+        need_work += max(writes - _existing_bytes(root, dag[name], lock.get(name)), 0)
+        need_cache += writes
+    what = ", ".join(todo)
+    if same:
+        resources.need_space(root, need_work + need_cache, f"{what} (DVC's cache too)")
+    else:
+        resources.need_space(root, need_work, what)
+        resources.need_space(cache, need_cache, f"DVC's cache of {what}")
+
+
+def check_memory(todo: Mapping[str, str], data: Any) -> None:
+    """Memory for the largest pending stage (they run one at a time)."""
+    for name in todo:
+        resources.need_memory(footprint.memory_bytes(name, data), name)
+
+
+def _yaml(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def run(root: Path, params: Params) -> list[str]:
+    """Every check, in order; raises the first problem (one line), else returns
+    what it found, a line each."""
+    check_params(params)
+    dag = _yaml(root / "dvc.yaml").get("stages") or {}
+    lock = _yaml(root / "dvc.lock").get("stages") or {}
+    cache = cache_dir(root)
+    check_folders(root, dag, cache)
+    todo = pending(root, dag, lock, params.data)
+    check_space(root, dag, lock, todo, params.data, cache)
+    check_memory(todo, params.data)
+    _network(root, dag, todo, params.data)
+    lines = [
+        f"removed {p} (left by a killed run)"
+        for p in sweep_leftovers(*output_roots(root))
+    ]
+    runs = "; ".join(f"{name} ({why})" for name, why in todo.items()) or "none"
+    return [*lines, f"preflight: all checked; stages to run: {runs}"]
