@@ -44,6 +44,7 @@ PARAMS = {
         "warmup": 0.15,
         "val_decode": 3,
         "seed": 42,
+        "cpu_bf16": False,
         "attention": "softmax",
         "cross_attention": "softmax",
         "attention_form": "auto",

@@ -29,6 +29,7 @@ class ASRConfig:
     val_decode: int = 200  # validation clips greedily decoded per epoch
     seed: int = 42
     device: str = "auto"
+    cpu_bf16: bool = True  # bf16 autocast for training steps on a CPU (CUDA: always)
 
     @classmethod
     def from_params(cls, p: Params) -> "ASRConfig":
@@ -64,4 +65,5 @@ class ASRConfig:
             val_decode=p.integer("asr.val_decode", low=1),
             seed=p.integer("asr.seed", low=0),
             device=p.choice("device", DEVICES),
+            cpu_bf16=p.boolean("asr.cpu_bf16"),
         )

@@ -65,7 +65,7 @@ def train_step(
     Returns the batch's mean token loss and its target count (0 for a stand-in);
     a non-finite loss raises NonFiniteLossError saying `where`.
     """
-    with autocast(batch.mels.device):
+    with autocast(batch.mels.device, enabled=config.cpu_bf16 or None):
         loss, n_tokens = token_loss(net, batch, config.label_smoothing)
     n_tokens = 0 if stand_in else n_tokens
     # [DDP] scaled so that DDP's gradient mean is the global batch's token mean

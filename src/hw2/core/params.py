@@ -43,6 +43,7 @@ _KEYS = """
     cnn.maxpool cnn.batch_size cnn.epochs cnn.seed cnn.seeds
     asr.max_frames asr.lr asr.eval_batch_size asr.label_smoothing asr.warmup
     asr.val_decode asr.seed asr.attention asr.cross_attention asr.attention_form
+    asr.cpu_bf16
     asr.model.hidden asr.model.heads asr.model.mlp asr.model.encoder_layers
     asr.epochs.sample asr.epochs.full asr.batch_size.sample asr.batch_size.full
     attention.head_dim attention.terms attention.lengths attention.error_terms
