@@ -11,7 +11,8 @@ from hw2.asr.metrics import (
     metrics_with_intervals,
     similarities,
 )
-from hw2.asr.text import EOS, PAD, SOS, encode
+from hw2.asr.seeds import difference, score_seeds, seed_metrics, transcript_tokens
+from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS, decode, encode
 from hw2.core.stats import bootstrap_ci, ratio_of_sums
 
 
@@ -118,3 +119,110 @@ def test_metrics_with_intervals_puts_each_interval_beside_its_value():
     point, ci = asr_metrics(refs, hyps), confidence_intervals(refs, hyps)
     assert list(both) == [k for name in point for k in (name, f"{name}_ci95")]
     assert both == {**point, **ci}
+
+
+# Seeds: hw2.asr.seeds aggregates each seed's transcripts of the same test clips.
+
+
+def seeds_case():
+    """Two clips, three seeds: perfect, one wrong letter, two wrong letters."""
+    refs = [tokens("ab"), tokens("cd")]
+    hyps = [
+        [tokens("ab"), tokens("cd")],
+        [tokens("ab"), tokens("cx")],
+        [tokens("ax"), tokens("cx")],
+    ]
+    return refs, hyps
+
+
+def test_seed_metrics_keys_means_spreads_and_per_seed_values():
+    refs, hyps = seeds_case()
+    out = seed_metrics(refs, hyps, losses=[1.0, 2.0, 3.0], n_boot=200)
+    names = ("jaccard", "cosine", "damerau_levenshtein", "cer", "wer")
+    expected = {"loss", "loss_std", "loss_per_seed", "seeds"}
+    expected |= {f"{m}{s}" for m in names for s in ("", "_std", "_per_seed", "_ci95")}
+    assert set(out) == expected  # the loss has no per-clip values: no interval
+    assert out["seeds"] == 3
+    assert (out["loss"], out["loss_std"]) == (2.0, 1.0)
+    # CER: 0, 1 and 2 wrong of 4 reference characters; WER: 0, 1, 2 of 2 words
+    assert out["cer_per_seed"] == [0.0, 0.25, 0.5]
+    assert (out["cer"], out["cer_std"]) == (0.25, 0.25)
+    assert out["wer_per_seed"] == [0.0, 0.5, 1.0]
+    # [SOS c x EOS] against [SOS c d EOS]: Jaccard 3/5, one substitution in 4
+    assert out["jaccard_per_seed"] == pytest.approx([1.0, 0.8, 0.6])
+    assert out["jaccard_std"] == pytest.approx(0.2)
+    assert out["damerau_levenshtein_per_seed"] == pytest.approx([1.0, 0.875, 0.75])
+    for m in names:
+        low, high = out[f"{m}_ci95"]
+        assert low <= out[m] <= high
+    # each seed's value is what the one-seed metrics give for it
+    one = asr_metrics(refs, hyps[1])
+    assert out["cer_per_seed"][1] == one["cer"]
+    assert out["cosine_per_seed"][1] == one["cosine"]
+
+
+def test_one_seed_has_no_std_and_its_interval_is_over_clips():
+    refs = [tokens(f"clip {i} of the test") for i in range(40)]
+    hyps = [
+        tokens(f"clip {i} of thx test" if i % 3 else f"clip {i}") for i in range(40)
+    ]
+    out = seed_metrics(refs, [hyps], n_boot=500, seed=1)
+    assert "cer_std" not in out and out["cer_per_seed"] == [out["cer"]]
+    assert out["cer"] == asr_metrics(refs, hyps)["cer"]
+    clip_only = confidence_intervals(refs, hyps, n_boot=500, seed=1)["cer_ci95"]
+    width = out["cer_ci95"][1] - out["cer_ci95"][0]
+    assert width == pytest.approx(clip_only[1] - clip_only[0], rel=0.25)
+
+
+def noisy(refs_text, rate, seed):
+    """Hypotheses with each letter wrong with probability `rate`."""
+    rng = np.random.default_rng(seed)
+    return [
+        tokens("".join("x" if rng.random() < rate else c for c in text))
+        for text in refs_text
+    ]
+
+
+def test_seed_spread_widens_the_interval_and_it_is_seeded():
+    texts = [f"the {w} sat on a mat" for w in ("cat", "dog", "hen", "fox") * 15]
+    refs = [tokens(t) for t in texts]
+    alike = [noisy(texts, 0.2, seed=0)] * 3
+    apart = [noisy(texts, rate, seed=0) for rate in (0.05, 0.2, 0.35)]
+    one = seed_metrics(refs, alike[:1], n_boot=500)["cer_ci95"]
+    same = seed_metrics(refs, alike, n_boot=500)["cer_ci95"]
+    spread = seed_metrics(refs, apart, n_boot=500)
+    width = [hi - lo for lo, hi in (one, same, spread["cer_ci95"])]
+    assert width[1] == pytest.approx(width[0], rel=0.25)  # identical seeds add nothing
+    assert width[2] > 2 * width[1]
+    again = seed_metrics(refs, apart, n_boot=500)
+    assert again == spread
+    other = seed_metrics(refs, apart, n_boot=500, seed=1)
+    assert other["cer_ci95"] != spread["cer_ci95"] and other["cer"] == spread["cer"]
+
+
+def test_difference_is_paired_over_clips():
+    texts = [f"the {w} sat on a mat" for w in ("cat", "dog", "hen", "fox") * 10]
+    refs = [tokens(t) for t in texts]
+    good = score_seeds(refs, [noisy(texts, 0.05, s) for s in range(3)])
+    bad = score_seeds(refs, [noisy(texts, 0.3, s) for s in range(3)])
+    delta, low, high = difference(bad, good, "cer", n_boot=500)
+    assert delta == pytest.approx(
+        np.mean(good.per_seed("cer")) - np.mean(bad.per_seed("cer"))
+    )
+    assert low <= delta <= high < 0  # fewer errors, beyond noise
+    delta, low, high = difference(good, good, "jaccard", n_boot=500)
+    assert delta == 0 and low < 0 < high  # the same runs: seeds drawn apart
+    with pytest.raises(ValueError, match="different clips"):
+        difference(good, score_seeds(refs[:5], [noisy(texts[:5], 0.1, 0)]), "cer")
+
+
+def test_transcript_text_gives_back_the_scored_tokens():
+    stopped = tokens("it's late")  # an unknown character, decoded as #
+    assert transcript_tokens(decode(stopped)) == stopped
+    assert transcript_tokens("") == [SOS, EOS]
+    # a hypothesis that never stopped: MAX_TOKENS tokens, no stop token
+    runaway = encode("ab" * 60, max_tokens=200)[0][:MAX_TOKENS].tolist()
+    assert len(runaway) == MAX_TOKENS and EOS not in runaway
+    assert transcript_tokens(decode(runaway)) == runaway
+    # one character shorter did stop
+    assert transcript_tokens(decode(runaway[:-1])) == [*runaway[:-1], EOS]
