@@ -1,8 +1,10 @@
 """The noise rule of metric changes, number formats, and reading dvc.yaml's plots."""
 
 import json
+import math
 
 import pytest
+from asr_seed_runs import lock
 
 from hw2.core.errors import DataError
 from hw2.pipeline import catalog
@@ -28,6 +30,7 @@ from hw2.pipeline.plots import (
     plot_specs,
     top_level_specs,
 )
+from hw2.pipeline.seed_record import Match, fingerprint, match
 from hw2.pipeline.series import axis_titles, fold_bands, rows_series
 
 
@@ -315,3 +318,124 @@ def test_axis_titles_from_the_plot_else_from_its_columns():
     assert axis_titles(spec, props) == ("epoch", "loss (nats per token)")
     band = PlotSpec("Acc", (Source("a.tsv", "step", ("acc", "acc_min", "acc_max")),))
     assert axis_titles(band)[1] == "accuracy"
+
+
+# The ASR's seed record (metrics/asr_seeds.json) and the one-seed default run.
+
+
+def test_fingerprint_is_the_asr_stages_less_the_seed():
+    fp = fingerprint(lock("transformer", 42))
+    assert set(fp) == {"train_asr", "evaluate_asr"}  # the CNN's stage left out
+    assert "asr.seed" not in fp["train_asr"]["params"]["params.yaml"]
+    # the model train_asr hands to evaluate_asr changes with the seed: left out
+    assert "data/models/asr.pt" not in fp["evaluate_asr"]["deps"]
+    assert fp["train_asr"]["deps"]["src/hw2/asr/model.py"] == "c0"
+    assert fingerprint(lock("transformer", 43)) == fp  # another seed: a match
+    other = lock("transformer", 42)
+    other["stages"]["train_cnn"]["deps"][0]["md5"] = "else"
+    assert fingerprint(other) == fp  # the CNN's code is not the ASR's
+    assert fingerprint({"stages": {"train_asr": {}}}) is None
+    assert fingerprint(None) is None
+
+
+def test_a_record_goes_stale_when_code_data_or_params_change():
+    record = {
+        "transformer": {"metrics": {"seeds": 3}, "fingerprint": fingerprint(lock())}
+    }
+    record["lstm"] = {"metrics": {}, "fingerprint": fingerprint(lock("lstm"))}
+    found = match([record], lock("transformer", 44))
+    assert (found.name, found.stale, found.label) == (
+        "transformer",
+        None,
+        "make homework, 3 seeds",
+    )
+    assert match([record], lock("lstm", 7)).name == "lstm"
+    code = match([record], lock("transformer", 42, code="c1"))
+    assert code.name is None
+    assert code.stale == (
+        "closest configuration `transformer`: train_asr: src/hw2/asr/model.py changed"
+    )
+    data = lock()
+    for stage in ("train_asr", "evaluate_asr"):
+        data["stages"][stage]["deps"][0]["md5"] = "other.dir"
+    assert "data/features changed" in match([record], data).stale
+    lr = lock()
+    lr["stages"]["train_asr"]["params"]["params.yaml"]["asr.lr"] = 0.003
+    assert match([record], lr).stale.endswith("train_asr: param asr.lr 0.001 → 0.003")
+    assert match([], lock()) == Match()  # no record: nothing to say
+    assert match([record], {"stages": {}}) == Match()  # no ASR run here
+
+
+RECORD = {
+    "cer": 0.30,
+    "cer_std": 0.02,
+    "cer_per_seed": [0.28, 0.30, 0.32],
+    "cer_ci95": [0.27, 0.33],
+    "loss": 1.5,
+    "loss_std": 0.1,
+    "seeds": 3,
+}
+MATCHED = Match("transformer", RECORD, 3)
+STALE = Match(stale="closest configuration `transformer`: x changed")
+
+
+def asr(cer, record, half=0.01):
+    """A one-seed metrics/asr.json's CER as read with the record's verdict."""
+    tree = {"cer": cer, "cer_ci95": [cer - half, cer + half], "loss": 1.5}
+    return metric_values(tree, record)
+
+
+def test_a_one_seed_value_takes_the_matching_records_seed_spread():
+    value = asr(0.30, MATCHED)["cer"]
+    half = math.hypot(0.01, 1.96 * 0.02)  # the clips' and the seeds' spread
+    assert (value.low, value.high) == pytest.approx((0.30 - half, 0.30 + half))
+    assert value.seed_aware and value.std is None and value.seeds == 1
+    assert value.spread == "seed spread: make homework, 3 seeds"
+    loss = asr(0.30, MATCHED)["loss"]  # no interval of its own: the seeds' alone
+    assert (loss.low, loss.high) == pytest.approx((1.5 - 0.196, 1.5 + 0.196))
+    for record in (STALE, Match()):
+        plain = asr(0.30, record)["cer"]
+        assert (plain.low, plain.high) == (0.29, 0.31) and not plain.seed_aware
+        assert plain.hint == "run make homework to measure the seed spread"
+    # a value over several seeds has its own spread: the record is not used
+    seeded = metric_values(RECORD, MATCHED)["cer"]
+    assert seeded == Value(0.30, 0.27, 0.33, 0.02, 3)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "label"),
+    [
+        # inside the seed spread (|Δ| ≤ √2 · √(0.01² + 0.0392²) = 0.057)
+        (MATCHED, MATCHED, "within noise (seed spread: make homework, 3 seeds)"),
+        # one side matches: its spread and the other's clips (0.042) still cover
+        (MATCHED, STALE, "within noise (seed spread: make homework, 3 seeds)"),
+        # no record: larger than the clips' interval, seed noise unknown
+        (
+            STALE,
+            STALE,
+            "noise unknown: one seed; run make homework to measure the seed spread",
+        ),
+        (
+            Match(),
+            Match(),
+            "noise unknown: one seed; run make homework to measure the seed spread",
+        ),
+    ],
+)
+def test_a_change_inside_the_seed_spread_is_noise(old, new, label):
+    change = Change(
+        catalog.ASR_JSON, "cer", asr(0.30, old)["cer"], asr(0.34, new)["cer"]
+    )
+    assert change.label == label
+
+
+def test_beyond_the_seed_spread_only_when_both_sides_match():
+    far = asr(0.45, MATCHED)["cer"]
+    both = Change(catalog.ASR_JSON, "cer", asr(0.30, MATCHED)["cer"], far)
+    assert both.verdict == BEYOND
+    assert both.label == "beyond noise (seed spread: make homework, 3 seeds)"
+    stale = Change(
+        catalog.ASR_JSON, "cer", asr(0.30, MATCHED)["cer"], asr(0.45, STALE)["cer"]
+    )
+    assert stale.verdict == ONE_SEED
+    assert stale.label.endswith("; run make homework to measure the seed spread")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from asr_seed_runs import lock
 from helpers import tool_env
 
 from hw2.core.errors import Hw2Error
@@ -19,6 +20,7 @@ from hw2.pipeline import catalog
 from hw2.pipeline.compare import metric_paths
 from hw2.pipeline.document import Folded, Para, Table, to_markdown, to_text
 from hw2.pipeline.pr_comment import MARKER, build_comment, sparkline
+from hw2.pipeline.seed_record import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = "metrics/train/plots/metrics"
@@ -399,3 +401,80 @@ def test_ci_posts_the_comment_with_its_pictures_through_cml():
     assert any(str(s.get("uses", "")).startswith("iterative/setup-cml@") for s in steps)
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert {"/comment.md", "/pr-plots/"} <= set(ignored)
+
+
+# The one-seed ASR run judged with the seed spread `make homework` recorded.
+
+SEEDS_DVC_YAML = """\
+stages:
+  evaluate_asr:
+    cmd: "true"
+    metrics:
+      - metrics/asr.json:
+          cache: false
+"""
+
+
+def one_seed_asr(cer: float) -> str:
+    return json.dumps({"cer": cer, "cer_ci95": [cer - 0.01, cer + 0.01], "wer": 0.5})
+
+
+@pytest.fixture
+def seeds_repo(tmp_path) -> Path:
+    """A commit with a one-seed ASR run, its dvc.lock and a matching seed record."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, env=tool_env(), check=True)
+    write(repo, "dvc.yaml", SEEDS_DVC_YAML)
+    write(repo, "params.yaml", "lr: 0.01\n")
+    write(repo, "dvc.lock", yaml.safe_dump(lock("transformer", 42)))
+    write(repo, "metrics/asr.json", one_seed_asr(0.30))
+    metrics = {"cer": 0.31, "cer_std": 0.02, "cer_per_seed": [0.29, 0.31, 0.33]}
+    metrics |= {"cer_ci95": [0.28, 0.34], "seeds": 3}
+    record = {"metrics": metrics, "fingerprint": fingerprint(lock("transformer"))}
+    write(repo, "metrics/asr_seeds.json", json.dumps({"transformer": record}))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one seed, and the seed record")
+    return repo
+
+
+def cer_noise(repo: Path) -> tuple[str, str]:
+    text = build_comment("HEAD", repo)
+    head = text[: text.index("### Params")]
+    return row_of(head, "ASR test CER")[-1], text
+
+
+def test_a_change_within_the_recorded_seed_spread_is_noise(seeds_repo):
+    # another seed of the same code: 0.03 is three clip half-widths, yet inside
+    # √2 · √(0.01² + (1.96 · 0.02)²) = 0.057
+    write(seeds_repo, "dvc.lock", yaml.safe_dump(lock("transformer", 43)))
+    write(seeds_repo, "metrics/asr.json", one_seed_asr(0.33))
+    label, text = cer_noise(seeds_repo)
+    assert label == "within noise (seed spread: make homework, 3 seeds)"
+    assert "is stale" not in text
+    write(seeds_repo, "metrics/asr.json", one_seed_asr(0.40))
+    assert cer_noise(seeds_repo)[0] == (
+        "**beyond noise (seed spread: make homework, 3 seeds)**"
+    )
+
+
+def test_a_stale_record_is_named_and_leaves_the_noise_unknown(seeds_repo):
+    # the ASR's code changed in this branch: the record no longer describes it
+    write(seeds_repo, "dvc.lock", yaml.safe_dump(lock("transformer", 42, code="c9")))
+    write(seeds_repo, "metrics/asr.json", one_seed_asr(0.36))
+    label, text = cer_noise(seeds_repo)
+    assert label == (
+        "noise unknown: one seed; run make homework to measure the seed spread"
+    )
+    (warning,) = [line for line in text.splitlines() if "is stale" in line]
+    assert warning.startswith(
+        "> **Warning:** `metrics/asr_seeds.json` is stale for this branch "
+        "(closest configuration `transformer`: train_asr: src/hw2/asr/model.py "
+        "changed)"
+    )
+    # the base still matches: a change inside its spread and this side's clips
+    write(seeds_repo, "metrics/asr.json", one_seed_asr(0.33))
+    assert cer_noise(seeds_repo)[0] == (
+        "within noise (seed spread: make homework, 3 seeds)"
+    )

@@ -6,13 +6,15 @@ import runpy
 import subprocess
 from pathlib import Path
 
+import asr_seed_runs
 import pytest
 import yaml
 from helpers import stage_argv, tool_env
 
 from hw2.core.errors import DataError
 from hw2.pipeline import catalog, dvc, report
-from hw2.pipeline.report import build_experiments_report, build_report
+from hw2.pipeline.experiments import build_experiments_report, render_experiments
+from hw2.pipeline.report import build_report
 from hw2.pipeline.runs import (
     CNN,
     Column,
@@ -21,6 +23,7 @@ from hw2.pipeline.runs import (
     group_runs,
     parse_exp_show,
 )
+from hw2.pipeline.seed_record import seed_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -418,3 +421,101 @@ def test_report_reads_the_details_files_where_they_exist(project):
     text = build_report(project).read_text()
     assert "| drusen | 0.1250 |" in text and "(mean of 3 seeds;" in text
     assert "| speed-up of McLaurin at the longest length | 12.50× | 4.250× |" in text
+
+
+# reports/experiments.md with ASR seeds: one row per configuration, the answer.
+
+
+@pytest.fixture(scope="module")
+def seeds_repo(tmp_path_factory):
+    """The homework's ASR runs (3 configurations x 3 seeds) as commits."""
+    repo = asr_seed_runs.init(tmp_path_factory.mktemp("seeds") / "repo")
+    return repo, asr_seed_runs.homework_runs(repo)
+
+
+def test_seed_groups_hold_runs_that_differ_in_the_seed_alone(seeds_repo):
+    repo, runs = seeds_repo
+    groups = seed_groups(runs, repo)
+    assert [([r.name for r in g.runs], g.seeds) for g in groups] == [
+        (
+            [
+                "asr-transformer-seed-42",
+                "asr-transformer-seed-43",
+                "asr-transformer-seed-44",
+            ],
+            [42, 43, 44],
+        ),
+        (["asr-lstm-seed-42", "asr-lstm-seed-43", "asr-lstm-seed-44"], [42, 43, 44]),
+        (
+            ["asr-mclaurin-seed-42", "asr-mclaurin-seed-43", "asr-mclaurin-seed-44"],
+            [42, 43, 44],
+        ),
+    ]
+    # the commit ran the transformer with seed 42: the same run, listed once
+    assert [r.name for r in groups[0].same][:2] == ["main", "asr-transformer-seed-42"]
+    metrics = groups[1].metrics
+    lstm = [r.metrics[catalog.ASR_JSON] for r in groups[1].runs]
+    assert metrics["cer_per_seed"] == [m["cer"] for m in lstm]
+    assert metrics["loss_per_seed"] == [m["loss"] for m in lstm]
+    assert metrics["seeds"] == 3 and len(groups[1].clip_ids) == 12
+
+
+def test_code_changed_between_seeds_makes_two_groups(tmp_path):
+    repo = asr_seed_runs.init(tmp_path / "repo")
+    runs = [
+        asr_seed_runs.commit_run(repo, "a", "lstm", 42),
+        asr_seed_runs.commit_run(repo, "b", "lstm", 43, code="c1"),
+        asr_seed_runs.commit_run(repo, "c", "lstm", 44, code="c1"),
+    ]
+    groups = seed_groups(runs, repo)
+    assert [g.seeds for g in groups] == [[42], [43, 44]]
+
+
+def test_experiments_report_shows_seeds_as_one_row_and_answers(seeds_repo):
+    repo, runs = seeds_repo
+    text = render_experiments(runs, None, seed_groups(runs, repo))
+    asr = text.split("## Speech recognition", 1)[1].split("## The homework", 1)[0]
+    decoder = table_after(asr, "### Varying `decoder`")
+    assert [r.split(" | ")[0] for r in decoder] == [
+        "| run",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| asr-transformer (seeds 42, 43, 44)",
+        "| asr-lstm (seeds 42, 43, 44)",
+        "| *homework report (full data)*",
+        "| *homework report (full data)*",
+    ]
+    # three seeds each, the mean over seeds with its std and interval
+    assert decoder[3].split(" | ")[3] == "3" and "asr.seed" not in asr
+    assert "Varying `asr.seed`" not in asr
+    answer = text.split("## The homework's answer", 1)[1]
+    decoders, mclaurin = answer.split("### Does McLaurin")
+    cer = table_after(decoders, "the same code and data.")[2]
+    assert cer.startswith("| CER | ") and "| Transformer better | – |" in cer
+    assert "**Yes.** On these runs: Transformer better on CER, WER, Jaccard" in decoders
+    assert (
+        "found Transformer better on each; these runs agree on Jaccard, cosine, D-L"
+        in decoders
+    )
+    # McLaurin errs about as often as softmax: a difference inside the seeds' spread
+    assert "**Not beyond seed noise.**" in mclaurin
+    assert "homework report" not in mclaurin  # it did not compare these
+
+
+def test_the_answer_waits_for_runs_of_both_configurations(seeds_repo):
+    repo, runs = seeds_repo
+    lstm_only = [r for r in runs if "lstm" in r.name]
+    text = render_experiments(lstm_only, None, seed_groups(lstm_only, repo))
+    assert text.count("yet: run `make homework`.*") == 2
+
+
+def test_one_seed_each_never_calls_a_win(tmp_path):
+    repo = asr_seed_runs.init(tmp_path / "repo")
+    runs = asr_seed_runs.homework_runs(repo, ("transformer", "lstm"), seeds=(42,))
+    text = render_experiments(runs, None, seed_groups(runs, repo))
+    answer = text.split("### Does the Transformer", 1)[1].split("###", 1)[0]
+    assert "| noise unknown: one seed |" in answer
+    assert "Transformer better" not in answer.split("|---|")[1].split("**")[0]
+    assert (
+        "**Cannot tell from one seed.** On these runs: noise unknown (one seed) on CER"
+        in answer
+    )

@@ -23,6 +23,9 @@ CNN_PLOTS = "metrics/train_cnn/plots/metrics"
 ASR_JSON = "metrics/asr.json"
 ASR_TRANSCRIPTS = "metrics/asr_transcripts.tsv"
 ASR_PLOTS = "metrics/train_asr/plots/metrics"
+# The ASR's spread over seeds that `make homework` measured (git-tracked, no
+# stage's output: hw2.pipeline.seed_record)
+ASR_SEEDS = "metrics/asr_seeds.json"
 ATTENTION_JSON = "metrics/attention.json"
 # Each evaluation's plain output beside its metrics (per-class accuracy, seed
 # count, parameter counts, the benchmark's whole record); read where present.

@@ -24,12 +24,19 @@ The verdict of a change:
 * otherwise *beyond noise* if both sides are seed-aware, and *noise unknown:
   one seed* if an interval was over one seed's test items only;
 * *no interval* when neither side has one.
+
+A one-seed ASR run borrows the seed spread `make homework` measured
+(metrics/asr_seeds.json, hw2.pipeline.seed_record) when its revision's dvc.lock
+matches the record's fingerprint: each side of its interval becomes
+√(clip² + (1.96·std)²), the clip half-width and the record's std over seeds, and
+it counts as seed-aware, its label naming the record. Without a matching record
+its label says how to measure the spread (`read_value`).
 """
 
 import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -39,10 +46,12 @@ from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
 from hw2.pipeline.dvc import RevisionFiles
 from hw2.pipeline.runs import flatten
+from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
 WITHIN, BEYOND, ONE_SEED = "within noise", "beyond noise", "noise unknown: one seed"
 NO_INTERVAL, OTHER_DATA = "no interval", "different data"
+MEASURE = "run make homework to measure the seed spread"
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,9 @@ class Value:
 
     `std` is the standard deviation over `seeds` training seeds (None with one);
     (low, high) a 95 % interval, over seeds when seeds > 1, else over the test
-    items of one run.
+    items of one run, widened by a seed spread measured apart when `spread`
+    names where that came from. `hint`: how a one-seed value's seed spread
+    could be measured.
     """
 
     value: float
@@ -59,11 +70,14 @@ class Value:
     high: float | None = None
     std: float | None = None
     seeds: int = 1
+    spread: str = ""
+    hint: str = ""
 
     @property
     def seed_aware(self) -> bool:
-        """Whether the noise includes run-to-run variation (more than one seed)."""
-        return self.seeds > 1
+        """Whether the noise includes run-to-run variation: more than one seed, or
+        one seed with a seed spread measured apart."""
+        return self.seeds > 1 or bool(self.spread)
 
     @property
     def has_interval(self) -> bool:
@@ -142,6 +156,19 @@ class Change:
         both_seeds = self.old.seed_aware and self.new.seed_aware
         return BEYOND if both_seeds else ONE_SEED
 
+    @property
+    def label(self) -> str:
+        """The verdict with where a seed spread came from, or how to measure it."""
+        verdict = self.verdict
+        sides = [v for v in (self.old, self.new) if v is not None]
+        if verdict in (WITHIN, BEYOND):
+            spreads = list(dict.fromkeys(v.spread for v in sides if v.spread))
+            return f"{verdict} ({'; '.join(spreads)})" if spreads else verdict
+        hints = list(dict.fromkeys(v.hint for v in sides if v.hint))
+        if verdict == ONE_SEED and hints:
+            return f"{verdict}; {'; '.join(hints)}"
+        return verdict
+
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -160,20 +187,46 @@ def _seeds(flat: Mapping[str, Any], key: str) -> int:
     return 1
 
 
-def read_value(flat: Mapping[str, Any], key: str, value: float) -> Value:
+def read_value(
+    flat: Mapping[str, Any], key: str, value: float, record: Match | None = None
+) -> Value:
     """A metric with its noise, read from the keys beside it: the one place that
-    tells a seed-aware interval from a one-seed one."""
+    tells a seed-aware interval from a one-seed one.
+
+    `record`: what metrics/asr_seeds.json says of this revision's run, for the
+    metrics it can describe (the ASR's). A one-seed value takes the matching
+    configuration's seed spread, or a hint when none matches (`seed_spread`).
+    """
     seeds = _seeds(flat, key)
     std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
+    out = Value(value, seeds=seeds)
     if isinstance(ci, list | tuple) and len(ci) == 2:
         low, high = _number(ci[0]), _number(ci[1])
         if low is not None and high is not None:
-            return Value(value, min(low, value), max(high, value), std, seeds)
-    if std is not None:
+            out = Value(value, min(low, value), max(high, value), std, seeds)
+    if not out.has_interval and std is not None:
         half = catalog.Z95 * std / math.sqrt(seeds)
-        return Value(value, value - half, value + half, std, seeds)
-    return Value(value, seeds=seeds)
+        out = Value(value, value - half, value + half, std, seeds)
+    if record is None or seeds > 1:
+        return out
+    return seed_spread(out, key, record)
+
+
+def seed_spread(value: Value, key: str, record: Match) -> Value:
+    """A one-seed value judged with the seed spread of the record's matching
+    configuration: each side of its interval (none: zero) widened to
+    √(clip² + (1.96·std)²), std the record's over seeds. Unchanged, with a hint
+    to measure it, when no configuration matches or it has no std."""
+    std = _number(record.metrics.get(key + catalog.STD_SUFFIX))
+    if record.name is None or std is None:
+        return replace(value, hint=MEASURE)
+    seed = catalog.Z95 * std
+    v = value.value
+    below = v - value.low if value.low is not None else 0.0
+    above = value.high - v if value.high is not None else 0.0
+    low, high = v - math.hypot(below, seed), v + math.hypot(above, seed)
+    return Value(v, low, high, spread=f"seed spread: {record.label}")
 
 
 def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
@@ -185,16 +238,16 @@ def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
     return False
 
 
-def metric_values(tree: Any) -> dict[str, Value]:
-    """A metrics file's numbers by dotted key, with their noise; the noise keys
-    and the seed count are not metrics of their own."""
+def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
+    """A metrics file's numbers by dotted key, with their noise (`record`: see
+    read_value); the noise keys and the seed count are not metrics of their own."""
     flat = flatten(tree)
     values = {}
     for key, raw in flat.items():
         number = _number(raw)
         if number is None or _is_companion(key, flat):
             continue
-        values[key] = read_value(flat, key, number)
+        values[key] = read_value(flat, key, number, record)
     return values
 
 
@@ -243,14 +296,37 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
-def read_metrics(files: RevisionFiles, paths: Iterable[str]) -> dict[str, dict]:
-    """The metrics files present at a revision, as {path: {key: Value}}."""
+def read_metrics(
+    files: RevisionFiles,
+    paths: Iterable[str],
+    records: Mapping[str, Match] | None = None,
+) -> dict[str, dict]:
+    """The metrics files present at a revision, as {path: {key: Value}};
+    `records`: what the seed records say of the files they describe."""
     out = {}
     for path in paths:
         tree = read_tree(files, path)
         if tree is not None:
-            out[path] = metric_values(tree)
+            out[path] = metric_values(tree, (records or {}).get(path))
     return out
+
+
+def seed_records(*sides: RevisionFiles) -> list[dict[str, Any]]:
+    """metrics/asr_seeds.json of each revision where it exists: a record made at
+    one of them may describe the other (the fingerprint decides)."""
+    found = []
+    for files in sides:
+        record = read_record(
+            files.read_bytes(catalog.ASR_SEEDS), files.rev or "workspace"
+        )
+        if record:
+            found.append(record)
+    return found
+
+
+def seed_match(files: RevisionFiles, records: Sequence[Mapping[str, Any]]) -> Match:
+    """What the records say of a revision's ASR run, by its dvc.lock."""
+    return match(records, read_tree(files, LOCK))
 
 
 def compare(

@@ -29,7 +29,15 @@ import yaml
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir
 from hw2.pipeline import dvc
-from hw2.pipeline.catalog import DATA_OF, DATA_SHAPE, Metric, describe, scale_for, short
+from hw2.pipeline.catalog import (
+    ASR_JSON,
+    DATA_OF,
+    DATA_SHAPE,
+    Metric,
+    describe,
+    scale_for,
+    short,
+)
 from hw2.pipeline.checks import comment_warnings, data_changes
 from hw2.pipeline.compare import (
     BEYOND,
@@ -38,6 +46,8 @@ from hw2.pipeline.compare import (
     compare,
     metric_paths,
     read_metrics,
+    seed_match,
+    seed_records,
     split_headlines,
 )
 from hw2.pipeline.document import (
@@ -56,6 +66,7 @@ from hw2.pipeline.document import (
 from hw2.pipeline.dvc import RevisionFiles
 from hw2.pipeline.figures import revision_figure
 from hw2.pipeline.plots import PlotSpec, plot_specs
+from hw2.pipeline.seed_record import Match, stale_warning
 from hw2.pipeline.series import Series, axis_titles, plot_props, spec_series
 
 MARKER = "hw2-dvc-pr-comment"
@@ -64,12 +75,14 @@ MAX_SPARK = 24
 NOISE_RULE = (
     "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
     "(over seeds and test items for a metric with several seeds, over the test "
-    "items of one training run otherwise). **within noise**: |Δ| ≤ √(a² + b²), "
-    "a and b the two sides' 95 % half-widths; **beyond noise**: larger, both "
-    "sides over several seeds; **noise unknown: one seed**: larger than one "
-    "run's interval, which leaves out run-to-run noise (on the ASR sample about "
-    "3x wider); **different data**: see the warning; **no interval**: nothing "
-    "to judge by. Changes are listed when they show at the printed precision."
+    "items of one training run otherwise, widened by the seed spread `make "
+    "homework` measured when its record matches the run: √(clip² + (1.96·std)²) "
+    "a side). **within noise**: |Δ| ≤ √(a² + b²), a and b the two sides' 95 % "
+    "half-widths; **beyond noise**: larger, both sides' noise including seeds; "
+    "**noise unknown: one seed**: larger than one run's interval, which leaves "
+    "out run-to-run noise; **different data**: see the warning; **no "
+    "interval**: nothing to judge by. Changes are listed when they show at the "
+    "printed precision."
 )
 
 
@@ -92,7 +105,7 @@ def _delta_text(change: Change) -> str:
 
 
 def _verdict_text(change: Change) -> str:
-    return f"**{change.verdict}**" if change.verdict == BEYOND else change.verdict
+    return f"**{change.label}**" if change.verdict == BEYOND else change.label
 
 
 def metric_row(change: Change, first: Sequence[str]) -> list[str]:
@@ -293,6 +306,18 @@ def plots_blocks(
     return blocks
 
 
+def record_warnings(noise: Mapping[str, Match], base: str) -> list[str]:
+    """One line per stale reason of the seed record: the sides it does not
+    describe (`base` named as code)."""
+    stale: dict[str, list[str]] = {}
+    for side, found in noise.items():
+        if found.stale:
+            stale.setdefault(found.stale, []).append(
+                f"`{side}`" if side == base else side
+            )
+    return [stale_warning(" and ".join(sides), why) for why, sides in stale.items()]
+
+
 def _dvc_yaml(files: RevisionFiles) -> dict[str, Any]:
     data = files.read_bytes("dvc.yaml")
     if data is None:
@@ -323,7 +348,13 @@ def comment_blocks(
     paths = [p for p in paths if p not in DATA_SHAPE.values()]
     data = data_changes(root, base)
     moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
-    changes = compare(read_metrics(old, paths), read_metrics(new, paths), moved)
+    records = seed_records(new, old)
+    noise = {base: seed_match(old, records), "this branch": seed_match(new, records)}
+    changes = compare(
+        read_metrics(old, paths, {ASR_JSON: noise[base]}),
+        read_metrics(new, paths, {ASR_JSON: noise["this branch"]}),
+        moved,
+    )
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
     blocks: list[Block] = [
         Marker(MARKER),
@@ -334,6 +365,7 @@ def comment_blocks(
         ),
     ]
     blocks += [Alert(w) for w in comment_warnings(root, base, data=data)]
+    blocks += [Alert(w) for w in record_warnings(noise, base)]
     blocks += metrics_blocks(changes, base, headlines)
     blocks += params_blocks(params if isinstance(params, dict) else {})
     out_dir = None if plots_dir is None else root / plots_dir

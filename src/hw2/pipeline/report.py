@@ -3,13 +3,14 @@ full-data references, as Markdown.
 
 `build_report` renders the workspace (the metrics files the pipeline wrote) into
 reports/results.md with PNG figures; it reads nothing but files, so it can be a DVC
-stage. `build_experiments_report` adds every run `dvc exp show` knows, which depends
-on the git and experiment refs as well, so it is kept out of the stage.
+stage. reports/experiments.md (hw2.pipeline.experiments) lists every run `dvc exp
+show` knows with these tables, which depends on the git and experiment refs as
+well, so it is kept out of the stage.
 """
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,9 @@ from hw2.pipeline.runs import (
     ASR,
     CNN,
     REFERENCES,
-    STUDIES,
     Run,
     Study,
     cell,
-    experiment_runs,
     format_param,
     group_runs,
     has_results,
@@ -68,35 +67,38 @@ INPUTS = (
     ATTENTION_ERROR,
 )
 PLUS_MINUS = (
-    "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval: "
-    "for the CNN over seeds and test images, for the ASR (one training seed) over "
-    "its test clips only, which leaves out run-to-run noise (on the sample, three "
-    "Transformer seeds spread about three times wider; docs/noise.md)."
+    "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval "
+    "over seeds and test items (images, clips) where a row has several seeds, over "
+    "one training run's test items otherwise, which leaves out run-to-run noise "
+    "(docs/noise.md)."
 )
+
+
+def parse_transcripts(
+    lines: Iterable[str], where: str, n: int | None = None
+) -> list[tuple[str, str, str]]:
+    """The (id, reference, hypothesis) rows of a transcripts TSV's lines (the
+    first `n`, or all); `where` names the file in errors."""
+    rows: list[tuple[str, str, str]] = []
+    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    if next(reader, None) != ["id", "reference", "hypothesis"]:
+        raise DataError(f"{where}: expected the header id, reference, hypothesis")
+    for row in reader:
+        if len(rows) == n:
+            break
+        if len(row) != 3:
+            raise DataError(f"{where}: line {reader.line_num}: expected 3 fields")
+        rows.append((row[0], row[1], row[2]))
+    return rows
 
 
 def read_transcripts(path: Path, n: int) -> list[tuple[str, str, str]]:
     """The first `n` (id, reference, hypothesis) rows of the transcripts TSV."""
-    rows = []
     try:
         with open(path, newline="") as f:
-            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header = next(reader, None)
-            if header != ["id", "reference", "hypothesis"]:
-                raise DataError(
-                    f"{path}: expected the header id, reference, hypothesis"
-                )
-            for row in reader:
-                if len(rows) == n:
-                    break
-                if len(row) != 3:
-                    raise DataError(
-                        f"{path}: line {reader.line_num}: expected 3 fields"
-                    )
-                rows.append((row[0], row[1], row[2]))
+            return parse_transcripts(f, str(path), n)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
-    return rows
 
 
 def _missing(what: str, stage: str) -> str:
@@ -363,36 +365,6 @@ def render_results(root: Path, page: Path, figs: dict[str, Path], ws: Run) -> st
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _baseline(runs: Sequence[Run]) -> Run:
-    """The commit the experiments were run from (HEAD), else the first run."""
-    return next((r for r in runs if r.kind == "commit"), runs[0])
-
-
-def render_experiments(runs: Sequence[Run], problem: str | None) -> str:
-    """reports/experiments.md: every run's results, grouped by what it varied."""
-    baseline = _baseline(runs)
-    lines = [
-        "# Experiments",
-        "",
-        "Every run `dvc exp show` lists (the workspace, the commit it is based on "
-        f"and its experiments), grouped by the params it changed against "
-        f"`{cell(baseline.name)}` (the first row of every table); a run that "
-        "changed nothing of a study is that row. Rows in *italics* are the homework "
-        "report's results on the **full data**.",
-        "",
-        PLUS_MINUS,
-        "",
-    ]
-    if problem:
-        lines += [f"*No experiments listed: {cell(problem)}.*", ""]
-    for study in STUDIES:
-        lines += [f"## {study.title}", ""]
-        if not any(has_results(run, study.columns) for run in runs):
-            lines += ["*No run has these results yet.*", ""]
-        lines += grouped_tables(study, runs, baseline)
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def build_report(
     root: str | Path = ".",
     out: str | Path = "reports/results.md",
@@ -406,19 +378,4 @@ def build_report(
         written = write_figures(root, tmp, _seeds(ws))
     figs = {name: figures_dir / name for name in written}
     write_text(page, render_results(root, page, figs, ws))
-    return page
-
-
-def build_experiments_report(
-    root: str | Path = ".",
-    out: str | Path = "reports/experiments.md",
-    rev: str | None = None,
-) -> Path:
-    """Write the table of the DVC experiments of HEAD or `rev` (or the workspace)."""
-    root = Path(root)
-    runs, problem = experiment_runs(root, rev)
-    if not runs:
-        runs = [workspace_run(root)]
-    page = root / out
-    write_text(page, render_experiments(runs, problem))
     return page

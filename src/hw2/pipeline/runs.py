@@ -127,6 +127,7 @@ ASR = Study(
         "decoder": "decoder",
         "asr.attention": "attention",
         "asr.cross_attention": "cross-attention",
+        "asr.seed": "seed",
         "data.speech.source": "data",
     },
     (
@@ -349,18 +350,7 @@ def fill_lists(run: Run, root: Path) -> None:
     """Put back what `dvc exp show` leaves out of metrics files: list values
     (intervals, per-seed values). Read from the run's commit, or the workspace."""
     for path, metrics in run.metrics.items():
-        if run.rev is None:
-            file = root / path
-            raw = (
-                file.read_bytes()
-                if run.kind == "workspace" and file.is_file()
-                else None
-            )
-        else:
-            try:
-                raw = dvc.run(["git", "show", f"{run.rev}:{path}"], root).encode()
-            except Hw2Error:
-                raw = None
+        raw = run_file(run, root, path)
         try:
             tree = json.loads(raw) if raw and path.endswith(".json") else None
         except ValueError:
@@ -370,6 +360,18 @@ def fill_lists(run: Run, root: Path) -> None:
             for key, value in flat.items():
                 if isinstance(value, list) and key not in flatten(metrics):
                     _set(metrics, key, value)
+
+
+def run_file(run: Run, root: Path, path: str) -> bytes | None:
+    """A git-tracked file as the run left it: at its commit, or in the workspace
+    (None where absent, and for a run with neither)."""
+    if run.rev is None:
+        file = root / path
+        return file.read_bytes() if run.kind == "workspace" and file.is_file() else None
+    try:
+        return dvc.run(["git", "show", f"{run.rev}:{path}"], root).encode()
+    except Hw2Error:
+        return None
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
