@@ -46,19 +46,21 @@ test-fast: venv
 	python -m pytest -m "not e2e and not faults and not slow"
 
 # The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
-# MCLAURIN=0 leaves out the McLaurin ASR run.
+# SEEDS=3 (ASR seeds per configuration, at least 1); MCLAURIN=0 leaves out the
+# McLaurin ASR runs. Also writes metrics/asr_seeds.json and reports/experiments.md.
 JOBS ?= 2
 SOURCE ?= sample
 MCLAURIN ?= 1
+SEEDS ?= 3
 homework: venv
-	python scripts/homework.py --jobs $(JOBS) --source $(SOURCE) \
+	python scripts/homework.py --jobs $(JOBS) --source $(SOURCE) --seeds $(SEEDS) \
 		$(if $(filter 0,$(MCLAURIN)),--no-mclaurin)
 
 # reports/results.md (a DVC stage: the workspace) and reports/experiments.md
 # (HEAD's experiments, or those of REV=<commit>)
 report: venv
 	dvc repro report
-	python stages/report.py --experiments $(if $(REV),--rev $(REV))
+	python scripts/experiments.py $(if $(REV),--rev $(REV))
 
 # `dvc exp show` cut to what a 120-column terminal holds: lr, decoder, the test
 # accuracy, CER and WER always; other params and the attention speedup where runs

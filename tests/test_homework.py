@@ -1,13 +1,18 @@
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import asr_seed_runs
 import pytest
+import yaml
 
 from hw2.core.errors import Hw2Error
+from hw2.pipeline import dvc
+from hw2.pipeline.experiments import CONFIGURATIONS as ASR_CONFIGS
 from hw2.pipeline.homework import (
     Experiment,
     _run_queue,
@@ -18,12 +23,14 @@ from hw2.pipeline.homework import (
     phase_two,
     queue_command,
     run_all,
+    run_homework,
     select_copy_paths,
     table_command,
     untracked_files,
     worker_env,
 )
 from hw2.pipeline.runs import CNN_JSON, Run
+from hw2.pipeline.seed_record import fingerprint, match
 
 
 def test_phase_one_is_the_homework_grid():
@@ -33,15 +40,31 @@ def test_phase_one_is_the_homework_grid():
         "0.01",
         "0.001",
     ]
-    assert grid["asr-lstm"]["decoder"] == "lstm"
-    assert grid["asr-transformer"]["decoder"] == "transformer"
-    assert grid["asr-mclaurin"]["asr.attention"] == "mclaurin"
+    for seed in ("42", "43", "44"):
+        assert grid[f"asr-lstm-seed-{seed}"]["decoder"] == "lstm"
+        assert grid[f"asr-transformer-seed-{seed}"]["decoder"] == "transformer"
+        assert grid[f"asr-mclaurin-seed-{seed}"]["asr.attention"] == "mclaurin"
+        assert grid[f"asr-lstm-seed-{seed}"]["asr.seed"] == seed
     # each experiment sets the source of the branch it runs, and only that one
     for name, p in grid.items():
         key = "data.images.source" if name.startswith("cnn") else "data.speech.source"
         assert p[key] == "sample" and {k for k in p if k.startswith("data.")} == {key}
     assert all("full" in p.values() for p in (e.params for e in phase_one("full")))
-    assert "asr-mclaurin" not in {e.name for e in phase_one("sample", mclaurin=False)}
+    no_mclaurin = {e.name for e in phase_one("sample", mclaurin=False)}
+    assert not any("mclaurin" in name for name in no_mclaurin)
+    assert len(no_mclaurin) == 6 + 3
+
+
+def test_the_long_asr_runs_are_queued_first_seed_by_seed():
+    names = [e.name for e in phase_one("sample", seeds=range(7, 10))]
+    assert names == [
+        *(f"asr-{c}-seed-{s}" for s in (7, 8, 9) for c in ASR_CONFIGS),
+        "cnn-lr-0.1",
+        "cnn-lr-0.01",
+        "cnn-lr-0.001",
+    ]
+    one = [e for e in phase_one("sample", seeds=[42]) if "asr.seed" in e.params]
+    assert [e.name for e in one] == [f"asr-{c}-seed-42" for c in ASR_CONFIGS]
 
 
 def run(name, lr, val_acc):
@@ -239,3 +262,92 @@ def test_run_all_returns_when_dvc_does_though_a_forked_helper_lingers(
         "exp run --run-all --jobs 2",
         "queue stop",
     ]
+
+
+def fake_homework(repo, monkeypatch, runs):
+    """run_homework's dvc calls faked (git still runs): what each phase queued."""
+    queued, calls = [], []
+    module = "hw2.pipeline.homework"
+    real = dvc.run
+
+    def run(cmd, root, **kw):
+        if cmd[0] == "git":  # the runs' commits are read for real
+            return real(cmd, root, **kw)
+        calls.append(cmd)
+        return "| the table |" if cmd[:3] == ["dvc", "exp", "show"] else ""
+
+    monkeypatch.setattr("hw2.pipeline.dvc.run", run)
+    monkeypatch.setattr(
+        f"{module}._run_queue", lambda root, grid, jobs: queued.append(grid)
+    )
+    monkeypatch.setattr(f"{module}.experiment_runs", lambda root: (runs, None))
+    return queued, calls
+
+
+def cnn_runs():
+    return [run(f"cnn-lr-{lr}", lr, acc) for lr, acc in ((0.1, 0.7), (0.01, 0.8))]
+
+
+def test_homework_records_the_asr_seeds_and_writes_the_report(tmp_path, monkeypatch):
+    repo = asr_seed_runs.init(tmp_path / "repo")
+    runs = asr_seed_runs.homework_runs(repo) + cnn_runs()
+    queued, calls = fake_homework(repo, monkeypatch, runs)
+    assert run_homework(repo, jobs=2, seeds=3) == "| the table |"
+    assert calls[0] == ["dvc", "repro"]
+    first, second = ([e.name for e in grid] for grid in queued)
+    assert first[:3] == [
+        "asr-transformer-seed-42",
+        "asr-lstm-seed-42",
+        "asr-mclaurin-seed-42",
+    ]
+    assert len(first) == 9 + 3 and second == ["cnn-nopool-lr-0.01"]
+    record = json.loads((repo / "metrics/asr_seeds.json").read_text())
+    assert list(record) == ["transformer", "lstm", "mclaurin"]
+    lstm = record["lstm"]
+    assert lstm["seeds"] == [42, 43, 44] and lstm["made_by"] == "make homework"
+    assert lstm["experiments"] == [f"asr-lstm-seed-{s}" for s in (42, 43, 44)]
+    assert lstm["fingerprint"] == fingerprint(asr_seed_runs.lock("lstm"))
+    assert {"cer", "cer_std", "cer_per_seed", "cer_ci95", "seeds"} <= set(
+        lstm["metrics"]
+    )
+    # the record describes the one-seed default run (transformer, seed 42)
+    assert match([record], asr_seed_runs.lock("transformer", 42)).name == "transformer"
+    assert match([record], asr_seed_runs.lock("transformer", 42, code="c1")).stale
+    page = (repo / "reports/experiments.md").read_text()
+    assert "| asr-lstm (seeds 42, 43, 44) |" in page
+
+
+def test_one_seed_and_no_mclaurin(tmp_path, monkeypatch):
+    repo = asr_seed_runs.init(tmp_path / "repo")
+    (repo / "params.yaml").write_text(yaml.safe_dump({"asr": {"seed": 7}}))
+    configs = ("transformer", "lstm")
+    runs = asr_seed_runs.homework_runs(repo, configs, seeds=(7,)) + cnn_runs()
+    queued, _ = fake_homework(repo, monkeypatch, runs)
+    run_homework(repo, seeds=1, mclaurin=False)
+    assert [e.name for e in queued[0]][:2] == [
+        "asr-transformer-seed-7",
+        "asr-lstm-seed-7",
+    ]
+    assert len(queued[0]) == 2 + 3
+    record = json.loads((repo / "metrics/asr_seeds.json").read_text())
+    assert record["lstm"]["seeds"] == [7] and "cer_std" not in record["lstm"]["metrics"]
+    with pytest.raises(Hw2Error, match="seeds must be >= 1, got 0"):
+        run_homework(repo, seeds=0)
+
+
+def test_the_asr_record_survives_a_failed_cnn_grid(tmp_path, monkeypatch):
+    repo = asr_seed_runs.init(tmp_path / "repo")
+    fake_homework(repo, monkeypatch, asr_seed_runs.homework_runs(repo))
+    with pytest.raises(Hw2Error, match="no CNN learning-rate experiment finished"):
+        run_homework(repo)
+    assert (repo / "metrics/asr_seeds.json").is_file()
+    assert (repo / "reports/experiments.md").is_file()
+
+
+def test_make_passes_the_seeds_through():
+    root = Path(__file__).resolve().parents[1]
+    cmd = ["make", "-n", "-C", str(root), "homework", f"VENV={sys.prefix}"]
+    default = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "scripts/homework.py --jobs 2 --source sample --seeds 3" in default
+    one = subprocess.run([*cmd, "SEEDS=1"], capture_output=True, text=True).stdout
+    assert "--seeds 1" in one

@@ -1,12 +1,18 @@
 """The homework's grid of experiments, run with DVC's experiment queue.
 
-Phase 1 queues the CNN at three learning rates, the ASR with each decoder and the
-ASR with McLaurin attention; phase 2 queues the CNN without max-pooling at the
-learning rate that won phase 1 (by validation accuracy). Queued experiments run
-in temporary copies of the repository made from a git stash of the workspace:
-tracked files carry their uncommitted changes (params.yaml included), untracked
-files are missing. The untracked files the pipeline depends on are handed over
-explicitly (`--copy-paths`); nothing else is, so a stray file cannot break a run.
+Phase 1 queues the ASR with each decoder and with McLaurin attention, each with
+several seeds (`asr.seed` = params.yaml's and the next ones), then the CNN at
+three learning rates: the long runs first, so that the workers stay busy to the
+end. Phase 2 queues the CNN without max-pooling at the learning rate that won
+phase 1 (by validation accuracy). Then the ASR's seeds are aggregated into
+metrics/asr_seeds.json (hw2.pipeline.seed_record) and reports/experiments.md is
+written (hw2.pipeline.experiments).
+
+Queued experiments run in temporary copies of the repository made from a git
+stash of the workspace: tracked files carry their uncommitted changes
+(params.yaml included), untracked files are missing. The untracked files the
+pipeline depends on are handed over explicitly (`--copy-paths`); nothing else
+is, so a stray file cannot break a run.
 """
 
 import os
@@ -19,8 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from hw2.core.errors import Hw2Error
+from hw2.core.io import write_json, write_text
 from hw2.pipeline import dvc
+from hw2.pipeline.catalog import ASR_SEEDS
+from hw2.pipeline.experiments import CONFIGURATIONS, render_experiments
 from hw2.pipeline.runs import (
     ASR_METRICS,
     CNN_JSON,
@@ -30,8 +41,11 @@ from hw2.pipeline.runs import (
     experiment_runs,
     runs_frame,
 )
+from hw2.pipeline.seed_record import SeedGroup, build_record, seed_groups
 
 LEARNING_RATES = (0.1, 0.01, 0.001)
+SEEDS = 3  # ASR seeds per configuration
+EXPERIMENTS_REPORT = "reports/experiments.md"
 # Columns of the final table (`dvc exp show --keep`): names, the params varied,
 # the metrics the studies compare.
 TABLE_COLUMNS = (
@@ -41,6 +55,7 @@ TABLE_COLUMNS = (
     "cnn.maxpool",
     "asr.attention",
     "asr.cross_attention",
+    "asr.seed",
     "data.images.source",
     "data.speech.source",
     *CNN_METRICS,
@@ -56,28 +71,37 @@ class Experiment:
     params: dict[str, str]
 
 
-def phase_one(source: str, mclaurin: bool = True) -> list[Experiment]:
-    """CNN at each learning rate with max-pooling; ASR per decoder; McLaurin ASR.
+def asr_name(config: str, seed: int) -> str:
+    """The queued name of one ASR configuration's run with one seed."""
+    return f"asr-{config}-seed-{seed}"
 
-    The McLaurin ASR can be left out to save one training run.
+
+def phase_one(
+    source: str, mclaurin: bool = True, seeds: Sequence[int] = (42, 43, 44)
+) -> list[Experiment]:
+    """Each ASR configuration with each seed, then the CNN at each learning rate
+    with max-pooling.
+
+    The ASR runs are the long ones: queued first, they keep both workers busy,
+    and the CNN runs fill in at the end. Seed by seed, so that an interrupted
+    grid has every configuration at the first seeds. The McLaurin ASR can be
+    left out to save its runs.
     """
-    images = {"data.images.source": source}
     speech = {"data.speech.source": source}
+    configs = [c for c in CONFIGURATIONS if mclaurin or c != "mclaurin"]
     grid = [
+        Experiment(
+            asr_name(config, seed),
+            {**speech, **CONFIGURATIONS[config], "asr.seed": str(seed)},
+        )
+        for seed in seeds
+        for config in configs
+    ]
+    images = {"data.images.source": source}
+    grid += [
         Experiment(f"cnn-lr-{lr}", {**images, "lr": str(lr), "cnn.maxpool": "true"})
         for lr in LEARNING_RATES
     ]
-    grid += [
-        Experiment(f"asr-{d}", {**speech, "decoder": d, "asr.attention": "softmax"})
-        for d in ("transformer", "lstm")
-    ]
-    if mclaurin:
-        grid.append(
-            Experiment(
-                "asr-mclaurin",
-                {**speech, "decoder": "transformer", "asr.attention": "mclaurin"},
-            )
-        )
     return grid
 
 
@@ -89,13 +113,61 @@ def phase_two(source: str, best_lr: float) -> list[Experiment]:
 
 def best_learning_rate(runs: Sequence[Run]) -> float:
     """The phase-1 CNN learning rate with the highest validation accuracy."""
-    names = {e.name for e in phase_one("sample")[: len(LEARNING_RATES)]}
+    names = {f"cnn-lr-{lr}" for lr in LEARNING_RATES}
     columns = (Column("lr", "params", "lr"), Column("val_acc", CNN_JSON, "val_acc"))
     frame = runs_frame(runs, columns).dropna()
     frame = frame[frame["run"].isin(names)]
     if frame.empty:
         raise Hw2Error("no CNN learning-rate experiment finished: see `dvc queue logs`")
     return float(frame.loc[frame["val_acc"].astype(float).idxmax(), "lr"])
+
+
+def first_seed(root: Path) -> int:
+    """params.yaml's `asr.seed` (the default run's), where the seeds start."""
+    try:
+        seed = (yaml.safe_load((root / "params.yaml").read_text()) or {})["asr"]["seed"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise Hw2Error(f"params.yaml: cannot read asr.seed ({exc})") from exc
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise Hw2Error(f"params.yaml: asr.seed must be an integer, got {seed!r}")
+    return seed
+
+
+def record_groups(
+    groups: Sequence[SeedGroup], grid: Sequence[Experiment]
+) -> dict[str, SeedGroup]:
+    """Per ASR configuration, the group of seeds that holds most of the grid's
+    runs of it (one group when they ran the same code and data, as they do)."""
+    chosen: dict[str, SeedGroup] = {}
+    for config in CONFIGURATIONS:
+        wanted = CONFIGURATIONS[config].items()
+        names = {
+            e.name
+            for e in grid
+            if "asr.seed" in e.params and all(e.params.get(k) == v for k, v in wanted)
+        }
+        counts = [(sum(r.name in names for r in g.same), g) for g in groups]
+        count, group = max(counts, key=lambda c: c[0], default=(0, None))
+        if count and group is not None:
+            chosen[config] = group
+    return chosen
+
+
+def finish(root: Path, grid: Sequence[Experiment]) -> None:
+    """The ASR's seed record and reports/experiments.md from the finished runs."""
+    runs, problem = experiment_runs(root)
+    groups = seed_groups(runs, root)
+    chosen = record_groups(groups, grid)
+    if chosen:
+        write_json(root / ASR_SEEDS, build_record(chosen))
+        for config, group in chosen.items():
+            seeds = ", ".join(map(str, group.seeds))
+            print(f"{ASR_SEEDS}: {config}, seeds {seeds}")
+    else:
+        print(f"no ASR experiment finished: {ASR_SEEDS} not written")
+    if runs:
+        write_text(root / EXPERIMENTS_REPORT, render_experiments(runs, problem, groups))
+        print(f"wrote {EXPERIMENTS_REPORT}")
 
 
 def queue_command(exp: Experiment, copy_paths: Sequence[str]) -> list[str]:
@@ -262,23 +334,37 @@ def worker_env(jobs: int, cpus: int | None = None) -> dict[str, str]:
 
 
 def run_homework(
-    root: str | Path = ".", jobs: int = 2, source: str = "sample", mclaurin: bool = True
+    root: str | Path = ".",
+    jobs: int = 2,
+    source: str = "sample",
+    mclaurin: bool = True,
+    seeds: int = SEEDS,
 ) -> str:
-    """Run both phases and return the comparison table (Markdown)."""
+    """Run both phases, write the seed record and the experiments report, and
+    return the comparison table (Markdown)."""
     root = Path(root)
     if source not in ("sample", "full"):
         raise Hw2Error(f"source must be sample or full, got {source!r}")
     if jobs < 1:
         raise Hw2Error(f"jobs must be >= 1, got {jobs}")
+    if seeds < 1:
+        raise Hw2Error(f"seeds must be >= 1, got {seeds}")
+    start = first_seed(root)
+    grid = phase_one(source, mclaurin, range(start, start + seeds))
     # Cached baseline outputs let every queued run skip the stages it shares.
     dvc.run(["dvc", "repro"], root, capture=False)
-    _run_queue(root, phase_one(source, mclaurin), jobs)
+    _run_queue(root, grid, jobs)
     runs, problem = experiment_runs(root)
     if problem:
         raise Hw2Error(problem)
-    best = best_learning_rate(runs)
+    try:
+        best = best_learning_rate(runs)
+    except Hw2Error:
+        finish(root, grid)  # what the ASR runs measured is kept
+        raise
     print(f"best learning rate by validation accuracy: {best}")
     _run_queue(root, phase_two(source, best), jobs)
+    finish(root, grid)
     return dvc.run(table_command(), root)
 
 
