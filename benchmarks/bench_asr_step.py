@@ -8,9 +8,10 @@ bf16 pays on CPUs with bf16 instructions (AVX512-BF16, AMX); elsewhere it is
 emulated and slower.
 
     python benchmarks/bench_asr_step.py data/features/train [--batches 24]
-        [--rounds 3] [--batch-size 8] [--threads 2] [--compile]
+        [--rounds 3] [--batch-size 8] [--threads 2] [--compile] [--only bf16] [--json]
 """
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -32,6 +33,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--decoder", default="transformer")
     p.add_argument("--compile", action="store_true", help="also torch.compile")
+    p.add_argument("--only", choices=("float32", "bf16"), help="time one variant")
+    p.add_argument("--json", action="store_true", help="print the medians as JSON")
     args = p.parse_args()
     device = setup(args)
     split = SpeechSplit(args.split)
@@ -45,6 +48,8 @@ def main() -> None:
 
     base = ASRConfig(dims=ModelDimensions(decoder=args.decoder), batch_size=8)
     variants = {"float32": replace(base, cpu_bf16=False), "bf16": base}
+    if args.only:
+        variants = {args.only: variants[args.only]}
     trainers = {}
     for name, config in variants.items():
         model, optimizer, scheduler = start(config, device, len(all_batches))
@@ -69,14 +74,17 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in trainers:
             seconds[name].append(timed(device, epoch, name)[0] * scale)
-    ref = float(np.median(seconds["float32"]))
+    medians = {name: float(np.median(v)) for name, v in seconds.items()}
+    if args.json:
+        print(json.dumps({"seconds_per_epoch": medians, "threads": args.threads}))
+        return
+    ref = medians.get("float32", next(iter(medians.values())))
     print(
         f"{len(batches)} of {len(all_batches)} batches of {args.batch_size}, "
         f"{torch.get_num_threads()} threads; seconds per epoch (median of "
         f"{args.rounds} rounds):"
     )
-    for name, values in seconds.items():
-        med = float(np.median(values))
+    for name, med in medians.items():
         print(f"  {name:>14}: {med:7.1f} s  ({ref / med:.2f}x float32)")
 
 

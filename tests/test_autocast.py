@@ -109,3 +109,27 @@ def test_cached_decoding_under_autocast(decoder, attention):
     assert decoded.dtype == torch.long and decoded.shape == (3, 30)
     assert torch.all(decoded[:, 0] == SOS)
     assert int(decoded.max()) < 35 and int(decoded.min()) >= 0
+
+
+@pytest.mark.parametrize("cpu_bf16", [True, False])
+def test_cpu_bf16_decides_the_training_steps_precision(cpu_bf16):
+    # asr.cpu_bf16: the step's matrix products run in bf16 on the CPU, or in float32
+    from tiny_asr import tiny_dims
+
+    from hw2.asr.config import ASRConfig
+    from hw2.asr.step import start, train_step
+
+    config = ASRConfig(dims=tiny_dims(), cpu_bf16=cpu_bf16)
+    model, optimizer, scheduler = start(config, torch.device("cpu"), 10)
+    seen = []
+    hook = model.decoder.head.register_forward_hook(
+        lambda module, args, out: seen.append(out.dtype)
+    )
+    mel, n_frames = padded_batch([12, 9], dtype=torch.float32)
+    tokens = torch.tensor([[SOS, 5, 6, EOS], [SOS, 7, EOS, PAD]])
+    batch = Batch(mel, n_frames, tokens, torch.tensor([4, 3]), torch.arange(2))
+    loss, n_tokens = train_step(model, batch, optimizer, scheduler, config)
+    hook.remove()
+    assert seen == [torch.bfloat16 if cpu_bf16 else torch.float32]
+    assert n_tokens == 5 and 0 < loss < 10
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights

@@ -35,6 +35,8 @@ def test_figures_of_hand_made_rows():
     s = text_stats(ROWS)
     assert s["oov_share"] == 0.6  # rows b, c, d
     assert s["oov_per_row"] == pytest.approx((3 + 2 + 1) / 5)
+    chars = sum(len(r.normalized) for r in ROWS)
+    assert s["oov_per_100_chars"] == pytest.approx(100 * 6 / chars, abs=1e-4)
     assert s["oov_kinds"] == {'"': 2, "!": 1, "'": 1, ";": 1, "ü": 1}
     assert s["digits_share"] == 0.2  # only row a's raw column has digits
     assert s["abbreviations"] == {"Mr.": 1, "Mrs.": 1, "Dr.": 1}
