@@ -13,7 +13,12 @@ from helpers import stage_argv, tool_env
 
 from hw2.core.errors import DataError
 from hw2.pipeline import catalog, dvc, report
-from hw2.pipeline.experiments import build_experiments_report, render_experiments
+from hw2.pipeline.experiments import (
+    Verdict,
+    build_experiments_report,
+    render_experiments,
+    summary,
+)
 from hw2.pipeline.report import build_report
 from hw2.pipeline.runs import (
     CNN,
@@ -518,4 +523,27 @@ def test_one_seed_each_never_calls_a_win(tmp_path):
     assert (
         "**Cannot tell from one seed.** On these runs: noise unknown (one seed) on CER"
         in answer
+    )
+
+
+def test_the_answer_is_computed_from_the_intervals():
+    better = Verdict("cer", -0.10, -0.15, -0.05, 3)  # fewer errors, beyond noise
+    inside = Verdict("wer", 0.02, -0.01, 0.05, 3)
+    worse = Verdict("jaccard", -0.05, -0.08, -0.02, 3)
+    assert summary([better, inside], "Transformer", {}) == (
+        "**Yes, on CER.** On these runs: Transformer better on CER; "
+        "within seed noise on WER."
+    )
+    assert summary([better, worse], "B", {}).startswith("**Mixed.** On these runs")
+    # McLaurin's question is whether it is worse: more errors say yes
+    assert summary([Verdict("cer", 0.1, 0.05, 0.15, 3)], "McLaurin", {}, "worse") == (
+        "**Yes.** On these runs: McLaurin worse on CER."
+    )
+    assert summary([inside], "McLaurin", {}, "worse").startswith(
+        "**Not beyond seed noise.**"
+    )
+    # the homework report's direction beside this one's
+    ref = {"jaccard": (0.7149, 0.7657)}
+    assert summary([worse], "Transformer", ref).endswith(
+        "found Transformer better on each; these runs disagree on Jaccard."
     )

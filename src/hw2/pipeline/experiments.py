@@ -172,7 +172,7 @@ def reference(a: str, b: str) -> dict[str, tuple[float, float]]:
     """(a, b) of each metric in the homework report (full data), where it
     compared the two configurations: the decoders only."""
     refs = {r.params.get("decoder"): r for r in REFERENCES[ASR.title][("decoder",)]}
-    if not {a, b} <= set(refs) or CONFIGURATIONS[a]["asr.attention"] != "softmax":
+    if {a, b} != set(refs):
         return {}
     ra, rb = refs[a].metrics[ASR_JSON], refs[b].metrics[ASR_JSON]
     return {m: (ra[m], rb[m]) for m in ANSWER_METRICS if m in ra and m in rb}
@@ -202,10 +202,12 @@ def summary(
     unknown = [v for v in calls if v.call is None and v not in inside]
     hit, miss = (better, worse) if yes == "better" else (worse, better)
     noise = "seed noise" if all(v.seeds > 1 for v in calls) else "noise (one seed)"
-    lead = {(True, False): "Yes", (False, True): "No", (True, True): "Mixed"}.get(
-        (bool(hit), bool(miss)),
-        "Cannot tell from one seed" if unknown else f"Not beyond {noise}",
-    )
+    if hit or miss:
+        lead = "Mixed" if hit and miss else "Yes" if hit else "No"
+        if not (hit and miss) and len(hit or miss) < len(calls):  # some only
+            lead += f", on {_names(hit or miss)}"
+    else:
+        lead = "Cannot tell from one seed" if unknown else f"Not beyond {noise}"
     parts = [f"{b} better on {_names(better)}"] if better else []
     parts += [f"{b} worse on {_names(worse)}"] if worse else []
     parts += [f"within {noise} on {_names(inside)}"] if inside else []
@@ -287,7 +289,7 @@ def answer_section(groups: Sequence[SeedGroup]) -> list[str]:
         "Each difference with its 95 % interval over the test clips and both "
         "sides' seeds; a difference is called better or worse only when that "
         "interval excludes zero and both sides have several seeds "
-        "(`make homework` trains 3 seeds of each configuration).",
+        "(`make homework` trains each configuration with `SEEDS=3` seeds).",
         "",
     ]
     for a, b, question, yes in QUESTIONS:
