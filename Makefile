@@ -62,15 +62,12 @@ report: venv
 	dvc repro report
 	python scripts/experiments.py $(if $(REV),--rev $(REV))
 
-# `dvc exp show` cut to what a 120-column terminal holds: lr, decoder, the test
-# accuracy, CER and WER always; other params and the attention speedup where runs
-# differ; no other metric, no file hashes (plain `dvc exp show` lists every param,
-# metric and file: about 140 columns). EXPS_ARGS="-A" or "--rev main" passes options.
-EXPS_ALWAYS := lr|decoder|test_acc|cer|wer
-EXPS_SHOWN := Experiment|State|Executor|device|speedup|$(EXPS_ALWAYS)
+# HEAD's experiments as one table that fits the terminal: run names and state, test
+# accuracy, CER, WER, lr, decoder, and the other params where runs differ (plain
+# `dvc exp show` lists every param, metric and file and squeezes them into `…` at
+# 120 columns). EXPS_ARGS="--rev main" lists another commit's.
 exps: venv
-	dvc exp show --no-pager --only-changed --keep '^($(EXPS_ALWAYS))$$' \
-		--drop '^Created$$|.*/|^(?!($(EXPS_SHOWN))$$)[^.]+$$' $(EXPS_ARGS)
+	python scripts/exps.py $(EXPS_ARGS)
 
 # The whole job on stand-ins at the real sizes, timed per stage (docs/rehearsal.md);
 # REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4" measures parts

@@ -1,6 +1,7 @@
 """The README and its docs/ pages: short, their links resolve, the repository map
 lists every library module, and the results table is the committed metrics'."""
 
+import json
 import re
 from pathlib import Path
 
@@ -89,5 +90,15 @@ def test_results_table_follows_the_metrics(tmp_path):
     )
     assert "| LJ Speech 1.1; lstm decoder, mclaurin attention, 1 seed |" in table
     assert "| D = 8, K = 3, L = 1,024, 2 threads | McLaurin 3.500× faster" in table
+    assert "over seeds" not in table  # no metrics/asr_seeds.json: no row
+    seeds = {"metrics": {"cer": 0.2, "cer_std": 0.01, "cer_per_seed": [0.19, 0.21]}}
+    record = {"transformer": seeds, "lstm": {**seeds, "metrics": {"cer": 0.3}}}
+    (tmp_path / "metrics/asr_seeds.json").write_text(json.dumps(record))
+    row = results_table(tmp_path).splitlines()[4]
+    assert row == (
+        "| ASR over seeds (study 3) | `make homework`: each configuration with "
+        "several seeds, the same data | test CER Transformer 0.2000 ± 0.0100; "
+        "LSTM 0.3000 |"
+    )
     text = replace_block(f"a\n{BEGIN}\nold\n{END}\nb", "T")
     assert text == f"a\n{BEGIN}\nT\n{END}\nb"

@@ -465,6 +465,24 @@ def test_seed_groups_hold_runs_that_differ_in_the_seed_alone(seeds_repo):
     assert metrics["seeds"] == 3 and len(groups[1].clip_ids) == 12
 
 
+def test_a_cnn_run_that_kept_the_asr_params_is_not_named_for_the_asr(tmp_path):
+    # `dvc exp show` lists the newest first: the grid's CNN runs, which kept the
+    # baseline's ASR (transformer, seed 42), come before asr-transformer-seed-42
+    repo = asr_seed_runs.init(tmp_path / "repo")
+    runs = [
+        asr_seed_runs.commit_run(repo, "main", "transformer", 42, kind="commit"),
+        asr_seed_runs.commit_run(repo, "cnn-nopool-lr-0.01", "transformer", 42),
+        asr_seed_runs.commit_run(repo, "asr-transformer-seed-42", "transformer", 42),
+        asr_seed_runs.commit_run(repo, "asr-transformer-seed-43", "transformer", 43),
+    ]
+    (group,) = seed_groups(runs, repo)
+    assert [r.name for r in group.runs] == [
+        "asr-transformer-seed-42",
+        "asr-transformer-seed-43",
+    ]
+    assert len(group.same) == 4  # the commit and the CNN run: the same ASR run
+
+
 def test_code_changed_between_seeds_makes_two_groups(tmp_path):
     repo = asr_seed_runs.init(tmp_path / "repo")
     runs = [

@@ -163,6 +163,7 @@ class Run:
     reference: bool = False
     kind: str = "experiment"  # "workspace", "commit", "experiment", "reference"
     rev: str | None = None  # the git commit of a commit or an experiment
+    state: str | None = None  # a queued run's: "queued", "running", "failed"...
 
     def metric(self, path: str, key: str) -> Any:
         """A dotted key's value in a metrics file, None when absent."""
@@ -327,6 +328,7 @@ def parse_exp_show(records: Any) -> list[Run]:
                 exp_name = f"{exp_name} ({state})"
             run = _exp_run(head, exp_name, "experiment")
             if run is not None:
+                run.state = state
                 runs.append(run)
     return runs
 

@@ -226,8 +226,13 @@ def seed_groups(runs: Sequence[Run], root: str | Path) -> list[SeedGroup]:
         members, seeds, hyps, losses, same = [], [], [], [], []
         refs: list[tuple[str, str]] | None = None
         for seed, listed in sorted(by_seed.items()):
-            # an experiment rather than the workspace or commit it repeats
-            run = next((r for r in listed if r.kind == "experiment"), listed[0])
+            # an experiment rather than the workspace or commit it repeats, and
+            # one named for the ASR (`make homework`'s asr-*) rather than a CNN
+            # run that kept the ASR's params
+            run = min(
+                listed,
+                key=lambda r: (r.kind != "experiment", not r.name.startswith("asr-")),
+            )
             rows = _transcripts(run, root)
             loss = run.metric(ASR_JSON, "loss")
             if not rows or not isinstance(loss, int | float):

@@ -16,6 +16,7 @@ import yaml
 from hw2.core.errors import DataError
 from hw2.pipeline.catalog import (
     ASR_JSON,
+    ASR_SEEDS,
     ATTENTION_JSON,
     CNN_JSON,
     human,
@@ -102,6 +103,28 @@ def asr_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     return ["ASR (study 3)", setting, result]
 
 
+# metrics/asr_seeds.json's configurations, as the homework names them
+SEED_LABELS = {"transformer": "Transformer", "lstm": "LSTM", "mclaurin": "McLaurin"}
+
+
+def seeds_row(record: dict[str, Any]) -> list[str] | None:
+    """`make homework`'s ASR configurations over seeds (metrics/asr_seeds.json):
+    each one's test CER with its std and interval; None without a record."""
+    parts, counts = [], set()
+    for config, label in SEED_LABELS.items():
+        entry = record.get(config)
+        if not isinstance(entry, dict) or not isinstance(entry.get("metrics"), dict):
+            continue
+        flat = flatten(entry["metrics"])
+        parts.append(f"{label} {_with_noise(flat, 'cer')}")
+        counts.add(_seeds(flat, "cer"))
+    if not parts:
+        return None
+    seeds = _plural(counts.pop(), "seed") if len(counts) == 1 else "several seeds"
+    setting = f"`make homework`: each configuration with {seeds}, the same data"
+    return ["ASR over seeds (study 3)", setting, "test CER " + "; ".join(parts)]
+
+
 def attention_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The benchmark's setting and McLaurin's speed-up and memory at its longest L."""
     lengths = params.get("attention.lengths")
@@ -137,6 +160,9 @@ def results_table(root: str | Path = ".") -> str:
         asr_row(params, _metrics(root, ASR_JSON)),
         attention_row(params, _metrics(root, ATTENTION_JSON)),
     ]
+    record = root / ASR_SEEDS
+    seeds = seeds_row(read_json(record)) if record.is_file() else None
+    rows[2:2] = [seeds] if seeds else []
     lines = ["| study | setting | result |", "|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
