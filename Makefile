@@ -36,8 +36,9 @@ repro: venv
 	dvc repro
 	python scripts/repro_guard.py after
 
+# the ten slowest tests are listed at the end, so a slow one shows in CI's log
 test: venv
-	python -m pytest
+	python -m pytest --durations=10
 
 # The unit tests alone, for the edit-test loop (about a minute on two cores): no
 # end-to-end pipeline, fault-injection or slow script test (pyproject's markers).
