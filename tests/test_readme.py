@@ -5,6 +5,10 @@ import json
 import re
 from pathlib import Path
 
+import asr_seed_runs
+import yaml
+
+from hw2.pipeline.seed_record import fingerprint
 from hw2.pipeline.summary import (
     BEGIN,
     END,
@@ -91,14 +95,22 @@ def test_results_table_follows_the_metrics(tmp_path):
     assert "| LJ Speech 1.1; lstm decoder, mclaurin attention, 1 seed |" in table
     assert "| D = 8, K = 3, L = 1,024, 2 threads | McLaurin 3.500× faster" in table
     assert "over seeds" not in table  # no metrics/asr_seeds.json: no row
-    seeds = {"metrics": {"cer": 0.2, "cer_std": 0.01, "cer_per_seed": [0.19, 0.21]}}
-    record = {"transformer": seeds, "lstm": {**seeds, "metrics": {"cer": 0.3}}}
+    lock = asr_seed_runs.lock("transformer")
+    seeds = {"cer": 0.2, "cer_std": 0.01, "cer_per_seed": [0.19, 0.21]}
+    record = {
+        "transformer": {"metrics": seeds, "fingerprint": fingerprint(lock)},
+        "lstm": {"metrics": {"cer": 0.3}, "fingerprint": {}},
+    }
     (tmp_path / "metrics/asr_seeds.json").write_text(json.dumps(record))
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     row = results_table(tmp_path).splitlines()[4]
     assert row == (
         "| ASR over seeds (study 3) | `make homework`: each configuration with "
         "several seeds, the same data | test CER Transformer 0.2000 ± 0.0100; "
         "LSTM 0.3000 |"
     )
+    # dvc.lock's ASR run is none the record measured: the row says so
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(asr_seed_runs.lock(code="c1")))
+    assert "(**stale**: other code, data or params" in results_table(tmp_path)
     text = replace_block(f"a\n{BEGIN}\nold\n{END}\nb", "T")
     assert text == f"a\n{BEGIN}\nT\n{END}\nb"

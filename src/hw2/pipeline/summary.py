@@ -1,4 +1,5 @@
-"""The README's results table, made from params.yaml and metrics/ alone.
+"""The README's results table, made from params.yaml and metrics/ alone (and
+dvc.lock, to tell whether `make homework`'s seed record is current).
 
 The README holds it between two markers; `python scripts/readme_results.py
 --write` puts the current one there after a rerun, and tests/test_readme.py fails
@@ -23,7 +24,9 @@ from hw2.pipeline.catalog import (
     scale_for,
     short,
 )
+from hw2.pipeline.experiments import LABELS
 from hw2.pipeline.runs import flatten, read_json
+from hw2.pipeline.seed_record import match, read_record
 
 BEGIN = "<!-- results: generated from metrics/ by scripts/readme_results.py -->"
 END = "<!-- /results -->"
@@ -103,25 +106,31 @@ def asr_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     return ["ASR (study 3)", setting, result]
 
 
-# metrics/asr_seeds.json's configurations, as the homework names them
-SEED_LABELS = {"transformer": "Transformer", "lstm": "LSTM", "mclaurin": "McLaurin"}
+def _lock(root: Path) -> Any:
+    """dvc.lock, or None where it is absent or not YAML."""
+    try:
+        return yaml.safe_load((root / "dvc.lock").read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
 
 
-def seeds_row(record: dict[str, Any]) -> list[str] | None:
+def seeds_row(record: dict[str, Any], lock: Any) -> list[str] | None:
     """`make homework`'s ASR configurations over seeds (metrics/asr_seeds.json):
-    each one's test CER with its std and interval; None without a record."""
+    each one's test CER with its std and interval, and a word when the record was
+    measured on other code, data or params than `lock` (dvc.lock) holds; None
+    without a configuration."""
     parts, counts = [], set()
-    for config, label in SEED_LABELS.items():
-        entry = record.get(config)
-        if not isinstance(entry, dict) or not isinstance(entry.get("metrics"), dict):
-            continue
-        flat = flatten(entry["metrics"])
-        parts.append(f"{label} {_with_noise(flat, 'cer')}")
-        counts.add(_seeds(flat, "cer"))
+    for config, label in LABELS.items():
+        if config in record:
+            flat = flatten(record[config]["metrics"])
+            parts.append(f"{label} {_with_noise(flat, 'cer')}")
+            counts.add(_seeds(flat, "cer"))
     if not parts:
         return None
     seeds = _plural(counts.pop(), "seed") if len(counts) == 1 else "several seeds"
     setting = f"`make homework`: each configuration with {seeds}, the same data"
+    if match([record], lock).stale:
+        setting += " (**stale**: other code, data or params than dvc.lock's)"
     return ["ASR over seeds (study 3)", setting, "test CER " + "; ".join(parts)]
 
 
@@ -161,8 +170,10 @@ def results_table(root: str | Path = ".") -> str:
         attention_row(params, _metrics(root, ATTENTION_JSON)),
     ]
     record = root / ASR_SEEDS
-    seeds = seeds_row(read_json(record)) if record.is_file() else None
-    rows[2:2] = [seeds] if seeds else []
+    if record.is_file():
+        configs = read_record(record.read_bytes(), str(record))
+        seeds = seeds_row(configs, _lock(root))
+        rows[2:2] = [seeds] if seeds else []
     lines = ["| study | setting | result |", "|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
