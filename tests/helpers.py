@@ -156,3 +156,17 @@ def copy_reproduced(src: Path, dest: Path) -> Path:
     .dvc/tmp (DVC's locks, queue and file-hash state belong to one folder)."""
     shutil.copytree(src, dest, symlinks=True, ignore=_dvc_tmp)
     return dest
+
+
+class Files:
+    """hw2.pipeline.dvc.RevisionFiles over a dict of path -> text (no git)."""
+
+    def __init__(self, files, rev="base"):
+        self.rev, self._files = rev, files
+
+    def files(self, path):
+        return [p for p in self._files if p == path or p.startswith(path + "/")]
+
+    def read_bytes(self, path):
+        text = self._files.get(path)
+        return None if text is None else text.encode()

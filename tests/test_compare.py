@@ -5,6 +5,7 @@ import math
 
 import pytest
 from asr_seed_runs import lock
+from helpers import Files
 
 from hw2.core.errors import DataError
 from hw2.pipeline import catalog
@@ -241,20 +242,6 @@ def test_plot_specs_each_file_once_under_the_users_name():
     assert specs[1].sources == (Source("scores.csv", "epoch", ("a", "b")),)
     assert specs[2].sources == (Source("curve.json", None, None),)
     assert top_level_specs("not a list") == []
-
-
-class Files:
-    """RevisionFiles over a dict of path -> text."""
-
-    def __init__(self, files, rev="base"):
-        self.rev, self._files = rev, files
-
-    def files(self, path):
-        return [p for p in self._files if p == path or p.startswith(path + "/")]
-
-    def read_bytes(self, path):
-        text = self._files.get(path)
-        return None if text is None else text.encode()
 
 
 def tsv(name, values):

@@ -12,6 +12,7 @@ import yaml
 
 from hw2.core import provenance
 from hw2.core.params import Params, load_params
+from hw2.pipeline.preflight import stage_readers
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -67,35 +68,10 @@ class RecordingParams(Params):
         return super().get(key, *args, **kwargs)
 
 
-def _readers():
-    from hw2.asr.config import ASRConfig
-    from hw2.asr.corpus import SpeechDataConfig
-    from hw2.asr.evaluate import ASREvalConfig
-    from hw2.asr.preprocess import PreprocessConfig
-    from hw2.attention.bench import BenchConfig
-    from hw2.core.device import DEVICES
-    from hw2.oct.prepare import ImageDataConfig
-    from hw2.oct.train import CNNTrainConfig
-
-    return {
-        "download_images": ImageDataConfig.from_params,
-        "train_cnn": CNNTrainConfig.from_params,
-        "evaluate_cnn": lambda p: p.choice("device", DEVICES),
-        "download_speech": SpeechDataConfig.from_params,
-        "preprocess_speech": PreprocessConfig.from_params,
-        "train_asr": ASRConfig.from_params,
-        "evaluate_asr": ASREvalConfig.from_params,
-        "bench_attention": lambda p: (
-            p.choice("device", DEVICES),
-            BenchConfig.from_params(p, device="cpu"),
-        ),
-    }
-
-
-@pytest.mark.parametrize("name", sorted(_readers()))
+@pytest.mark.parametrize("name", sorted(stage_readers()))
 def test_stage_params_are_what_its_config_reads(name):
     params = RecordingParams(load_params(ROOT / "params.yaml").data)
-    _readers()[name](params)
+    stage_readers()[name](params)
     declared = set(STAGES[name].get("params", []))
 
     def covered(key: str) -> bool:

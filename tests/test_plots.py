@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import Files
 
 from hw2.pipeline.plots import PlotSpec, Source, load_plot, plot_specs, top_level_specs
 
@@ -83,20 +84,6 @@ def test_templates_take_dvcs_data_and_revision_colours(path):
 def test_the_plots_use_every_template():
     used = {props["template"] for _, props in PLOTS}
     assert used == {p.stem for p in TEMPLATES.glob("*.json")}
-
-
-class Files:
-    """RevisionFiles over a dict of path -> text."""
-
-    def __init__(self, files, rev="base"):
-        self.rev, self._files = rev, files
-
-    def files(self, path):
-        return [p for p in self._files if p == path or p.startswith(path + "/")]
-
-    def read_bytes(self, path):
-        text = self._files.get(path)
-        return None if text is None else text.encode()
 
 
 def test_a_long_file_gives_one_series_per_method():

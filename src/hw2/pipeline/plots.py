@@ -178,7 +178,8 @@ def parse_rows(path: str, data: bytes) -> list[dict[str, Any]]:
     return [row for row in tree or [] if isinstance(row, dict)]
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A cell as a float; None for text, booleans and empty cells."""
     if isinstance(value, bool):
         return None
     try:
@@ -200,10 +201,10 @@ def points(
     """(x, y) pairs sorted by x; None when x is not numeric (not a curve)."""
     out = []
     for i, row in enumerate(rows):
-        xv = float(i) if x is None else _number(row.get(x))
+        xv = float(i) if x is None else number(row.get(x))
         if xv is None:
             return None
-        yv = _number(row.get(y))
+        yv = number(row.get(y))
         if yv is not None:
             out.append((xv, yv))
     return sorted(out)
@@ -223,7 +224,7 @@ def _groups(
         for n in names
         if n not in skip
         and n not in BOOKKEEPING
-        and any(_number(row.get(n)) is None for row in rows if n in row)
+        and any(number(row.get(n)) is None for row in rows if n in row)
     ]
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, row in enumerate(rows):
@@ -247,17 +248,20 @@ def _labels(keys: list[tuple[str, str, tuple[str, ...]]]) -> list[str]:
     return [f"{names[f, y]} ({', '.join(g)})" if g else names[f, y] for f, y, g in keys]
 
 
+def plot_status(raw_b: list[bytes | None], raw_h: list[bytes | None]) -> str:
+    """new, removed, unchanged or changed: a plot's files at two revisions."""
+    if all(r is None for r in raw_b):
+        return "new"
+    if all(r is None for r in raw_h):
+        return "removed"
+    return "unchanged" if raw_b == raw_h else "changed"
+
+
 def load_plot(spec: PlotSpec, base: RevisionFiles, head: RevisionFiles) -> PlotData:
     """The plot's data at both revisions: status, and its curves unless whole."""
     raw_b = [base.read_bytes(s.file) for s in spec.sources]
     raw_h = [head.read_bytes(s.file) for s in spec.sources]
-    if all(r is None for r in raw_b):
-        status = "new"
-    elif all(r is None for r in raw_h):
-        status = "removed"
-    else:
-        status = "unchanged" if raw_b == raw_h else "changed"
-    plot = PlotData(spec, status)
+    plot = PlotData(spec, plot_status(raw_b, raw_h))
     if spec.whole:
         return plot
     keys, pairs = [], []

@@ -65,7 +65,7 @@ from hw2.pipeline.document import (
 )
 from hw2.pipeline.dvc import RevisionFiles
 from hw2.pipeline.figures import revision_figure
-from hw2.pipeline.plots import PlotSpec, plot_specs
+from hw2.pipeline.plots import PlotSpec, plot_specs, plot_status
 from hw2.pipeline.seed_record import Match, stale_warning
 from hw2.pipeline.series import Series, axis_titles, plot_props, spec_series
 
@@ -225,12 +225,7 @@ def load_plot_changes(
     for spec in plot_specs(dvc_yaml, list_files):
         raw_b = [base.read_bytes(s.file) for s in spec.sources]
         raw_h = [head.read_bytes(s.file) for s in spec.sources]
-        if all(r is None for r in raw_b):
-            status = "new"
-        elif all(r is None for r in raw_h):
-            status = "removed"
-        else:
-            status = "unchanged" if raw_b == raw_h else "changed"
+        status = plot_status(raw_b, raw_h)
         series_b = spec_series(spec, base.read_bytes)
         series_h = spec_series(spec, head.read_bytes)
         out.append(PlotChange(spec, status, series_b, series_h))

@@ -36,8 +36,9 @@ STAGE = "preflight"
 STAMP = "params.yaml, output folders, disk, memory and network checked\n"
 
 
-def _readers() -> dict[str, Callable[[Params], Any]]:
-    """Each stage's reading of params.yaml: the same calls its script makes."""
+def stage_readers() -> dict[str, Callable[[Params], Any]]:
+    """Each stage's reading of params.yaml: the same calls its script makes
+    (tests/test_dag.py holds each to the params dvc.yaml declares)."""
     from hw2.asr.config import ASRConfig
     from hw2.asr.corpus import SpeechDataConfig
     from hw2.asr.evaluate import ASREvalConfig
@@ -55,13 +56,16 @@ def _readers() -> dict[str, Callable[[Params], Any]]:
         "preprocess_speech": PreprocessConfig.from_params,
         "train_asr": ASRConfig.from_params,
         "evaluate_asr": ASREvalConfig.from_params,
-        "bench_attention": lambda p: BenchConfig.from_params(p, device="cpu"),
+        "bench_attention": lambda p: (
+            p.choice("device", DEVICES),
+            BenchConfig.from_params(p, device="cpu"),
+        ),
     }
 
 
 def check_params(params: Params) -> None:
     """Every stage's configuration read and checked (ParamError at the first)."""
-    for read in _readers().values():
+    for read in stage_readers().values():
         read(params)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from hw2.pipeline.plots import BOOKKEEPING, PlotSpec, parse_rows
+from hw2.pipeline.plots import BOOKKEEPING, PlotSpec, number, parse_rows, points
 
 BAND_SUFFIXES = (("_min", "_max"), ("_lo", "_hi"))
 # Axis titles for the columns the pipeline writes, with their units.
@@ -47,15 +47,6 @@ class Series:
         return [y for _, y in self.points]
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     names: dict[str, None] = {}
     for row in rows:
@@ -69,7 +60,7 @@ def _categories(rows: Sequence[Mapping[str, Any]], skip: set[str]) -> list[str]:
         name
         for name in _columns(rows)
         if name not in skip
-        and any(_number(r.get(name)) is None and r.get(name) for r in rows)
+        and any(number(r.get(name)) is None and r.get(name) for r in rows)
     ]
 
 
@@ -86,21 +77,16 @@ def rows_series(
     out = []
     for key, members in groups.items():
         for y in values:
-            points = []
-            for i, row in enumerate(members):
-                xv = float(i) if x is None else _number(row.get(x))
-                if xv is None:
-                    return None
-                yv = _number(row.get(y))
-                if yv is not None:
-                    points.append((xv, yv))
-            if not points:
+            curve = points(members, x, y)
+            if curve is None:
+                return None
+            if not curve:
                 continue
             name = " ".join(k for k in key if k)
             label = (
                 name if name and len(values) == 1 else " ".join(filter(None, [name, y]))
             )
-            out.append(Series(label, sorted(points), column=y))
+            out.append(Series(label, curve, column=y))
     return out
 
 
