@@ -4,7 +4,8 @@ the way back from a failed `dvc exp run -S`.
 A tiny copy of the project is reproduced and committed, then experiments run as
 `make homework` names them (`asr-transformer-seed-43`, ...), varying lr, the
 decoder, the attention, the seed and max-pooling. Plain `dvc exp show` squeezes
-such a table into `…` at 120 columns; `make exps` keeps what a person compares.
+such a table into `…` at 120 columns; `make exps` keeps what a person compares,
+and so does DVC's own table narrowed with `--drop`/`--keep` as the README shows.
 """
 
 import os
@@ -22,7 +23,7 @@ VENV = Path(sys.prefix)  # stands in for the Makefile's .venv
 # what each experiment sets, by its name
 EXPERIMENTS = {
     "cnn-lr-0.001": "lr=0.001",
-    "cnn-lr-0.01-no-maxpool": "cnn.maxpool=false",
+    "cnn-nopool-lr-0.01": "cnn.maxpool=false",
     "asr-lstm-seed-42": "decoder=lstm",
     "asr-mclaurin-seed-42": "asr.attention=mclaurin",
     "asr-transformer-seed-43": "asr.seed=43",
@@ -56,7 +57,8 @@ def repo(tmp_path_factory) -> Path:
     sh(["dvc", "repro"], repo)
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "repro"], repo)
-    for name, setting in EXPERIMENTS.items():
+    for name, setting in EXPERIMENTS.items():  # each from the commit, as queued
+        sh(["git", "checkout", "-q", "params.yaml"], repo)
         sh(["dvc", "exp", "run", "-n", name, "-S", setting], repo)
     return repo
 
@@ -90,7 +92,7 @@ def test_make_exps_fits_120_columns_with_the_numbers(repo):
     # each experiment shows its own change
     row = dict(zip(cells["run"], rows, strict=True))
     assert row["asr-lstm-seed-42"][header.index("decoder")] == "lstm"
-    assert row["cnn-lr-0.01-no-maxpool"][header.index("max-pool")] == "false"
+    assert row["cnn-nopool-lr-0.01"][header.index("max-pool")] == "false"
 
 
 def test_a_failed_run_is_undone_by_the_readmes_commands(repo):
@@ -104,3 +106,33 @@ def test_a_failed_run_is_undone_by_the_readmes_commands(repo):
     sh(["dvc", "checkout"], repo)
     assert sh(["git", "status", "--porcelain"], repo) == ""
     assert "up to date" in sh(["dvc", "status"], repo)
+
+
+# the README's narrowed `dvc exp show`: DVC's own table, the columns a person compares
+# (the seed and max-pooling are in the homework's run names)
+KEPT = ["test_acc", "cer", "wer", "lr", "decoder", "asr.attention"]
+KEEP = "^(" + "|".join(["Experiment", *KEPT]).replace(".", "\\.") + ")$"
+
+
+def test_dvc_exp_show_narrowed_as_the_readme_says_keeps_the_numbers(repo):
+    readme = (repo / "README.md").read_text()
+    assert f"--drop '.*' --keep '{KEEP}'" in readme
+    out = sh(
+        ["dvc", "exp", "show", "--no-pager", "--drop", ".*", "--keep", KEEP],
+        repo,
+        COLUMNS="120",
+    )
+    print(out)
+    assert max(len(line) for line in out.splitlines()) <= 120
+    header = out.splitlines()[1].split()
+    assert header[0] == "Experiment"
+    assert sorted(header[1:]) == sorted(KEPT), header
+    rows = [line.split() for line in out.splitlines()[3:] if "[" in line]
+    assert len(rows) == len(EXPERIMENTS)
+    for row in rows:  # the numbers whole, whatever the names lost
+        *_, acc, cer, wer, lr, decoder, attention = row
+        assert lr in {"0.01", "0.001"} and decoder in {"transformer", "lstm"}, row
+        assert attention in {"softmax", "mclaurin"}, row
+        for value in (acc, cer, wer):
+            assert "…" not in value
+            float(value)
