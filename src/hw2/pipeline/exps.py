@@ -1,10 +1,9 @@
 """`make exps`: the experiments of a commit as one table that fits a terminal.
 
-`dvc exp show` draws every param and metric it finds, its experiment column as a
-tree; with the homework's grid (names like `asr-transformer-seed-43`, and lr,
-decoder, attention, seed and max-pooling all varying) a 120-column terminal
-squeezes the params into `…` whatever `--drop` leaves. This table keeps what a
-person compares: each run's name and state, the headline metrics (test accuracy,
+`dvc exp show` draws every param, metric and dependency it finds (about 200
+columns, all `…` at 120); it keeps its numbers only when `--drop`/`--keep` name a
+few columns by hand (the README's line). This table picks them itself, from what
+a person compares: each run's name and state, the headline metrics (test accuracy,
 CER, WER; the attention speedup where runs differ), lr and decoder always, and
 the other params where runs differ, under their short names. A name too long for
 the terminal is cut, never a number.

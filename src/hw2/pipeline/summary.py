@@ -26,7 +26,7 @@ from hw2.pipeline.catalog import (
 )
 from hw2.pipeline.experiments import LABELS
 from hw2.pipeline.runs import flatten, read_json
-from hw2.pipeline.seed_record import match, read_record
+from hw2.pipeline.seed_record import LOCK, match, read_record
 
 BEGIN = "<!-- results: generated from metrics/ by scripts/readme_results.py -->"
 END = "<!-- /results -->"
@@ -109,7 +109,7 @@ def asr_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
 def _lock(root: Path) -> Any:
     """dvc.lock, or None where it is absent or not YAML."""
     try:
-        return yaml.safe_load((root / "dvc.lock").read_text())
+        return yaml.safe_load((root / LOCK).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
 
