@@ -116,3 +116,40 @@ def test_not_a_tar_and_truncated_tar_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="not found"):
         safe_extract(tmp_path / "missing.tar", tmp_path / "data", progress=False)
     assert not (tmp_path / "data").exists()
+
+
+def test_top_folder_that_is_a_link_is_refused(tmp_path):
+    # LJSpeech-1.1 -> a sibling folder: moving it into place would move the link
+    members = [*GOOD, _link("LJSpeech-1.1", "top")]
+    archive = _make_tar(tmp_path / "a.tar", members, mode="w")
+    dest = tmp_path / "out" / "data"
+    with pytest.raises(DataError, match="member 'LJSpeech-1.1' is a link") as err:
+        safe_extract(archive, dest, root="LJSpeech-1.1", progress=False)
+    assert "\n" not in str(err.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_hard_link_to_a_member_not_in_the_archive_is_refused(tmp_path):
+    members = [*GOOD, _link("top/hard", "top/missing.txt", tarfile.LNKTYPE)]
+    archive = _make_tar(tmp_path / "a.tar", members, mode="w")
+    dest = tmp_path / "out" / "data"
+    with pytest.raises(DataError, match="'top/hard' is a hard link") as err:
+        safe_extract(archive, dest, root="top", progress=False)
+    assert "'top/missing.txt'" in str(err.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _file("top/" + "x" * 100_000),
+        _link("top/link", "../../" + "y" * 100_000),
+        _link("top/hard", "top/" + "z" * 100_000, tarfile.LNKTYPE),
+        _link("/" + "a" * 100_000, "top"),
+    ],
+)
+def test_long_member_names_are_cut_in_the_error(tmp_path, bad):
+    archive = _make_tar(tmp_path / "a.tar", [*GOOD, bad], mode="w")
+    with pytest.raises(DataError) as err:
+        safe_extract(archive, tmp_path / "out", root="top", progress=False)
+    assert len(str(err.value)) < 300, str(err.value)[:300]

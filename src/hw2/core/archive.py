@@ -23,6 +23,7 @@ from typing import BinaryIO
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir, scratch_dir
+from hw2.core.params import short
 from hw2.core.progress import tqdm
 
 
@@ -41,7 +42,7 @@ def _inside(path: str) -> bool:
 def check_member(member: tarfile.TarInfo, archive: str = "archive") -> None:
     """Raise DataError if `member` could write outside the extraction folder."""
     name = member.name
-    where = f"{archive}: member {name!r}"
+    where = f"{archive}: member {short(name)}"
     if not name or _absolute(name):
         raise DataError(f"{where} has an absolute path")
     if ".." in name.replace("\\", "/").split("/"):
@@ -51,11 +52,11 @@ def check_member(member: tarfile.TarInfo, archive: str = "archive") -> None:
     if member.issym() or member.islnk():
         target = member.linkname
         if not target or _absolute(target):
-            raise DataError(f"{where} links to an absolute path {target!r}")
+            raise DataError(f"{where} links to an absolute path {short(target)}")
         # symlinks resolve from the member's folder, hard links from the root
         base = posixpath.dirname(name) if member.issym() else ""
         if not _inside(posixpath.normpath(posixpath.join(base, target))):
-            raise DataError(f"{where} links outside the archive ({target!r})")
+            raise DataError(f"{where} links outside the archive ({short(target)})")
 
 
 class _Progress:
@@ -100,6 +101,7 @@ def safe_extract(
                 disable=not progress,
             ) as bar,
         ):
+            member = None
             try:
                 stream = _Progress(raw, bar)
                 with tarfile.open(fileobj=stream, mode="r|*") as tar:
@@ -109,16 +111,32 @@ def safe_extract(
                         failpoint("extract")
                         bar.set_postfix(members=n, refresh=False)
             except tarfile.FilterError as exc:
-                raise DataError(f"{archive}: unsafe member refused ({exc})") from None
+                name = exc.tarinfo.name
+                why = str(exc).replace(repr(name), short(name))
+                raise DataError(f"{archive}: unsafe member refused ({why})") from None
+            except KeyError:
+                # tarfile's "linkname ... not found": a streamed hard link can
+                # only point at a member that came before it
+                raise DataError(
+                    f"{archive}: member {short(member.name)} is a hard link to "
+                    f"{short(member.linkname)}, which the archive does not hold "
+                    "before it"
+                ) from None
             except (tarfile.TarError, EOFError) as exc:
                 raise DataError(
                     f"{archive}: not a readable tar archive ({exc})"
                 ) from None
             except OSError as exc:
-                raise DataError(f"{archive}: extraction failed ({exc})") from None
+                what = f"member {short(member.name)}" if member else "the archive"
+                raise DataError(
+                    f"{archive}: extraction of {what} failed ({exc.strerror or exc})"
+                ) from None
         source = work / root if root else work
+        if root and source.is_symlink():
+            # os.replace would move the link, not the folder it names
+            raise DataError(f"{archive}: member {short(root)} is a link, not a folder")
         if not source.is_dir():
-            raise DataError(f"{archive}: has no folder {root!r} at its top level")
+            raise DataError(f"{archive}: has no folder {short(root)} at its top level")
         if check is not None:
             check(source)
         with atomic_dir(dest) as tmp:
