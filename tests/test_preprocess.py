@@ -11,7 +11,14 @@ from helpers import run_stage, stage_main
 
 from hw2.asr import audio
 from hw2.asr.features import SpeechSplit
-from hw2.asr.ljspeech import SAMPLE_INFO, SPLITS, Row, split_bounds, write_metadata
+from hw2.asr.ljspeech import (
+    SAMPLE_INFO,
+    SPLITS,
+    Row,
+    read_metadata,
+    split_bounds,
+    write_metadata,
+)
 from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
 from hw2.asr.text import decode, encode
 from hw2.asr.text_stats import text_stats
@@ -247,3 +254,45 @@ def test_smallest_max_frames_allowed_gives_features(corpus, tmp_path, max_frames
         PreprocessConfig.from_params(
             Params({"asr": {"max_frames": audio.MIN_FRAMES - 1}})
         )
+
+
+@pytest.mark.parametrize(
+    "char", ["\u2028", "\u2029", "\x85", "\x1c", "\x1d", "\x1e", "\x0b", "\x0c"]
+)
+def test_line_separators_inside_a_transcript_stay_in_it(tmp_path, char):
+    # str.splitlines() splits rows at these; metadata.csv's rows end at '\n' only
+    path = tmp_path / "metadata.csv"
+    path.write_text(
+        f"a|raw{char}text|one{char}two\r\nb|raw|text\nc|only two fields\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"metadata.csv:3: expected 3 fields .*, got 2"):
+        read_metadata(path)
+    path.write_text(f"a|raw{char}text|one{char}two\r\nb|raw|text\n")
+    rows = read_metadata(path)
+    assert rows == [
+        Row("a", f"raw{char}text", f"one{char}two"),
+        Row("b", "raw", "text"),
+    ]
+    assert encode(rows[0].normalized)[1] == 1  # an unknown character, as any other
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("{id}|raw|text", "longer than a file name allows"),
+        ("{id} x|raw|text", "contains a space"),
+        (".{id}|raw|text", "bad clip id"),
+        ("{id}/x|raw|text", "bad clip id"),
+        ("{short}|raw|", "empty transcript"),
+        ("{short}|raw|text\n{short}|raw|text", "duplicate clip id"),
+    ],
+)
+def test_a_long_clip_id_is_cut_in_the_error(tmp_path, row, reason):
+    path = tmp_path / "metadata.csv"
+    # `short` fits a file name (251 bytes) but not an error line (60 characters)
+    path.write_text(row.format(id="x" * 100_000, short="y" * 250) + "\n")
+    with pytest.raises(DataError, match=reason) as err:
+        read_metadata(path)
+    line = str(err.value).replace(str(path), "metadata.csv")
+    assert len(line) < 150 and "\n" not in line, line[:300]

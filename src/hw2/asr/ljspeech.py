@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw2.core.errors import DataError
+from hw2.core.params import short
 
 LJ_ROWS = 13100
 SAMPLE_RATE = 22050  # Hz, mono 16-bit WAV
@@ -17,6 +18,9 @@ SPLITS = ("train", "validation", "test")
 # Written beside metadata.csv by the synthesised sample only: how it was made,
 # with the list of its voices. The real LJ Speech has no such file: one reader.
 SAMPLE_INFO = "sample.json"
+# Bytes of a clip id: wavs/<id>.wav must be a valid file name (255 bytes, less
+# the suffix).
+MAX_ID_BYTES = 255 - len(".wav")
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,10 @@ def read_metadata(path: str | Path) -> list[Row]:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
     rows: list[Row] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Rows end at '\n' only: str.splitlines() also splits at U+2028, U+0085,
+    # \x1c-\x1e, \v and \f, which then cut a transcript and shift line numbers.
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         fields = line.split("|")
@@ -51,15 +58,21 @@ def read_metadata(path: str | Path) -> list[Row]:
                 f"got {len(fields)}"
             )
         clip_id, raw, normalized = (f.strip() for f in fields)
+        where = f"{path}:{lineno}: clip id {short(clip_id)}"
         if not clip_id or "/" in clip_id or clip_id.startswith("."):
-            raise DataError(f"{path}:{lineno}: bad clip id {clip_id!r}")
+            raise DataError(f"{path}:{lineno}: bad clip id {short(clip_id)}")
         if any(c.isspace() for c in clip_id):
             # features' ids.txt holds one id per line, split on whitespace
-            raise DataError(f"{path}:{lineno}: clip id {clip_id!r} contains a space")
+            raise DataError(f"{where} contains a space")
+        if len(clip_id.encode()) > MAX_ID_BYTES:
+            raise DataError(
+                f"{where} is {len(clip_id.encode())} bytes, longer than a file name "
+                f"allows ({MAX_ID_BYTES})"
+            )
         if clip_id in seen:
-            raise DataError(f"{path}:{lineno}: duplicate clip id {clip_id!r}")
+            raise DataError(f"{path}:{lineno}: duplicate clip id {short(clip_id)}")
         if not normalized:
-            raise DataError(f"{path}:{lineno}: empty transcript for {clip_id}")
+            raise DataError(f"{path}:{lineno}: empty transcript for {short(clip_id)}")
         seen.add(clip_id)
         rows.append(Row(clip_id, raw, normalized))
     if not rows:
@@ -105,5 +118,7 @@ def corpus_voices(folder: str | Path) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
     if not isinstance(voices, list) or not voices:
-        raise DataError(f"{path}: 'voices' must be a non-empty list, got {voices!r}")
+        raise DataError(
+            f"{path}: 'voices' must be a non-empty list, got {short(voices)}"
+        )
     return len(voices)
