@@ -135,3 +135,23 @@ def test_malformed_checksum_is_refused_before_any_request(
             progress=False,
         )
     assert served.requests == []
+
+
+@pytest.mark.parametrize(
+    ("url", "checksum"),
+    [
+        ("ftp://example.org/" + "a" * 100_000, md5(PAYLOAD)),
+        ("https://example.org/blob.bin", "f" * 100_000),
+    ],
+)
+def test_long_url_or_checksum_is_cut_in_the_error(tmp_path, url, checksum):
+    with pytest.raises(DataError) as info:
+        download(url, tmp_path / "blob.bin", checksum=checksum, progress=False)
+    assert len(str(info.value)) < 150, str(info.value)[:300]
+
+
+def test_unreachable_long_url_is_cut_in_the_error(served, tmp_path):
+    url = served.url("missing/" + "b" * 100_000)
+    with pytest.raises(DataError, match="failed") as info:
+        download(url, tmp_path / "blob.bin", checksum=md5(PAYLOAD), progress=False)
+    assert len(str(info.value)) < 150, str(info.value)[:300]

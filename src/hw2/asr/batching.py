@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from hw2.asr.features import SpeechSplit
 from hw2.asr.text import PAD
 from hw2.core.errors import DataError
+from hw2.core.params import short
 
 
 class LengthBucketSampler(Sampler[list[int]]):
@@ -146,8 +147,8 @@ class SpeechDataset(Dataset):
         mel = np.asarray(self.split.mel(i), dtype=np.float32)
         if not np.isfinite(mel).all():
             raise DataError(
-                f"{self.split.path}: clip {self.split.ids[i]} has NaN or infinite "
-                "features (rerun preprocess_speech)"
+                f"{self.split.path}: clip {short(self.split.ids[i])} has NaN or "
+                "infinite features (rerun preprocess_speech)"
             )
         return i, mel, self.split.tokens(i)
 

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
+from hw2.core.params import short
 from hw2.core.progress import tqdm
 
 CHUNK = 1 << 20
@@ -30,7 +31,9 @@ def check_url(url: str) -> None:
         return
     if parts.scheme == "http" and parts.hostname in _LOOPBACK:
         return
-    raise DataError(f"refusing to download {url!r}: only https:// URLs are allowed")
+    raise DataError(
+        f"refusing to download {short(url)}: only https:// URLs are allowed"
+    )
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
@@ -50,7 +53,7 @@ def check_checksum(checksum: str, algorithm: str) -> str:
     n_hex = 2 * hashlib.new(algorithm).digest_size
     if not re.fullmatch(rf"[0-9a-fA-F]{{{n_hex}}}", checksum):
         raise DataError(
-            f"expected {algorithm} checksum {checksum!r} is not {n_hex} "
+            f"expected {algorithm} checksum {short(checksum)} is not {n_hex} "
             "hexadecimal digits"
         )
     return checksum.lower()
@@ -99,11 +102,11 @@ def download(
             response = None
         else:
             raise DataError(
-                f"download of {url} failed: HTTP {exc.code} {exc.reason}"
+                f"download of {short(url)} failed: HTTP {exc.code} {exc.reason}"
             ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DataError(f"download of {url} failed: {reason}") from None
+        raise DataError(f"download of {short(url)} failed: {reason}") from None
 
     if response is not None:
         with response:
@@ -131,12 +134,12 @@ def download(
                         failpoint("download")
                 except (OSError, urllib.error.URLError) as exc:
                     raise DataError(
-                        f"download of {url} interrupted after {part.stat().st_size} "
-                        f"bytes ({exc}); run again to resume"
+                        f"download of {short(url)} interrupted after "
+                        f"{part.stat().st_size} bytes ({exc}); run again to resume"
                     ) from None
             if total is not None and part.stat().st_size < total:
                 raise DataError(
-                    f"download of {url} interrupted at {part.stat().st_size} of "
+                    f"download of {short(url)} interrupted at {part.stat().st_size} of "
                     f"{total} bytes; run again to resume"
                 )
 
@@ -162,7 +165,7 @@ def probe(url: str, timeout: float = 10.0) -> None:
         _OPENER.open(request, timeout=timeout).close()
     except urllib.error.HTTPError as exc:
         if exc.code in (404, 410):
-            raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+            raise DataError(f"{short(url)}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DataError(f"{url} cannot be reached ({reason})") from None
+        raise DataError(f"{short(url)} cannot be reached ({reason})") from None

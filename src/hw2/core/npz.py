@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hw2.core.errors import DataError
+from hw2.core.params import short
 from hw2.core.resources import human, need_memory
 
 # DEFLATE expands at most 1032:1; other zip methods less.
@@ -48,13 +49,13 @@ def claimed_bytes(path: str | Path) -> dict[str, int]:
                     shape, dtype, header = _header(zf, info)
                 except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                     raise DataError(
-                        f"{path}: '{key}' is corrupted ({exc}); download it again"
+                        f"{path}: {short(key)} is corrupted ({exc}); download it again"
                     ) from None
                 claim = math.prod(shape) * dtype.itemsize
                 holds = min(info.file_size, MAX_RATIO * info.compress_size + 1024)
                 if claim > max(holds - header, 0):
                     raise DataError(
-                        f"{path}: '{key}' claims shape {tuple(shape)} "
+                        f"{path}: {short(key)} claims shape {short(tuple(shape))} "
                         f"({human(claim)}) but holds {human(max(holds - header, 0))}: "
                         "a damaged or forged file (download or generate it again)"
                     )
