@@ -66,6 +66,16 @@ def test_invalid_params_name_the_key(key, value):
         SpeechDataConfig.from_params(_params(**{key: value}))
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("data.speech.sha256", "a" * 100_000), ("data.speech.sample.words", [1] * 1000)],
+)
+def test_a_long_invalid_param_is_cut_in_the_error(key, value):
+    with pytest.raises(ParamError, match=key.replace(".", r"\.")) as err:
+        SpeechDataConfig.from_params(_params(**{key: value}))
+    assert len(str(err.value)) < 200, str(err.value)[:300]
+
+
 def test_params_are_read():
     config = SpeechDataConfig.from_params(_params(**{"data.speech.source": "full"}))
     assert config.source == "full" and config.n_clips == 3 and config.seed == 0

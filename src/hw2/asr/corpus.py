@@ -20,7 +20,7 @@ from hw2.core.archive import safe_extract
 from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_dir, write_json
-from hw2.core.params import DATA_SOURCES, Params
+from hw2.core.params import DATA_SOURCES, Params, short
 from hw2.core.progress import tqdm
 
 CORPUS = "LJSpeech-1.1"
@@ -50,7 +50,7 @@ class SpeechDataConfig:
         if not _SHA256.fullmatch(sha256):
             raise ParamError(
                 f"{p.source}: data.speech.sha256 must be 64 hexadecimal digits, "
-                f"got {sha256!r}"
+                f"got {short(sha256)}"
             )
         n_clips = p.integer("data.speech.sample.n_clips", low=3, high=MAX_CLIPS)
         seed = p.integer("data.speech.sample.seed", low=0)
@@ -59,7 +59,7 @@ class SpeechDataConfig:
         if len(words) != 2 or not words[0] <= words[1] <= MAX_WORDS:
             raise ParamError(
                 f"{p.source}: data.speech.sample.words must be [lo, hi] with "
-                f"1 <= lo <= hi <= {MAX_WORDS}, got {words!r}"
+                f"1 <= lo <= hi <= {MAX_WORDS}, got {short(words)}"
             )
         return cls(source, url, sha256.lower(), n_clips, seed, voices, tuple(words))
 

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 
 from hw2.core.errors import Hw2Error, ParamError
+from hw2.core.params import short
 
 ENV_NPROC = "HW2_NPROC"
 
@@ -69,7 +70,7 @@ def requested_processes(environ: Mapping[str, str] = os.environ) -> int:
     raw = environ.get(ENV_NPROC, "1").strip() or "1"
     if not raw.isdigit() or int(raw) < 1:
         raise ParamError(
-            f"{ENV_NPROC} must be a whole number of processes, got {raw!r}"
+            f"{ENV_NPROC} must be a whole number of processes, got {short(raw)}"
         )
     return int(raw)
 

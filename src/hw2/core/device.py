@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from hw2.core.errors import ParamError
+from hw2.core.params import short
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -15,7 +16,9 @@ DEVICES = ("auto", "cpu", "cuda")
 def pick_device(name: str) -> torch.device:
     """auto → cuda when available, else cpu; cuda without a GPU is an error."""
     if name not in DEVICES:
-        raise ParamError(f"device must be one of {' | '.join(DEVICES)}, got {name!r}")
+        raise ParamError(
+            f"device must be one of {' | '.join(DEVICES)}, got {short(name)}"
+        )
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
