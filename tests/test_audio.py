@@ -148,3 +148,39 @@ def test_corrupt_wav_is_named(tmp_path):
         audio.load_wav(bad)
     with pytest.raises(DataError, match="bad.wav.*unreadable"):
         audio.wav_info(bad)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, audio.SAMPLE_RATE, 44100, 192000])
+def test_load_wav_crops_before_resampling_as_if_after(tmp_path, rate, monkeypatch):
+    sf.write(tmp_path / "long.wav", tone(3.0, rate=rate), rate, subtype="FLOAT")
+    whole, info = audio.load_wav(tmp_path / "long.wav")
+    expected, _ = audio.crop(whole, max_frames=50)
+    assert not info.cropped
+    seen = []
+    resampler = audio._resampler
+
+    def recording(orig_rate):
+        def resample(x):
+            seen.append(len(x))
+            return resampler(orig_rate)(x)
+
+        return resample
+
+    monkeypatch.setattr(audio, "_resampler", recording)
+    y, info = audio.load_wav(tmp_path / "long.wav", max_frames=50)
+    assert info.cropped and info.n_samples == 3 * rate
+    np.testing.assert_allclose(y, expected, atol=1e-6)
+    # only what the 50 frames need was resampled, not the 3 s
+    assert all(n < 50 * audio.HOP_LENGTH * rate / audio.SAMPLE_RATE + 200 for n in seen)
+    short, info = audio.load_wav(tmp_path / "long.wav", max_frames=5000)
+    assert not info.cropped and len(short) == len(whole)
+
+
+@pytest.mark.parametrize("rate", [1, 7999, 192001])
+def test_absurd_sample_rate_is_refused_naming_the_file(tmp_path, rate):
+    # a 1 Hz header: resampled as it stands, 44 KB would become 19 s and 4.5 GB
+    path = tmp_path / "odd.wav"
+    sf.write(path, np.zeros(400, np.float32), rate, subtype="PCM_16")
+    for read in (audio.wav_info, audio.load_wav):
+        with pytest.raises(DataError, match=rf"odd.wav: a sample rate of {rate} Hz"):
+            read(path)

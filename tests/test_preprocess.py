@@ -296,3 +296,14 @@ def test_a_long_clip_id_is_cut_in_the_error(tmp_path, row, reason):
         read_metadata(path)
     line = str(err.value).replace(str(path), "metadata.csv")
     assert len(line) < 150 and "\n" not in line, line[:300]
+
+
+def test_a_clip_with_an_absurd_sample_rate_is_named_before_any_feature(
+    corpus, tmp_path
+):
+    root, rows = corpus
+    wav = root / "wavs" / f"{rows[4].id}.wav"
+    sf.write(wav, np.zeros(22_000, np.float32), 1, subtype="PCM_16")  # 44 KB, 1 Hz
+    with pytest.raises(DataError, match=rf"{rows[4].id}.wav: a sample rate of 1 Hz"):
+        preprocess_corpus(root, tmp_path / "features", progress=False)
+    assert not (tmp_path / "features").exists()

@@ -5,6 +5,7 @@ The recipe (docs/design.md; Whisper's at LJ Speech's rate): power spectrogram
 log10 with a 1e-10 floor, floored at (max - 8), then (x + 4) / 4.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,15 @@ MIN_SAMPLES = N_FFT // 2 + 1
 # samples, which must still make a frame (the encoder's kernel-3, stride-2
 # convolutions then give it ceil(2 / 2) = 1 position).
 MIN_FRAMES = -(-(MIN_SAMPLES + 1) // HOP_LENGTH)
+# Sample rates taken, in Hz: telephone speech to studio masters. A header outside
+# says the file is damaged; taken, a 1 Hz header would resample every stored
+# sample into 22,050.
+MIN_RATE, MAX_RATE = 8_000, 192_000
+# How far past an output sample torchaudio's resampling filter reads, in file
+# samples per ceil(file rate / SAMPLE_RATE): 6 / 0.99 (lowpass_filter_width,
+# rolloff) and some to spare. A prefix that much longer than the part kept
+# resamples as the whole file does (the filter's weights beyond are zero).
+_FILTER_REACH = 16
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class WavInfo:
     sample_rate: int  # the file's own rate
     channels: int  # the file's channel count; > 1 means it was mixed down
     n_samples: int  # samples per channel in the file, before resampling
+    cropped: bool = False  # load_wav kept only the first max_frames
 
     @property
     def mixed(self) -> bool:
@@ -57,29 +68,59 @@ def wav_info(path: str | Path) -> WavInfo:
         info = sf.info(str(path))
     except (sf.SoundFileError, RuntimeError) as exc:
         raise DataError(f"{path}: unreadable audio ({_reason(exc)})") from None
-    return WavInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    return _checked(
+        path, WavInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    )
 
 
-def load_wav(path: str | Path) -> tuple[np.ndarray, WavInfo]:
+def _checked(path: Path, info: WavInfo) -> WavInfo:
+    if not MIN_RATE <= info.sample_rate <= MAX_RATE:
+        raise DataError(
+            f"{path}: a sample rate of {info.sample_rate} Hz (taken: {MIN_RATE:,}"
+            f"-{MAX_RATE:,} Hz); a damaged header?"
+        )
+    return info
+
+
+def load_wav(
+    path: str | Path, max_frames: int | None = None
+) -> tuple[np.ndarray, WavInfo]:
     """Read a sound file as float32 mono at SAMPLE_RATE, shape = (n_samples,).
 
-    Multi-channel audio is averaged to mono and other rates are resampled; the
-    returned WavInfo says whether either happened. Problems -> DataError naming it.
+    Multi-channel audio is averaged to mono and other rates are resampled;
+    max_frames: keep the audio of that many frames (crop()), reading and
+    resampling no more of the file than that. The returned WavInfo says what
+    happened. Problems (a sample rate outside MIN_RATE-MAX_RATE too) -> DataError
+    naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: audio file not found")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            info = _checked(path, WavInfo(f.samplerate, f.channels, f.frames))
+            keep = -1 if max_frames is None else _file_samples(max_frames, f.samplerate)
+            data = f.read(keep, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise DataError(f"{path}: unreadable audio ({_reason(exc)})") from None
-    info = WavInfo(int(rate), data.shape[1], data.shape[0])
     audio = data.mean(axis=1, dtype=np.float32) if info.mixed else data[:, 0]
     if not np.all(np.isfinite(audio)):
         raise DataError(f"{path}: audio holds NaN or infinite samples")
     if info.resampled and audio.size:
         audio = _resampler(info.sample_rate)(torch.from_numpy(audio)).numpy()
+    if max_frames is not None:
+        audio, cropped = crop(audio, max_frames)
+        info = dataclasses.replace(info, cropped=cropped)
     return np.ascontiguousarray(audio, dtype=np.float32), info
+
+
+def _file_samples(max_frames: int, rate: int) -> int:
+    """Samples at `rate` whose resampling gives crop()'s prefix of max_frames."""
+    keep = max_frames * HOP_LENGTH - 1
+    if rate == SAMPLE_RATE:
+        return keep + 1  # one more than kept: says whether crop() cut
+    reach = _FILTER_REACH * -(-rate // SAMPLE_RATE)
+    return -(-keep * rate // SAMPLE_RATE) + reach
 
 
 def n_frames(n_samples: int) -> int:

@@ -139,13 +139,13 @@ def _features(
     bar: tqdm,
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     for r in rows:
-        wav, info = audio.load_wav(wavs[r.id])
+        # cropped before it is resampled: a long clip costs no more than max_frames
+        wav, info = audio.load_wav(wavs[r.id], config.max_frames)
         if wav.shape[0] < audio.MIN_SAMPLES:  # resampling down can shorten a clip
             raise DataError(f"{wavs[r.id]}: too short after resampling")
-        wav, cropped = audio.crop(wav, config.max_frames)
         mel = audio.log_mel(wav)
         counts.frames.append(mel.shape[0])
-        counts.cropped += cropped
+        counts.cropped += info.cropped
         counts.mixed += info.mixed
         counts.resampled += info.resampled
         counts.seconds += info.n_samples / info.sample_rate
