@@ -8,6 +8,7 @@ them (`/data (/dev/sdb1)`), so a user knows which one to free.
 
 import errno
 import os
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,9 +112,34 @@ def _cgroup_memory() -> int | None:
     return None if limit == "max" else max(int(limit) - used, 0)
 
 
+def address_space_limit() -> int | None:
+    """The process's address-space limit in bytes (`ulimit -v`), None if unset."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _address_space_left() -> int | None:
+    """What `ulimit -v` still allows this process to map, where one is set."""
+    limit = address_space_limit()
+    if limit is None:
+        return None
+    used = 0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                used = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return max(limit - used, 0)
+
+
+def _limit_shown(limit: int) -> str:
+    return f"the address-space limit of {human(limit)} (ulimit -v {limit // 1024})"
+
+
 def available_memory() -> int:
     """Bytes of memory a new allocation can get without swapping (MemAvailable,
-    or the cgroup's remaining limit when that is lower)."""
+    or the cgroup's remaining limit or what `ulimit -v` leaves, when lower)."""
     available = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -123,18 +149,40 @@ def available_memory() -> int:
         pass
     if available is None:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    limit = _cgroup_memory()
-    return available if limit is None else min(available, limit)
+    limits = [n for n in (_cgroup_memory(), _address_space_left()) if n is not None]
+    return min([available, *limits])
 
 
 def need_memory(nbytes: int, what: str) -> None:
     """ResourceError unless about `nbytes` of memory are available."""
     available = available_memory()
     if nbytes > available:
+        left = _address_space_left()
+        under = (
+            f" under {_limit_shown(address_space_limit())}"
+            if left is not None and left <= available
+            else ""
+        )
         raise ResourceError(
             f"{what} needs at least {human(nbytes)} of memory, {human(available)} "
-            "available"
+            f"available{under}"
         )
+
+
+def address_space_failure(exc: BaseException) -> str | None:
+    """One line for a MemoryError, or a library that failed to load (torch's
+    "failed to map segment"), that `ulimit -v` explains; None otherwise."""
+    limit = address_space_limit()
+    text = " ".join(str(exc).split())
+    mapping = isinstance(exc, ImportError | OSError) and (
+        "failed to map segment" in text or "cannot allocate memory" in text.lower()
+    )
+    if limit is None or not (isinstance(exc, MemoryError) or mapping):
+        return None
+    return (
+        f"{type(exc).__name__}{': ' if text else ''}{text[:100]} under "
+        f"{_limit_shown(limit)}: raise or lift it (ulimit -v unlimited)"
+    )
 
 
 def _folder(path: Path) -> Path:
