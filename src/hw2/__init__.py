@@ -24,9 +24,12 @@ for _name, _sub in (
 # starts (hw2 is imported first): an uncaught MemoryError or a library that could
 # not be mapped ends in one line naming the limit, not a traceback.
 def _excepthook(kind, exc, tb, _previous=_sys.excepthook):
-    from hw2.core.resources import address_space_failure
+    try:
+        from hw2.core.resources import address_space_failure
 
-    line = address_space_failure(exc)
+        line = address_space_failure(exc)
+    except Exception:  # explaining must never hide the original error
+        line = None
     if line is None:
         _previous(kind, exc, tb)
     else:
