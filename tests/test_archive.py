@@ -153,3 +153,12 @@ def test_long_member_names_are_cut_in_the_error(tmp_path, bad):
     with pytest.raises(DataError) as err:
         safe_extract(archive, tmp_path / "out", root="top", progress=False)
     assert len(str(err.value)) < 300, str(err.value)[:300]
+
+
+def test_a_link_that_cannot_be_made_is_an_error_not_a_gap(tmp_path):
+    # a target past PATH_MAX: tarfile's default would only log it and go on
+    members = [*GOOD, _link("top/link", "sub/" * 1200 + "b.txt")]
+    archive = _make_tar(tmp_path / "a.tar", members, mode="w")
+    with pytest.raises(DataError, match="member 'top/link' could not be extracted"):
+        safe_extract(archive, tmp_path / "out" / "data", root="top", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []

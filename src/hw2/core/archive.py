@@ -105,6 +105,9 @@ def safe_extract(
             try:
                 stream = _Progress(raw, bar)
                 with tarfile.open(fileobj=stream, mode="r|*") as tar:
+                    # 2: a member that could not be made (a symlink whose target
+                    # is too long) is an error, not a debug message and a gap
+                    tar.errorlevel = 2
                     for n, member in enumerate(tar, start=1):
                         check_member(member, archive.name)
                         tar.extract(member, work, filter="data")
@@ -121,6 +124,11 @@ def safe_extract(
                     f"{archive}: member {short(member.name)} is a hard link to "
                     f"{short(member.linkname)}, which the archive does not hold "
                     "before it"
+                ) from None
+            except tarfile.ExtractError as exc:
+                raise DataError(
+                    f"{archive}: member {short(member.name)} could not be "
+                    f"extracted ({exc})"
                 ) from None
             except (tarfile.TarError, EOFError) as exc:
                 raise DataError(
