@@ -83,8 +83,10 @@ def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
     """(workspace path, md5, cache object) of each file of a cached output; none
     for an output DVC keeps in git (`cache: false`: no object in the cache)."""
     md5 = str(out.get("md5") or "")
+    if out.get("hash") != "md5" or not md5:
+        return []
     obj = Path(odb.oid_to_path(md5))
-    if out.get("hash") != "md5" or not obj.is_file():
+    if not obj.is_file():
         return []
     if not md5.endswith(".dir"):
         return [(out["path"], md5, obj)]
