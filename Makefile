@@ -7,6 +7,9 @@ PYTHON ?= python3
 # e.g. the tests' own when they run these targets in a copy of the project.
 VENV ?= .venv
 export DVC_NO_ANALYTICS := 1
+# DVC's site cache (file-hash state, indexes) in the project, not /var/tmp/dvc: a
+# relative core.site_cache_dir in .dvc/config would follow the folder dvc runs in
+export DVC_SITE_CACHE_DIR ?= $(CURDIR)/.dvc/tmp/site
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: venv repro test test-fast lint format bench homework report diff exps rehearse push pull remote-check plots-template clean-venv

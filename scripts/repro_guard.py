@@ -1,7 +1,9 @@
 """The guards `make repro` puts around `dvc repro` (docs/reliability.md).
 
-    python scripts/repro_guard.py before   # params.yaml readable: UTF-8, no aliases
-    python scripts/repro_guard.py after    # outputs in DVC's cache; leftovers removed
+    python scripts/repro_guard.py before   # params.yaml readable: UTF-8, no aliases;
+                                           # a cut-short .dvc/tmp/rwlock removed
+    python scripts/repro_guard.py after    # outputs in DVC's cache and matching
+                                           # dvc.lock's md5; leftovers removed
 
 before: DVC parses params.yaml itself before any stage runs, and a YAML alias bomb
 there takes it minutes and gigabytes, a non-UTF-8 byte a traceback; this refuses
@@ -22,10 +24,13 @@ def main() -> None:
     parser.add_argument("when", choices=["before", "after"])
     parser.add_argument("--root", type=Path, default=Path("."))
     args = parser.parse_args()
+    from hw2.pipeline.aftercare import broken_rwlock, check
+
     if args.when == "before":
         load_params(args.root / "params.yaml")
+        if line := broken_rwlock(args.root):
+            print(line)
         return
-    from hw2.pipeline.aftercare import check
 
     for line in check(args.root):
         print(line)

@@ -3,6 +3,7 @@ the project reproduced at tiny sizes once per session for the end-to-end tests."
 
 import os
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,12 @@ from helpers import reproduce_tiny
 from hw2.core.device import cpu_threads
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# the tests' dvc keeps its site cache in the temp folder, as the Makefile keeps it
+# in the project (test_probes_integrity.py): never DVC's /var/tmp/dvc
+os.environ.setdefault(
+    "DVC_SITE_CACHE_DIR",
+    os.path.join(tempfile.gettempdir(), f"hw2-cache-{os.getuid()}", "dvc"),
+)
 
 
 @pytest.fixture

@@ -350,6 +350,41 @@ def test_unreadable_checkpoint_is_discarded_in_one_line(splits, tmp_path, capsys
     assert line.startswith("train_asr: ignoring checkpoint") and "empty file" in line
 
 
+def flip_bit_in_member(path: Path, member: str) -> None:
+    """One flipped bit inside a zip member's bytes, as a kill or bit rot leaves."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data = bytearray(path.read_bytes())
+    data[start + info.file_size // 2] ^= 0x04
+    path.write_bytes(data)
+
+
+def test_bit_flipped_checkpoint_is_discarded_in_one_line(
+    splits, tmp_path, monkeypatch, capsys
+):
+    cfg = config(epochs=2)
+    whole = run(cfg, splits, tmp_path, "whole")
+    with monkeypatch.context() as m:
+        interrupt_at(m, "train_epoch", 1)
+        with pytest.raises(Interrupted):
+            run(cfg, splits, tmp_path, "flip")
+    path = tmp_path / "flip" / "ckpt.pt"
+    flip_bit_in_member(path, "archive/data/0")
+    assert torch.load(path, weights_only=True)["epoch"] == 1  # torch loads it
+    capsys.readouterr()
+    again = run(cfg, splits, tmp_path, "flip")
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if "checkpoint" in x]
+    assert line.startswith(f"train_asr: ignoring checkpoint {path}: corrupted: ")
+    assert "archive/data/0 fails its zip CRC check" in line
+    assert epochs_trained(out) == [1, 2]
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name
+
+
 def test_empty_split_is_refused_before_training(splits, tmp_path):
     write_split(tmp_path / "empty", [], n_mels=80)
     empty = SpeechSplit(tmp_path / "empty")

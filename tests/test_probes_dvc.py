@@ -8,6 +8,7 @@ full or read-only disk is a tmpfs where mounting is allowed, skipped otherwise
 
 import hashlib
 import json
+import shlex
 import signal
 import subprocess
 from pathlib import Path
@@ -103,6 +104,14 @@ def test_a_read_only_metrics_folder_leaves_the_data_in_place(project):
         assert digests(project, *KEPT) == before
 
 
+def readme_way_back() -> list[list[str]]:
+    """The README's commands back to the last commit (its checkouts)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text.split("Back to the last commit:", 1)[1].split("```")[1]
+    commands = [shlex.split(line.split("#")[0]) for line in block.splitlines()]
+    return [c for c in commands if c[1:2] == ["checkout"]]
+
+
 def test_a_param_change_reruns_its_branch_only(project):
     set_params(project, lr=0.02)
     out = sh(["dvc", "repro"], project).stdout
@@ -110,6 +119,12 @@ def test_a_param_change_reruns_its_branch_only(project):
     assert ran == {"preflight", "train_cnn", "evaluate_cnn", "report"}, out
     assert (project / "preflight.ok").read_text() == STAMP
     assert sh(["git", "status", "--porcelain", "preflight.ok"], project).stdout == ""
+    assert json.loads(sh(["dvc", "status", "--json"], project).stdout) == {}
+    # the report too goes back with the params and metrics it describes
+    assert [c[0] for c in readme_way_back()] == ["git", "dvc"]
+    for command in readme_way_back():
+        sh(command, project)
+    assert sh(["git", "status", "--porcelain"], project).stdout == ""
     assert json.loads(sh(["dvc", "status", "--json"], project).stdout) == {}
 
 

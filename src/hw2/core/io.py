@@ -12,6 +12,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,6 +159,11 @@ def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> 
         raise DataError(f"{path}: file not found (run {made_by})")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (run {made_by} again)")
+    if bad := _bad_zip_member(path):
+        raise DataError(
+            f"{path}: corrupted: {bad} (the file changed after it was written; "
+            f"run {made_by} again)"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -176,6 +182,18 @@ def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> 
         raise DataError(
             f"{path}: not a file saved by {made_by} ({type(exc).__name__})"
         ) from None
+
+
+def _bad_zip_member(path: Path) -> str | None:
+    """What fails the CRC check of torch.save's zip archive: torch.load never
+    checks it, so a flipped bit in a tensor loads as a wrong number. None for a
+    sound archive or a file that is no zip (torch.load judges that)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except zipfile.BadZipFile as exc:
+        return None if "not a zip file" in str(exc) else f"its zip directory ({exc})"
+    return bad and f"{bad} fails its zip CRC check"
 
 
 # Every temporary entry this module makes: `.<name>.<pid>.<8 random><suffix>`.

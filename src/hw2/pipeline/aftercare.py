@@ -6,8 +6,18 @@ DVC reports a cache it could not write to (a full disk) as ERROR lines, yet exit
 in cache, and a later `dvc checkout` cannot bring them back. And DVC restoring a
 stage's outputs from its cache runs none of the stage's code, so a killed run's
 temporary entries stay unless something else removes them.
+
+DVC also trusts a read-only file in its cache without hashing it again, so bit
+rot there is restored by `dvc checkout` and reported as up to date: the outputs
+dvc.lock names are hashed here against it. And a full disk can cut DVC's
+`.dvc/tmp/rwlock` short, after which every dvc command refuses to run: `make
+repro` removes one that no live process holds before it starts (broken_rwlock).
 """
 
+import hashlib
+import json
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -58,5 +68,105 @@ def check(root: Path) -> list[str]:
             f"it is on {resources.disk_of(cache)}, {free} free. Free space there, "
             "then `dvc commit -f` stores them"
         )
+    if rotten := first_rotten_output(root):
+        raise Hw2Error(rotten)
     lines = [f"removed {path} (left by a killed run)" for path in removed]
     return lines + ["every output dvc.lock names is in DVC's cache"]
+
+
+def _md5(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "md5").hexdigest()
+
+
+def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
+    """(workspace path, md5, cache object) of each file of a cached output; none
+    for an output DVC keeps in git (`cache: false`: no object in the cache)."""
+    md5 = str(out.get("md5") or "")
+    if out.get("hash") != "md5" or not md5:
+        return []
+    obj = Path(odb.oid_to_path(md5))
+    if not obj.is_file():
+        return []
+    if not md5.endswith(".dir"):
+        return [(out["path"], md5, obj)]
+    try:
+        listing = json.loads(obj.read_text(encoding="utf-8"))
+        return [
+            (f"{out['path']}/{e['relpath']}", e["md5"], Path(odb.oid_to_path(e["md5"])))
+            for e in listing
+        ]
+    except (ValueError, TypeError, KeyError):
+        # the listing itself rotted: the folder's hash then names it
+        return [(out["path"], md5, obj)]
+
+
+def first_rotten_output(root: Path) -> str | None:
+    """One line for the first file of a cached output whose bytes differ from
+    its md5 in dvc.lock, with what to do; None when every one matches."""
+    from dvc.repo import Repo
+
+    lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8")) or {}
+    with Repo(str(root)) as repo:
+        odb = repo.cache.local
+        for stage, entry in (lock.get("stages") or {}).items():
+            for out in entry.get("outs") or []:
+                for name, md5, obj in _cached_files(out, odb):
+                    path = root / name
+                    if not path.is_file() or _md5(path) == md5:
+                        continue
+                    cached = os.path.relpath(obj, root)
+                    cached = obj if cached.startswith("..") else cached
+                    if obj.is_file() and _md5(obj) == md5:
+                        return (
+                            f"{name} differs from its md5 in dvc.lock (its copy in "
+                            "DVC's cache is sound): `dvc checkout --relink "
+                            f"{out['path']}` restores it"
+                        )
+                    return (
+                        f"{name} differs from its md5 in dvc.lock, and so does its "
+                        f"object in DVC's cache ({cached}: bit rot, which DVC does "
+                        f"not check): `rm -f {cached} {name}`, then `dvc repro "
+                        f"{stage}` makes it again"
+                    )
+    return None
+
+
+_RWLOCK_PID = re.compile(r'"pid":\s*(\d+)')
+
+
+def broken_rwlock(root: Path) -> str | None:
+    """Remove DVC's `.dvc/tmp/rwlock` when it is no JSON (a full disk cut it
+    short: every dvc command then fails) and no process it names still runs;
+    the line to print, or None when it is sound or absent."""
+    import psutil
+    from dvc.lock import LockError, make_lock
+
+    tmp = root / ".dvc" / "tmp"
+    path = tmp / "rwlock"
+    if not path.is_file():
+        return None
+    try:
+        # DVC's own guard of the file: a dvc writing it now is no corruption
+        with make_lock(str(tmp / "rwlock.lock"), tmp_dir=str(tmp)):
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            try:
+                json.loads(text)
+                return None
+            except ValueError:
+                pass
+            alive = [
+                pid
+                for pid in map(int, _RWLOCK_PID.findall(text))
+                if psutil.pid_exists(pid)
+            ]
+            if alive:
+                raise Hw2Error(
+                    f"{path.relative_to(root)} is corrupted (not JSON) and names "
+                    f"process {alive[0]}, which still runs: when it has ended, `rm "
+                    f"{path.relative_to(root)}`"
+                )
+            path.unlink()
+    except (FileNotFoundError, LockError):
+        return None
+    return f"removed {path.relative_to(root)} (DVC's lock file, cut short: not JSON)"
