@@ -79,6 +79,7 @@ TINY = {
     "asr.val_decode": 4,
     "attention.lengths": [64, 128],
     "attention.error_terms": [1, 3],
+    "threads": 1,  # as the tests' OMP_NUM_THREADS=1 gave before it was a param
 }
 
 

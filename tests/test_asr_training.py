@@ -33,6 +33,7 @@ WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "red"]
 PARAMS = {
     "decoder": "transformer",
     "device": "cpu",
+    "threads": 1,
     "data": {"speech": {"source": "sample"}},
     "asr": {
         "lr": 0.003,

@@ -30,6 +30,7 @@ class ASRConfig:
     seed: int = 42
     device: str = "auto"
     cpu_bf16: bool = True  # bf16 autocast for training steps on a CPU (CUDA: always)
+    threads: int = 1  # CPU intra-op threads per process: float sums depend on it
 
     @classmethod
     def from_params(cls, p: Params) -> "ASRConfig":
@@ -66,4 +67,5 @@ class ASRConfig:
             seed=p.integer("asr.seed", low=0),
             device=p.choice("device", DEVICES),
             cpu_bf16=p.boolean("asr.cpu_bf16"),
+            threads=p.integer("threads", low=1),
         )

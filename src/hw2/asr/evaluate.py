@@ -9,7 +9,7 @@ from hw2.asr.metrics import metrics_with_intervals
 from hw2.asr.model import ASRModel
 from hw2.asr.scoring import check_split, evaluate_loss, transcribe
 from hw2.asr.text import decode
-from hw2.core.device import DEVICES, pick_device
+from hw2.core.device import DEVICES, cpu_threads, pick_device
 from hw2.core.errors import DataError
 from hw2.core.io import load_torch
 from hw2.core.params import Params
@@ -22,6 +22,7 @@ class ASREvalConfig:
     eval_batch_size: int = 16
     label_smoothing: float = 0.1  # the test loss is the training loss, smoothing too
     device: str = "auto"
+    threads: int = 1  # CPU intra-op threads: the test loss's float sums depend on it
 
     @classmethod
     def from_params(cls, p: Params) -> "ASREvalConfig":
@@ -30,6 +31,7 @@ class ASREvalConfig:
             eval_batch_size=p.integer("asr.eval_batch_size", low=1),
             label_smoothing=p.number("asr.label_smoothing", low=0, high=0.99),
             device=p.choice("device", DEVICES),
+            threads=p.integer("threads", low=1),
         )
 
 
@@ -52,8 +54,9 @@ def evaluate(
     device = pick_device(config.device)
     model = model.to(device)
     batch_size = config.eval_batch_size
-    loss = evaluate_loss(model, split, batch_size, device, config.label_smoothing)
-    hyps = transcribe(model, split, batch_size, device, progress=progress)
+    with cpu_threads(config.threads):
+        loss = evaluate_loss(model, split, batch_size, device, config.label_smoothing)
+        hyps = transcribe(model, split, batch_size, device, progress=progress)
     refs = [split.tokens(i).tolist() for i in range(len(split))]
     metrics: dict[str, Any] = {"loss": loss}
     metrics.update(metrics_with_intervals(refs, hyps))

@@ -23,7 +23,7 @@ from hw2.asr.metrics import SIMILARITIES, asr_metrics
 from hw2.asr.model import ASRModel
 from hw2.asr.scoring import check_split, evaluate_loss, transcribe
 from hw2.asr.step import start, train_step
-from hw2.core.device import pick_device
+from hw2.core.device import cpu_threads, pick_device
 from hw2.core.failpoints import failpoint
 from hw2.core.live import EpochLog
 from hw2.core.progress import tqdm
@@ -57,11 +57,28 @@ def train(
 
     Logs train/loss, val/loss, val/similarity and val/cer per epoch to dvclive in
     live_dir and checkpoints every epoch to checkpoint_path. A non-finite loss
-    raises NonFiniteLossError, and no dvclive summary is left.
+    raises NonFiniteLossError, and no dvclive summary is left. Runs on
+    config.threads CPU threads in each process, whatever OMP_NUM_THREADS says:
+    float sums, hence the model, depend on the number.
     """
+    ctx = distributed.context()  # this process's rank among torchrun's (or 0 of 1)
+    with cpu_threads(config.threads, ctx.local_world):
+        return _train(
+            config, train_split, val_split, ctx, checkpoint_path, live_dir, progress
+        )
+
+
+def _train(
+    config: ASRConfig,
+    train_split: SpeechSplit,
+    val_split: SpeechSplit,
+    ctx: distributed.Context,
+    checkpoint_path: str | Path,
+    live_dir: str | Path,
+    progress: bool,
+) -> ASRModel:
     check_split(train_split, config.dims, "train")
     check_split(val_split, config.dims, "validation")
-    ctx = distributed.context()  # this process's rank among torchrun's (or 0 of 1)
     device = distributed.setup(ctx, pick_device(config.device), config.batch_size)
     sampler = LengthBucketSampler(
         train_split.n_frames,

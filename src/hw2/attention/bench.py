@@ -285,7 +285,7 @@ def run_benchmark(config: BenchConfig, progress: bool = True) -> dict:
     gen = torch.Generator().manual_seed(config.seed)
     times: dict[str, list[float]] = {m: [] for m in METHODS}
     peaks: dict[str, list[int]] = {m: [] for m in METHODS}
-    with cpu_threads(config.threads), torch.inference_mode():
+    with cpu_threads(config.threads, key="attention.threads"), torch.inference_mode():
         bar = tqdm(config.lengths, desc="attention", disable=not progress)
         for length in bar:
             bar.set_postfix_str(f"L={length}")

@@ -15,9 +15,10 @@ benchmarks/bench_cnn_pinning.py:
   under AVX2 and AVX-512 (they differ from the non-vector build), and pinning them
   to AVX2 cost about 25 %: left as they are.
 
-Not pinned, hence not reproduced bit for bit: CPUs without AVX2, other thread
-counts than the stages' one thread, other torch/oneDNN/MKL versions, and GPUs
-(cuDNN and cuBLAS choose kernels by GPU and heuristics).
+Not pinned, hence not reproduced bit for bit: CPUs without AVX2, other
+torch/oneDNN/MKL versions, and GPUs (cuDNN and cuBLAS choose kernels by GPU and
+heuristics). The thread count is not one of them: the CNN stages compute on one
+thread whatever OMP_NUM_THREADS says (hw2.core.device.one_cpu_thread).
 """
 
 import os

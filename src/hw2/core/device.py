@@ -1,6 +1,8 @@
 """Device choice, threads, autocast and seeding shared by the training stages."""
 
+import os
 import random
+import sys
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -33,14 +35,41 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux; not macOS or Windows
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+_WARNED: set[tuple[int, int]] = set()
+
+
 @contextmanager
-def cpu_threads(n: int = 1):
+def cpu_threads(n: int = 1, processes: int = 1, key: str = "threads"):
     """Run with n intra-op threads on the CPU, then restore the previous number.
 
     Work made of many small kernels (a batch-8 CNN step, blockwise linear
     attention) loses more to a thread pool's hand-offs than it gains from it:
     see benchmarks/bench_cnn_throughput.py and benchmarks/bench_attention.py.
+    Setting the number overrides OMP_NUM_THREADS and MKL_NUM_THREADS, so the
+    environment a stage starts in does not change its float results.
+
+    More threads than usable CPUs (n in each of `processes` processes on this
+    machine) is allowed, since params travel between machines, but said once on
+    stderr, naming the params.yaml `key` that set n: OpenMP threads that outnumber
+    the cores spin while they wait for one another and run many times slower.
     """
+    cpus = usable_cpus()
+    if n * processes > cpus and (n, processes) not in _WARNED:
+        _WARNED.add((n, processes))
+        each = f" in each of {processes} processes" if processes > 1 else ""
+        print(
+            f"warning: {key}: {n} CPU threads{each} on {cpus} usable CPUs: the "
+            f"threads wait on one another (at most {max(1, cpus // processes)} "
+            "keeps each on a core of its own)",
+            file=sys.stderr,
+        )
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

@@ -32,7 +32,7 @@ DATA_SOURCES = ("sample", "full")  # sample: made here, no network | full: downl
 # them. A stage that reads a key checks each section on the way there (`cnn` when
 # it reads cnn.epochs), so `cnn.epoch: 1` is refused instead of silently ignored.
 _KEYS = """
-    lr decoder device
+    lr decoder device threads
     data.images.source data.images.url data.images.md5
     data.images.sample.n_train data.images.sample.n_val data.images.sample.n_test
     data.images.sample.seed data.images.sample.priors.train
@@ -83,6 +83,7 @@ LIMITS = {
     "asr.val_decode": 1_000_000,
     "cnn.batch_size": 1_000_000,
     "cnn.epochs": 10_000,
+    "threads": 1024,  # CPU threads per process
 }
 MAX_FILE_BYTES = 1 << 20  # params.yaml is a few KB
 

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hw2.core.device import one_cpu_thread
 from hw2.core.stats import bootstrap_ci_over_runs, fraction_equal, mean_std
 from hw2.oct import metric_keys as keys
 from hw2.oct.checkpoint import Run
@@ -49,8 +50,10 @@ def evaluate_cnn(
     x_val, y_val = to_tensor(data["val"][0]).to(device), labels_tensor(data["val"][1])
     x_test = to_tensor(data["test"][0]).to(device)
     y_test = labels_tensor(data["test"][1])
-    val_preds = [predict(r.model, x_val).cpu() for r in runs]
-    test_preds = [predict(r.model, x_test).cpu() for r in runs]
+    # One thread, as in training: no OMP_NUM_THREADS can flip a near-tie's argmax.
+    with one_cpu_thread(device):
+        val_preds = [predict(r.model, x_val).cpu() for r in runs]
+        test_preds = [predict(r.model, x_test).cpu() for r in runs]
     per_seed = {
         keys.VAL_ACC: [fraction_equal(p, y_val) for p in val_preds],
         keys.TEST_ACC: [fraction_equal(p, y_test) for p in test_preds],
