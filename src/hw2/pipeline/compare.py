@@ -39,13 +39,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from hw2.core.errors import DataError
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
 from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.runs import flatten
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
@@ -238,6 +238,13 @@ def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
     return False
 
 
+def flatten(tree: Any) -> dict[str, Any]:
+    """A metrics file's leaves by dotted key (lists kept whole), as DVC names them."""
+    if not isinstance(tree, Mapping) or not tree:
+        return {}
+    return pd.json_normalize(tree, sep=".").iloc[0].to_dict()
+
+
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     """A metrics file's numbers by dotted key, with their noise (`record`: see
     read_value); the noise keys and the seed count are not metrics of their own."""
@@ -245,42 +252,25 @@ def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     values = {}
     for key, raw in flat.items():
         number = _number(raw)
-        if number is None or _is_companion(key, flat):
-            continue
-        values[key] = read_value(flat, key, number, record)
+        if number is not None and not _is_companion(key, flat):
+            values[key] = read_value(flat, key, number, record)
     return values
 
 
-def dvclive_summaries(dvc_yaml: Mapping[str, Any]) -> set[str]:
-    """dvclive's metrics.json beside each `<dir>/plots/metrics` plots folder."""
-    found = set()
-    stages = dvc_yaml.get("stages")
-    for stage in stages.values() if isinstance(stages, dict) else []:
-        plots = stage.get("plots") if isinstance(stage, dict) else None
-        for entry in plots if isinstance(plots, list) else []:
-            path = entry if isinstance(entry, str) else next(iter(entry), "")
-            if str(path).rstrip("/").endswith("/plots/metrics"):
-                live_dir = str(path).rstrip("/")[: -len("/plots/metrics")]
-                found.add(f"{live_dir}/metrics.json")
-    return found
+def _names(entries: Any) -> list[str]:
+    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
 
 
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
     """The metrics files dvc.yaml declares (stages' and top-level), but dvclive's
-    summaries, which repeat the curves' last points."""
-    entries: list[Any] = list(dvc_yaml.get("metrics") or [])
-    stages = dvc_yaml.get("stages")
-    for stage in stages.values() if isinstance(stages, dict) else []:
-        if isinstance(stage, dict):
-            entries += list(stage.get("metrics") or [])
-    paths: dict[str, None] = {}
-    for entry in entries:
-        if isinstance(entry, str):
-            paths[entry] = None
-        elif isinstance(entry, dict):
-            paths.update(dict.fromkeys(str(k) for k in entry))
-    skip = dvclive_summaries(dvc_yaml)
-    return [p for p in paths if p not in skip]
+    summaries (`<dir>/metrics.json` beside a `<dir>/plots/metrics` plot), which
+    repeat the curves' last points."""
+    stages = [s for s in (dvc_yaml.get("stages") or {}).values() if isinstance(s, dict)]
+    declared = _names(dvc_yaml.get("metrics"))
+    declared += [name for s in stages for name in _names(s.get("metrics"))]
+    plots = [name.rstrip("/") for s in stages for name in _names(s.get("plots"))]
+    live = {p[: -len("plots/metrics")] + "metrics.json" for p in plots}
+    return [p for p in dict.fromkeys(declared) if p not in live]
 
 
 def read_tree(files: RevisionFiles, path: str) -> Any:
@@ -294,21 +284,6 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         where = files.rev or "workspace"
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
-
-
-def read_metrics(
-    files: RevisionFiles,
-    paths: Iterable[str],
-    records: Mapping[str, Match] | None = None,
-) -> dict[str, dict]:
-    """The metrics files present at a revision, as {path: {key: Value}};
-    `records`: what the seed records say of the files they describe."""
-    out = {}
-    for path in paths:
-        tree = read_tree(files, path)
-        if tree is not None:
-            out[path] = metric_values(tree, (records or {}).get(path))
-    return out
 
 
 def seed_records(*sides: RevisionFiles) -> list[dict[str, Any]]:
@@ -343,6 +318,29 @@ def compare(
         for key in dict.fromkeys([*new, *old]):
             changes.append(Change(path, key, old.get(key), new.get(key), path in moved))
     return changes
+
+
+def diff_changes(
+    diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    sides: Sequence[RevisionFiles],
+    records: Sequence[Mapping[str, Match]],
+    other_data: Iterable[str] = (),
+) -> list[Change]:
+    """`dvc metrics diff --json --all`'s numbers (files already chosen) with their
+    noise: the interval, std and seed keys beside each metric, read from the files
+    of both sides (`sides` and their seed `records`, base first), which DVC's diff
+    leaves out (they are lists) or lists as metrics of their own."""
+    values: list[dict[str, dict[str, Value]]] = [{}, {}]
+    for path, keys in diff.items():
+        for i, (files, record) in enumerate(zip(sides, records, strict=True)):
+            noise = metric_values(read_tree(files, path), record.get(path))
+            values[i][path] = {
+                key: replace(noise[key], value=float(numbers[side]))
+                for key, numbers in keys.items()
+                for side in [("old", "new")[i]]
+                if key in noise and _number(numbers.get(side)) is not None
+            }
+    return compare(values[0], values[1], other_data)
 
 
 def split_headlines(

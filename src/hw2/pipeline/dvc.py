@@ -7,6 +7,7 @@ last line the command printed to stderr.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -92,6 +93,26 @@ def check_commit(rev: str, root: str | Path) -> None:
             f"base revision {rev!r} is not a commit here "
             "(in CI, check out with fetch-depth: 0)"
         ) from None
+
+
+def safe_page(page: str) -> str:
+    """DVC's plots page with `<` in each chart's spec written `\\u003c`: dvc-render
+    embeds the spec in a <script> with json.dumps, which leaves `</script>` in a
+    branch name or a data value to end the script and run what follows."""
+    return re.sub(
+        r"^(\s*var spec = )(.*)$",
+        lambda m: m[1] + m[2].replace("<", "\\u003c"),
+        page,
+        flags=re.M,
+    )
+
+
+def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") -> Path:
+    """`dvc plots diff REVS -o OUT` (DVC's own page, Vega from its CDN), made safe."""
+    run(["dvc", "plots", "diff", *revs, "-o", out], root)
+    page = Path(root, out, "index.html")
+    page.write_text(safe_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+    return page
 
 
 class RevisionFiles:

@@ -8,10 +8,12 @@ matplotlib runs on the Agg backend (files only) and PNGs carry no Software tag,
 so equal inputs give equal bytes: the report's figures are git-tracked outputs.
 """
 
-import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from hw2.core.errors import DataError
 from hw2.pipeline.catalog import (
@@ -23,8 +25,31 @@ from hw2.pipeline.catalog import (
     CNN_CONFUSION,
     CNN_PLOTS,
 )
-from hw2.pipeline.plots import parse_rows
-from hw2.pipeline.series import AXIS_TITLES, Series, fold_bands, rows_series
+
+AXIS_TITLES = {
+    "acc": "accuracy",
+    "cer": "character error rate",
+    "similarity": "similarity (0-1)",
+    "loss": "loss (cross-entropy, nats)",
+    "length": "sequence length L (tokens)",
+    "terms": "series terms K",
+    "rel_error": "relative error",
+}
+
+
+@dataclass
+class Series:
+    """One line: (x, y) points sorted by x, and an optional band (low, high) per x."""
+
+    label: str
+    points: list[tuple[float, float]]
+    band: list[tuple[float, float, float]] | None = None  # (x, low, high)
+
+    @property
+    def ys(self) -> list[float]:
+        """The y values in x order."""
+        return [y for _, y in self.points]
+
 
 REVISION_COLOURS = ("#4c72b0", "#dd8452")  # base, this branch
 STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
@@ -146,34 +171,48 @@ def _styled(
         )
 
 
+def read_frame(path: Path) -> pd.DataFrame:
+    """A plot data file (CSV or TSV) as text cells, or a DataError naming it."""
+    try:
+        sep = "\t" if path.suffix == ".tsv" else ","
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from exc
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a plot data file on disk, or a DataError naming it."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    return parse_rows(str(path), data)
+    return read_frame(path).to_dict("records")
+
+
+def numbers(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`columns` of a file as numbers, or a DataError naming the line."""
+    out = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
+    bad = out.isna().any(axis=1)
+    if bad.any():
+        raise DataError(f"{path}: line {bad.idxmax() + 2}: not a number")
+    return out
 
 
 def live_series(folder: Path, names: Sequence[str]) -> list[Series]:
     """dvclive curves `names` (e.g. "train/loss") with their _min/_max bands."""
     found = []
     for name in names:
+        parts = {}
         for suffix in ("", "_min", "_max"):
             path = folder / f"{name}{suffix}.tsv"
-            if not path.is_file():
-                continue
-            rows = read_rows(path)
-            column = path.stem
-            for row_no, row in enumerate(rows, start=2):
-                try:
-                    float(row.get("step") or ""), float(row.get(column) or "")
-                except ValueError:
-                    raise DataError(f"{path}: line {row_no}: not a number") from None
-            for s in rows_series(rows, "step", [column]) or []:
-                label = name if not suffix else f"{name}{suffix}"
-                found.append(Series(label, s.points))
-    return fold_bands(found)
+            if path.is_file():
+                column = path.stem
+                frame = numbers(path, read_frame(path), ["step", column])
+                frame = frame.sort_values("step")
+                parts[suffix] = list(zip(frame["step"], frame[column], strict=True))
+        if "" in parts:
+            lows, highs = dict(parts.get("_min", [])), dict(parts.get("_max", []))
+            band = [
+                (x, lows[x], highs[x]) for x, _ in parts[""] if x in lows and x in highs
+            ]
+            found.append(Series(name, parts[""], band or None))
+    return found
 
 
 def read_confusion(
@@ -183,25 +222,25 @@ def read_confusion(
 
     Labels follow `classes`, then any others in sorted order.
     """
-    pairs = []
-    try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            if not {"actual", "predicted"} <= set(reader.fieldnames or []):
-                raise DataError(f"{path}: expected columns actual,predicted")
-            for row in reader:
-                if row["actual"] is None or row["predicted"] is None:
-                    raise DataError(f"{path}: line {reader.line_num}: missing field")
-                pairs.append((row["actual"], row["predicted"]))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    seen = {label for pair in pairs for label in pair}
+    frame = read_frame(path)
+    if not {"actual", "predicted"} <= set(frame.columns):
+        raise DataError(f"{path}: expected columns actual,predicted")
+    seen = set(frame["actual"]) | set(frame["predicted"])
     labels = [c for c in classes if c in seen] + sorted(seen - set(classes))
-    index = {label: i for i, label in enumerate(labels)}
-    counts = [[0] * len(labels) for _ in labels]
-    for actual, predicted in pairs:
-        counts[index[actual]][index[predicted]] += 1
-    return labels, counts
+    counts = pd.crosstab(frame["actual"], frame["predicted"])
+    counts = counts.reindex(index=labels, columns=labels, fill_value=0)
+    return labels, counts.to_numpy().tolist()
+
+
+def by_method(path: Path, x: str, y: str, factor: float = 1.0) -> list[Series]:
+    """`y` / factor against `x`, one series per method (a long file's text column)."""
+    frame = read_frame(path)
+    values = numbers(path, frame, [x, y]) / [1.0, factor]
+    groups = frame["method"] if "method" in frame else pd.Series([y] * len(frame))
+    return [
+        Series(str(name), list(part.sort_values(x).itertuples(index=False, name=None)))
+        for name, part in values.groupby(groups.values, sort=False)
+    ]
 
 
 def panels_figure(
@@ -245,14 +284,6 @@ def plot_confusion(
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the actual class")
     fig.tight_layout()
     save_figure(fig, path)
-
-
-def attention_series(path: Path, y: str, factor: float = 1.0) -> list[Series]:
-    """The benchmark's `y` / factor against sequence length, one series per method."""
-    series = rows_series(read_rows(path), "length", [y]) or []
-    for s in series:
-        s.points = [(x, v / factor) for x, v in s.points]
-    return series
 
 
 def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
@@ -299,7 +330,7 @@ def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
         ),
     ]
     panels = [
-        (t, y, attention_series(p, c, f)) for t, y, p, c, f in bench if p.is_file()
+        (t, y, by_method(p, "length", c, f)) for t, y, p, c, f in bench if p.is_file()
     ]
     if panels:
         panels_figure(
@@ -307,7 +338,7 @@ def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
         )
         written.add("attention.png")
     if (root / ATTENTION_ERROR).is_file():
-        series = rows_series(read_rows(root / ATTENTION_ERROR), "terms", ["rel_error"])
+        series = by_method(root / ATTENTION_ERROR, "terms", "rel_error")
         if series:
             panels_figure(
                 [("McLaurin attention's error", AXIS_TITLES["rel_error"], series)],
