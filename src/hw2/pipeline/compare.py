@@ -1,36 +1,16 @@
 """Metrics of two revisions compared with their noise: which changes are real.
 
-Every metrics file dvc.yaml declares is read at both revisions, except dvclive's
-summaries (their numbers are the curves' last points, which the plots compare).
-A metric's noise is read from the keys beside it (hw2.pipeline.catalog):
-
-* **seed-aware**: the value is a mean over n > 1 training seeds (`<key>_per_seed`
-  or the file's `seeds`), with `<key>_std` their standard deviation; its 95 %
-  interval is `<key>_ci95` when given (the CNN's resamples seeds and test
-  images), else mean ± 1.96·std/√n;
-* **one seed**: only `<key>_ci95`, over test items for a single training run
-  (the ASR's, today): it leaves out run-to-run noise, which it understates;
-* **none**.
-
-The verdict of a change:
-
-* *unchanged* unless it shows at the precision the tables print
-  (catalog.scale_for): a loss moving in its 7th digit is no change;
-* *different data* when the data behind the file changed (hw2.pipeline.checks):
-  no noise rule applies;
-* *within noise* when |Δ| ≤ √(a² + b²), a and b the two sides' 95 % half-widths
-  (each on the side facing the other value; a side without one borrows the
-  other's): the 95 % interval of a difference of two independent estimates;
-* otherwise *beyond noise* if both sides are seed-aware, and *noise unknown:
-  one seed* if an interval was over one seed's test items only;
-* *no interval* when neither side has one.
-
-A one-seed ASR run borrows the seed spread `make homework` measured
-(metrics/asr_seeds.json, hw2.pipeline.seed_record) when its revision's dvc.lock
-matches the record's fingerprint: each side of its interval becomes
-√(clip² + (1.96·std)²), the clip half-width and the record's std over seeds, and
-it counts as seed-aware, its label naming the record. Without a matching record
-its label says how to measure the spread (`read_value`).
+A metric's noise is read from the keys beside it in its file (catalog's suffixes):
+a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
+`seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
+spans test items only. A change is *unchanged* unless it shows at the printed
+precision (catalog.scale_for); *different data* when the data behind the file
+changed (hw2.pipeline.checks); *within noise* when |Δ| ≤ √(a² + b²), a and b the
+sides' 95 % half-widths facing each other (a side without one borrows the
+other's); else *beyond noise* if both sides are seed-aware, *noise unknown: one
+seed* if not; *no interval* without any. A one-seed ASR run whose dvc.lock
+matches `make homework`'s record (hw2.pipeline.seed_record) takes the record's
+seed spread: each side √(clip² + (1.96·std)²), and counts as seed-aware.
 """
 
 import json
@@ -56,14 +36,9 @@ MEASURE = "run make homework to measure the seed spread"
 
 @dataclass(frozen=True)
 class Value:
-    """A metric's value at one revision with its noise.
-
-    `std` is the standard deviation over `seeds` training seeds (None with one);
-    (low, high) a 95 % interval, over seeds when seeds > 1, else over the test
-    items of one run, widened by a seed spread measured apart when `spread`
-    names where that came from. `hint`: how a one-seed value's seed spread
-    could be measured.
-    """
+    """A metric at one revision: `std` over `seeds` seeds, (low, high) its 95 %
+    interval, `spread` where a seed spread measured apart came from, `hint` how
+    to measure one."""
 
     value: float
     low: float | None = None
@@ -75,8 +50,7 @@ class Value:
 
     @property
     def seed_aware(self) -> bool:
-        """Whether the noise includes run-to-run variation: more than one seed, or
-        one seed with a seed spread measured apart."""
+        """Whether the noise includes run-to-run variation."""
         return self.seeds > 1 or bool(self.spread)
 
     @property
@@ -86,11 +60,13 @@ class Value:
 
     def half_width(self, towards: float) -> float | None:
         """The interval's half-width on the side facing `towards`."""
-        if self.low is None or self.high is None:
-            return None
-        return (
-            self.high - self.value if towards >= self.value else self.value - self.low
-        )
+        if self.has_interval:
+            return (
+                self.high - self.value
+                if towards >= self.value
+                else self.value - self.low
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -125,16 +101,12 @@ class Change:
     @property
     def delta(self) -> float | None:
         """new − old, None unless both sides have the metric."""
-        if self.old is None or self.new is None:
-            return None
-        return self.new.value - self.old.value
+        return None if not (self.old and self.new) else self.new.value - self.old.value
 
     @property
     def direction(self) -> str:
         """'better', 'worse' or '' (no good direction, or no change)."""
-        if not self.changed:
-            return ""
-        return catalog.direction(self.metric, self.delta)
+        return catalog.direction(self.metric, self.delta) if self.changed else ""
 
     @property
     def verdict(self) -> str:
@@ -190,13 +162,8 @@ def _seeds(flat: Mapping[str, Any], key: str) -> int:
 def read_value(
     flat: Mapping[str, Any], key: str, value: float, record: Match | None = None
 ) -> Value:
-    """A metric with its noise, read from the keys beside it: the one place that
-    tells a seed-aware interval from a one-seed one.
-
-    `record`: what metrics/asr_seeds.json says of this revision's run, for the
-    metrics it can describe (the ASR's). A one-seed value takes the matching
-    configuration's seed spread, or a hint when none matches (`seed_spread`).
-    """
+    """A metric with its noise, read from the keys beside it; a one-seed value
+    takes `record`'s seed spread, or a hint when it matches no configuration."""
     seeds = _seeds(flat, key)
     std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
@@ -230,12 +197,10 @@ def seed_spread(value: Value, key: str, record: Match) -> Value:
 
 
 def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
-    if key == catalog.SEEDS_KEY:
-        return True
-    for suffix in (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX):
-        if key.endswith(suffix) and key[: -len(suffix)] in flat:
-            return True
-    return False
+    suffixes = (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX)
+    return key == catalog.SEEDS_KEY or any(
+        key.endswith(s) and key[: -len(s)] in flat for s in suffixes
+    )
 
 
 def flatten(tree: Any) -> dict[str, Any]:
@@ -269,7 +234,7 @@ def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
     declared = _names(dvc_yaml.get("metrics"))
     declared += [name for s in stages for name in _names(s.get("metrics"))]
     plots = [name.rstrip("/") for s in stages for name in _names(s.get("plots"))]
-    live = {p[: -len("plots/metrics")] + "metrics.json" for p in plots}
+    live = {p[:-13] + "metrics.json" for p in plots if p.endswith("/plots/metrics")}
     return [p for p in dict.fromkeys(declared) if p not in live]
 
 
@@ -289,14 +254,11 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
 def seed_records(*sides: RevisionFiles) -> list[dict[str, Any]]:
     """metrics/asr_seeds.json of each revision where it exists: a record made at
     one of them may describe the other (the fingerprint decides)."""
-    found = []
-    for files in sides:
-        record = read_record(
-            files.read_bytes(catalog.ASR_SEEDS), files.rev or "workspace"
-        )
-        if record:
-            found.append(record)
-    return found
+    found = [
+        read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
+        for f in sides
+    ]
+    return [record for record in found if record]
 
 
 def seed_match(files: RevisionFiles, records: Sequence[Mapping[str, Any]]) -> Match:
@@ -312,12 +274,17 @@ def compare(
     """Every metric of either side, in file order (head's files first);
     `other_data` names the files whose data changed between the sides."""
     moved = set(other_data)
-    changes = []
-    for path in dict.fromkeys([*head, *base]):
-        old, new = base.get(path, {}), head.get(path, {})
-        for key in dict.fromkeys([*new, *old]):
-            changes.append(Change(path, key, old.get(key), new.get(key), path in moved))
-    return changes
+    return [
+        Change(
+            path,
+            key,
+            base.get(path, {}).get(key),
+            head.get(path, {}).get(key),
+            path in moved,
+        )
+        for path in dict.fromkeys([*head, *base])
+        for key in dict.fromkeys([*head.get(path, {}), *base.get(path, {})])
+    ]
 
 
 def diff_changes(
