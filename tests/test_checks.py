@@ -41,7 +41,7 @@ def test_data_warning_lists_params_and_recorded_shape_escaped():
     shape = tuple(f"k{i} {i} → {i + 1000}" for i in range(6))
     change = DataChange("speech", ("data.speech.source sample → full",), shape)
     line = change.warning("main")
-    assert line.startswith("The speech data differ between `main` and this branch")
+    assert line.startswith("The speech data differ between main and this branch")
     assert "recorded in `metrics/speech_preprocess.json`: k0 0 → 1000" in line
     assert "k3 3 → 1003 and 2 more" in line and "The ASR metrics" in line
     # a quoted value cannot hide the rest of the comment or ping anyone

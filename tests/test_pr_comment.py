@@ -256,7 +256,7 @@ def test_other_metrics_once_each_with_direction_and_human_numbers(comment):
 def test_data_change_warning_names_params_and_shape(comment):
     text, _, _ = comment
     (warning,) = [line for line in text.splitlines() if "data differ" in line]
-    assert warning.startswith("> **Warning:** The speech data differ between `HEAD~1`")
+    assert warning.startswith("> **Warning:** The speech data differ between HEAD~1")
     assert "data.speech.sample.n_clips 720 → 1,400" in warning
     assert "`metrics/speech_preprocess.json`: n_clips 720 → 1,400" in warning
     assert "audio_hours 1.293 → 2.521" in warning and "877 → 893.8" in warning
@@ -488,3 +488,19 @@ def test_verdicts_numbers_and_warnings_as_before(repo, seeds_repo):
         seeds_case(seeds_repo, *case)
         before = (FIXTURES / f"{name}.md").read_text()
         assert facts(build_comment("HEAD", seeds_repo)) == facts(before), name
+
+
+def test_quoted_values_cannot_hide_the_comment_or_ping(repo):
+    """Issue 30 item 4: a params value with a backtick, `<!--` and `@name`."""
+    url = "https://example.org/a`b<!-- @someone"
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    write(repo, "params.yaml", yaml.safe_dump({**params, "data": {"url": url}}))
+    try:
+        text = build_comment("HEAD~1", repo)
+    finally:
+        git(repo, "checkout", "params.yaml")
+    body = text.split("\n", 1)[1]  # the marker is the comment's own <!--
+    assert "<!--" not in body and "@someone" not in body and "a`b" not in body
+    assert row_of(text, "params.yaml", "data.url")[3] == (
+        "https://example.org/a&#96;b&lt;!-- @\u200bsomeone"
+    )

@@ -53,7 +53,7 @@ class DataChange:
             listed = ", ".join(self.shape[:shown]) + f" and {more} more" * (more > 0)
             parts.append(f"recorded in `{DATA_SHAPE[self.branch]}`: {listed}")
         return (
-            f"The {self.branch} data differ between `{base}` and this branch "
+            f"The {self.branch} data differ between {cell(base)} and this branch "
             f"({'; '.join(parts)}). The {BRANCH_STUDY[self.branch]} metrics come "
             "from other data on each side: their difference is not this change's "
             "effect alone."
@@ -140,7 +140,7 @@ def stale_warnings(root: str | Path, base: str) -> list[str]:
         ),
         (
             base,
-            f"at `{base}`",
+            f"at {cell(base)}",
             "The base's metrics are older than its code, so part "
             "of the difference may not be this change's.",
         ),

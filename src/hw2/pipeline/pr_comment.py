@@ -254,7 +254,7 @@ def comment_blocks(
     for side, found in noise.items():
         if found.stale:
             stale.setdefault(found.stale, []).append(
-                f"`{side}`" if side == base else side
+                cell(side) if side == base else side
             )
     warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
     warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items()]
