@@ -77,7 +77,10 @@ def repo(tmp_path) -> Path:
     (tmp_path / "params.yaml").write_text(
         yaml.safe_dump({"n": 3, "data": {"source": "sample"}})
     )
-    stage = {"cmd": "python make.py out.txt", "deps": ["make.py"], "params": ["n"]}
+    (tmp_path / "lib").mkdir()  # a folder dependency: DVC hashes it, not git
+    (tmp_path / "lib" / "a.py").write_text("A = 1\n")
+    deps = ["make.py", "lib"]
+    stage = {"cmd": "python make.py out.txt", "deps": deps, "params": ["n"]}
     copy = {"cmd": "cp out.txt copy.txt", "deps": ["out.txt"], "outs": ["copy.txt"]}
     dag = {"stages": {"make": {**stage, "outs": ["out.txt"]}, "copy": copy}}
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(dag))

@@ -85,9 +85,9 @@ def data_changes(
 
 
 def _git(root: Path, rev: str, path: str) -> bytes | None:
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True
-    )
+    # a folder (a git tree) reads as absent: DVC hashes it its own way
+    cmd = ["git", "cat-file", "blob", f"{rev}:{path}"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True)
     return proc.stdout if proc.returncode == 0 else None
 
 

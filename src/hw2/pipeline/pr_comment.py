@@ -171,29 +171,50 @@ def _draw(path: Path, name: str, content: Any, x: str, sides: list, base: str):
         return f"{cell(name)}: this PR"
     title = _find(content, "title")
     title = str(title.get("text") if isinstance(title, dict) else title or name)
-    axes = (_find(content, "x").get("title") or x, _find(content, "y").get("title"))
+    axes = (
+        _find(content, "x").get("title") or x,
+        (_find(content, "y") or {}).get("title"),
+    )
     lines = [(base, _series(sides[0], x)), ("this PR", _series(sides[1], x))]
     revision_figure(path, title, (axes[0], axes[1] or ""), lines, x == "step")
     return f"{cell(name)}: {cell(base)} (blue) vs this PR (orange)"
 
 
+def _x_column(content: Any, rows: pd.DataFrame) -> str | None:
+    """The numeric data column on the x axis: the encoding's field, or the first
+    column a template's transforms compute it from (`datum['step']` for `epoch`)."""
+    x = (_find(content, "x") or {}).get("field")
+    if x not in rows and x is not None:
+        used = re.findall(r"datum\['([^']+)'\]", str(_find(content, "transform")))
+        x = next((c for c in used if c in rows), None)
+    numeric = x is not None and pd.to_numeric(rows[x], errors="coerce").notna().all()
+    return x if numeric else None  # else no curve: a confusion matrix, say
+
+
+def _within(rows: pd.DataFrame, others: list[pd.DataFrame]) -> bool:
+    """Whether another plot holds all these rows (a curve file a named plot draws)."""
+    cols = list(rows.columns)
+    mine = set(map(tuple, rows.astype(str).to_numpy()))
+    return any(
+        set(cols) <= set(o.columns)
+        and mine <= set(map(tuple, o[cols].astype(str).to_numpy()))
+        for o in others
+    )
+
+
 def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
     """A picture of each changed plot (with `plots_dir`), the other changed plots
     by name, the unchanged ones listed; from `dvc plots diff --json`."""
-    status, drawn = {}, []
+    status, drawn, frames = {}, [], {}
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
         found = {name: v for name, v in (out.get("data") or {}).items() if v}
-        files = {  # what named plots draw: not again under the file's own name
-            str(r.get("filename") or r.get("filename::field")).split("::")[0]
-            for v in found.values()
-            for r in _find(v, "values") or []
-            if r.get("filename") or r.get("filename::field")
-        }
         for name, entries in found.items():
-            if any(name.endswith("/" + f) for f in files):
-                continue
-            content, x = entries[0].get("content"), ""
+            if entries[0].get("type") != "image":
+                values = _find(entries[0].get("content"), "values") or []
+                frames[name] = pd.DataFrame(values)
+        for name, entries in found.items():
+            content, x = entries[0].get("content"), None
             if entries[0].get("type") == "image":
                 by_rev = {
                     e["revisions"][0]: Path(e["url"]).read_bytes() for e in entries
@@ -201,13 +222,16 @@ def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> l
                 sides, content = [by_rev.get(base), by_rev.get(WORKSPACE)], None
                 status[name] = _status(*sides)
             else:
-                rows = pd.DataFrame(_find(content, "values") or [])
+                rows = frames[name]
+                others = [f for n, f in frames.items() if n != name and "/" not in n]
+                if "/" in name and len(rows) and _within(rows, others):
+                    continue  # a curve file that a named plot draws already
                 sides = [
                     rows[rows["rev"] == r].drop(columns="rev")
                     for r in (base, WORKSPACE)
                 ]
                 status[name] = _status(*[s.to_dict("records") or None for s in sides])
-                x = (_find(content, "x") or {}).get("field")
+                x = _x_column(content, rows)
             if status[name] != "unchanged" and plots_dir and (x or content is None):
                 drawn.append((name, content, x, sides))
     blocks: list[Block] = [("h", "Plots")]
