@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from asr_seed_runs import lock
@@ -504,3 +505,35 @@ def test_quoted_values_cannot_hide_the_comment_or_ping(repo):
     assert row_of(text, "params.yaml", "data.url")[3] == (
         "https://example.org/a&#96;b&lt;!-- @\u200bsomeone"
     )
+
+
+def test_template_rows_become_lines_bands_and_methods():
+    """`dvc plots diff --json` rows through the project's templates: x computed
+    by a transform (epoch from step), files and methods apart, bands folded."""
+    from hw2.pipeline.pr_comment import _series, _x_column
+
+    content = {
+        "transform": [{"calculate": "toNumber(datum['step'])", "as": "epoch0"}],
+        "encoding": {"x": {"field": "epoch"}},
+    }
+    rows = pd.DataFrame(
+        [
+            {"step": str(s), "dvc_inferred_y_value": str(v), "filename::field": f}
+            for f, vals in [("acc.tsv::acc", [1, 2]), ("acc_min.tsv::acc_min", [0, 1])]
+            + [("acc_max.tsv::acc_max", [2, 3]), ("loss.tsv::loss", [5, 4])]
+            for s, v in enumerate(vals)
+        ]
+    )
+    assert _x_column(content, rows) == "step"
+    acc, loss = _series(rows, "step")
+    assert (acc.label, acc.points, acc.band) == (
+        "acc",
+        [(0, 1), (1, 2)],
+        [(0, 0, 2), (1, 1, 3)],
+    )
+    assert (loss.label, loss.band) == ("loss", None)
+    long = pd.DataFrame({"length": ["1", "2", "1"], "method": ["a", "a", "b"]})
+    long["seconds"] = ["0.5", "0.7", "2"]
+    assert [s.label for s in _series(long, "length")] == ["a", "b"]
+    matrix = pd.DataFrame({"actual": ["x", "y"], "predicted": ["y", "y"]})
+    assert _x_column({"encoding": {"x": {"field": "predicted"}}}, matrix) is None

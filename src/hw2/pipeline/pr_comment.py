@@ -134,6 +134,9 @@ def _find(tree: Any, key: str) -> Any:
 def _series(rows: pd.DataFrame, x: str) -> list[Series]:
     """A plot's rows at one revision as lines: one per text value (file, method)
     and value column; `y_min` and `y_max` beside `y` shade a band around it."""
+    rows = rows.dropna(axis=1, how="all")  # another file's columns: not this one's
+    if rows.empty:
+        return []
     nums = [
         c
         for c in rows
