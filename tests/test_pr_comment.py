@@ -537,3 +537,12 @@ def test_template_rows_become_lines_bands_and_methods():
     assert [s.label for s in _series(long, "length")] == ["a", "b"]
     matrix = pd.DataFrame({"actual": ["x", "y"], "predicted": ["y", "y"]})
     assert _x_column({"encoding": {"x": {"field": "predicted"}}}, matrix) is None
+
+
+def test_metrics_dvc_cannot_read_are_an_error_not_an_empty_table(seeds_repo):
+    """DVC skips a revision whose dvc.lock it refuses, with exit status 0."""
+    write(seeds_repo, "dvc.lock", yaml.safe_dump(lock("transformer", 43)))  # md5 "e"
+    with pytest.raises(
+        Hw2Error, match="read none of metrics/asr.json at the workspace"
+    ):
+        build_comment("HEAD", seeds_repo)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
 from hw2.pipeline import dvc
 from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE, short
@@ -276,6 +277,15 @@ def comment_blocks(
     noise = {base: seed_match(old, records), "this branch": seed_match(new, records)}
     per_file = [{ASR_JSON: found} for found in noise.values()]
     metrics = {p: v for p, v in metrics.items() if p in declared}
+    for side, files in (("old", old), ("new", new)):  # DVC warns, exits 0
+        present = sorted(p for p in declared if files.read_bytes(p) is not None)
+        values = [v.get(side) for keys in metrics.values() for v in keys.values()]
+        if present and all(v is None for v in values):
+            where = files.rev or "the workspace"
+            raise Hw2Error(
+                f"dvc metrics diff read none of {', '.join(present)} at {where} "
+                "(a dvc.lock DVC refuses?): `dvc metrics diff -v` says why"
+            )
     changes = diff_changes(metrics, [old, new], per_file, moved)
     stale: dict[str, list[str]] = {}
     for side, found in noise.items():
