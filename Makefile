@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export DVC_SITE_CACHE_DIR ?= $(CURDIR)/.dvc/tmp/site
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test test-fast lint format bench homework report diff exps rehearse push pull remote-check plots-template clean-venv
+.PHONY: venv repro test test-fast lint format bench homework report diff exps rehearse push pull remote-check plots clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -104,10 +104,10 @@ format: venv
 	ruff format src stages tests benchmarks scripts
 	ruff check --fix src stages tests benchmarks scripts
 
-# plots/offline.html, DVC's plots page with Vega inlined (plots.html_template in
-# .dvc/config): refetches the versions plots/package.json pins with `npm pack`.
-plots-template: venv
-	python scripts/plots_template.py
+# DVC's plots page (dvc_plots/index.html) of the workspace against BASE, made safe
+# for any branch name (dvc-render leaves `</script>` in a spec raw).
+plots: venv
+	python scripts/plots.py $(BASE)
 
 bench: venv
 	python benchmarks/bench_cnn_throughput.py

@@ -1,4 +1,4 @@
-"""The noise rule of metric changes, number formats, and reading dvc.yaml's plots."""
+"""The noise rule of metric changes and number formats."""
 
 import json
 import math
@@ -7,7 +7,6 @@ import pytest
 from asr_seed_runs import lock
 from helpers import Files
 
-from hw2.core.errors import DataError
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import describe, human, scale_for, short
 from hw2.pipeline.compare import (
@@ -19,20 +18,12 @@ from hw2.pipeline.compare import (
     Change,
     Value,
     compare,
+    diff_changes,
     metric_paths,
     metric_values,
     split_headlines,
 )
-from hw2.pipeline.plots import (
-    PlotSpec,
-    Source,
-    load_plot,
-    parse_rows,
-    plot_specs,
-    top_level_specs,
-)
 from hw2.pipeline.seed_record import Match, fingerprint, match
-from hw2.pipeline.series import axis_titles, fold_bands, rows_series
 
 
 def change(old, new, other_data=False):
@@ -185,131 +176,6 @@ def test_metric_paths_from_stages_and_top_level_without_dvclive_summaries():
     assert metric_paths(dvc_yaml) == ["top.json", "a.json", "b.json"]
 
 
-def test_series_per_category_and_bands_folded():
-    rows = [
-        {"length": "256", "method": "softmax", "seconds": "1"},
-        {"length": "256", "method": "mclaurin", "seconds": "2"},
-        {"length": "512", "method": "softmax", "seconds": "4"},
-        {"length": "512", "method": "mclaurin", "seconds": "3"},
-    ]
-    series = rows_series(rows, "length", ["seconds"])
-    assert [(s.label, s.points, s.column) for s in series] == [
-        ("softmax", [(256.0, 1.0), (512.0, 4.0)], "seconds"),
-        ("mclaurin", [(256.0, 2.0), (512.0, 3.0)], "seconds"),
-    ]
-    rows = [{"step": 0, "acc": 0.5, "acc_min": 0.4, "acc_max": 0.6}]
-    (acc,) = fold_bands(rows_series(rows, "step", None))
-    assert (acc.label, acc.band) == ("acc", [(0.0, 0.4, 0.6)])
-    assert rows_series([{"kind": "a", "n": "x"}], "n", ["kind"]) is None
-
-
-def test_plot_specs_each_file_once_under_the_users_name():
-    dvc_yaml = {
-        "plots": [
-            {
-                "Loss": {
-                    "x": "step",
-                    "y": {"live/train/loss.tsv": "loss", "live/val/loss.tsv": ["loss"]},
-                }
-            },
-            {"scores.csv": {"x": {"scores.csv": "epoch"}, "y": ["a", "b"]}},
-            "curve.json",
-        ],
-        "stages": {
-            "train": {
-                "plots": [
-                    {"live": {"x": "step", "cache": False}},
-                    {"conf.csv": {"template": "confusion", "x": "t", "y": "p"}},
-                    "picture.png",
-                ]
-            }
-        },
-    }
-    folders = {"live": ["live/train/loss.tsv", "live/val/loss.tsv", "live/lr.tsv"]}
-    specs = plot_specs(dvc_yaml, lambda p: folders.get(p, [p]))
-    assert [(s.name, s.whole) for s in specs] == [
-        ("Loss", False),
-        ("scores.csv", False),
-        ("curve.json", False),
-        ("live/lr.tsv", False),
-        ("conf.csv", True),
-        ("picture.png", True),
-    ]
-    assert specs[0].sources == (
-        Source("live/train/loss.tsv", "step", ("loss",)),
-        Source("live/val/loss.tsv", "step", ("loss",)),
-    )
-    assert specs[1].sources == (Source("scores.csv", "epoch", ("a", "b")),)
-    assert specs[2].sources == (Source("curve.json", None, None),)
-    assert top_level_specs("not a list") == []
-
-
-def tsv(name, values):
-    return f"step\t{name}\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(values))
-
-
-def test_files_sharing_a_column_stay_separate_series():
-    spec = PlotSpec(
-        "ASR loss",
-        (
-            Source("m/train/loss.tsv", "step", ("loss",)),
-            Source("m/val/loss.tsv", "step", ("loss",)),
-        ),
-    )
-    base = Files(
-        {"m/train/loss.tsv": tsv("loss", [3, 2]), "m/val/loss.tsv": tsv("loss", [4, 3])}
-    )
-    head = Files(
-        {
-            "m/train/loss.tsv": tsv("loss", [3, 1]),
-            "m/val/loss.tsv": tsv("loss", [4, 3]),
-        },
-        rev=None,
-    )
-    plot = load_plot(spec, base, head)
-    assert plot.status == "changed"
-    assert [(c.label, c.base, c.head, c.changed) for c in plot.curves] == [
-        ("train/loss", [(0, 3), (1, 2)], [(0, 3), (1, 1)], True),
-        ("val/loss", [(0, 4), (1, 3)], [(0, 4), (1, 3)], False),
-    ]
-
-
-def test_value_columns_rows_json_and_categorical_x():
-    rows = json.dumps(
-        {
-            "rows": [
-                {"epoch": 1, "acc": 0.5, "timestamp": 9},
-                {"epoch": 0, "acc": 0.4, "timestamp": 8},
-            ]
-        }
-    )
-    spec = PlotSpec("acc.json", (Source("acc.json", "epoch", None),))
-    plot = load_plot(spec, Files({}), Files({"acc.json": rows}, rev=None))
-    assert plot.status == "new"
-    assert [(c.label, c.head) for c in plot.curves] == [("acc", [(0, 0.4), (1, 0.5)])]
-    text = "kind,count\na,1\nb,2\n"
-    spec = PlotSpec("c.csv", (Source("c.csv", "kind", ("count",)),))
-    plot = load_plot(spec, Files({"c.csv": text}), Files({"c.csv": text}, None))
-    assert plot.status == "unchanged" and plot.curves == []
-
-
-def test_unreadable_plot_data_names_the_file():
-    with pytest.raises(DataError, match=r"^bad\.json: cannot read plot data"):
-        parse_rows("bad.json", b"{oops")
-
-
-def test_axis_titles_from_the_plot_else_from_its_columns():
-    spec = PlotSpec("Loss", (Source("a.tsv", "step", ("loss",)),))
-    assert axis_titles(spec) == ("epoch", "loss (cross-entropy, nats)")
-    props = {"x_label": "epoch", "y_label": "loss (nats per token)"}
-    assert axis_titles(spec, props) == ("epoch", "loss (nats per token)")
-    band = PlotSpec("Acc", (Source("a.tsv", "step", ("acc", "acc_min", "acc_max")),))
-    assert axis_titles(band)[1] == "accuracy"
-
-
-# The ASR's seed record (metrics/asr_seeds.json) and the one-seed default run.
-
-
 def test_fingerprint_is_the_asr_stages_less_the_seed():
     fp = fingerprint(lock("transformer", 42))
     assert set(fp) == {"train_asr", "evaluate_asr"}  # the CNN's stage left out
@@ -426,3 +292,26 @@ def test_beyond_the_seed_spread_only_when_both_sides_match():
     )
     assert stale.verdict == ONE_SEED
     assert stale.label.endswith("; run make homework to measure the seed spread")
+
+
+def test_dvc_metrics_diff_takes_its_noise_from_the_files():
+    """`dvc metrics diff --json --all` leaves the intervals out (they are lists) and
+    lists the std as a metric: the files at both revisions give the noise."""
+    diff = {
+        "m.json": {
+            "acc": {"old": 0.7, "new": 0.8, "diff": 0.1},
+            "acc_std": {"old": 0.01, "new": 0.01, "diff": 0.0},
+            "n": {"old": 5, "new": None},
+        }
+    }
+    seeds = {"acc_std": 0.01, "acc_per_seed": [0.69, 0.7, 0.71]}
+    base = Files({"m.json": json.dumps({"acc": 0.7, "n": 5, **seeds})})
+    head = Files({"m.json": json.dumps({"acc": 0.8, **seeds})}, rev=None)
+    acc, n = diff_changes(diff, [base, head], [{}, {}])
+    assert (acc.key, acc.verdict, acc.old.std, acc.new.seeds) == (
+        "acc",
+        BEYOND,
+        0.01,
+        3,
+    )
+    assert (n.key, n.verdict) == ("n", "removed")

@@ -1,40 +1,22 @@
-"""dvc.yaml's plots: each curve drawn once, every axis titled, one colour per
-revision; and the reading of long-format plot files for the PR comment."""
+"""dvc.yaml's plots: every axis titled, one colour per revision, stages' plots
+pictures (the PR comment's curves are drawn from `dvc plots diff --json`)."""
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import Files
+from helpers import tool_env
 
-from hw2.pipeline.plots import PlotSpec, Source, load_plot, plot_specs, top_level_specs
+from hw2.pipeline.dvc import safe_page
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 TEMPLATES = ROOT / ".dvc" / "plots"
 PLOTS = [next(iter(entry.items())) for entry in DVC_YAML["plots"]]
-
-
-def list_files(path: str) -> list[str]:
-    folder = ROOT / path
-    if folder.is_dir():
-        return sorted(
-            str(p.relative_to(ROOT)) for p in folder.rglob("*") if p.is_file()
-        )
-    return [path]
-
-
-def test_each_file_is_drawn_once():
-    specs = plot_specs(DVC_YAML, list_files)
-    files = [s.file for spec in specs for s in spec.sources]
-    assert len(files) == len(set(files))
-    # dvclive's curves are drawn by the named plots only, not again one by one
-    for spec in specs:
-        assert "/plots/metrics/" not in spec.name, spec.name
-    live = list_files("metrics/train_cnn/plots/metrics")
-    live += list_files("metrics/train_asr/plots/metrics")
-    assert live and set(live) <= set(files)  # and none is left out
 
 
 def test_stages_draw_only_pictures():
@@ -86,19 +68,39 @@ def test_the_plots_use_every_template():
     assert used == {p.stem for p in TEMPLATES.glob("*.json")}
 
 
-def test_a_long_file_gives_one_series_per_method():
-    csv = "length,method,seconds\n1,a,0.5\n2,a,0.7\n1,b_causal,2\n2,b_causal,4\n"
-    faster = csv.replace("2,b_causal,4", "2,b_causal,3")
-    spec = PlotSpec("time", (Source("t.csv", "length", ("seconds",)),))
-    plot = load_plot(spec, Files({"t.csv": csv}), Files({"t.csv": faster}, rev=None))
-    assert [(c.label, c.base, c.head, c.changed) for c in plot.curves] == [
-        ("seconds (a)", [(1, 0.5), (2, 0.7)], [(1, 0.5), (2, 0.7)], False),
-        ("seconds (b_causal)", [(1, 2), (2, 4)], [(1, 2), (2, 3)], True),
-    ]
+EVIL = "x</script><script>alert(document.domain)</script>"
 
 
-def test_confusion_templates_are_compared_whole():
-    specs = top_level_specs(
-        [{"Confusion": {"template": "confusion_share", "y": {"c.csv": "actual"}}}]
-    )
-    assert [s.whole for s in specs] == [True]
+def specs(page: str) -> list[dict]:
+    """The Vega-Lite spec of each chart of a DVC plots page."""
+    found = re.findall(r"^\s*var spec = (.*);$", page, re.M)
+    return [json.loads(s) for s in found]
+
+
+def test_a_spec_cannot_end_its_script():
+    page = f"<script>\n    var spec = {json.dumps({'rev': EVIL})};\n</script>"
+    safe = safe_page(page)
+    assert "</script>" not in safe.split("\n")[1] and "<" not in safe.split("\n")[1]
+    assert specs(safe) == [{"rev": EVIL}]  # the same spec, for Vega
+
+
+@pytest.mark.e2e
+def test_a_branch_named_like_html_stays_text_in_the_plots_page(tmp_path):
+    env = tool_env()
+
+    def sh(*cmd):
+        subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    sh("git", "init", "-q")
+    sh("dvc", "init", "-q")
+    (tmp_path / "dvc.yaml").write_text("plots:\n  - t.csv:\n      x: n\n")
+    (tmp_path / "t.csv").write_text("n,v\n1,2\n2,3\n")
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "one")
+    sh("git", "branch", EVIL)  # a valid ref name
+    (tmp_path / "t.csv").write_text("n,v\n1,2\n2,4\n")
+    sh(sys.executable, str(ROOT / "scripts/plots.py"), EVIL)
+    page = (tmp_path / "dvc_plots/index.html").read_text()
+    assert EVIL not in page and "<script>alert" not in page
+    (spec,) = specs(page)
+    assert EVIL in {row["rev"] for row in spec["data"]["values"]}

@@ -1,17 +1,13 @@
-"""Warnings for a pull-request comment: numbers that must not be compared as is.
+"""Warnings for the PR comment: numbers that must not be compared as they are.
 
-Two things make a metrics diff mislead: the base and the branch ran on different
-data (another source, sample size, class mix, or anything else under `data.*`,
-or data whose recorded shape differs: clip count, hours, frames, class counts),
-or a revision's committed dvc.lock does not belong to its code (someone changed
-a stage, a library module or a param and committed without `dvc repro`, so its
-committed metrics are not what its code produces). Both are read from git and
-the working tree alone, without data or a cache, so they work before
-`dvc repro` as well as after.
+No DVC command says either: the two sides ran on other data (a `data.*` param in
+`dvc params diff`, or what a data stage recorded about its data: catalog.DATA_SHAPE,
+plain outputs), or a committed dvc.lock does not belong to its commit's code (a
+cmd, param or git-tracked dependency changed without `dvc repro`), which `dvc
+status` answers for the workspace only: here it is read from git at each side.
 """
 
 import hashlib
-import json
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,276 +17,138 @@ from typing import Any
 import yaml
 
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
-from hw2.pipeline.runs import flatten
+from hw2.pipeline.compare import flatten, read_tree
+from hw2.pipeline.dvc import RevisionFiles
+from hw2.pipeline.markdown import cell
 
-BRANCHES = tuple(DATA_SHAPE)
-PARAMS_FILE = "params.yaml"
+PARAMS = "params.yaml"
 
 
-def git_show(root: Path, rev: str, path: str) -> bytes | None:
-    """A file's bytes at `rev`, or None where it does not exist there."""
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True
+def _shown(v: Any) -> str:
+    if v is None:
+        return "absent"
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return short(float(v))
+    return (
+        f"[{', '.join(map(_shown, v[:4]))}{', …' * (len(v) > 4)}]"
+        if isinstance(v, list)
+        else cell(v)
     )
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def _yaml_at(root: Path, rev: str | None, path: str) -> Any:
-    """Parsed YAML at `rev` (None: the working tree); None where absent."""
-    if rev is None:
-        file = root / path
-        return yaml.safe_load(file.read_text()) if file.is_file() else None
-    raw = git_show(root, rev, path)
-    return None if raw is None else yaml.safe_load(raw)
-
-
-def _flat(tree: Any) -> dict[str, Any]:
-    return flatten(tree) if isinstance(tree, Mapping) else {}
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return f"`{value}`"
-    if isinstance(value, int | float):
-        return short(float(value))
-    if isinstance(value, list):
-        items = ", ".join(_shown(v).strip("`") for v in value[:4])
-        return f"`[{items}{', …' if len(value) > 4 else ''}]`"
-    return f"`{value}`"
-
-
-@dataclass(frozen=True)
-class Diff:
-    """One value at the base and here (None: absent)."""
-
-    key: str
-    old: Any
-    new: Any
-
-    def text(self) -> str:
-        """`key` old → new, as people read numbers."""
-        old = "absent" if self.old is None else _shown(self.old)
-        new = "absent" if self.new is None else _shown(self.new)
-        return f"`{self.key}` {old} → {new}"
-
-
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Diff]:
-    """(key, old, new) for every key whose shown value differs (None: absent)."""
-    out = []
-    for key in dict.fromkeys([*old, *new]):
-        a, b = old.get(key), new.get(key)
-        if (a is None) != (b is None) or (a is not None and _shown(a) != _shown(b)):
-            out.append(Diff(key, a, b))
-    return out
 
 
 @dataclass(frozen=True)
 class DataChange:
-    """What differs about one branch's data between the base and here."""
+    """What differs about one branch's data: `key old → new` of its data.* params
+    and of what its data stage recorded."""
 
     branch: str  # "images" or "speech"
-    params: tuple[Diff, ...]  # data.* params
-    shape: tuple[Diff, ...]  # what the data stage recorded (catalog.DATA_SHAPE)
+    params: tuple[str, ...]
+    shape: tuple[str, ...]
 
     def warning(self, base: str, shown: int = 4) -> str:
         """One line for the comment: what changed and what it means."""
-        parts = [d.text() for d in self.params]
+        parts = list(self.params)
         if self.shape:
-            listed = ", ".join(d.text() for d in self.shape[:shown])
             more = len(self.shape) - shown
-            listed += f" and {more} more" if more > 0 else ""
+            listed = ", ".join(self.shape[:shown]) + f" and {more} more" * (more > 0)
             parts.append(f"recorded in `{DATA_SHAPE[self.branch]}`: {listed}")
-        study = BRANCH_STUDY.get(self.branch, self.branch)
         return (
-            f"The {self.branch} data differ between `{base}` and this branch "
-            f"({'; '.join(parts)}). The {study} metrics come from other data on "
-            "each side: their difference is not this change's effect alone."
+            f"The {self.branch} data differ between {cell(base)} and this branch "
+            f"({'; '.join(parts)}). The {BRANCH_STUDY[self.branch]} metrics come "
+            "from other data on each side: their difference is not this change's "
+            "effect alone."
         )
 
 
-def _data_params(params: Any) -> dict[str, Any]:
-    """`data.*` flattened, the older shared `data.source` read as each branch's."""
-    data = dict((params or {}).get("data") or {}) if isinstance(params, Mapping) else {}
-    shared = data.pop("source", None)
-    flat = {k: v for k, v in _flat({"data": data}).items() if v != {}}
-    if shared is not None:
-        for branch in BRANCHES:
-            flat.setdefault(f"data.{branch}.source", shared)
-    return flat
-
-
-def data_param_changes(base_params: Any, head_params: Any) -> dict[str, list[Diff]]:
-    """Changed `data.*` params by the branch they feed; a key under `data` but
-    outside `data.images` / `data.speech` feeds both."""
-    old, new = _data_params(base_params), _data_params(head_params)
-    by_branch: dict[str, list[Diff]] = {}
-    for diff in _differences(old, new):
-        owner = diff.key.split(".")[1] if diff.key.count(".") >= 2 else ""
-        for branch in [owner] if owner in BRANCHES else BRANCHES:
-            by_branch.setdefault(branch, []).append(diff)
-    return by_branch
-
-
-def _tree_at(root: Path, rev: str | None, path: str) -> Any:
-    """A JSON file at `rev` (None: the working tree); None where absent or bad."""
-    if rev is None:
-        file = root / path
-        raw = file.read_bytes() if file.is_file() else None
-    else:
-        raw = git_show(root, rev, path)
-    try:
-        return None if raw is None else json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
 def data_changes(
-    root: str | Path, base: str, head: str = "HEAD", workspace: bool = True
+    params_diff: Mapping[str, Any], base: RevisionFiles, head: RevisionFiles
 ) -> list[DataChange]:
-    """Each branch whose data differ between `base` and this branch: any
-    `data.*` param, or what its data stage recorded about the data (clip count,
-    hours, frames; class counts). Read from git and the working tree only."""
-    root = Path(root)
-    rev = None if workspace else head
-    params = data_param_changes(
-        _yaml_at(root, base, PARAMS_FILE), _yaml_at(root, rev, PARAMS_FILE)
-    )
-    changes = []
-    for branch in BRANCHES:
-        old = _tree_at(root, base, DATA_SHAPE[branch])
-        new = _tree_at(root, rev, DATA_SHAPE[branch])
-        shape = _differences(_flat(old), _flat(new)) if old and new else []
+    """Each branch whose data differ: its `data.<branch>.*` params (other `data.*`
+    keys feed both) in `dvc params diff --json`, or its recorded data shape."""
+    params: dict[str, list[str]] = {}
+    for key, d in (params_diff.get(PARAMS) or {}).items():
+        owner = key.split(".")[1] if key.startswith("data.") else None
+        for branch in [owner] if owner in DATA_SHAPE else DATA_SHAPE if owner else []:
+            text = f"{cell(key)} {_shown(d.get('old'))} → {_shown(d.get('new'))}"
+            params.setdefault(branch, []).append(text)
+    out = []
+    for branch, path in DATA_SHAPE.items():
+        old, new = (flatten(read_tree(files, path)) for files in (base, head))
+        shape = [
+            f"{cell(k)} {_shown(old.get(k))} → {_shown(new.get(k))}"
+            for k in dict.fromkeys([*old, *new])
+            if old and new and _shown(old.get(k)) != _shown(new.get(k))
+        ]
         if params.get(branch) or shape:
-            changes.append(
-                DataChange(branch, tuple(params.get(branch, ())), tuple(shape))
-            )
-    return changes
+            out.append(DataChange(branch, tuple(params.get(branch, [])), tuple(shape)))
+    return out
 
 
-def _lookup(params: Any, dotted: str) -> tuple[bool, Any]:
-    node = params
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
+def _git(root: Path, rev: str, path: str) -> bytes | None:
+    # a folder (a git tree) reads as absent: DVC hashes it its own way
+    cmd = ["git", "cat-file", "blob", f"{rev}:{path}"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None
 
 
-def _stage_params(stage: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(file, key) pairs a dvc.yaml stage declares."""
-    pairs = []
-    for entry in stage.get("params") or []:
-        if isinstance(entry, str):
-            pairs.append((PARAMS_FILE, entry))
-        else:
-            for file, keys in entry.items():
-                pairs += [(file, key) for key in keys or []]
-    return pairs
-
-
-def _why_stale(
-    root: Path,
-    rev: str,
-    stage: Mapping[str, Any],
-    locked: Mapping[str, Any] | None,
-    tracked: set[str],
-) -> str | None:
+def _why(root: Path, rev: str, stage: Mapping, locked: Mapping | None) -> str:
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
         return "cmd changed"
-    deps = {d["path"]: d for d in locked.get("deps") or []}
+    deps = {d["path"]: d.get("md5") for d in locked.get("deps") or []}
     declared = [
         d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps") or []
     ]
     if set(declared) != set(deps):
-        diff = [f"+{p}" for p in sorted(set(declared) - set(deps))]
-        diff += [f"-{p}" for p in sorted(set(deps) - set(declared))]
-        return f"deps differ ({', '.join(diff[:3])}{', ...' * (len(diff) > 3)})"
-    for path in sorted(tracked.intersection(declared)):
-        content = git_show(root, rev, path)
-        if content is not None and hashlib.md5(content).hexdigest() != deps[path].get(
-            "md5"
-        ):
-            return f"{path} changed"
-    files: dict[str, Any] = {}
-    for file, key in _stage_params(stage):
-        if file not in files:
-            files[file] = _yaml_at(root, rev, file)
-        found, value = _lookup(files[file], key)
-        recorded = (locked.get("params") or {}).get(file) or {}
-        if not found or key not in recorded or recorded[key] != value:
-            return f"param {key} changed"
-    return None
+        return "deps differ"
+    for path in declared:  # the git-tracked files: data follow from them
+        content = _git(root, rev, path)
+        if content is not None and hashlib.md5(content).hexdigest() != deps[path]:
+            return f"{cell(path)} changed"
+    params = yaml.safe_load(_git(root, rev, PARAMS) or b"") or {}
+    recorded = (locked.get("params") or {}).get(PARAMS) or {}
+    for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
+        node = params
+        for part in key.split("."):
+            node = node.get(part, KeyError) if isinstance(node, Mapping) else KeyError
+        if node is KeyError or recorded.get(key, KeyError) != node:
+            return f"param {cell(key)} changed"
+    return ""
 
 
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
-    """Stages whose committed dvc.lock entry does not match the code at `rev`.
-
-    Compares each stage of dvc.yaml with dvc.lock at the same commit: its cmd,
-    its declared deps, the md5 of every dep that git tracks (code, stage scripts,
-    git-tracked metrics) and its params' values. Data outputs are not in git and
-    are not checked: they follow from the rest.
-    """
+    """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     root = Path(root)
-    dag = _yaml_at(root, rev, "dvc.yaml") or {}
-    lock = (_yaml_at(root, rev, "dvc.lock") or {}).get("stages") or {}
-    listing = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", rev],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    tracked = set(listing.stdout.split()) if listing.returncode == 0 else set()
-    stale = {}
-    for name, stage in (dag.get("stages") or {}).items():
-        why = _why_stale(root, rev, stage, lock.get(name), tracked)
-        if why:
-            stale[name] = why
-    return stale
+    dag = yaml.safe_load(_git(root, rev, "dvc.yaml") or b"") or {}
+    lock = yaml.safe_load(_git(root, rev, "dvc.lock") or b"") or {}
+    whys = {
+        name: _why(root, rev, stage, (lock.get("stages") or {}).get(name))
+        for name, stage in (dag.get("stages") or {}).items()
+    }
+    return {name: why for name, why in whys.items() if why}
 
 
-def _stale_line(stale: Mapping[str, str], where: str, fix: str) -> str:
-    listed = "; ".join(f"`{name}`: {why}" for name, why in sorted(stale.items()))
-    return f"The dvc.lock committed {where} does not match its code: {listed}. {fix}"
-
-
-def comment_warnings(
-    root: str | Path,
-    base: str,
-    head: str = "HEAD",
-    workspace: bool = True,
-    data: list[DataChange] | None = None,
-) -> list[str]:
-    """Every warning for the PR comment comparing `base` with this branch.
-
-    Data: base's params.yaml and recorded data shapes against the workspace's
-    (or `head`'s with workspace=False), as the comment's numbers are the
-    workspace's after `dvc repro`; `data` passes them in when already read.
-    Stale metrics: the committed dvc.lock of `head` and of `base`.
-    """
-    root = Path(root)
-    if data is None:
-        data = data_changes(root, base, head, workspace)
-    warnings = [change.warning(base) for change in data]
-    stale = stale_stages(root, head)
-    if stale:
-        warnings.append(
-            _stale_line(
-                stale,
-                "in this branch",
-                "Its committed metrics are not what its code gives: run "
-                "`dvc repro` and commit dvc.lock and metrics/.",
-            )
-        )
-    stale_base = stale_stages(root, base)
-    if stale_base:
-        warnings.append(
-            _stale_line(
-                stale_base,
-                f"at `{base}`",
-                "The base's metrics are older than its code, so part of the "
-                "difference may not be this change's.",
-            )
-        )
-    return warnings
+def stale_warnings(root: str | Path, base: str) -> list[str]:
+    """One line for each side (this branch's HEAD, `base`) whose dvc.lock is stale."""
+    sides = [
+        (
+            "HEAD",
+            "in this branch",
+            "Its committed metrics are not what its code gives: "
+            "run `dvc repro` and commit dvc.lock and metrics/.",
+        ),
+        (
+            base,
+            f"at {cell(base)}",
+            "The base's metrics are older than its code, so part "
+            "of the difference may not be this change's.",
+        ),
+    ]
+    out = []
+    for rev, where, fix in sides:
+        if stale := stale_stages(root, rev):
+            listed = "; ".join(f"{cell(n)}: {why}" for n, why in sorted(stale.items()))
+            out.append(f"The dvc.lock committed {where} does not match its code: ")
+            out[-1] += f"{listed}. {fix}"
+    return out

@@ -1,36 +1,16 @@
 """Metrics of two revisions compared with their noise: which changes are real.
 
-Every metrics file dvc.yaml declares is read at both revisions, except dvclive's
-summaries (their numbers are the curves' last points, which the plots compare).
-A metric's noise is read from the keys beside it (hw2.pipeline.catalog):
-
-* **seed-aware**: the value is a mean over n > 1 training seeds (`<key>_per_seed`
-  or the file's `seeds`), with `<key>_std` their standard deviation; its 95 %
-  interval is `<key>_ci95` when given (the CNN's resamples seeds and test
-  images), else mean ± 1.96·std/√n;
-* **one seed**: only `<key>_ci95`, over test items for a single training run
-  (the ASR's, today): it leaves out run-to-run noise, which it understates;
-* **none**.
-
-The verdict of a change:
-
-* *unchanged* unless it shows at the precision the tables print
-  (catalog.scale_for): a loss moving in its 7th digit is no change;
-* *different data* when the data behind the file changed (hw2.pipeline.checks):
-  no noise rule applies;
-* *within noise* when |Δ| ≤ √(a² + b²), a and b the two sides' 95 % half-widths
-  (each on the side facing the other value; a side without one borrows the
-  other's): the 95 % interval of a difference of two independent estimates;
-* otherwise *beyond noise* if both sides are seed-aware, and *noise unknown:
-  one seed* if an interval was over one seed's test items only;
-* *no interval* when neither side has one.
-
-A one-seed ASR run borrows the seed spread `make homework` measured
-(metrics/asr_seeds.json, hw2.pipeline.seed_record) when its revision's dvc.lock
-matches the record's fingerprint: each side of its interval becomes
-√(clip² + (1.96·std)²), the clip half-width and the record's std over seeds, and
-it counts as seed-aware, its label naming the record. Without a matching record
-its label says how to measure the spread (`read_value`).
+A metric's noise is read from the keys beside it in its file (catalog's suffixes):
+a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
+`seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
+spans test items only. A change is *unchanged* unless it shows at the printed
+precision (catalog.scale_for); *different data* when the data behind the file
+changed (hw2.pipeline.checks); *within noise* when |Δ| ≤ √(a² + b²), a and b the
+sides' 95 % half-widths facing each other (a side without one borrows the
+other's); else *beyond noise* if both sides are seed-aware, *noise unknown: one
+seed* if not; *no interval* without any. A one-seed ASR run whose dvc.lock
+matches `make homework`'s record (hw2.pipeline.seed_record) takes the record's
+seed spread: each side √(clip² + (1.96·std)²), and counts as seed-aware.
 """
 
 import json
@@ -39,13 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from hw2.core.errors import DataError
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
 from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.runs import flatten
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
@@ -56,14 +36,9 @@ MEASURE = "run make homework to measure the seed spread"
 
 @dataclass(frozen=True)
 class Value:
-    """A metric's value at one revision with its noise.
-
-    `std` is the standard deviation over `seeds` training seeds (None with one);
-    (low, high) a 95 % interval, over seeds when seeds > 1, else over the test
-    items of one run, widened by a seed spread measured apart when `spread`
-    names where that came from. `hint`: how a one-seed value's seed spread
-    could be measured.
-    """
+    """A metric at one revision: `std` over `seeds` seeds, (low, high) its 95 %
+    interval, `spread` where a seed spread measured apart came from, `hint` how
+    to measure one."""
 
     value: float
     low: float | None = None
@@ -75,8 +50,7 @@ class Value:
 
     @property
     def seed_aware(self) -> bool:
-        """Whether the noise includes run-to-run variation: more than one seed, or
-        one seed with a seed spread measured apart."""
+        """Whether the noise includes run-to-run variation."""
         return self.seeds > 1 or bool(self.spread)
 
     @property
@@ -86,11 +60,13 @@ class Value:
 
     def half_width(self, towards: float) -> float | None:
         """The interval's half-width on the side facing `towards`."""
-        if self.low is None or self.high is None:
-            return None
-        return (
-            self.high - self.value if towards >= self.value else self.value - self.low
-        )
+        if self.has_interval:
+            return (
+                self.high - self.value
+                if towards >= self.value
+                else self.value - self.low
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -125,16 +101,12 @@ class Change:
     @property
     def delta(self) -> float | None:
         """new − old, None unless both sides have the metric."""
-        if self.old is None or self.new is None:
-            return None
-        return self.new.value - self.old.value
+        return None if not (self.old and self.new) else self.new.value - self.old.value
 
     @property
     def direction(self) -> str:
         """'better', 'worse' or '' (no good direction, or no change)."""
-        if not self.changed:
-            return ""
-        return catalog.direction(self.metric, self.delta)
+        return catalog.direction(self.metric, self.delta) if self.changed else ""
 
     @property
     def verdict(self) -> str:
@@ -190,13 +162,8 @@ def _seeds(flat: Mapping[str, Any], key: str) -> int:
 def read_value(
     flat: Mapping[str, Any], key: str, value: float, record: Match | None = None
 ) -> Value:
-    """A metric with its noise, read from the keys beside it: the one place that
-    tells a seed-aware interval from a one-seed one.
-
-    `record`: what metrics/asr_seeds.json says of this revision's run, for the
-    metrics it can describe (the ASR's). A one-seed value takes the matching
-    configuration's seed spread, or a hint when none matches (`seed_spread`).
-    """
+    """A metric with its noise, read from the keys beside it; a one-seed value
+    takes `record`'s seed spread, or a hint when it matches no configuration."""
     seeds = _seeds(flat, key)
     std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
@@ -230,12 +197,17 @@ def seed_spread(value: Value, key: str, record: Match) -> Value:
 
 
 def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
-    if key == catalog.SEEDS_KEY:
-        return True
-    for suffix in (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX):
-        if key.endswith(suffix) and key[: -len(suffix)] in flat:
-            return True
-    return False
+    suffixes = (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX)
+    return key == catalog.SEEDS_KEY or any(
+        key.endswith(s) and key[: -len(s)] in flat for s in suffixes
+    )
+
+
+def flatten(tree: Any) -> dict[str, Any]:
+    """A metrics file's leaves by dotted key (lists kept whole), as DVC names them."""
+    if not isinstance(tree, Mapping) or not tree:
+        return {}
+    return pd.json_normalize(tree, sep=".").iloc[0].to_dict()
 
 
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
@@ -245,42 +217,25 @@ def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     values = {}
     for key, raw in flat.items():
         number = _number(raw)
-        if number is None or _is_companion(key, flat):
-            continue
-        values[key] = read_value(flat, key, number, record)
+        if number is not None and not _is_companion(key, flat):
+            values[key] = read_value(flat, key, number, record)
     return values
 
 
-def dvclive_summaries(dvc_yaml: Mapping[str, Any]) -> set[str]:
-    """dvclive's metrics.json beside each `<dir>/plots/metrics` plots folder."""
-    found = set()
-    stages = dvc_yaml.get("stages")
-    for stage in stages.values() if isinstance(stages, dict) else []:
-        plots = stage.get("plots") if isinstance(stage, dict) else None
-        for entry in plots if isinstance(plots, list) else []:
-            path = entry if isinstance(entry, str) else next(iter(entry), "")
-            if str(path).rstrip("/").endswith("/plots/metrics"):
-                live_dir = str(path).rstrip("/")[: -len("/plots/metrics")]
-                found.add(f"{live_dir}/metrics.json")
-    return found
+def _names(entries: Any) -> list[str]:
+    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
 
 
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
     """The metrics files dvc.yaml declares (stages' and top-level), but dvclive's
-    summaries, which repeat the curves' last points."""
-    entries: list[Any] = list(dvc_yaml.get("metrics") or [])
-    stages = dvc_yaml.get("stages")
-    for stage in stages.values() if isinstance(stages, dict) else []:
-        if isinstance(stage, dict):
-            entries += list(stage.get("metrics") or [])
-    paths: dict[str, None] = {}
-    for entry in entries:
-        if isinstance(entry, str):
-            paths[entry] = None
-        elif isinstance(entry, dict):
-            paths.update(dict.fromkeys(str(k) for k in entry))
-    skip = dvclive_summaries(dvc_yaml)
-    return [p for p in paths if p not in skip]
+    summaries (`<dir>/metrics.json` beside a `<dir>/plots/metrics` plot), which
+    repeat the curves' last points."""
+    stages = [s for s in (dvc_yaml.get("stages") or {}).values() if isinstance(s, dict)]
+    declared = _names(dvc_yaml.get("metrics"))
+    declared += [name for s in stages for name in _names(s.get("metrics"))]
+    plots = [name.rstrip("/") for s in stages for name in _names(s.get("plots"))]
+    live = {p[:-13] + "metrics.json" for p in plots if p.endswith("/plots/metrics")}
+    return [p for p in dict.fromkeys(declared) if p not in live]
 
 
 def read_tree(files: RevisionFiles, path: str) -> Any:
@@ -296,32 +251,14 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
-def read_metrics(
-    files: RevisionFiles,
-    paths: Iterable[str],
-    records: Mapping[str, Match] | None = None,
-) -> dict[str, dict]:
-    """The metrics files present at a revision, as {path: {key: Value}};
-    `records`: what the seed records say of the files they describe."""
-    out = {}
-    for path in paths:
-        tree = read_tree(files, path)
-        if tree is not None:
-            out[path] = metric_values(tree, (records or {}).get(path))
-    return out
-
-
 def seed_records(*sides: RevisionFiles) -> list[dict[str, Any]]:
     """metrics/asr_seeds.json of each revision where it exists: a record made at
     one of them may describe the other (the fingerprint decides)."""
-    found = []
-    for files in sides:
-        record = read_record(
-            files.read_bytes(catalog.ASR_SEEDS), files.rev or "workspace"
-        )
-        if record:
-            found.append(record)
-    return found
+    found = [
+        read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
+        for f in sides
+    ]
+    return [record for record in found if record]
 
 
 def seed_match(files: RevisionFiles, records: Sequence[Mapping[str, Any]]) -> Match:
@@ -337,12 +274,40 @@ def compare(
     """Every metric of either side, in file order (head's files first);
     `other_data` names the files whose data changed between the sides."""
     moved = set(other_data)
-    changes = []
-    for path in dict.fromkeys([*head, *base]):
-        old, new = base.get(path, {}), head.get(path, {})
-        for key in dict.fromkeys([*new, *old]):
-            changes.append(Change(path, key, old.get(key), new.get(key), path in moved))
-    return changes
+    return [
+        Change(
+            path,
+            key,
+            base.get(path, {}).get(key),
+            head.get(path, {}).get(key),
+            path in moved,
+        )
+        for path in dict.fromkeys([*head, *base])
+        for key in dict.fromkeys([*head.get(path, {}), *base.get(path, {})])
+    ]
+
+
+def diff_changes(
+    diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    sides: Sequence[RevisionFiles],
+    records: Sequence[Mapping[str, Match]],
+    other_data: Iterable[str] = (),
+) -> list[Change]:
+    """`dvc metrics diff --json --all`'s numbers (files already chosen) with their
+    noise: the interval, std and seed keys beside each metric, read from the files
+    of both sides (`sides` and their seed `records`, base first), which DVC's diff
+    leaves out (they are lists) or lists as metrics of their own."""
+    values: list[dict[str, dict[str, Value]]] = [{}, {}]
+    for path, keys in diff.items():
+        for i, (files, record) in enumerate(zip(sides, records, strict=True)):
+            noise = metric_values(read_tree(files, path), record.get(path))
+            values[i][path] = {
+                key: replace(noise[key], value=float(numbers[side]))
+                for key, numbers in keys.items()
+                for side in [("old", "new")[i]]
+                if key in noise and _number(numbers.get(side)) is not None
+            }
+    return compare(values[0], values[1], other_data)
 
 
 def split_headlines(

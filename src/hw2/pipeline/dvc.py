@@ -1,12 +1,10 @@
-"""The one wrapper around the git and dvc command lines used by the pipeline tools.
-
-Every call runs in a given repository root with this virtualenv's `dvc` first on
-PATH and analytics off; a failure is one Hw2Error line naming the command and the
-last line the command printed to stderr.
-"""
+"""git and dvc command lines for the pipeline tools: run in a repository root with
+this virtualenv's `dvc` first on PATH; a failure is one Hw2Error line naming the
+command and its last line on stderr."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -45,11 +43,8 @@ def run(
     check: bool = True,
     timeout: float | None = None,
 ) -> str:
-    """stdout of `args` run in `root` ("" when not captured).
-
-    capture=False lets the command print to the terminal (dvc repro's progress);
-    check=False returns whatever it printed even when it fails.
-    """
+    """stdout of `args` run in `root` ("" when not captured: it prints to the
+    terminal); check=False returns it even when the command fails."""
     try:
         proc = subprocess.run(
             list(args),
@@ -94,12 +89,29 @@ def check_commit(rev: str, root: str | Path) -> None:
         ) from None
 
 
-class RevisionFiles:
-    """Files of the repository at a git revision, or the workspace (rev None).
+def safe_page(page: str) -> str:
+    """DVC's plots page with `<` in each chart's spec written `\\u003c`: dvc-render
+    embeds the spec in a <script> with json.dumps, which leaves `</script>` in a
+    branch name or a data value to end the script and run what follows."""
+    return re.sub(
+        r"^(\s*var spec = )(.*)$",
+        lambda m: m[1] + m[2].replace("<", "\\u003c"),
+        page,
+        flags=re.M,
+    )
 
-    DVC's file system reads git-tracked files and DVC-tracked outputs alike, in
-    memory: nothing is checked out or written into the repository.
-    """
+
+def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") -> Path:
+    """`dvc plots diff REVS -o OUT` (DVC's own page, Vega from its CDN), made safe."""
+    run(["dvc", "plots", "diff", *revs, "-o", out], root)
+    page = Path(root, out, "index.html")
+    page.write_text(safe_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+    return page
+
+
+class RevisionFiles:
+    """Files at a git revision, or the workspace (rev None), git- and DVC-tracked
+    alike, read in memory through DVC's file system (nothing checked out)."""
 
     def __init__(self, root: str | Path, rev: str | None = None):
         # dvc's import takes a second: only the tools that read revisions pay it

@@ -1,30 +1,34 @@
 """Figures for people: the report's and the PR comment's PNGs (matplotlib).
 
-Every axis is titled with its quantity and unit; a spread over seeds is a shaded
-band around the mean; a benchmark is one line per method, on log axes where the
-values span decades; when two revisions are drawn, each has one colour in every
-chart (the base blue, this branch orange) and line styles tell the series apart.
-matplotlib runs on the Agg backend (files only) and PNGs carry no Software tag,
-so equal inputs give equal bytes: the report's figures are git-tracked outputs.
+Axes titled with quantity and unit, a seed spread as a shaded band, one line per
+method on log axes where values span decades; two revisions are one colour each
+(base blue, branch orange). PNGs carry no Software tag: equal inputs, equal bytes.
 """
 
-import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from hw2.core.errors import DataError
-from hw2.pipeline.catalog import (
-    ASR_PLOTS,
-    ATTENTION_ERROR,
-    ATTENTION_MEMORY,
-    ATTENTION_TIME,
-    CNN_CLASSES,
-    CNN_CONFUSION,
-    CNN_PLOTS,
-)
-from hw2.pipeline.plots import parse_rows
-from hw2.pipeline.series import AXIS_TITLES, Series, fold_bands, rows_series
+from hw2.pipeline import catalog
+
+
+@dataclass
+class Series:
+    """One line: (x, y) points sorted by x, and an optional band (low, high) per x."""
+
+    label: str
+    points: list[tuple[float, float]]
+    band: list[tuple[float, float, float]] | None = None  # (x, low, high)
+
+    @property
+    def ys(self) -> list[float]:
+        """The y values in x order."""
+        return [y for _, y in self.points]
+
 
 REVISION_COLOURS = ("#4c72b0", "#dd8452")  # base, this branch
 STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
@@ -51,19 +55,6 @@ def save_figure(fig: Any, path: Path) -> None:
 def wants_log(values: Sequence[float]) -> bool:
     """Whether values are all positive and span LOG_SPAN or more."""
     return bool(values) and min(values) > 0 and max(values) / min(values) >= LOG_SPAN
-
-
-def _xs(s: Series, epoch: bool) -> list[float]:
-    return [x + 1 if epoch else x for x, _ in s.points]
-
-
-def draw_series(
-    ax: Any, series: Sequence[Series], colour: str | None = None, epoch: bool = False
-) -> None:
-    """Each series a line (style by position), its band shaded; one colour for
-    all of them when `colour` is given, else one per series."""
-    for i, s in enumerate(series):
-        _styled(ax, s, colour or f"C{i}", i, epoch, s.label)
 
 
 def finish_axes(
@@ -109,19 +100,11 @@ def revision_figure(
         Line2D([], [], color=c, lw=3, label=name)
         for (name, _), c in zip(revisions, REVISION_COLOURS, strict=False)
     ]
-    if len(labels) > 1:
-        handles += [
-            Line2D(
-                [],
-                [],
-                color="black",
-                linestyle=STYLES[i % len(STYLES)][0],
-                marker=STYLES[i % len(STYLES)][1],
-                ms=3,
-                label=label,
-            )
-            for i, label in enumerate(labels)
-        ]
+    for i, label in enumerate(labels if len(labels) > 1 else []):
+        style, marker = STYLES[i % len(STYLES)]
+        handles.append(
+            Line2D([], [], color="k", ls=style, marker=marker, ms=3, label=label)
+        )
     if any(s.band for _, ss in revisions for s in ss):
         handles.append(Patch(color="grey", alpha=0.3, label="spread over seeds"))
     ax.legend(handles=handles, fontsize=8)
@@ -134,46 +117,57 @@ def _styled(
 ) -> None:
     """One series in the i-th line style, its band shaded in the same colour."""
     style, marker = STYLES[i % len(STYLES)]
-    ax.plot(_xs(s, epoch), s.ys, style, color=colour, marker=marker, ms=3, label=label)
+    xs = [x + epoch for x, _ in s.points]
+    ax.plot(xs, s.ys, style, color=colour, marker=marker, ms=3, label=label)
     if s.band:
-        ax.fill_between(
-            [x + 1 if epoch else x for x, _, _ in s.band],
-            [lo for _, lo, _ in s.band],
-            [hi for _, _, hi in s.band],
-            color=colour,
-            alpha=0.2,
-            linewidth=0,
+        xs, lows, highs = zip(
+            *[(x + epoch, lo, hi) for x, lo, hi in s.band], strict=True
         )
+        ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, linewidth=0)
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """A plot data file (CSV or TSV) as text cells, or a DataError naming it."""
+    try:
+        sep = "\t" if path.suffix == ".tsv" else ","
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from exc
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a plot data file on disk, or a DataError naming it."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    return parse_rows(str(path), data)
+    return read_frame(path).to_dict("records")
+
+
+def numbers(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`columns` of a file as numbers, or a DataError naming the line."""
+    out = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
+    bad = out.isna().any(axis=1)
+    if bad.any():
+        raise DataError(f"{path}: line {bad.idxmax() + 2}: not a number")
+    return out
 
 
 def live_series(folder: Path, names: Sequence[str]) -> list[Series]:
     """dvclive curves `names` (e.g. "train/loss") with their _min/_max bands."""
     found = []
     for name in names:
+        parts = {}
         for suffix in ("", "_min", "_max"):
             path = folder / f"{name}{suffix}.tsv"
-            if not path.is_file():
-                continue
-            rows = read_rows(path)
-            column = path.stem
-            for row_no, row in enumerate(rows, start=2):
-                try:
-                    float(row.get("step") or ""), float(row.get(column) or "")
-                except ValueError:
-                    raise DataError(f"{path}: line {row_no}: not a number") from None
-            for s in rows_series(rows, "step", [column]) or []:
-                label = name if not suffix else f"{name}{suffix}"
-                found.append(Series(label, s.points))
-    return fold_bands(found)
+            if path.is_file():
+                column = path.stem
+                frame = numbers(path, read_frame(path), ["step", column])
+                frame = frame.sort_values("step")
+                parts[suffix] = list(zip(frame["step"], frame[column], strict=True))
+        if "" in parts:
+            lows, highs = dict(parts.get("_min", [])), dict(parts.get("_max", []))
+            band = [
+                (x, lows[x], highs[x]) for x, _ in parts[""] if x in lows and x in highs
+            ]
+            found.append(Series(name, parts[""], band or None))
+    return found
 
 
 def read_confusion(
@@ -183,25 +177,25 @@ def read_confusion(
 
     Labels follow `classes`, then any others in sorted order.
     """
-    pairs = []
-    try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            if not {"actual", "predicted"} <= set(reader.fieldnames or []):
-                raise DataError(f"{path}: expected columns actual,predicted")
-            for row in reader:
-                if row["actual"] is None or row["predicted"] is None:
-                    raise DataError(f"{path}: line {reader.line_num}: missing field")
-                pairs.append((row["actual"], row["predicted"]))
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    seen = {label for pair in pairs for label in pair}
+    frame = read_frame(path)
+    if not {"actual", "predicted"} <= set(frame.columns):
+        raise DataError(f"{path}: expected columns actual,predicted")
+    seen = set(frame["actual"]) | set(frame["predicted"])
     labels = [c for c in classes if c in seen] + sorted(seen - set(classes))
-    index = {label: i for i, label in enumerate(labels)}
-    counts = [[0] * len(labels) for _ in labels]
-    for actual, predicted in pairs:
-        counts[index[actual]][index[predicted]] += 1
-    return labels, counts
+    counts = pd.crosstab(frame["actual"], frame["predicted"])
+    counts = counts.reindex(index=labels, columns=labels, fill_value=0)
+    return labels, counts.to_numpy().tolist()
+
+
+def by_method(path: Path, x: str, y: str, factor: float = 1.0) -> list[Series]:
+    """`y` / factor against `x`, one series per method (a long file's text column)."""
+    frame = read_frame(path)
+    values = numbers(path, frame, [x, y]) / [1.0, factor]
+    groups = frame["method"] if "method" in frame else pd.Series([y] * len(frame))
+    return [
+        Series(str(name), list(part.sort_values(x).itertuples(index=False, name=None)))
+        for name, part in values.groupby(groups.values, sort=False)
+    ]
 
 
 def panels_figure(
@@ -215,7 +209,8 @@ def panels_figure(
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6))
     axes = [axes] if len(panels) == 1 else list(axes)
     for ax, (title, y_title, series) in zip(axes, panels, strict=True):
-        draw_series(ax, series, epoch=epoch)
+        for i, s in enumerate(series):
+            _styled(ax, s, f"C{i}", i, epoch, s.label)
         finish_axes(ax, title, x_title, y_title, series)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -247,73 +242,82 @@ def plot_confusion(
     save_figure(fig, path)
 
 
-def attention_series(path: Path, y: str, factor: float = 1.0) -> list[Series]:
-    """The benchmark's `y` / factor against sequence length, one series per method."""
-    series = rows_series(read_rows(path), "length", [y]) or []
-    for s in series:
-        s.points = [(x, v / factor) for x, v in s.points]
-    return series
-
-
 def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
     """Write the PNGs whose inputs exist into `dest`; return their file names."""
-    written = set()
-    cnn = root / CNN_PLOTS
-    loss, acc = live_series(cnn, ["train/loss"]), live_series(cnn, ["val/acc"])
-    band = f"mean of {seeds} seeds, band: lowest to highest" if seeds > 1 else ""
-    panels = [
-        (f"CNN training loss\n{band}".strip(), "loss (NLL, nats)", loss),
-        (f"CNN validation accuracy\n{band}".strip(), AXIS_TITLES["acc"], acc),
-    ]
-    panels = [p for p in panels if p[2]]
-    if panels:
-        panels_figure(panels, dest / "cnn_curves.png")
-        written.add("cnn_curves.png")
-    if (root / CNN_CONFUSION).is_file():
-        labels, counts = read_confusion(root / CNN_CONFUSION, CNN_CLASSES)
-        if labels:
-            plot_confusion(labels, counts, seeds, dest / "cnn_confusion.png")
-            written.add("cnn_confusion.png")
-    asr = root / ASR_PLOTS
-    panels = [
-        ("ASR loss", AXIS_TITLES["loss"], live_series(asr, ["train/loss", "val/loss"])),
-        ("ASR validation CER", AXIS_TITLES["cer"], live_series(asr, ["val/cer"])),
-        (
-            "ASR validation similarity",
-            AXIS_TITLES["similarity"],
-            live_series(asr, ["val/similarity"]),
-        ),
-    ]
-    panels = [p for p in panels if p[2]]
-    if panels:
-        panels_figure(panels, dest / "asr_curves.png")
-        written.add("asr_curves.png")
+    cnn, asr = root / catalog.CNN_PLOTS, root / catalog.ASR_PLOTS
+    band = f"\nmean of {seeds} seeds, band: lowest to highest" * (seeds > 1)
     bench = [
-        ("time per call", "time (s)", root / ATTENTION_TIME, "seconds", 1.0),
+        ("time per call", "time (s)", catalog.ATTENTION_TIME, "seconds", 1.0),
         (
             "peak memory",
             "peak memory (MiB)",
-            root / ATTENTION_MEMORY,
+            catalog.ATTENTION_MEMORY,
             "peak_bytes",
             2**20,
         ),
     ]
-    panels = [
-        (t, y, attention_series(p, c, f)) for t, y, p, c, f in bench if p.is_file()
-    ]
-    if panels:
-        panels_figure(
-            panels, dest / "attention.png", epoch=False, x_title=AXIS_TITLES["length"]
-        )
-        written.add("attention.png")
-    if (root / ATTENTION_ERROR).is_file():
-        series = rows_series(read_rows(root / ATTENTION_ERROR), "terms", ["rel_error"])
-        if series:
-            panels_figure(
-                [("McLaurin attention's error", AXIS_TITLES["rel_error"], series)],
-                dest / "attention_error.png",
-                epoch=False,
-                x_title=AXIS_TITLES["terms"],
+    error = root / catalog.ATTENTION_ERROR
+    figures = {  # name: panels (title, y title, series), x title, x is epochs
+        "cnn_curves.png": [
+            (
+                f"CNN training loss{band}",
+                "loss (NLL, nats)",
+                live_series(cnn, ["train/loss"]),
+            ),
+            (
+                f"CNN validation accuracy{band}",
+                "accuracy",
+                live_series(cnn, ["val/acc"]),
+            ),
+        ],
+        "asr_curves.png": [
+            (
+                "ASR loss",
+                "loss (cross-entropy, nats)",
+                live_series(asr, ["train/loss", "val/loss"]),
+            ),
+            (
+                "ASR validation CER",
+                "character error rate",
+                live_series(asr, ["val/cer"]),
+            ),
+            (
+                "ASR validation similarity",
+                "similarity (0-1)",
+                live_series(asr, ["val/similarity"]),
+            ),
+        ],
+        "attention.png": [
+            (t, y, by_method(root / p, "length", c, f))
+            for t, y, p, c, f in bench
+            if (root / p).is_file()
+        ],
+        "attention_error.png": [
+            (
+                "McLaurin attention's error",
+                "relative error",
+                by_method(error, "terms", "rel_error"),
             )
-            written.add("attention_error.png")
+        ]
+        if error.is_file()
+        else [],
+    }
+    x_titles = {
+        "attention.png": "sequence length L (tokens)",
+        "attention_error.png": "series terms K",
+    }
+    written = set()
+    for name, panels in figures.items():
+        panels = [p for p in panels if p[2]]
+        if panels:
+            x_title = x_titles.get(name, "epoch")
+            panels_figure(panels, dest / name, x_title == "epoch", x_title)
+            written.add(name)
+    if (root / catalog.CNN_CONFUSION).is_file():
+        labels, counts = read_confusion(
+            root / catalog.CNN_CONFUSION, catalog.CNN_CLASSES
+        )
+        if labels:
+            plot_confusion(labels, counts, seeds, dest / "cnn_confusion.png")
+            written.add("cnn_confusion.png")
     return written

@@ -1,77 +1,47 @@
-"""A pull-request comment a reviewer reads at a glance, and `make diff` prints.
+"""The pull-request comment (and `make diff`): the workspace against a base revision.
 
-The workspace (the branch after `dvc repro`) against a base revision:
-
-1. warnings first: other data on the two sides (any `data.*` param, or the
-   data's recorded shape), a committed dvc.lock that does not match its code
-   (hw2.pipeline.checks);
-2. the headline metric of each study, each with its direction (better / worse,
-   from hw2.pipeline.catalog) and its noise label (hw2.pipeline.compare); the
-   other metrics that changed folded below;
-3. the params that changed (`dvc params diff`);
-4. the changed plots as pictures, base and branch in one chart each (a colour
-   per revision), with the curves' last values folded below.
-
-The same blocks are written as GitHub Markdown (the comment; CI posts it with
-CML, which uploads the pictures) or as terminal text (`make diff`).
+DVC gives the numbers (`dvc metrics diff --json --all`, `dvc params diff --json`,
+`dvc plots diff --json`); the project adds what no DVC command says: warnings
+(other data, a stale dvc.lock or seed record), each metric's direction and noise
+verdict (hw2.pipeline.compare) and a picture of each changed plot, both revisions
+in one chart. Markdown, every quoted value escaped (hw2.pipeline.markdown), tables
+by pandas; CI posts it with CML, which uploads the pictures. `make diff` prints
+the same blocks as plain text.
 """
 
+import html
 import os
 import re
+import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+import pandas as pd
 
-from hw2.core.errors import DataError
+from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
 from hw2.pipeline import dvc
-from hw2.pipeline.catalog import (
-    ASR_JSON,
-    DATA_OF,
-    DATA_SHAPE,
-    Metric,
-    describe,
-    scale_for,
-    short,
-)
-from hw2.pipeline.checks import comment_warnings, data_changes
+from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE, short
+from hw2.pipeline.checks import data_changes, stale_warnings
 from hw2.pipeline.compare import (
     BEYOND,
     Change,
     Value,
-    compare,
+    diff_changes,
     metric_paths,
-    read_metrics,
+    read_tree,
     seed_match,
     seed_records,
     split_headlines,
 )
-from hw2.pipeline.document import (
-    Alert,
-    Block,
-    Folded,
-    Heading,
-    Image,
-    Marker,
-    Note,
-    Para,
-    Table,
-    to_markdown,
-    to_text,
-)
 from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.figures import revision_figure
-from hw2.pipeline.plots import PlotSpec, plot_specs, plot_status
-from hw2.pipeline.seed_record import Match, stale_warning
-from hw2.pipeline.series import Series, axis_titles, plot_props, spec_series
+from hw2.pipeline.figures import Series, revision_figure
+from hw2.pipeline.markdown import cell
+from hw2.pipeline.seed_record import stale_warning
 
 MARKER = "hw2-dvc-pr-comment"
-SPARKS = "▁▂▃▄▅▆▇█"
-MAX_SPARK = 24
 NOISE_RULE = (
     "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
     "(over seeds and test items for a metric with several seeds, over the test "
@@ -81,304 +51,309 @@ NOISE_RULE = (
     "half-widths; **beyond noise**: larger, both sides' noise including seeds; "
     "**noise unknown: one seed**: larger than one run's interval, which leaves "
     "out run-to-run noise; **different data**: see the warning; **no "
-    "interval**: nothing to judge by. Changes are listed when they show at the "
-    "printed precision."
+    "interval**: nothing to judge by."
 )
+WORKSPACE = "workspace"  # DVC's name for it in `dvc plots diff`
+Block = tuple  # (kind, *args): see render
 
 
-def _value_text(v: Value | None, change: Change) -> str:
+def _value(v: Value | None, c: Change) -> str:
     if v is None:
         return "–"
-    scale = change.scale
-    text = scale.text(v.value)
-    if v.std is not None:
-        text += f" ± {scale.text(v.std)}"
-    if v.has_interval:
-        text += f" [{scale.text(v.low)}, {scale.text(v.high)}]"
+    text = c.scale.text(v.value)
+    text += f" ± {c.scale.text(v.std)}" if v.std is not None else ""
+    if v.low is not None and v.high is not None:
+        text += f" [{c.scale.text(v.low)}, {c.scale.text(v.high)}]"
     return text
 
 
-def _delta_text(change: Change) -> str:
-    if change.old is None or change.new is None or not change.changed:
-        return "–"
-    return change.scale.delta(change.old.value, change.new.value)
+def _row(c: Change, first: list[str]) -> list[str]:
+    delta = c.scale.delta(c.old.value, c.new.value) if c.delta and c.changed else "–"
+    verdict = f"**{c.label}**" if c.verdict == BEYOND else c.label
+    return [*first, _value(c.old, c), _value(c.new, c), delta, c.direction or "–"] + [
+        verdict
+    ]
 
 
-def _verdict_text(change: Change) -> str:
-    return f"**{change.label}**" if change.verdict == BEYOND else change.label
+def _label(c: Change) -> str:
+    return c.metric.label if c.metric.label != c.metric.key else cell(c.key)
 
 
-def metric_row(change: Change, first: Sequence[str]) -> list[str]:
-    """Cells: `first`, base, this PR, change, direction, noise."""
-    cells = [_value_text(change.old, change), _value_text(change.new, change)]
-    direction = change.direction or "–"
-    return [*first, *cells, _delta_text(change), direction, _verdict_text(change)]
-
-
-def _label(change: Change) -> str:
-    metric = change.metric
-    return metric.label if metric.label != metric.key else f"`{change.key}`"
-
-
-def metrics_blocks(
-    changes: Sequence[Change], base: str, headlines: Sequence[Metric] | None = None
-) -> list[Block]:
+def metrics_blocks(changes: Sequence[Change], base: str, headlines=None) -> list:
     """The headline table, then the other changed metrics folded."""
     heads, rest = split_headlines(changes, headlines)
-    cols = [f"`{base}`", "this PR", "change", "direction", "noise"]
-    blocks: list[Block] = [Heading("Metrics")]
+    cols = [cell(base), "this PR", "change", "direction", "noise"]
+    blocks: list[Block] = [("h", "Metrics")]
     if heads:
-        rows = [metric_row(c, [_label(c)]) for c in heads]
-        blocks.append(Table(["headline", *cols], rows))
+        rows = [_row(c, [_label(c)]) for c in heads]
+        blocks.append(("table", ["headline", *cols], rows))
     else:
-        blocks.append(Para("*No headline metric in either revision.*"))
+        blocks.append(("p", "*No headline metric in either revision.*"))
     moved = [c for c in rest if c.changed]
     if not moved:
-        blocks.append(Para(f"*No other metric changed ({len(rest)} compared).*"))
-        return blocks
-    ways = Counter(c.direction for c in moved if c.direction)
-    verdicts = Counter(c.verdict for c in moved)
+        return blocks + [("p", f"*No other metric changed ({len(rest)} compared).*")]
+    tallies = [Counter(c.direction for c in moved if c.direction)]
+    tallies.append(Counter(c.verdict for c in moved))
     counts = "; ".join(
-        ", ".join(f"{n} {what}" for what, n in tally.most_common())
-        for tally in (ways, verdicts)
-        if tally
+        ", ".join(f"{n} {what}" for what, n in t.most_common()) for t in tallies if t
     )
-    summary = (
-        f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed ({counts}), "
-        f"{len(rest) - len(moved)} unchanged"
-    )
-    rows = [metric_row(c, [f"`{c.path}`", _label(c)]) for c in moved]
-    blocks.append(Folded(summary, [Table(["file", "metric", *cols], rows)]))
-    return blocks
+    summary = f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed "
+    summary += f"({counts}), {len(rest) - len(moved)} unchanged"
+    rows = [_row(c, [cell(c.path), _label(c)]) for c in moved]
+    return blocks + [("fold", summary, [("table", ["file", "metric", *cols], rows)])]
 
 
 def _shown(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value).lower()
-    if isinstance(value, int | float):
-        return short(float(value))
-    return str(value)
+    return short(float(value)) if isinstance(value, int | float) else cell(value)
 
 
-def params_blocks(diff: Mapping[str, Any]) -> list[Block]:
+def params_blocks(diff: dict[str, Any]) -> list[Block]:
     """The params that changed, from `dvc params diff --json`."""
-    rows = []
-    for file, params in (diff or {}).items():
-        for key, values in (params or {}).items():
-            if isinstance(values, dict):
-                old, new = values.get("old"), values.get("new")
-                rows.append([file, f"`{key}`", _shown(old), _shown(new)])
-    if not rows:
-        return [Heading("Params"), Para("*No param changed.*")]
-    return [Heading("Params"), Table(["file", "param", "base", "this PR"], rows)]
+    rows = [
+        [cell(file), cell(key), _shown(v.get("old")), _shown(v.get("new"))]
+        for file, params in diff.items()
+        for key, v in (params or {}).items()
+    ]
+    table = ("table", ["file", "param", "base", "this PR"], rows)
+    return [("h", "Params"), table if rows else ("p", "*No param changed.*")]
 
 
-def sparkline(values: Sequence[float], low: float, high: float) -> str:
-    """Values as block characters scaled to [low, high], at most MAX_SPARK of them."""
-    if not values:
-        return ""
-    if len(values) > MAX_SPARK:
-        step = (len(values) - 1) / (MAX_SPARK - 1)
-        values = [values[round(i * step)] for i in range(MAX_SPARK)]
-    span = high - low
-    top = len(SPARKS) - 1
-    return "".join(
-        SPARKS[round((v - low) / span * top) if span > 0 else top // 2] for v in values
+def _find(tree: Any, key: str) -> Any:
+    """The first value of `key` anywhere in a Vega-Lite spec (layers included)."""
+    if isinstance(tree, dict) and key in tree:
+        return tree[key]
+    items = tree.values() if isinstance(tree, dict) else tree
+    for item in items if isinstance(tree, dict | list) else []:
+        found = _find(item, key)
+        if found is not None:
+            return found
+    return None
+
+
+def _series(rows: pd.DataFrame, x: str) -> list[Series]:
+    """A plot's rows at one revision as lines: one per text value (file, method)
+    and value column; `y_min` and `y_max` beside `y` shade a band around it."""
+    rows = rows.dropna(axis=1, how="all")  # another file's columns: not this one's
+    if rows.empty:
+        return []
+    nums = [
+        c
+        for c in rows
+        if c != x and pd.to_numeric(rows[c].dropna(), errors="coerce").notna().all()
+    ]
+    ys = [c for c in nums if c not in ("step", "timestamp")]
+    ys = ["dvc_inferred_y_value"] if "dvc_inferred_y_value" in ys else ys
+    keys = [c for c in rows if c not in (*nums, x)]
+    out: dict[str, Series] = {}
+    for group, part in rows.groupby(keys, sort=False) if keys else [((), rows)]:
+        names = [re.sub(r"\.\w+$", "", str(g).split("::")[-1]) for g in group]
+        for y in ys:
+            xy = part[[x, y]].apply(pd.to_numeric, errors="coerce").dropna()
+            label = " ".join(names + ([y] if len(ys) > 1 or not names else []))
+            points = list(xy.sort_values(x).itertuples(index=False, name=None))
+            out[label] = Series(label, points)
+    for label, s in list(out.items()):
+        low, high = out.get(label + "_min"), out.get(label + "_max")
+        if low and high:
+            top = dict(high.points)
+            s.band = [(x, a, top[x]) for x, a in low.points if x in top]
+            del out[label + "_min"], out[label + "_max"]
+    return list(out.values())
+
+
+def _status(old: Any, new: Any) -> str:
+    if old is None or new is None:
+        return "new" if old is None else "removed"
+    return "unchanged" if old == new else "changed"
+
+
+def _draw(path: Path, name: str, content: Any, x: str, sides: list, base: str):
+    if content is None:  # a picture already: this branch's, else the base's
+        path.write_bytes(sides[1] or sides[0])
+        return f"{cell(name)}: this PR"
+    title = _find(content, "title")
+    title = str(title.get("text") if isinstance(title, dict) else title or name)
+    axes = (
+        _find(content, "x").get("title") or x,
+        (_find(content, "y") or {}).get("title"),
+    )
+    lines = [(base, _series(sides[0], x)), ("this PR", _series(sides[1], x))]
+    revision_figure(path, title, (axes[0], axes[1] or ""), lines, x == "step")
+    return f"{cell(name)}: {cell(base)} (blue) vs this PR (orange)"
+
+
+def _x_column(content: Any, rows: pd.DataFrame) -> str | None:
+    """The numeric data column on the x axis: the encoding's field, or the first
+    column a template's transforms compute it from (`datum['step']` for `epoch`)."""
+    x = (_find(content, "x") or {}).get("field")
+    if x not in rows and x is not None:
+        used = re.findall(r"datum\['([^']+)'\]", str(_find(content, "transform")))
+        x = next((c for c in used if c in rows), None)
+    numeric = x is not None and pd.to_numeric(rows[x], errors="coerce").notna().all()
+    return x if numeric else None  # else no curve: a confusion matrix, say
+
+
+def _within(rows: pd.DataFrame, others: list[pd.DataFrame]) -> bool:
+    """Whether another plot holds all these rows (a curve file a named plot draws)."""
+    cols = list(rows.columns)
+    mine = set(map(tuple, rows.astype(str).to_numpy()))
+    return any(
+        set(cols) <= set(o.columns)
+        and mine <= set(map(tuple, o[cols].astype(str).to_numpy()))
+        for o in others
     )
 
 
-@dataclass
-class PlotChange:
-    """One plot of dvc.yaml at both revisions: its status and series."""
-
-    spec: PlotSpec
-    status: str  # new, removed, changed or unchanged
-    base: list[Series] | None  # None: not curves (an image, a confusion matrix)
-    head: list[Series] | None
-
-    @property
-    def name(self) -> str:
-        """The plot's name in dvc.yaml."""
-        return self.spec.name
-
-    def changed_series(self) -> list[tuple[str, Series | None, Series | None]]:
-        """(label, base, head) of each series whose points or band differ."""
-        old = {s.label: s for s in self.base or []}
-        new = {s.label: s for s in self.head or []}
-        out = []
-        for label in dict.fromkeys([*new, *old]):
-            a, b = old.get(label), new.get(label)
-            if a is None or b is None or (a.points, a.band) != (b.points, b.band):
-                out.append((label, a, b))
-        return out
-
-
-def load_plot_changes(
-    dvc_yaml: Mapping[str, Any], base: RevisionFiles, head: RevisionFiles
-) -> list[PlotChange]:
-    """Every plot of dvc.yaml (the head's) at both revisions, each curve once."""
-
-    def list_files(path: str) -> list[str]:
-        return sorted(set(base.files(path)) | set(head.files(path)))
-
-    out = []
-    for spec in plot_specs(dvc_yaml, list_files):
-        raw_b = [base.read_bytes(s.file) for s in spec.sources]
-        raw_h = [head.read_bytes(s.file) for s in spec.sources]
-        status = plot_status(raw_b, raw_h)
-        series_b = spec_series(spec, base.read_bytes)
-        series_h = spec_series(spec, head.read_bytes)
-        out.append(PlotChange(spec, status, series_b, series_h))
-    return out
-
-
-def curve_row(plot: str, label: str, old: Series | None, new: Series | None) -> list:
-    """Last values, change and both sparklines (one scale) of a series."""
-    ys = [y for s in (old, new) if s for y in s.ys] or [0.0]
-    last_b = old.ys[-1] if old and old.ys else None
-    last_h = new.ys[-1] if new and new.ys else None
-    column = (new or old).column if (new or old) else label
-    unit = describe("", column or label).unit
-    scale = scale_for([v for v in (last_b, last_h) if v is not None], unit)
-    change = "–" if last_b is None or last_h is None else scale.delta(last_b, last_h)
-    sparks = [sparkline(s.ys, min(ys), max(ys)) if s else "–" for s in (old, new)]
-    shown = ["–" if v is None else scale.text(v) for v in (last_b, last_h)]
-    return [plot, label, *shown, change, *sparks]
+def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
+    """A picture of each changed plot (with `plots_dir`), the other changed plots
+    by name, the unchanged ones listed; from `dvc plots diff --json`."""
+    status, drawn, frames = {}, [], {}
+    with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
+        out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
+        found = {name: v for name, v in (out.get("data") or {}).items() if v}
+        for name, entries in found.items():
+            if entries[0].get("type") != "image":
+                values = _find(entries[0].get("content"), "values") or []
+                frames[name] = pd.DataFrame(values)
+        for name, entries in found.items():
+            content, x = entries[0].get("content"), None
+            if entries[0].get("type") == "image":
+                by_rev = {
+                    e["revisions"][0]: Path(e["url"]).read_bytes() for e in entries
+                }
+                sides, content = [by_rev.get(base), by_rev.get(WORKSPACE)], None
+                status[name] = _status(*sides)
+            else:
+                rows = frames[name]
+                others = [f for n, f in frames.items() if n != name and "/" not in n]
+                if "/" in name and len(rows) and _within(rows, others):
+                    continue  # a curve file that a named plot draws already
+                sides = [
+                    rows[rows["rev"] == r].drop(columns="rev")
+                    for r in (base, WORKSPACE)
+                ]
+                status[name] = _status(*[s.to_dict("records") or None for s in sides])
+                x = _x_column(content, rows)
+            if status[name] != "unchanged" and plots_dir and (x or content is None):
+                drawn.append((name, content, x, sides))
+    blocks: list[Block] = [("h", "Plots")]
+    if not status:
+        return blocks + [("p", "*No plots declared in dvc.yaml.*")]
+    if drawn:
+        with atomic_dir(plots_dir) as tmp_dir:
+            for i, plot in enumerate(drawn):
+                alt = _draw(tmp_dir / f"{i}.png", *plot, base)
+                target = os.path.relpath(plots_dir / f"{i}.png", link)
+                blocks.append(("img", alt, Path(target).as_posix()))
+    pictured = {name for name, *_ in drawn}
+    moved = [
+        f"{cell(n)} ({s})"
+        for n, s in status.items()
+        if s != "unchanged" and n not in pictured
+    ]
+    same = [cell(n) for n, s in status.items() if s == "unchanged"]
+    blocks += [("p", f"Changed: {', '.join(moved)}.")] if moved else []
+    return blocks + ([("p", f"Unchanged: {', '.join(same)}.")] if same else [])
 
 
-def slug(name: str) -> str:
-    """A file name for a plot name."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "plot"
-
-
-def plots_blocks(
-    plots: Sequence[PlotChange],
-    base: str,
-    props: Mapping[str, Mapping[str, Any]],
-    plots_dir: Path | None,
-    link_dir: Path,
+def comment_blocks(
+    base: str, root=".", plots_dir=None, link_dir=None, headlines=None
 ) -> list[Block]:
-    """Pictures of the changed plots (when plots_dir is given), their curves'
-    last values folded, other changed plots by name, unchanged ones counted."""
-    blocks: list[Block] = [Heading("Plots")]
-    if not plots:
-        return blocks + [Para("*No plots declared in dvc.yaml.*")]
-    moved = [p for p in plots if p.status != "unchanged"]
-    drawn = [p for p in moved if p.changed_series()]
-    if not moved:
-        blocks.append(Para("*No plot changed.*"))
-    if drawn and plots_dir is not None:
-        with atomic_dir(plots_dir) as tmp:
-            for p in drawn:
-                title = str(props.get(p.name, {}).get("title") or p.name)
-                epoch = all(s.x == "step" for s in p.spec.sources)
-                revisions = [(base, p.base or []), ("this PR", p.head or [])]
-                axes = axis_titles(p.spec, props.get(p.name))
-                revision_figure(
-                    tmp / f"{slug(p.name)}.png", title, axes, revisions, epoch
-                )
-        for p in drawn:
-            target = Path(os.path.relpath(plots_dir / f"{slug(p.name)}.png", link_dir))
-            blocks.append(
-                Image(f"{p.name}: {base} (blue) vs this PR (orange)", target.as_posix())
+    """The comment's blocks: the workspace against `base`."""
+    root = Path(root)
+    dvc.check_commit(base, root)
+    old, new = RevisionFiles(root, base), RevisionFiles(root)
+    metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
+    params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
+    declared = {
+        p for f in (new, old) for p in metric_paths(read_tree(f, "dvc.yaml") or {})
+    }
+    declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
+    data = data_changes(params, old, new)
+    moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
+    records = seed_records(new, old)
+    noise = {base: seed_match(old, records), "this branch": seed_match(new, records)}
+    per_file = [{ASR_JSON: found} for found in noise.values()]
+    metrics = {p: v for p, v in metrics.items() if p in declared}
+    for side, files in (("old", old), ("new", new)):  # DVC warns, exits 0
+        present = sorted(p for p in declared if files.read_bytes(p) is not None)
+        values = [v.get(side) for keys in metrics.values() for v in keys.values()]
+        if present and all(v is None for v in values):
+            where = files.rev or "the workspace"
+            raise Hw2Error(
+                f"dvc metrics diff read none of {', '.join(present)} at {where} "
+                "(a dvc.lock DVC refuses?): `dvc metrics diff -v` says why"
             )
-    rows = [curve_row(p.name, *c) for p in drawn for c in p.changed_series()]
-    if rows:
-        header = ["plot", "series", f"`{base}` last", "this PR last", "change"]
-        header += [f"`{base}`", "this PR"]
-        summary = (
-            f"Last values of the {len(rows)} changed curve{'s' * (len(rows) != 1)}"
-        )
-        blocks.append(Folded(summary, [Table(header, rows)]))
-    others = [p for p in moved if not p.changed_series()]
-    if others:
-        names = ", ".join(f"`{p.name}` ({p.status})" for p in others)
-        blocks.append(Para(f"Also changed: {names}."))
-    same = [p for p in plots if p.status == "unchanged"]
-    if same:
-        names = ", ".join(f"`{p.name}`" for p in same)
-        blocks.append(Para(f"Unchanged: {names}."))
-    return blocks
-
-
-def record_warnings(noise: Mapping[str, Match], base: str) -> list[str]:
-    """One line per stale reason of the seed record: the sides it does not
-    describe (`base` named as code)."""
+    changes = diff_changes(metrics, [old, new], per_file, moved)
     stale: dict[str, list[str]] = {}
     for side, found in noise.items():
         if found.stale:
             stale.setdefault(found.stale, []).append(
-                f"`{side}`" if side == base else side
+                cell(side) if side == base else side
             )
-    return [stale_warning(" and ".join(sides), why) for why, sides in stale.items()]
-
-
-def _dvc_yaml(files: RevisionFiles) -> dict[str, Any]:
-    data = files.read_bytes("dvc.yaml")
-    if data is None:
-        return {}
-    try:
-        tree = yaml.safe_load(data.decode())
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        where = files.rev or "the workspace"
-        raise DataError(f"dvc.yaml ({where}): cannot read ({exc})") from exc
-    return tree if isinstance(tree, dict) else {}
-
-
-def comment_blocks(
-    base: str,
-    root: str | Path = ".",
-    plots_dir: str | Path | None = None,
-    link_dir: str | Path | None = None,
-    headlines: Sequence[Metric] | None = None,
-) -> list[Block]:
-    """The comment's blocks: the workspace against `base`. PNGs go to
-    `plots_dir` (under root), linked relative to `link_dir` (default root)."""
-    root = Path(root)
-    dvc.check_commit(base, root)
-    old, new = RevisionFiles(root, base), RevisionFiles(root)
-    old_yaml, new_yaml = _dvc_yaml(old), _dvc_yaml(new)
-    paths = list(dict.fromkeys(metric_paths(new_yaml) + metric_paths(old_yaml)))
-    # what the data stages recorded about the data is the warning's, not a result
-    paths = [p for p in paths if p not in DATA_SHAPE.values()]
-    data = data_changes(root, base)
-    moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
-    records = seed_records(new, old)
-    noise = {base: seed_match(old, records), "this branch": seed_match(new, records)}
-    changes = compare(
-        read_metrics(old, paths, {ASR_JSON: noise[base]}),
-        read_metrics(new, paths, {ASR_JSON: noise["this branch"]}),
-        moved,
-    )
-    params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
-    blocks: list[Block] = [
-        Marker(MARKER),
-        Heading(f"DVC: this pull request against `{base}`", 2),
-        Para(
-            "The results of this branch's workspace (after `dvc repro`) against "
-            f"those committed at `{base}`."
-        ),
-    ]
-    blocks += [Alert(w) for w in comment_warnings(root, base, data=data)]
-    blocks += [Alert(w) for w in record_warnings(noise, base)]
-    blocks += metrics_blocks(changes, base, headlines)
-    blocks += params_blocks(params if isinstance(params, dict) else {})
+    warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
+    warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items()]
     out_dir = None if plots_dir is None else root / plots_dir
     link = root if link_dir is None else Path(link_dir)
-    plots = load_plot_changes(new_yaml, old, new)
-    blocks += plots_blocks(plots, base, plot_props(new_yaml), out_dir, link)
-    blocks.append(Note(NOISE_RULE))
-    return blocks
+    return [
+        ("marker", MARKER),
+        ("h2", f"DVC: this pull request against {cell(base)}"),
+        (
+            "p",
+            "The results of this branch's workspace (after `dvc repro`) against "
+            f"those committed at {cell(base)}.",
+        ),
+        *[("warn", w) for w in warnings],
+        *metrics_blocks(changes, base, headlines),
+        *params_blocks(params),
+        *plots_blocks(root, base, out_dir, link),
+        ("note", NOISE_RULE),
+    ]
+
+
+def plain(text: str) -> str:
+    """Markdown as terminal text: no markup, entities and escapes undone."""
+    text = re.sub(r"`([^`]*)`", r"\1", text).replace("**", "").replace("\\|", "|")
+    text = re.sub(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])", r"\1", text)
+    return html.unescape(text).replace("\u200b", "")
+
+
+MARKDOWN = {"marker": "<!-- {} -->", "h2": "## {}", "h": "### {}", "p": "{}"}
+MARKDOWN |= {"warn": "> **Warning:** {}", "note": "<sub>{}</sub>", "img": "![{}]({})"}
+
+
+def render(blocks: Sequence[Block], fmt: str = "markdown", indent: str = "") -> str:
+    """Blocks as GitHub Markdown, or as terminal text (fmt="text")."""
+    md, out = fmt == "markdown", []
+    for kind, *args in blocks:
+        if kind == "table":
+            frame = pd.DataFrame(args[1], columns=args[0])
+            if md:
+                out.append(frame.to_markdown(index=False, disable_numparse=True))
+            else:
+                text = frame.map(plain).rename(columns=plain).to_string(index=False)
+                out.append("\n".join(indent + line for line in text.splitlines()))
+        elif kind == "fold":
+            inner = render(args[1], fmt, indent if md else indent + "  ").rstrip()
+            out.append(
+                f"<details><summary>{args[0]}</summary>\n\n{inner}\n\n</details>"
+                if md
+                else f"{indent}{plain(args[0])}:\n{inner}"
+            )
+        elif md:
+            out.append(MARKDOWN[kind].format(*args))
+        elif kind != "marker":
+            line = plain({"warn": "WARNING: {}", "img": "[{}: {}]"}.get(kind, "{}"))
+            line = indent + plain(line.format(*args))
+            rule = f"\n{indent}" + "-" * (len(line) - len(indent))
+            out.append(line + (rule if kind.startswith("h") else ""))
+    return "\n\n".join(out) + "\n"
 
 
 def build_comment(
-    base: str,
-    root: str | Path = ".",
-    plots_dir: str | Path | None = None,
-    link_dir: str | Path | None = None,
-    fmt: str = "markdown",
-    headlines: Sequence[Metric] | None = None,
+    base: str, root=".", plots_dir=None, link_dir=None, fmt="markdown", headlines=None
 ) -> str:
     """The comment as Markdown (fmt="markdown") or terminal text (fmt="text")."""
-    blocks = comment_blocks(base, root, plots_dir, link_dir, headlines)
-    return to_text(blocks) if fmt == "text" else to_markdown(blocks)
+    return render(comment_blocks(base, root, plots_dir, link_dir, headlines), fmt)

@@ -1,0 +1,24 @@
+"""DVC's plots page of the workspace against revisions, safe for any branch name.
+
+    python scripts/plots.py main [other revs]   # writes dvc_plots/index.html
+
+`dvc plots diff` itself, then the page's embedded specs escaped (see
+hw2.pipeline.dvc.safe_page): a ref named `x</script><script>...` stays text.
+"""
+
+import argparse
+
+from hw2.core.errors import run_stage
+from hw2.pipeline.dvc import plots_page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revs", nargs="*", help="revisions (default: HEAD)")
+    parser.add_argument("-o", "--out", default="dvc_plots", help="output folder")
+    args = parser.parse_args()
+    print(f"wrote {plots_page('.', args.revs, args.out)}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
