@@ -8,7 +8,7 @@ Fetches the exact versions plots/package.json pins with `npm pack`.
 
 import argparse
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import run_stage
 from hw2.pipeline.vega_template import refresh_template
 
 

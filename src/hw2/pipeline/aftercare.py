@@ -10,17 +10,16 @@ temporary entries stay unless something else removes them.
 
 from pathlib import Path
 
-import yaml
-
 from hw2.core import resources
 from hw2.core.errors import Hw2Error
 from hw2.core.io import sweep_leftovers
+from hw2.core.params import read_yaml
 from hw2.pipeline.dvc import run_json
 
 
 def output_roots(root: Path) -> list[Path]:
     """The top folders of every output dvc.yaml declares (data, metrics, ...)."""
-    dag = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    dag = read_yaml(root / "dvc.yaml") or {}
     tops = set()
     for stage in (dag.get("stages") or {}).values():
         for field in ("outs", "metrics", "plots"):

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hw2.core.params import parse_yaml
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.runs import flatten
 
@@ -39,9 +38,9 @@ def _yaml_at(root: Path, rev: str | None, path: str) -> Any:
     """Parsed YAML at `rev` (None: the working tree); None where absent."""
     if rev is None:
         file = root / path
-        return yaml.safe_load(file.read_text()) if file.is_file() else None
+        return parse_yaml(file.read_text()) if file.is_file() else None
     raw = git_show(root, rev, path)
-    return None if raw is None else yaml.safe_load(raw)
+    return None if raw is None else parse_yaml(raw)
 
 
 def _flat(tree: Any) -> dict[str, Any]:

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
 from hw2.core.errors import DataError
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline.dvc import RevisionFiles
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
@@ -170,8 +169,8 @@ def parse_rows(path: str, data: bytes) -> list[dict[str, Any]]:
         if suffix in (".tsv", ".csv"):
             delimiter = "\t" if suffix == ".tsv" else ","
             return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-        tree = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (UnicodeDecodeError, csv.Error, ValueError, yaml.YAMLError) as exc:
+        tree = json.loads(text) if suffix == ".json" else parse_yaml(text)
+    except (UnicodeDecodeError, csv.Error, ValueError, YAMLError) as exc:
         raise DataError(f"{path}: cannot read plot data ({exc})") from exc
     if isinstance(tree, dict):  # DVC draws the first list of rows in a mapping
         tree = next((v for v in tree.values() if isinstance(v, list)), [])

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import dvc
 from hw2.pipeline.catalog import (
     ASR_JSON,
@@ -318,8 +317,8 @@ def _dvc_yaml(files: RevisionFiles) -> dict[str, Any]:
     if data is None:
         return {}
     try:
-        tree = yaml.safe_load(data.decode())
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        tree = parse_yaml(data.decode())
+    except (UnicodeDecodeError, YAMLError) as exc:
         where = files.rev or "the workspace"
         raise DataError(f"dvc.yaml ({where}): cannot read ({exc})") from exc
     return tree if isinstance(tree, dict) else {}
