@@ -421,6 +421,24 @@ def test_params_changed_under_a_stage_stop_it(images, tmp_path):
     assert not (cwd / "data" / "models" / "cnn.pt").exists()
 
 
+@pytest.mark.faults  # stages run to a signal: seconds each
+def test_a_param_the_stage_does_not_read_changed_under_it_stops_it(images, tmp_path):
+    # the run's params are the file's at its start (issue 30): a second `dvc exp
+    # run` rewriting `decoder` must not leave train_cnn's run labelled with it
+    cwd, log = training(images, tmp_path), tmp_path / "log"
+    with background(stage_command("train_cnn"), cwd, log, env=stage_env()) as proc:
+        wait_for(lambda: started(log), "the first epoch")
+        data = yaml.safe_load((cwd / "params.yaml").read_text())
+        write_params(cwd, with_params(data, decoder="lstm"))
+        assert proc.wait(timeout=120) == 2
+    line = one_line(log.read_text())
+    assert line.startswith(
+        "error: params.yaml: decoder 'transformer' -> 'lstm' while train_cnn ran"
+    )
+    assert not (cwd / "data" / "models" / "cnn.pt").exists()
+    assert not (cwd / "metrics").exists() or not any((cwd / "metrics").rglob("*.json"))
+
+
 # --- library caches ------------------------------------------------------------
 
 
