@@ -144,6 +144,8 @@ def faults(name: str, server) -> dict[str, tuple[dict, dict]]:
         wrong = hashlib.new(algorithm, b"other").hexdigest()
         out["checksum"] = ({**full, f"{section}.{algorithm}": wrong}, {})
         out["space in url"] = ({**full, f"{section}.url": server.url("a b")}, {})
+        served = hashlib.new(algorithm, b"served bytes").hexdigest()
+        out["truncated"] = ({**full, f"{section}.{algorithm}": served}, {})
         out["unreachable"] = (
             {**full, f"{section}.url": "http://127.0.0.1:9/file"},
             {},
@@ -152,10 +154,11 @@ def faults(name: str, server) -> dict[str, tuple[dict, dict]]:
 
 
 def _files(root: Path) -> dict[str, bytes]:
+    """Every file but the downloads folder's (a cut download stays to resume)."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.is_relative_to(root / stage.DOWNLOADS)
     }
 
 
@@ -175,6 +178,7 @@ def test_every_stage_refusal_is_a_preflight_refusal(
     name, kind, http_server, tmp_path, monkeypatch
 ):
     (http_server.root / "file").write_bytes(b"served bytes")
+    http_server.cut_after = 4 if kind == "truncated" else None
     changes, environ = faults(name, http_server)[kind]
     root = tmp_path / "project"
     root.mkdir()
@@ -203,6 +207,7 @@ def test_every_stage_refusal_is_a_preflight_refusal(
         assert kind in ("disk", "memory"), f"{name} accepts {kind}"
         return  # nothing to write or hold: nothing to refuse
     assert "\n" not in refused and _files(root) == before
+    shutil.rmtree(root / stage.DOWNLOADS, ignore_errors=True)  # a fresh attempt
     monkeypatch.setattr(preflight, "pending", lambda *a: {name: "test"})
     monkeypatch.setattr(preflight, "cache_dir", lambda root: root / ".dvc" / "cache")
     with pytest.raises(Hw2Error) as caught:
