@@ -9,7 +9,7 @@ cannot declare (`make report` runs it after the report stage).
 
 import argparse
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import run_stage
 from hw2.pipeline.experiments import build_experiments_report
 
 

@@ -8,7 +8,7 @@ params where the runs differ (hw2.pipeline.exps). `dvc exp show` shows everythin
 
 import argparse
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import run_stage
 from hw2.pipeline.exps import show
 
 

@@ -8,7 +8,7 @@ uses for the one-seed default run) and reports/experiments.md.
 
 import argparse
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import run_stage
 from hw2.pipeline.homework import SEEDS, run_homework
 
 

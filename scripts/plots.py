@@ -8,7 +8,7 @@ hw2.pipeline.dvc.safe_page): a ref named `x</script><script>...` stays text.
 
 import argparse
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import run_stage
 from hw2.pipeline.dvc import plots_page
 
 

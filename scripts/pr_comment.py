@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from hw2.core.errors import run_stage
 from hw2.core.io import write_text
+from hw2.core.stage import run_stage
 from hw2.pipeline.pr_comment import build_comment
 
 

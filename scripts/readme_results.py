@@ -10,8 +10,8 @@ fails while the README's table is not the committed metrics' one.
 import argparse
 from pathlib import Path
 
-from hw2.core.errors import run_stage
 from hw2.core.io import write_text
+from hw2.core.stage import run_stage
 from hw2.pipeline.summary import replace_block, results_table
 
 

@@ -11,7 +11,7 @@ Without -r the default remote (`dvc remote add -d`) is used. Exit 2 with
 import argparse
 from pathlib import Path
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import run_stage
 from hw2.pipeline.remote import check, transfer
 
 

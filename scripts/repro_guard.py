@@ -15,8 +15,8 @@ killed run left behind.
 import argparse
 from pathlib import Path
 
-from hw2.core.errors import run_stage
 from hw2.core.params import load_params
+from hw2.core.stage import run_stage
 
 
 def main() -> None:

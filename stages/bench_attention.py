@@ -1,18 +1,16 @@
 """Stage bench_attention: McLaurin vs softmax attention; JSON, CSVs, PNGs in --out."""
 
-from hw2.attention.bench import BenchConfig, run_benchmark
+from dataclasses import replace
+
+from hw2.attention.bench import run_benchmark
 from hw2.attention.bench_outputs import format_summary, write_outputs
 from hw2.core.cli import stage_paths
-from hw2.core.device import DEVICES, pick_device
-from hw2.core.errors import run_stage
-from hw2.core.params import load_params
+from hw2.core.stage import Checked, run_stage
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     args = stage_paths(__doc__, "out")
-    params = load_params()
-    device = pick_device(params.choice("device", DEVICES))
-    config = BenchConfig.from_params(params, device=str(device))
+    config = replace(checked.config, device=str(checked.device))
     result = run_benchmark(config)
     write_outputs(result, args.out)
     print(format_summary(result["metrics"]))

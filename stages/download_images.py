@@ -2,17 +2,23 @@
 images per class in each split (a metrics file) and a grid of training images per
 class (a PNG)."""
 
+import shutil
+
 from hw2.core.cli import stage_paths
-from hw2.core.errors import run_stage
 from hw2.core.io import write_json
-from hw2.core.params import load_params
+from hw2.core.stage import Checked, run_stage
 from hw2.oct.octmnist import class_counts, load_octmnist
-from hw2.oct.prepare import ImageDataConfig, class_grid, prepare_images
+from hw2.oct.prepare import class_grid, prepare_images
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     args = stage_paths(__doc__, "out", "metrics", "samples")
-    config = ImageDataConfig.from_params(load_params())
+    config = checked.config
+    if checked.download is not None:
+        # fetched and verified before DVC deleted anything (preflight, or the
+        # stage's own check): only moved into place here
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(checked.download, args.out)
     path = prepare_images(config, args.out)
     data = load_octmnist(path)
     counts = class_counts(data)

@@ -1,21 +1,20 @@
 """DVC stage evaluate_asr: greedy transcripts of the test split, their metrics and
 the details of the model evaluated."""
 
-from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model, transcripts_tsv
+from hw2.asr.evaluate import evaluate, load_model, transcripts_tsv
 from hw2.asr.features import SpeechSplit
 from hw2.asr.metrics import TEST_METRICS
 from hw2.core.cli import stage_paths
-from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.metrics import split_metrics
-from hw2.core.params import load_params
+from hw2.core.stage import Checked, run_stage
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     args = stage_paths(
         __doc__, "features", "model", "metrics", "details", "transcripts"
     )
-    config = ASREvalConfig.from_params(load_params())
+    config = checked.config
     test_split = SpeechSplit(args.features / "test")
     model = load_model(args.model)
     results, rows = evaluate(model, test_split, config)

@@ -4,21 +4,20 @@ import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch
 
 # isort: split
 
+import hw2.core.device  # noqa: F401  (its check picks the device there: a dep)
 from hw2.core.cli import stage_paths
-from hw2.core.device import DEVICES, pick_device
-from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.metrics import split_metrics
-from hw2.core.params import load_params
+from hw2.core.stage import Checked, run_stage
 from hw2.oct import metric_keys as names
 from hw2.oct.checkpoint import load_runs
 from hw2.oct.evaluate import evaluate_cnn
 from hw2.oct.octmnist import load_octmnist
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     args = stage_paths(__doc__, "data", "model", "metrics", "details", "confusion")
-    device = pick_device(load_params().choice("device", DEVICES))
+    device = checked.device
     data = load_octmnist(args.data)
     results, confusion_csv = evaluate_cnn(load_runs(args.model, device), data, device)
     metrics, details = split_metrics(results, names.METRICS)

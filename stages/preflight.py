@@ -5,9 +5,9 @@ bytes never change (see hw2.pipeline.preflight)."""
 from pathlib import Path
 
 from hw2.core.cli import stage_paths
-from hw2.core.errors import run_stage
 from hw2.core.io import write_text
 from hw2.core.params import load_params
+from hw2.core.stage import run_stage
 from hw2.pipeline.preflight import STAMP, run
 
 

@@ -2,16 +2,15 @@
 
 import time
 
-from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
+from hw2.asr.preprocess import preprocess_corpus
 from hw2.core.cli import stage_paths
-from hw2.core.errors import run_stage
 from hw2.core.io import write_json
-from hw2.core.params import load_params
+from hw2.core.stage import Checked, run_stage
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     args = stage_paths(__doc__, "corpus", "out", "report")
-    config = PreprocessConfig.from_params(load_params())
+    config = checked.config
     start = time.perf_counter()
     report = preprocess_corpus(args.corpus, args.out, config)
     elapsed = time.perf_counter() - start

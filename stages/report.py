@@ -8,11 +8,11 @@ depends on git and experiment refs, which a stage cannot declare as deps.
 
 import argparse
 
-from hw2.core.errors import run_stage
+from hw2.core.stage import Checked, run_stage
 from hw2.pipeline.report import build_report
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="reports/results.md", help="the page to write")
     parser.add_argument(

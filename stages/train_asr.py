@@ -9,23 +9,18 @@ per GPU, or gloo on the CPU); under torchrun rank 0 alone writes.
 import sys
 
 from hw2.asr import distributed
-from hw2.asr.config import ASRConfig
 from hw2.asr.features import SpeechSplit
 from hw2.asr.train import train
 from hw2.core.cli import stage_paths
-from hw2.core.device import pick_device
-from hw2.core.errors import run_stage
 from hw2.core.io import save_torch
-from hw2.core.params import load_params
+from hw2.core.stage import Checked, run_stage
 
 
-def main() -> None:
+def main(checked: Checked) -> None:
     args = stage_paths(__doc__, "features", "checkpoint", "model", "live")
-    config = ASRConfig.from_params(load_params())
-    ctx, nproc = distributed.context(), distributed.requested_processes()
-    if nproc > 1 and not ctx.active:
-        distributed.check_world(config.batch_size, nproc, pick_device(config.device))
-        distributed.relaunch(__file__, sys.argv[1:], nproc)
+    config, ctx = checked.config, distributed.context()
+    if checked.processes > 1 and not ctx.active:  # shared batch checked already
+        distributed.relaunch(__file__, sys.argv[1:], checked.processes)
     train_split = SpeechSplit(args.features / "train")
     val_split = SpeechSplit(args.features / "validation")
     model = train(

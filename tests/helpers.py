@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from hw2.core.params import Params
+from hw2.core.params import Params, load_params
+from hw2.core.stage import check_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 _STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -47,10 +48,12 @@ def run_stage(
 
 
 def stage_main(name: str, monkeypatch) -> Callable[[], None]:
-    """The stage's main(), in this process, with dvc.yaml's arguments in sys.argv."""
+    """The stage's main(), in this process, with dvc.yaml's arguments in sys.argv,
+    given its check's findings as run_stage gives them."""
     script = ROOT / "stages" / f"{name}.py"
     monkeypatch.setattr(sys, "argv", [str(script), *stage_argv(name)])
-    return runpy.run_path(str(script))["main"]
+    main = runpy.run_path(str(script))["main"]
+    return lambda: main(check_stage(name, load_params()))
 
 
 def with_params(params: dict, **changes: Any) -> dict:

@@ -111,15 +111,18 @@ def test_out_of_range_values_are_named_short(key, value, words):
     assert words in str(caught.value) and len(str(caught.value)) < 250
 
 
-def test_a_value_read_then_changed_is_reported(tmp_path, monkeypatch):
+def test_a_value_changed_is_reported_the_read_one_first(tmp_path, monkeypatch):
     monkeypatch.setattr(params, "_LOADED", [])
     path = write_params(tmp_path, PARAMS)
     loaded = load_params(path)
     loaded.number("lr", low=0)
     assert params.changed_since_read() is None
-    write_params(tmp_path, with_params(PARAMS, decoder="lstm"))  # not read: fine
+    path.write_text(path.read_text() + "# a comment changes no value\n")
     assert params.changed_since_read() is None
-    write_params(tmp_path, with_params(PARAMS, lr=0.03))
+    # not read, yet the run's params are the file's at its start (issue 30)
+    write_params(tmp_path, with_params(PARAMS, decoder="lstm"))
+    assert params.changed_since_read() == f"{path}: decoder 'transformer' -> 'lstm'"
+    write_params(tmp_path, with_params(PARAMS, decoder="lstm", lr=0.03))
     assert params.changed_since_read() == f"{path}: lr 0.01 -> 0.03"
 
 
@@ -305,16 +308,6 @@ def test_preflight_refuses_a_read_only_or_full_disk(tmp_path):
             preflight.check_space(tmp_path / "data", dag, {}, todo, data, tmp_path)
 
 
-def test_preflight_refuses_a_download_it_cannot_reach(tmp_path):
-    data = with_params(
-        PARAMS,
-        **{"data.images.source": "full", "data.images.url": closed_port_url("o.npz")},
-    )
-    with pytest.raises(ResourceError, match="download_images will download, but "):
-        preflight._network(tmp_path, {}, {"download_images": "param changed"}, data)
-    preflight._network(tmp_path, {}, {"train_cnn": "param changed"}, data)
-
-
 def test_preflight_knows_which_stages_will_run(tmp_path):
     (tmp_path / "code.py").write_text("v1")
     digest = hashlib.md5(b"v1").hexdigest()
@@ -426,6 +419,24 @@ def test_params_changed_under_a_stage_stop_it(images, tmp_path):
     assert line.startswith("error: params.yaml: lr 0.01 -> 0.03 while train_cnn ran")
     assert "dvc exp run --queue" in line
     assert not (cwd / "data" / "models" / "cnn.pt").exists()
+
+
+@pytest.mark.faults  # stages run to a signal: seconds each
+def test_a_param_the_stage_does_not_read_changed_under_it_stops_it(images, tmp_path):
+    # the run's params are the file's at its start (issue 30): a second `dvc exp
+    # run` rewriting `decoder` must not leave train_cnn's run labelled with it
+    cwd, log = training(images, tmp_path), tmp_path / "log"
+    with background(stage_command("train_cnn"), cwd, log, env=stage_env()) as proc:
+        wait_for(lambda: started(log), "the first epoch")
+        data = yaml.safe_load((cwd / "params.yaml").read_text())
+        write_params(cwd, with_params(data, decoder="lstm"))
+        assert proc.wait(timeout=120) == 2
+    line = one_line(log.read_text())
+    assert line.startswith(
+        "error: params.yaml: decoder 'transformer' -> 'lstm' while train_cnn ran"
+    )
+    assert not (cwd / "data" / "models" / "cnn.pt").exists()
+    assert not (cwd / "metrics").exists() or not any((cwd / "metrics").rglob("*.json"))
 
 
 # --- library caches ------------------------------------------------------------

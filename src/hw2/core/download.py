@@ -25,7 +25,13 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def check_url(url: str) -> None:
-    """Refuse anything but HTTPS (or HTTP on loopback)."""
+    """Refuse anything but HTTPS (or HTTP on loopback), and a URL with spaces or
+    control characters (http.client would raise InvalidURL mid-request)."""
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise DataError(
+            f"refusing to download {short(url)}: a URL holds no spaces or control "
+            "characters (write a space as %20)"
+        )
     parts = urlparse(url)
     if parts.scheme == "https" and parts.hostname:
         return
@@ -104,9 +110,11 @@ def download(
             raise DataError(
                 f"download of {short(url)} failed: HTTP {exc.code} {exc.reason}"
             ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DataError(f"download of {short(url)} failed: {reason}") from None
+        raise DataError(
+            f"download of {short(url)} failed: it cannot be reached ({reason})"
+        ) from None
 
     if response is not None:
         with response:
@@ -147,25 +155,8 @@ def download(
     if got != checksum:
         part.unlink()
         raise DataError(
-            f"{dest.name}: {algorithm} checksum mismatch (expected {checksum}, "
+            f"download of {url}: {algorithm} checksum mismatch (expected {checksum}, "
             f"got {got}); the download was discarded"
         )
     os.replace(part, dest)
     return dest
-
-
-def probe(url: str, timeout: float = 10.0) -> None:
-    """DataError unless the server of `url` answers (any HTTP status but 404 and
-    410 counts: the network works and the file is there to ask for)."""
-    check_url(url)
-    request = urllib.request.Request(
-        url, method="HEAD", headers={"User-Agent": "hw2-pipeline"}
-    )
-    try:
-        _OPENER.open(request, timeout=timeout).close()
-    except urllib.error.HTTPError as exc:
-        if exc.code in (404, 410):
-            raise DataError(f"{short(url)}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DataError(f"{short(url)} cannot be reached ({reason})") from None

@@ -13,12 +13,16 @@ import copy
 import difflib
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from hw2.core.errors import ParamError
 
@@ -262,26 +266,43 @@ def _cap(key: str, high: Any) -> Any:
     return high if limit is None or (high is not None and high <= limit) else limit
 
 
-class _DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: Any, first: int, again: int):
-        super().__init__(f"key {key!r} written twice (lines {first} and {again})")
+def _yaml() -> YAML:
+    # DVC's own loader (dvc/utils/serialize/_yaml.py, parse_yaml): ruamel's safe
+    # YAML 1.2, so a value read here is the one dvc.lock, `dvc params diff` and
+    # `dvc exp show` record (`010` is 10, `1e-3` 0.001, `off` and `1:30` strings).
+    return YAML(typ="safe")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping (PyYAML keeps
-    the last one without a word; DVC refuses the file)."""
+def parse_yaml(text: str | bytes) -> Any:
+    """YAML as DVC parses it (params.yaml, dvc.yaml, dvc.lock, metrics files);
+    raises YAMLError. The project's one YAML reader."""
+    return _yaml().load(text)
 
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            lines: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                if isinstance(key, str | int | float | bool) and key in lines:
-                    raise _DuplicateKey(key, lines[key], line)
-                if isinstance(key, str | int | float | bool):
-                    lines[key] = line
-        return super().construct_mapping(node, deep=deep)
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file as DVC parses it; None where there is no file."""
+    path = Path(path)
+    return parse_yaml(path.read_bytes()) if path.is_file() else None
+
+
+def _first_line(text: str, again: int) -> int | None:
+    """The line of the first of two equal keys, the second on line `again`."""
+    pending = [_yaml().compose(text)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, SequenceNode):
+            pending += node.value
+        elif isinstance(node, MappingNode):
+            lines: dict[tuple, int] = {}
+            for key, value in node.value:
+                line = key.start_mark.line + 1
+                ident = (key.tag, key.value) if isinstance(key, ScalarNode) else None
+                if line == again and ident in lines:
+                    return lines[ident]
+                if ident is not None:
+                    lines.setdefault(ident, line)
+                pending.append(value)
+    return None
 
 
 def _read(path: Path) -> str:
@@ -312,17 +333,23 @@ def _parse(path: Path) -> Any:
     try:
         # Aliases are refused before anything is built: `*a` repeated in nested
         # lists ("billion laughs") expands a few lines into gigabytes.
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
+        for event in _yaml().parse(text):
+            if isinstance(event, AliasEvent):
                 raise ParamError(
                     f"{path}: line {event.start_mark.line + 1}: YAML aliases "
                     f"(*{short(event.anchor, 20)[1:-1]}) are not allowed; write "
                     "the value out"
                 )
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except _DuplicateKey as exc:
-        raise ParamError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
+        return parse_yaml(text)
+    except DuplicateKeyError as exc:
+        # DVC refuses such a file too; say which key and where
+        again = exc.problem_mark.line + 1
+        key = re.search(r'duplicate key "(.*)" with value', str(exc.problem))
+        name = key.group(1) if key else "?"
+        first = _first_line(text, again)
+        lines = f"lines {first} and {again}" if first else f"line {again}"
+        raise ParamError(f"{path}: key {name!r} written twice ({lines})") from None
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ParamError(f"{path}:{where} is not valid YAML") from None
@@ -338,6 +365,7 @@ class _Loaded:
     path: Path
     params: "Params"
     signature: tuple[int, int, int] | None
+    values: dict[str, Any]  # every value in the file when it was read, flattened
     unreadable: int = 0  # polls in a row that found the file unparsable
 
 
@@ -361,8 +389,18 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             "restores the committed ones)"
         )
     params = Params(data, source=str(path), known=SCHEMA)
-    _LOADED.append(_Loaded(path, params, signature))
+    _LOADED.append(_Loaded(path, params, signature, flat(data)))
     return params
+
+
+def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value of every leaf of a params mapping (a list is a leaf)."""
+    if not isinstance(tree, dict) or (prefix and not tree):
+        return {prefix[:-1]: copy.deepcopy(tree)} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(flat(value, f"{prefix}{key}."))
+    return out
 
 
 def _lookup(data: Any, key: str) -> Any:
@@ -378,6 +416,10 @@ def _shown(value: Any) -> str:
     return "(absent)" if value is _MISSING else short(value, 30)
 
 
+def _differs(old: Any, new: Any) -> bool:
+    return new != old or type(new) is not type(old)
+
+
 def loaded() -> int:
     """How many params files load_params has read in this process so far."""
     return len(_LOADED)
@@ -385,9 +427,11 @@ def loaded() -> int:
 
 def changed_since_read(since: int = 0) -> str | None:
     """How a params file that load_params read (the since-th and later) now
-    differs in a value that was read from it ('params.yaml: lr 0.01 -> 0.03');
-    None while none does.
+    differs from what it held then ('params.yaml: lr 0.01 -> 0.03'), a value
+    that was read named first; None while no value differs (comments may).
 
+    Any value counts, read or not: a run's params are those of the file at its
+    start, and DVC records the file's values as they are when it ends.
     A file caught half written (unparsable) counts only when it stays so.
     """
     for loaded in _LOADED[since:]:
@@ -407,7 +451,12 @@ def changed_since_read(since: int = 0) -> str | None:
         loaded.unreadable = 0
         for key, old in dict(loaded.params.values_read).items():
             new = _lookup(data, key)
-            if new != old or type(new) is not type(old):
+            if _differs(old, new):
+                return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
+        now = flat(data)
+        for key in [*loaded.values, *now]:
+            old, new = loaded.values.get(key, _MISSING), now.get(key, _MISSING)
+            if _differs(old, new):
                 return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
         loaded.signature = signature
     return None

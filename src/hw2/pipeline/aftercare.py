@@ -20,17 +20,16 @@ import os
 import re
 from pathlib import Path
 
-import yaml
-
 from hw2.core import resources
 from hw2.core.errors import Hw2Error
 from hw2.core.io import sweep_leftovers
+from hw2.core.params import read_yaml
 from hw2.pipeline.dvc import run_json
 
 
 def output_roots(root: Path) -> list[Path]:
     """The top folders of every output dvc.yaml declares (data, metrics, ...)."""
-    dag = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    dag = read_yaml(root / "dvc.yaml") or {}
     tops = set()
     for stage in (dag.get("stages") or {}).values():
         for field in ("outs", "metrics", "plots"):
@@ -106,7 +105,7 @@ def first_rotten_output(root: Path) -> str | None:
     its md5 in dvc.lock, with what to do; None when every one matches."""
     from dvc.repo import Repo
 
-    lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8")) or {}
+    lock = read_yaml(root / "dvc.lock") or {}
     with Repo(str(root)) as repo:
         odb = repo.cache.local
         for stage, entry in (lock.get("stages") or {}).items():

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hw2.core.params import parse_yaml
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
 from hw2.pipeline.dvc import RevisionFiles
@@ -106,7 +105,7 @@ def _why(root: Path, rev: str, stage: Mapping, locked: Mapping | None) -> str:
         content = _git(root, rev, path)
         if content is not None and hashlib.md5(content).hexdigest() != deps[path]:
             return f"{cell(path)} changed"
-    params = yaml.safe_load(_git(root, rev, PARAMS) or b"") or {}
+    params = parse_yaml(_git(root, rev, PARAMS) or b"") or {}
     recorded = (locked.get("params") or {}).get(PARAMS) or {}
     for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
         node = params
@@ -120,8 +119,8 @@ def _why(root: Path, rev: str, stage: Mapping, locked: Mapping | None) -> str:
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     root = Path(root)
-    dag = yaml.safe_load(_git(root, rev, "dvc.yaml") or b"") or {}
-    lock = yaml.safe_load(_git(root, rev, "dvc.lock") or b"") or {}
+    dag = parse_yaml(_git(root, rev, "dvc.yaml") or b"") or {}
+    lock = parse_yaml(_git(root, rev, "dvc.lock") or b"") or {}
     whys = {
         name: _why(root, rev, stage, (lock.get("stages") or {}).get(name))
         for name, stage in (dag.get("stages") or {}).items()

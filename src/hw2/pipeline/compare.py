@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from hw2.core.errors import DataError
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
 from hw2.pipeline.dvc import RevisionFiles
@@ -245,8 +245,8 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
         return None
     try:
         text = data.decode()
-        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        return json.loads(text) if path.endswith(".json") else parse_yaml(text)
+    except (UnicodeDecodeError, ValueError, YAMLError) as exc:
         where = files.rev or "workspace"
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 

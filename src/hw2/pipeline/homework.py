@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json, write_text
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import dvc
 from hw2.pipeline.catalog import ASR_SEEDS
 from hw2.pipeline.experiments import CONFIGURATIONS, render_experiments
@@ -125,8 +124,8 @@ def best_learning_rate(runs: Sequence[Run]) -> float:
 def first_seed(root: Path) -> int:
     """params.yaml's `asr.seed` (the default run's), where the seeds start."""
     try:
-        seed = (yaml.safe_load((root / "params.yaml").read_text()) or {})["asr"]["seed"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        seed = (parse_yaml((root / "params.yaml").read_text()) or {})["asr"]["seed"]
+    except (OSError, YAMLError, KeyError, TypeError) as exc:
         raise Hw2Error(f"params.yaml: cannot read asr.seed ({exc})") from exc
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise Hw2Error(f"params.yaml: asr.seed must be an integer, got {seed!r}")

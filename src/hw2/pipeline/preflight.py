@@ -8,28 +8,31 @@ preflight's stamp, so DVC runs preflight first whenever params.yaml, a stage
 script or the library changes; the stamp's bytes never change, so the stages
 after it rerun only for their own reasons and caching stays exact.
 
-Checked: every stage's configuration (the stages' own checks), every output
-folder and DVC's cache writable, and, for the stages that will run (those whose
-dvc.lock entry no longer matches, and what depends on them), the disk for what
-they write, the memory for what they hold, and the network for a download that
-is not on disk yet. It also removes what killed writes left in the output
-folders (hw2.core.io.sweep_leftovers).
+Checked: every stage's params, every output folder and DVC's cache writable,
+and, for the stages that will run (those whose dvc.lock entry no longer
+matches, and what depends on them), the disk for what they write together and
+each one's whole check (hw2.core.stage.check_stage: the same function the stage
+runs before its work, so a stage refuses nothing preflight lets through; a full
+download is fetched and verified there, before DVC deletes the file it
+replaces). It also removes what killed writes left in the output folders
+(hw2.core.io.sweep_leftovers).
 """
 
 import hashlib
-import shlex
-import tempfile
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hw2.core import footprint, resources
-from hw2.core.download import probe
-from hw2.core.errors import Hw2Error, ResourceError
+# The modules that hw2.core.stage.CHECKS names, imported so that they are
+# preflight's dvc.yaml deps too (tests/test_stage_checks.py).
+from hw2.asr import config, corpus, distributed, evaluate, preprocess  # noqa: F401
+from hw2.attention import bench  # noqa: F401
+from hw2.core import device, download, footprint, resources  # noqa: F401
 from hw2.core.io import sweep_leftovers
-from hw2.core.params import Params
+from hw2.core.params import Params, read_yaml
+from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
+from hw2.oct import prepare, train  # noqa: F401
 from hw2.pipeline.aftercare import cache_dir, output_roots
 
 STAGE = "preflight"
@@ -37,29 +40,12 @@ STAMP = "params.yaml, output folders, disk, memory and network checked\n"
 
 
 def stage_readers() -> dict[str, Callable[[Params], Any]]:
-    """Each stage's reading of params.yaml: the same calls its script makes
-    (tests/test_dag.py holds each to the params dvc.yaml declares)."""
-    from hw2.asr.config import ASRConfig
-    from hw2.asr.corpus import SpeechDataConfig
-    from hw2.asr.evaluate import ASREvalConfig
-    from hw2.asr.preprocess import PreprocessConfig
-    from hw2.attention.bench import BenchConfig
-    from hw2.core.device import DEVICES
-    from hw2.oct.prepare import ImageDataConfig
-    from hw2.oct.train import CNNTrainConfig
-
+    """Each stage's reading of params.yaml (hw2.core.stage.read_config), where it
+    reads any (tests/test_dag.py holds each to the params dvc.yaml declares)."""
     return {
-        "download_images": ImageDataConfig.from_params,
-        "train_cnn": CNNTrainConfig.from_params,
-        "evaluate_cnn": lambda p: p.choice("device", DEVICES),
-        "download_speech": SpeechDataConfig.from_params,
-        "preprocess_speech": PreprocessConfig.from_params,
-        "train_asr": ASRConfig.from_params,
-        "evaluate_asr": ASREvalConfig.from_params,
-        "bench_attention": lambda p: (
-            p.choice("device", DEVICES),
-            BenchConfig.from_params(p, device="cpu"),
-        ),
+        name: partial(read_config, name)
+        for name, check in CHECKS.items()
+        if check.config or check.device
     }
 
 
@@ -73,11 +59,6 @@ def _paths(stage: Mapping, field: str) -> list[str]:
     """The paths of a dvc.yaml stage's deps, outs, metrics or plots."""
     entries = stage.get(field) or []
     return [e if isinstance(e, str) else next(iter(e)) for e in entries]
-
-
-def outputs(stage: Mapping) -> list[str]:
-    """Everything a stage writes: its outs, metrics and plots."""
-    return [p for field in ("outs", "metrics", "plots") for p in _paths(stage, field)]
 
 
 def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
@@ -159,20 +140,6 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
     return why
 
 
-def _writable(folder: Path, what: str) -> None:
-    """ResourceError unless a file can be created in `folder` (made if missing)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(prefix=".preflight.", dir=folder):
-            pass
-    except OSError as exc:
-        if resources.read_only(folder):
-            why = f"read-only file system ({resources.disk_of(folder)})"
-        else:
-            why = exc.strerror or type(exc).__name__
-        raise ResourceError(f"{folder}: cannot write there ({why}); {what}") from None
-
-
 def check_folders(root: Path, dag: Mapping, cache: Path) -> None:
     """Every output's folder, and the DVC cache, accept new files."""
     seen = set()
@@ -181,37 +148,8 @@ def check_folders(root: Path, dag: Mapping, cache: Path) -> None:
             folder = (root / out).parent
             if folder not in seen:
                 seen.add(folder)
-                _writable(folder, f"{name} writes {out}")
-    _writable(cache, "DVC keeps every output's copy there")
-
-
-def _downloads(dag: Mapping) -> Path:
-    """download_speech's --downloads folder (where the archive is kept)."""
-    args = shlex.split(str(dag.get("download_speech", {}).get("cmd", "")))
-    return Path(args[args.index("--downloads") + 1] if "--downloads" in args else ".")
-
-
-def _network(root: Path, dag: Mapping, todo: Mapping[str, str], data: Any) -> None:
-    """The server of every full download that will run and is not on disk."""
-    from hw2.asr.corpus import ARCHIVE
-
-    urls = []
-    if "download_images" in todo and _lookup(data, "data.images.source")[1] == "full":
-        urls.append(("download_images", _lookup(data, "data.images.url")[1]))
-    archive = root / _downloads(dag) / ARCHIVE
-    if (
-        "download_speech" in todo
-        and _lookup(data, "data.speech.source")[1] == "full"
-        and not archive.is_file()
-    ):
-        urls.append(("download_speech", _lookup(data, "data.speech.url")[1]))
-    for stage, url in urls:
-        try:
-            probe(str(url))
-        except Hw2Error as exc:
-            raise ResourceError(
-                f"{stage} will download, but {exc}; nothing was deleted"
-            ) from None
+                writable(folder, f"{name} writes {out}")
+    writable(cache, "DVC keeps every output's copy there")
 
 
 def _existing_bytes(root: Path, stage: Mapping, locked: Mapping | None) -> int:
@@ -240,16 +178,8 @@ def check_space(
         resources.need_space(cache, need_cache, f"DVC's cache of {what}")
 
 
-def check_memory(todo: Mapping[str, str], data: Any) -> None:
-    """Memory for the largest pending stage (they run one at a time)."""
-    for name in todo:
-        resources.need_memory(footprint.memory_bytes(name, data), name)
-
-
 def _yaml(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return read_yaml(path) or {}
 
 
 def run(root: Path, params: Params) -> list[str]:
@@ -262,8 +192,9 @@ def run(root: Path, params: Params) -> list[str]:
     check_folders(root, dag, cache)
     todo = pending(root, dag, lock, params.data)
     check_space(root, dag, lock, todo, params.data, cache)
-    check_memory(todo, params.data)
-    _network(root, dag, todo, params.data)
+    for name in todo:
+        if name in CHECKS:  # the stage's own check, the download last
+            check_stage(name, params, root, dag)
     lines = [
         f"removed {p} (left by a killed run)"
         for p in sweep_leftovers(*output_roots(root))

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from hw2.core.errors import DataError, Hw2Error
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import dvc
 from hw2.pipeline.catalog import (
     ASR_JSON,
@@ -264,8 +264,8 @@ def workspace_run(root: Path) -> Run:
     """The results in the working tree: params.yaml and the metrics files (and
     the CNN's details file) present."""
     try:
-        params = yaml.safe_load((root / "params.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        params = parse_yaml((root / "params.yaml").read_text()) or {}
+    except (OSError, YAMLError) as exc:
         raise DataError(f"{root / 'params.yaml'}: cannot read ({exc})") from exc
     metrics = {}
     for name in (CNN_JSON, CNN_DETAILS, ASR_JSON):

@@ -23,10 +23,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hw2.asr.seeds import SeedScores, score_seeds, summarise, transcript_tokens
 from hw2.core.errors import DataError
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS, short
 from hw2.pipeline.report import parse_transcripts
 from hw2.pipeline.runs import ASR, Run, has_results, run_file
@@ -192,8 +191,8 @@ class SeedGroup:
 
 def _yaml(raw: bytes | None) -> Any:
     try:
-        return None if raw is None else yaml.safe_load(raw)
-    except yaml.YAMLError:
+        return None if raw is None else parse_yaml(raw)
+    except YAMLError:
         return None
 
 

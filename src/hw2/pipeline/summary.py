@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hw2.core.errors import DataError
+from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline.catalog import (
     ASR_JSON,
     ASR_SEEDS,
@@ -109,8 +108,8 @@ def asr_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
 def _lock(root: Path) -> Any:
     """dvc.lock, or None where it is absent or not YAML."""
     try:
-        return yaml.safe_load((root / LOCK).read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return parse_yaml((root / LOCK).read_text())
+    except (OSError, UnicodeDecodeError, YAMLError):
         return None
 
 
@@ -161,8 +160,8 @@ def results_table(root: str | Path = ".") -> str:
     """The README's results table for the project at `root`."""
     root = Path(root)
     try:
-        params = flatten(yaml.safe_load((root / "params.yaml").read_text()) or {})
-    except (OSError, yaml.YAMLError) as exc:
+        params = flatten(parse_yaml((root / "params.yaml").read_text()) or {})
+    except (OSError, YAMLError) as exc:
         raise DataError(f"{root / 'params.yaml'}: cannot read ({exc})") from exc
     rows = [
         cnn_row(params, _metrics(root, CNN_JSON)),
