@@ -1,7 +1,7 @@
 """Stage bench_attention: McLaurin vs softmax attention; JSON, CSVs, PNGs in --out."""
 
-from hw2.attention.bench import BenchConfig, run_benchmark
-from hw2.attention.bench_outputs import format_summary, write_outputs
+from hw2.attention_bench.bench import BenchConfig, run_benchmark
+from hw2.attention_bench.bench_outputs import format_summary, write_outputs
 from hw2.core.cli import stage_paths
 from hw2.core.device import DEVICES, pick_device
 from hw2.core.errors import run_stage

@@ -6,8 +6,8 @@ from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json
 from hw2.core.params import load_params
-from hw2.oct.octmnist import class_counts, load_octmnist
-from hw2.oct.prepare import ImageDataConfig, class_grid, prepare_images
+from hw2.images.octmnist import class_counts, load_octmnist
+from hw2.images.prepare import ImageDataConfig, class_grid, prepare_images
 
 
 def main() -> None:

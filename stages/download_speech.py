@@ -5,10 +5,10 @@ downloaded archive stays in the --downloads folder so an interrupted download re
 and a rerun does not fetch 2.6 GB again.
 """
 
-from hw2.asr.corpus import SpeechDataConfig, prepare_speech
 from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.params import load_params
+from hw2.speech.corpus import SpeechDataConfig, prepare_speech
 
 
 def main() -> None:

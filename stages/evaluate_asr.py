@@ -2,13 +2,13 @@
 the details of the model evaluated."""
 
 from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model, transcripts_tsv
-from hw2.asr.features import SpeechSplit
 from hw2.asr.metrics import TEST_METRICS
 from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.metrics import split_metrics
 from hw2.core.params import load_params
+from hw2.speech.features import SpeechSplit
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ from hw2.core.errors import run_stage
 from hw2.core.io import write_json, write_text
 from hw2.core.metrics import split_metrics
 from hw2.core.params import load_params
+from hw2.images.octmnist import load_octmnist
 from hw2.oct import metric_keys as names
 from hw2.oct.checkpoint import load_runs
 from hw2.oct.evaluate import evaluate_cnn
-from hw2.oct.octmnist import load_octmnist
 
 
 def main() -> None:

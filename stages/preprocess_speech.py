@@ -2,11 +2,11 @@
 
 import time
 
-from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
 from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.io import write_json
 from hw2.core.params import load_params
+from hw2.speech.preprocess import PreprocessConfig, preprocess_corpus
 
 
 def main() -> None:

@@ -10,13 +10,13 @@ import sys
 
 from hw2.asr import distributed
 from hw2.asr.config import ASRConfig
-from hw2.asr.features import SpeechSplit
 from hw2.asr.train import train
 from hw2.core.cli import stage_paths
 from hw2.core.device import pick_device
 from hw2.core.errors import run_stage
 from hw2.core.io import save_torch
 from hw2.core.params import load_params
+from hw2.speech.features import SpeechSplit
 
 
 def main() -> None:

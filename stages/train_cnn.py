@@ -7,8 +7,8 @@ import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch
 from hw2.core.cli import stage_paths
 from hw2.core.errors import run_stage
 from hw2.core.params import load_params
+from hw2.images.octmnist import load_octmnist
 from hw2.oct.checkpoint import save_runs
-from hw2.oct.octmnist import load_octmnist
 from hw2.oct.train import CNNTrainConfig, train_cnn_runs
 
 

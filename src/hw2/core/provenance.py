@@ -38,7 +38,7 @@ def _imported(name: str, path: Path, package: str) -> set[str]:
                 root = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{root}.{base}" if base else root
             out.add(base)
-            if _is_package(base):  # `from hw2.asr import audio` names a module
+            if _is_package(base):  # `from hw2.speech import audio` names a module
                 out.update(f"{base}.{alias.name}" for alias in node.names)
     return {
         n

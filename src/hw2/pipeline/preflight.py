@@ -40,13 +40,13 @@ def stage_readers() -> dict[str, Callable[[Params], Any]]:
     """Each stage's reading of params.yaml: the same calls its script makes
     (tests/test_dag.py holds each to the params dvc.yaml declares)."""
     from hw2.asr.config import ASRConfig
-    from hw2.asr.corpus import SpeechDataConfig
     from hw2.asr.evaluate import ASREvalConfig
-    from hw2.asr.preprocess import PreprocessConfig
-    from hw2.attention.bench import BenchConfig
+    from hw2.attention_bench.bench import BenchConfig
     from hw2.core.device import DEVICES
-    from hw2.oct.prepare import ImageDataConfig
+    from hw2.images.prepare import ImageDataConfig
     from hw2.oct.train import CNNTrainConfig
+    from hw2.speech.corpus import SpeechDataConfig
+    from hw2.speech.preprocess import PreprocessConfig
 
     return {
         "download_images": ImageDataConfig.from_params,
@@ -193,7 +193,7 @@ def _downloads(dag: Mapping) -> Path:
 
 def _network(root: Path, dag: Mapping, todo: Mapping[str, str], data: Any) -> None:
     """The server of every full download that will run and is not on disk."""
-    from hw2.asr.corpus import ARCHIVE
+    from hw2.speech.corpus import ARCHIVE
 
     urls = []
     if "download_images" in todo and _lookup(data, "data.images.source")[1] == "full":
