@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from hw2.core.provenance import dvc_dir_md5
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.runs import flatten
 
@@ -188,12 +189,17 @@ def _stage_params(stage: Mapping[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def _why_stale(
     root: Path,
     rev: str,
     stage: Mapping[str, Any],
     locked: Mapping[str, Any] | None,
     tracked: set[str],
+    made: set[str],
 ) -> str | None:
     if locked is None:
         return "never run"
@@ -213,6 +219,15 @@ def _why_stale(
             "md5"
         ):
             return f"{path} changed"
+    code = [p for p in declared if not any(_inside(p, out) for out in made)]
+    for path in sorted(code):  # code folders, hashed as DVC does
+        inside = sorted(t for t in tracked if t.startswith(path.rstrip("/") + "/"))
+        if inside and str(deps[path].get("md5", "")).endswith(".dir"):
+            files = [
+                (t[len(path) + 1 :], git_show(root, rev, t) or b"") for t in inside
+            ]
+            if dvc_dir_md5(files) != deps[path]["md5"]:
+                return f"{path} changed"
     files: dict[str, Any] = {}
     for file, key in _stage_params(stage):
         if file not in files:
@@ -242,9 +257,16 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
         text=True,
     )
     tracked = set(listing.stdout.split()) if listing.returncode == 0 else set()
+    stages = dag.get("stages") or {}
+    made = {  # outputs: a folder among them is data, judged by its producer
+        o if isinstance(o, str) else next(iter(o))
+        for s in stages.values()
+        for kind in ("outs", "metrics", "plots")
+        for o in s.get(kind) or []
+    }
     stale = {}
-    for name, stage in (dag.get("stages") or {}).items():
-        why = _why_stale(root, rev, stage, lock.get(name), tracked)
+    for name, stage in stages.items():
+        why = _why_stale(root, rev, stage, lock.get(name), tracked, made)
         if why:
             stale[name] = why
     return stale

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from hw2.core import footprint, resources
+from hw2.core import footprint, provenance, resources
 from hw2.core.download import probe
 from hw2.core.errors import Hw2Error, ResourceError
 from hw2.core.io import sweep_leftovers
@@ -97,9 +97,12 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _why_changed(root: Path, stage: Mapping, locked: Mapping | None, data) -> str:
+def _why_changed(
+    root: Path, stage: Mapping, locked: Mapping | None, data, made: set[str]
+) -> str:
     """Why DVC will run this stage on its own account ('' when it will not):
-    never run, its cmd, a param or a file it reads changed, an output is gone."""
+    never run, its cmd, a param or a file or code folder it reads changed, an
+    output is gone. `made`: the stages' outputs."""
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
@@ -111,8 +114,14 @@ def _why_changed(root: Path, stage: Mapping, locked: Mapping | None, data) -> st
             return f"param {key} changed"
     for dep in locked.get("deps") or []:
         path = root / dep["path"]
-        if path.is_dir() or "md5" not in dep:
-            continue  # data folders: their producers' changes count instead
+        if "md5" not in dep:
+            continue
+        if path.is_dir():
+            if any(_inside(dep["path"], out) for out in made):
+                continue  # data folders: their producers' changes count instead
+            if provenance.folder_md5(path) != dep["md5"]:  # a library folder
+                return f"{dep['path']} changed"
+            continue
         if not path.is_file():
             return f"{dep['path']} is gone"
         if path.stat().st_size != dep.get("size") or _md5(path) != dep["md5"]:
@@ -149,7 +158,7 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
         }
         for maker in sorted(upstream):
             visit(maker)
-        reason = _why_changed(root, stage, lock.get(name), data)
+        reason = _why_changed(root, stage, lock.get(name), data, set(makers))
         after = sorted(upstream & why.keys())
         if reason or after:
             why[name] = reason or f"after {after[0]}"
