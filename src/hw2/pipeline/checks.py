@@ -200,6 +200,7 @@ def _why_stale(
     locked: Mapping[str, Any] | None,
     tracked: set[str],
     made: set[str],
+    hashes: dict[str, str],
 ) -> str | None:
     if locked is None:
         return "never run"
@@ -223,10 +224,11 @@ def _why_stale(
     for path in sorted(code):  # code folders, hashed as DVC does
         inside = sorted(t for t in tracked if t.startswith(path.rstrip("/") + "/"))
         if inside and str(deps[path].get("md5", "")).endswith(".dir"):
-            files = [
-                (t[len(path) + 1 :], git_show(root, rev, t) or b"") for t in inside
-            ]
-            if dvc_dir_md5(files) != deps[path]["md5"]:
+            if path not in hashes:  # stages share folders: each read once
+                hashes[path] = dvc_dir_md5(
+                    (t[len(path) + 1 :], git_show(root, rev, t) or b"") for t in inside
+                )
+            if hashes[path] != deps[path]["md5"]:
                 return f"{path} changed"
     files: dict[str, Any] = {}
     for file, key in _stage_params(stage):
@@ -264,9 +266,9 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
         for kind in ("outs", "metrics", "plots")
         for o in s.get(kind) or []
     }
-    stale = {}
+    stale, hashes = {}, {}
     for name, stage in stages.items():
-        why = _why_stale(root, rev, stage, lock.get(name), tracked, made)
+        why = _why_stale(root, rev, stage, lock.get(name), tracked, made, hashes)
         if why:
             stale[name] = why
     return stale
