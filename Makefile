@@ -77,7 +77,7 @@ exps: venv
 # REHEARSE_ARGS="--clip-fraction 0.02 --cnn-steps 1000 --asr-steps 4" measures parts
 # and projects the rest.
 rehearse: venv
-	python scripts/rehearse.py --scale full $(REHEARSE_ARGS)
+	python benchmarks/rehearse.py --scale full $(REHEARSE_ARGS)
 
 # The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
 # headline metrics first with their direction and noise; plain text on a terminal.

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from harness import asr_trainer, parser, setup, timed
 
-from hw2.asr.audio import MAX_FRAMES
 from hw2.asr.batching import Batch, LengthBucketSampler
 from hw2.asr.model import ModelDimensions
-from hw2.asr.text import MAX_TOKENS, PAD, VOCAB_SIZE
+from hw2.speech.audio import MAX_FRAMES
+from hw2.speech.text import MAX_TOKENS, PAD, VOCAB_SIZE
 
 SAMPLE_RATE, HOP = 22050, 160
 CHARS_PER_SECOND = 15  # LJ Speech: about 100 characters in 6.6 s

@@ -20,9 +20,9 @@ from harness import parser, setup, timed
 
 from hw2.asr.batching import LengthBucketSampler, SpeechDataset, loader
 from hw2.asr.config import ASRConfig
-from hw2.asr.features import SpeechSplit
 from hw2.asr.model import ModelDimensions
 from hw2.asr.step import start, train_step
+from hw2.speech.features import SpeechSplit
 
 
 def main() -> None:

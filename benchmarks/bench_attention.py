@@ -4,7 +4,7 @@ The issue's Speed check: D = 16, K = 3 (M = 153), L = 16,384, B = H = 1, forward
 only, non-causal and causal. Both contenders run in the same process on the
 same inputs, alternating, best of --repeats after a warm-up; peak memory is the
 CPU allocator's peak during one call (output included; see
-hw2.attention.bench). Ratios are softmax / McLaurin, so > 1 favours McLaurin.
+hw2.attention_bench.bench). Ratios are softmax / McLaurin, so > 1 favours McLaurin.
 
 Runs once per thread count in --threads (default: 1, then torch's default).
 On a shared machine, read the 1-thread figures: with a busy thread pool every
@@ -19,10 +19,10 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from hw2.attention.bench import peak_bytes, time_calls
 from hw2.attention.feature_map import feature_dim
 from hw2.attention.linear import block_size
 from hw2.attention.mclaurin import mclaurin_attention
+from hw2.attention_bench.bench import peak_bytes, time_calls
 from hw2.core.device import cpu_threads
 
 

@@ -20,7 +20,7 @@ import sys
 CHILD = r"""
 import hashlib, sys, time
 import numpy as np, torch
-from hw2.oct.phantoms import make_dataset
+from hw2.images.phantoms import make_dataset
 from hw2.oct.train import CNNTrainConfig, train_cnn_runs
 steps, mkldnn = int(sys.argv[1]), sys.argv[2] == "on"
 torch.backends.mkldnn.enabled = mkldnn

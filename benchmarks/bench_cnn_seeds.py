@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from hw2.core.device import cpu_threads
-from hw2.oct import phantoms
+from hw2.images import phantoms
 from hw2.oct.model import CNNDimensions, OCTNet
 from hw2.oct.stacked import StackedOCTNet, stacked_nll
 from hw2.oct.train import stacked_epoch, to_tensor, train_epoch

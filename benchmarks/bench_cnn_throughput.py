@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from hw2.core.device import cpu_threads
-from hw2.oct import phantoms
+from hw2.images import phantoms
 from hw2.oct.model import CNNDimensions, OCTNet
 from hw2.oct.train import to_tensor, train_epoch
 

@@ -13,7 +13,7 @@ from harness import parser, setup, timed
 
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.model import ASRModel, ModelDimensions
-from hw2.asr.text import MAX_TOKENS
+from hw2.speech.text import MAX_TOKENS
 
 SAMPLE_RATE, HOP = 22050, 160
 

@@ -18,10 +18,10 @@ import soundfile as sf
 import torch
 from harness import timed
 
-from hw2.asr import audio
-from hw2.asr.ljspeech import Row, write_metadata
-from hw2.asr.preprocess import preprocess_corpus
 from hw2.core.device import cpu_threads
+from hw2.speech import audio
+from hw2.speech.ljspeech import Row, write_metadata
+from hw2.speech.preprocess import preprocess_corpus
 
 CPU = torch.device("cpu")
 

@@ -16,8 +16,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hw2.asr import synth
-from hw2.asr.corpus import synthesize_corpus
+from hw2.speech import synth
+from hw2.speech.corpus import synthesize_corpus
 
 
 def _speak_all(specs):

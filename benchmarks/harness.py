@@ -5,12 +5,12 @@ import argparse
 from collections.abc import Callable
 
 import torch
+from metering import timed
 
 from hw2.asr.batching import Batch
 from hw2.asr.config import ASRConfig
 from hw2.asr.model import ASRModel, ModelDimensions
 from hw2.asr.step import start, train_step
-from hw2.pipeline.metering import timed
 
 __all__ = ["asr_trainer", "parser", "setup", "timed"]
 

@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from hw2.attention.bench import run_benchmark
-from hw2.attention.bench_outputs import format_summary, write_outputs
+from hw2.attention_bench.bench import run_benchmark
+from hw2.attention_bench.bench_outputs import format_summary, write_outputs
 from hw2.core.cli import stage_paths
 from hw2.core.stage import Checked, run_stage
 

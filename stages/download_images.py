@@ -7,8 +7,8 @@ import shutil
 from hw2.core.cli import stage_paths
 from hw2.core.io import write_json
 from hw2.core.stage import Checked, run_stage
-from hw2.oct.octmnist import class_counts, load_octmnist
-from hw2.oct.prepare import class_grid, prepare_images
+from hw2.images.octmnist import class_counts, load_octmnist
+from hw2.images.prepare import class_grid, prepare_images
 
 
 def main(checked: Checked) -> None:

@@ -5,9 +5,9 @@ downloaded archive stays in the --downloads folder so an interrupted download re
 and a rerun does not fetch 2.6 GB again.
 """
 
-from hw2.asr.corpus import prepare_speech
 from hw2.core.cli import stage_paths
 from hw2.core.stage import Checked, run_stage
+from hw2.speech.corpus import prepare_speech
 
 
 def main(checked: Checked) -> None:

@@ -2,12 +2,12 @@
 the details of the model evaluated."""
 
 from hw2.asr.evaluate import evaluate, load_model, transcripts_tsv
-from hw2.asr.features import SpeechSplit
 from hw2.asr.metrics import TEST_METRICS
 from hw2.core.cli import stage_paths
 from hw2.core.io import write_json, write_text
 from hw2.core.metrics import split_metrics
 from hw2.core.stage import Checked, run_stage
+from hw2.speech.features import SpeechSplit
 
 
 def main(checked: Checked) -> None:

@@ -9,10 +9,10 @@ from hw2.core.cli import stage_paths
 from hw2.core.io import write_json, write_text
 from hw2.core.metrics import split_metrics
 from hw2.core.stage import Checked, run_stage
+from hw2.images.octmnist import load_octmnist
 from hw2.oct import metric_keys as names
 from hw2.oct.checkpoint import load_runs
 from hw2.oct.evaluate import evaluate_cnn
-from hw2.oct.octmnist import load_octmnist
 
 
 def main(checked: Checked) -> None:

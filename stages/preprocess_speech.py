@@ -2,10 +2,10 @@
 
 import time
 
-from hw2.asr.preprocess import preprocess_corpus
 from hw2.core.cli import stage_paths
 from hw2.core.io import write_json
 from hw2.core.stage import Checked, run_stage
+from hw2.speech.preprocess import preprocess_corpus
 
 
 def main(checked: Checked) -> None:

@@ -9,11 +9,11 @@ per GPU, or gloo on the CPU); under torchrun rank 0 alone writes.
 import sys
 
 from hw2.asr import distributed
-from hw2.asr.features import SpeechSplit
 from hw2.asr.train import train
 from hw2.core.cli import stage_paths
 from hw2.core.io import save_torch
 from hw2.core.stage import Checked, run_stage
+from hw2.speech.features import SpeechSplit
 
 
 def main(checked: Checked) -> None:

@@ -6,8 +6,8 @@ import hw2.core.pin_cpu  # noqa: F401  (first: pins the CPU kernels before torch
 
 from hw2.core.cli import stage_paths
 from hw2.core.stage import Checked, run_stage
+from hw2.images.octmnist import load_octmnist
 from hw2.oct.checkpoint import save_runs
-from hw2.oct.octmnist import load_octmnist
 from hw2.oct.train import train_cnn_runs
 
 

@@ -13,8 +13,8 @@ from hw2.asr.model import (
     conv_out_length,
     sinusoids,
 )
-from hw2.asr.text import MAX_TOKENS, encode
 from hw2.attention.mclaurin import FORMS
+from hw2.speech.text import MAX_TOKENS, encode
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

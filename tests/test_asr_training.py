@@ -15,15 +15,15 @@ import hw2.asr.train as train_module
 from hw2.asr.batching import LengthBucketSampler
 from hw2.asr.config import ASRConfig
 from hw2.asr.evaluate import ASREvalConfig, evaluate, load_model
-from hw2.asr.features import SpeechSplit, write_split
 from hw2.asr.metrics import TEST_METRICS
 from hw2.asr.model import ModelDimensions
 from hw2.asr.step import get_lr
-from hw2.asr.text import encode
 from hw2.asr.train import train
 from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.params import Params
 from hw2.core.provenance import code_digest, import_closure
+from hw2.speech.features import SpeechSplit, write_split
+from hw2.speech.text import encode
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

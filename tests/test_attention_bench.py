@@ -11,7 +11,8 @@ import torch
 import yaml
 from helpers import run_stage
 
-from hw2.attention.bench import (
+from hw2.attention.feature_map import feature_dim
+from hw2.attention_bench.bench import (
     BenchConfig,
     _crossover,
     _crossover_interpolated,
@@ -20,8 +21,7 @@ from hw2.attention.bench import (
     theoretical_crossover,
     time_calls,
 )
-from hw2.attention.bench_outputs import write_outputs
-from hw2.attention.feature_map import feature_dim
+from hw2.attention_bench.bench_outputs import write_outputs
 from hw2.core.errors import ParamError
 from hw2.core.params import Params
 

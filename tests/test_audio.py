@@ -1,12 +1,12 @@
-"""hw2.asr.audio: WAV loading (mono, resampling, errors) and the log-mel recipe."""
+"""hw2.speech.audio: WAV loading (mono, resampling, errors) and the log-mel recipe."""
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from hw2.asr import audio
 from hw2.core.errors import DataError
+from hw2.speech import audio
 
 
 def tone(seconds, rate=audio.SAMPLE_RATE, freq=440.0, seed=0, noise=0.01):

@@ -10,8 +10,8 @@ from hw2.asr.batching import Batch
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.model import DecodingCache
 from hw2.asr.scoring import token_loss
-from hw2.asr.text import EOS, PAD, SOS
 from hw2.attention.mclaurin import mclaurin_attention
+from hw2.speech.text import EOS, PAD, SOS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from hw2.asr.batching import LengthBucketSampler, SpeechDataset, collate
-from hw2.asr.features import SpeechSplit, write_split
-from hw2.asr.text import PAD
+from hw2.speech.features import SpeechSplit, write_split
+from hw2.speech.text import PAD
 
 
 def lengths(n=1000, seed=0):

@@ -6,7 +6,7 @@ from tiny_asr import padded_batch, tiny_model
 
 from hw2.asr.decoding import greedy_decode
 from hw2.asr.model import TEXT_POSITIONS, DecodingCache, MultiHeadAttention
-from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS
+from hw2.speech.text import EOS, MAX_TOKENS, PAD, SOS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

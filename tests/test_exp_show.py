@@ -1,11 +1,15 @@
 """`make exps`: the homework's experiments in a 120-column terminal, readable; and
 the way back from a failed `dvc exp run -S`.
 
-A tiny copy of the project is reproduced and committed, then experiments run as
-`make homework` names them (`asr-transformer-seed-43`, ...), varying lr, the
-decoder, the attention, the seed and max-pooling. Plain `dvc exp show` squeezes
-such a table into `…` at 120 columns; `make exps` keeps what a person compares,
-and so does DVC's own table narrowed with `--drop`/`--keep` as the README shows.
+On a copy of the session's tiny reproduced project (tests/conftest.py),
+experiments run as `make homework` names them (`asr-transformer-seed-43`, ...),
+varying lr, the decoder, the attention, the seed and max-pooling. Plain `dvc exp
+show` squeezes such a table into `…` at 120 columns; `make exps` keeps what a
+person compares, and so does DVC's own table narrowed with `--drop`/`--keep` as
+the README shows. `--only-changed` keeps the run names whole but not every
+number: the metrics (4 of the CNN, 6 of the ASR), the changed params and the
+changed data deps (models, metrics files) are more than 120 columns hold beside
+the names, so DVC folds all but the first few into `…`.
 """
 
 import os
@@ -15,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import copy_project, tool_env
+from helpers import copy_reproduced, tool_env
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +52,11 @@ def sh(cmd: list[str], repo: Path, ok: bool = True, **env: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    """The project, tiny, reproduced and committed, then the experiments run."""
-    repo = copy_project(tmp_path_factory.mktemp("exps") / "project")
-    sh(["git", "init", "-q", "-b", "main"], repo)
-    sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", "init"], repo)
-    sh(["dvc", "repro"], repo)
-    sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", "repro"], repo)
+def repo(tmp_path_factory, tiny_reproduced) -> Path:
+    """A copy of the session's tiny reproduced project, then the experiments run."""
+    repo = copy_reproduced(
+        tiny_reproduced.root, tmp_path_factory.mktemp("exps") / "project"
+    )
     for name, setting in EXPERIMENTS.items():  # each from the commit, as queued
         sh(["git", "checkout", "-q", "params.yaml"], repo)
         sh(["dvc", "exp", "run", "-n", name, "-S", setting], repo)
@@ -136,3 +136,16 @@ def test_dvc_exp_show_narrowed_as_the_readme_says_keeps_the_numbers(repo):
         for value in (acc, cer, wer):
             assert "…" not in value
             float(value)
+
+
+def test_dvc_exp_show_only_changed_keeps_the_run_names_whole(repo):
+    out = sh(
+        ["dvc", "exp", "show", "--no-pager", "--only-changed"], repo, COLUMNS="120"
+    )
+    print(out)
+    assert max(len(line) for line in out.splitlines()) <= 120
+    names = re.findall(r"\[([\w.-]+)\]", out)
+    assert sorted(names) == sorted(EXPERIMENTS)
+    header = out.splitlines()[1].split()
+    # the first metric stays whole (DVC never folds the first of a kind)
+    assert header[:2] == ["Experiment", "Created"] and "…" not in header[2], header

@@ -12,8 +12,8 @@ from hw2.asr.metrics import (
     similarities,
 )
 from hw2.asr.seeds import difference, score_seeds, seed_metrics, transcript_tokens
-from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS, decode, encode
 from hw2.core.stats import bootstrap_ci, ratio_of_sums
+from hw2.speech.text import EOS, MAX_TOKENS, PAD, SOS, decode, encode
 
 
 def tokens(text):

@@ -5,9 +5,9 @@ import pytest
 
 from hw2.core.errors import DataError, ParamError
 from hw2.core.params import Params
-from hw2.oct.octmnist import load_octmnist
-from hw2.oct.phantoms import make_dataset
-from hw2.oct.prepare import ImageDataConfig, prepare_images
+from hw2.images.octmnist import load_octmnist
+from hw2.images.phantoms import make_dataset
+from hw2.images.prepare import ImageDataConfig, prepare_images
 
 
 def save(path, arrays):
@@ -222,7 +222,7 @@ def test_download_images_refuses_bad_priors_in_one_line(tmp_path):
 def test_class_grid_shows_each_class_in_a_row_named(tmp_path, arrays):
     from PIL import Image
 
-    from hw2.oct.prepare import GRID_GAP, GRID_LABEL_WIDTH, GRID_SCALE, class_grid
+    from hw2.images.prepare import GRID_GAP, GRID_LABEL_WIDTH, GRID_SCALE, class_grid
 
     data = load_octmnist(save(tmp_path / "o.npz", arrays))
     path = class_grid(data, tmp_path / "grid.png", per_class=3)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hw2.oct import phantoms
+from hw2.images import phantoms
 
 
 def test_dataset_has_octmnist_format():

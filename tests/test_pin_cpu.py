@@ -20,7 +20,7 @@ if sys.argv[1] == "pin":
 import hashlib
 import numpy as np
 import torch
-from hw2.oct.phantoms import make_dataset
+from hw2.images.phantoms import make_dataset
 from hw2.oct.train import CNNTrainConfig, train_cnn_runs
 if sys.argv[1] == "pin":
     assert torch.backends.mkldnn.is_available()

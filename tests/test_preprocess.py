@@ -1,4 +1,4 @@
-"""hw2.asr.preprocess and the preprocess_speech stage on tiny corpora made here."""
+"""hw2.speech.preprocess and the preprocess_speech stage on tiny corpora made here."""
 
 import json
 import os
@@ -9,9 +9,11 @@ import pytest
 import soundfile as sf
 from helpers import run_stage, stage_main
 
-from hw2.asr import audio
-from hw2.asr.features import SpeechSplit
-from hw2.asr.ljspeech import (
+from hw2.core.errors import DataError, ParamError
+from hw2.core.params import Params
+from hw2.speech import audio
+from hw2.speech.features import SpeechSplit
+from hw2.speech.ljspeech import (
     SAMPLE_INFO,
     SPLITS,
     Row,
@@ -19,11 +21,9 @@ from hw2.asr.ljspeech import (
     split_bounds,
     write_metadata,
 )
-from hw2.asr.preprocess import PreprocessConfig, preprocess_corpus
-from hw2.asr.text import decode, encode
-from hw2.asr.text_stats import text_stats
-from hw2.core.errors import DataError, ParamError
-from hw2.core.params import Params
+from hw2.speech.preprocess import PreprocessConfig, preprocess_corpus
+from hw2.speech.text import decode, encode
+from hw2.speech.text_stats import text_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 

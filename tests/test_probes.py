@@ -33,12 +33,12 @@ from probing import (
     wait_for,
 )
 
-from hw2.asr.ljspeech import read_metadata
 from hw2.core import failpoints, npz, params, resources
 from hw2.core.download import download
 from hw2.core.errors import DataError, Hw2Error, ParamError, ResourceError
 from hw2.core.params import LIMITS, load_params
 from hw2.pipeline import preflight
+from hw2.speech.ljspeech import read_metadata
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import with_params, write_params
+from rehearsal import RehearsalConfig, project_grid
 
-from hw2.asr.text import VOCAB_SIZE
 from hw2.core.params import load_params
-from hw2.pipeline.rehearsal import RehearsalConfig, project_grid
+from hw2.speech.text import VOCAB_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def _rehearse(
     return subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "rehearse.py"),
+            str(ROOT / "benchmarks" / "rehearse.py"),
             "--params",
             str(params),
             "--work",
@@ -190,14 +190,14 @@ def test_a_time_budget_cuts_asr_training_and_projects_the_epoch(tmp_path):
 def _gpu_script(
     tmp_path: Path, rehearse: str | None = None, **env: str
 ) -> subprocess.CompletedProcess:
-    """scripts/gpu_rehearsal.sh run from a copy of the project (no .whl/ there);
-    `rehearse`: the text of a scripts/rehearse.py to run instead of the real one."""
+    """benchmarks/gpu_rehearsal.sh run from a copy of the project (no .whl/ there);
+    `rehearse`: the text of a benchmarks/rehearse.py to run instead of the real one."""
     project = tmp_path / "project"
-    (project / "scripts").mkdir(parents=True)
-    for name in ("gpu_rehearsal.sh", "rehearse.py"):
-        shutil.copy(ROOT / "scripts" / name, project / "scripts" / name)
+    (project / "benchmarks").mkdir(parents=True)
+    for name in ("gpu_rehearsal.sh", "rehearse.py", "rehearsal.py", "metering.py"):
+        shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks" / name)
     if rehearse is not None:
-        (project / "scripts" / "rehearse.py").write_text(rehearse)
+        (project / "benchmarks" / "rehearse.py").write_text(rehearse)
     shutil.copytree(ROOT / "src", project / "src")
     shutil.copy(ROOT / "params.yaml", project / "params.yaml")
     env = {
@@ -210,7 +210,7 @@ def _gpu_script(
         **env,
     }
     return subprocess.run(
-        ["bash", str(project / "scripts" / "gpu_rehearsal.sh")],
+        ["bash", str(project / "benchmarks" / "gpu_rehearsal.sh")],
         env=env,
         capture_output=True,
         text=True,

@@ -12,12 +12,12 @@ import statistics
 
 import pytest
 
-from hw2.asr import lexicon as L
-from hw2.asr import numbers as S
-from hw2.asr import sentences
-from hw2.asr.ljspeech import Row
-from hw2.asr.text import MAX_TOKENS, encode
-from hw2.asr.text_stats import text_stats
+from hw2.speech import lexicon as L
+from hw2.speech import numbers as S
+from hw2.speech import sentences
+from hw2.speech.ljspeech import Row
+from hw2.speech.text import MAX_TOKENS, encode
+from hw2.speech.text_stats import text_stats
 
 LIMIT = MAX_TOKENS - 2  # characters the decoder keeps (97)
 # LJ Speech 1.1's characters outside the 35-token vocabulary, commonest first

@@ -12,17 +12,17 @@ import soundfile as sf
 import yaml
 from helpers import run_stage
 
-from hw2.asr import synth
-from hw2.asr.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
-from hw2.asr.ljspeech import (
+from hw2.core.errors import DataError, ParamError
+from hw2.core.params import Params
+from hw2.speech import synth
+from hw2.speech.corpus import ARCHIVE, CORPUS, SpeechDataConfig, prepare_speech
+from hw2.speech.ljspeech import (
     SAMPLE_INFO,
     Row,
     corpus_voices,
     read_metadata,
     write_metadata,
 )
-from hw2.core.errors import DataError, ParamError
-from hw2.core.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {
@@ -129,7 +129,7 @@ def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch
     def silent(specs, workers=1):
         return (np.zeros(2205, dtype=np.int16) for _ in specs)
 
-    monkeypatch.setattr("hw2.asr.synth.synthesize_clips", silent)
+    monkeypatch.setattr("hw2.speech.synth.synthesize_clips", silent)
     config = SpeechDataConfig.from_params(_params())
     with pytest.raises(DataError, match="silence for LJ001-0001"):
         prepare_speech(config, tmp_path / "speech", progress=False)
@@ -138,7 +138,7 @@ def test_silent_clip_stops_the_corpus_and_promotes_nothing(tmp_path, monkeypatch
 
 def test_more_clips_than_distinct_sentences_names_the_key(tmp_path, monkeypatch):
     monkeypatch.setattr(
-        "hw2.asr.synth.make_sentence",
+        "hw2.speech.synth.make_sentence",
         lambda rng, words: rng.choice([("A.", "A."), ("B.", "B.")]),
     )
     config = SpeechDataConfig.from_params(_params())

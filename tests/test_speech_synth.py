@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from hw2.asr import synth as S
+from hw2.speech import synth as S
 
 
 def test_synthesize_gives_22050_hz_int16_speech():

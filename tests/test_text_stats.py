@@ -1,9 +1,9 @@
-"""hw2.asr.text_stats on hand-made metadata rows."""
+"""hw2.speech.text_stats on hand-made metadata rows."""
 
 import pytest
 
-from hw2.asr.ljspeech import Row
-from hw2.asr.text_stats import out_of_vocabulary, text_stats, type_token, words
+from hw2.speech.ljspeech import Row
+from hw2.speech.text_stats import out_of_vocabulary, text_stats, type_token, words
 
 ROWS = [
     Row(

@@ -8,10 +8,10 @@ from helpers import run_stage
 
 from hw2.core.errors import DataError, NonFiniteLossError, ParamError
 from hw2.core.params import Params
+from hw2.images.phantoms import make_dataset
 from hw2.oct.checkpoint import load_runs, save_runs
 from hw2.oct.evaluate import evaluate_cnn
 from hw2.oct.model import CNNDimensions, OCTNet, labels_tensor, to_tensor
-from hw2.oct.phantoms import make_dataset
 from hw2.oct.train import CNNTrainConfig, train_cnn_runs, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from hw2.asr.features import SpeechSplit
-from hw2.asr.text import PAD
 from hw2.core.errors import DataError
 from hw2.core.params import short
+from hw2.speech.features import SpeechSplit
+from hw2.speech.text import PAD
 
 
 class LengthBucketSampler(Sampler[list[int]]):

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from hw2.asr.config import ASRConfig
-from hw2.asr.features import SpeechSplit
 from hw2.core.device import rng_state, set_rng_state
 from hw2.core.errors import DataError
 from hw2.core.io import load_torch, save_torch
 from hw2.core.progress import tqdm
+from hw2.speech.features import SpeechSplit
 
 
 def fingerprint(config: ASRConfig, *splits: SpeechSplit) -> str:

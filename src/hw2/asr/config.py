@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from hw2.asr.audio import MIN_FRAMES
 from hw2.asr.model import (
     ATTENTION_FORMS,
     ATTENTIONS,
@@ -13,6 +12,7 @@ from hw2.asr.model import (
 from hw2.core.device import DEVICES
 from hw2.core.errors import ParamError
 from hw2.core.params import DATA_SOURCES, Params
+from hw2.speech.audio import MIN_FRAMES
 
 
 @dataclass(frozen=True)

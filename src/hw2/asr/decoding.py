@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from hw2.asr.model import ASRModel, DecodingCache
-from hw2.asr.text import EOS, MAX_TOKENS, PAD, SOS
+from hw2.speech.text import EOS, MAX_TOKENS, PAD, SOS
 
 
 @torch.no_grad()

@@ -4,15 +4,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw2.asr.features import SpeechSplit
 from hw2.asr.metrics import metrics_with_intervals
 from hw2.asr.model import ASRModel
 from hw2.asr.scoring import check_split, evaluate_loss, transcribe
-from hw2.asr.text import decode
 from hw2.core.device import DEVICES, cpu_threads, pick_device
 from hw2.core.errors import DataError
 from hw2.core.io import load_torch
 from hw2.core.params import Params
+from hw2.speech.features import SpeechSplit
+from hw2.speech.text import decode
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import jiwer
 import numpy as np
 import textdistance
 
-from hw2.asr.text import cut_after_stop, decode
 from hw2.core.stats import bootstrap_ci, ratio_of_sums
+from hw2.speech.text import cut_after_stop, decode
 
 # external=False: the pure-Python algorithms accept token lists, and the result
 # does not depend on which optional speed-up libraries happen to be installed.

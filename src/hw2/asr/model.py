@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hw2.asr.audio import MAX_FRAMES
-from hw2.asr.text import MAX_TOKENS, VOCAB_SIZE
 from hw2.attention.mclaurin import FORMS, mclaurin_attention
+from hw2.speech.audio import MAX_FRAMES
+from hw2.speech.text import MAX_TOKENS, VOCAB_SIZE
 
 DECODERS = ("transformer", "lstm")
 ATTENTIONS = ("softmax", "mclaurin")

@@ -6,12 +6,12 @@ import torch.nn.functional as F
 
 from hw2.asr.batching import Batch, LengthBucketSampler, SpeechDataset, loader
 from hw2.asr.decoding import greedy_decode
-from hw2.asr.features import SpeechSplit
 from hw2.asr.model import ASRModel, ModelDimensions, conv_out_length
-from hw2.asr.text import PAD
 from hw2.core.device import autocast
 from hw2.core.errors import DataError, NonFiniteLossError
 from hw2.core.progress import tqdm
+from hw2.speech.features import SpeechSplit
+from hw2.speech.text import PAD
 
 
 def check_split(split: SpeechSplit, dims: ModelDimensions, name: str) -> None:

@@ -23,8 +23,8 @@ import numpy as np
 # keeps one definition of a clip's edits (hw2.asr.metrics is a stage dependency,
 # so a public alias there would rerun the ASR stages for nothing).
 from hw2.asr.metrics import SIMILARITIES, _edit_counts, clip_similarities
-from hw2.asr.text import MAX_TOKENS, decode, encode
 from hw2.core.stats import mean_std
+from hw2.speech.text import MAX_TOKENS, decode, encode
 
 N_BOOT = 2000  # as the CNN's interval over seeds and images
 SEED = 0

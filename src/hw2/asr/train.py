@@ -18,7 +18,6 @@ from hw2.asr import distributed
 from hw2.asr.batching import LengthBucketSampler, SpeechDataset, loader
 from hw2.asr.checkpoint import Checkpoint, fingerprint
 from hw2.asr.config import ASRConfig
-from hw2.asr.features import SpeechSplit
 from hw2.asr.metrics import SIMILARITIES, asr_metrics
 from hw2.asr.model import ASRModel
 from hw2.asr.scoring import check_split, evaluate_loss, transcribe
@@ -28,6 +27,7 @@ from hw2.core.failpoints import failpoint
 from hw2.core.live import EpochLog
 from hw2.core.progress import tqdm
 from hw2.core.provenance import code_digest
+from hw2.speech.features import SpeechSplit
 
 
 def validate(

@@ -53,19 +53,19 @@ class Check:
 
 CHECKS = {
     "download_images": Check(
-        "hw2.oct.prepare:ImageDataConfig",
+        "hw2.images.prepare:ImageDataConfig",
         download=Download("data.images", "md5", "octmnist.npz"),
     ),
     "train_cnn": Check("hw2.oct.train:CNNTrainConfig", device=True),
     "evaluate_cnn": Check(device=True),
     "download_speech": Check(
-        "hw2.asr.corpus:SpeechDataConfig",
+        "hw2.speech.corpus:SpeechDataConfig",
         download=Download("data.speech", "sha256", "LJSpeech-1.1.tar.bz2"),
     ),
-    "preprocess_speech": Check("hw2.asr.preprocess:PreprocessConfig"),
+    "preprocess_speech": Check("hw2.speech.preprocess:PreprocessConfig"),
     "train_asr": Check("hw2.asr.config:ASRConfig", device=True, processes=True),
     "evaluate_asr": Check("hw2.asr.evaluate:ASREvalConfig", device=True),
-    "bench_attention": Check("hw2.attention.bench:BenchConfig", device=True),
+    "bench_attention": Check("hw2.attention_bench.bench:BenchConfig", device=True),
     "report": Check(),
 }
 

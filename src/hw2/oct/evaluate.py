@@ -6,10 +6,10 @@ from torch import Tensor
 
 from hw2.core.device import one_cpu_thread
 from hw2.core.stats import bootstrap_ci_over_runs, fraction_equal, mean_std
+from hw2.images.octmnist import CLASSES
 from hw2.oct import metric_keys as keys
 from hw2.oct.checkpoint import Run
 from hw2.oct.model import OCTNet, labels_tensor, to_tensor
-from hw2.oct.octmnist import CLASSES
 
 CI_LEVEL = 0.95
 CI_RESAMPLES = 2000

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from hw2.oct.octmnist import N_CLASSES
+from hw2.images.octmnist import N_CLASSES
 
 
 def to_tensor(images: np.ndarray) -> Tensor:

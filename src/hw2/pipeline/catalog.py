@@ -13,8 +13,8 @@ import fnmatch
 import math
 from dataclasses import dataclass
 
+from hw2.images import octmnist
 from hw2.oct import metric_keys as cnn_names
-from hw2.oct import octmnist
 
 # Paths as dvc.yaml declares them (`dvc exp show` keys its metrics by these).
 CNN_JSON = "metrics/cnn.json"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hw2.core.params import parse_yaml
+from hw2.core.provenance import dvc_dir_md5
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
 from hw2.pipeline.dvc import RevisionFiles
@@ -90,7 +91,19 @@ def _git(root: Path, rev: str, path: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def _why(root: Path, rev: str, stage: Mapping, locked: Mapping | None) -> str:
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _why(
+    root: Path,
+    rev: str,
+    stage: Mapping,
+    locked: Mapping | None,
+    tracked: set[str],
+    made: set[str],
+    hashes: dict[str, str],
+) -> str:
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
@@ -105,6 +118,17 @@ def _why(root: Path, rev: str, stage: Mapping, locked: Mapping | None) -> str:
         content = _git(root, rev, path)
         if content is not None and hashlib.md5(content).hexdigest() != deps[path]:
             return f"{cell(path)} changed"
+    for path in declared:  # code folders, hashed as DVC hashes them
+        if any(_inside(path, out) for out in made):
+            continue  # a folder among the outputs is data, judged by its producer
+        inside = sorted(t for t in tracked if _inside(t, path) and t != path)
+        if inside and str(deps[path] or "").endswith(".dir"):
+            if path not in hashes:  # stages share folders: each read once
+                hashes[path] = dvc_dir_md5(
+                    (t[len(path) + 1 :], _git(root, rev, t) or b"") for t in inside
+                )
+            if hashes[path] != deps[path]:
+                return f"{cell(path)} changed"
     params = parse_yaml(_git(root, rev, PARAMS) or b"") or {}
     recorded = (locked.get("params") or {}).get(PARAMS) or {}
     for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
@@ -120,10 +144,25 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     root = Path(root)
     dag = parse_yaml(_git(root, rev, "dvc.yaml") or b"") or {}
-    lock = parse_yaml(_git(root, rev, "dvc.lock") or b"") or {}
+    lock = (parse_yaml(_git(root, rev, "dvc.lock") or b"") or {}).get("stages") or {}
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", rev],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    tracked = set(listing.stdout.split()) if listing.returncode == 0 else set()
+    stages = dag.get("stages") or {}
+    made = {
+        o if isinstance(o, str) else next(iter(o))
+        for s in stages.values()
+        for kind in ("outs", "metrics", "plots")
+        for o in s.get(kind) or []
+    }
+    hashes: dict[str, str] = {}
     whys = {
-        name: _why(root, rev, stage, (lock.get("stages") or {}).get(name))
-        for name, stage in (dag.get("stages") or {}).items()
+        name: _why(root, rev, stage, lock.get(name), tracked, made, hashes)
+        for name, stage in stages.items()
     }
     return {name: why for name, why in whys.items() if why}
 

@@ -26,14 +26,16 @@ from typing import Any
 
 # The modules that hw2.core.stage.CHECKS names, imported so that they are
 # preflight's dvc.yaml deps too (tests/test_stage_checks.py).
-from hw2.asr import config, corpus, distributed, evaluate, preprocess  # noqa: F401
-from hw2.attention import bench  # noqa: F401
-from hw2.core import device, download, footprint, resources  # noqa: F401
+from hw2.asr import config, distributed, evaluate  # noqa: F401
+from hw2.attention_bench import bench  # noqa: F401
+from hw2.core import device, download, footprint, provenance, resources  # noqa: F401
 from hw2.core.io import sweep_leftovers
 from hw2.core.params import Params, read_yaml
 from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
-from hw2.oct import prepare, train  # noqa: F401
+from hw2.images import prepare  # noqa: F401
+from hw2.oct import train  # noqa: F401
 from hw2.pipeline.aftercare import cache_dir, output_roots
+from hw2.speech import corpus, preprocess  # noqa: F401
 
 STAGE = "preflight"
 STAMP = "params.yaml, output folders, disk, memory and network checked\n"
@@ -78,9 +80,12 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _why_changed(root: Path, stage: Mapping, locked: Mapping | None, data) -> str:
+def _why_changed(
+    root: Path, stage: Mapping, locked: Mapping | None, data, made: set[str]
+) -> str:
     """Why DVC will run this stage on its own account ('' when it will not):
-    never run, its cmd, a param or a file it reads changed, an output is gone."""
+    never run, its cmd, a param or a file or code folder it reads changed, an
+    output is gone. `made`: the stages' outputs."""
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
@@ -92,8 +97,14 @@ def _why_changed(root: Path, stage: Mapping, locked: Mapping | None, data) -> st
             return f"param {key} changed"
     for dep in locked.get("deps") or []:
         path = root / dep["path"]
-        if path.is_dir() or "md5" not in dep:
-            continue  # data folders: their producers' changes count instead
+        if "md5" not in dep:
+            continue
+        if path.is_dir():
+            if any(_inside(dep["path"], out) for out in made):
+                continue  # data folders: their producers' changes count instead
+            if provenance.folder_md5(path) != dep["md5"]:  # a library folder
+                return f"{dep['path']} changed"
+            continue
         if not path.is_file():
             return f"{dep['path']} is gone"
         if path.stat().st_size != dep.get("size") or _md5(path) != dep["md5"]:
@@ -130,7 +141,7 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
         }
         for maker in sorted(upstream):
             visit(maker)
-        reason = _why_changed(root, stage, lock.get(name), data)
+        reason = _why_changed(root, stage, lock.get(name), data, set(makers))
         after = sorted(upstream & why.keys())
         if reason or after:
             why[name] = reason or f"after {after[0]}"

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hw2.oct.octmnist import CLASSES, OCTMNIST_COUNTS, SPLITS
+from hw2.images.octmnist import CLASSES, OCTMNIST_COUNTS, SPLITS
 
 SIZE = 28
 CNV, DME, DRUSEN, NORMAL = range(len(CLASSES))
 
-# OCTMNIST's class proportions per split (the counts in hw2.oct.octmnist).
+# OCTMNIST's class proportions per split (the counts in hw2.images.octmnist).
 OCTMNIST_PRIORS = {
     split: tuple(c / sum(counts) for c in counts)
     for split, counts in OCTMNIST_COUNTS.items()

@@ -2,7 +2,7 @@
 # The full-size rehearsal on a lent GPU machine, in one call of at most ~9 minutes
 # (LIMIT_S, default 480 s, with BUDGET_S = LIMIT_S - 120 for rehearse.py --budget-s).
 #
-#   OUT=/some/folder bash scripts/gpu_rehearsal.sh
+#   OUT=/some/folder bash benchmarks/gpu_rehearsal.sh
 #
 # The machine has Python with torch, torchaudio, numpy, pandas, pyyaml, tqdm and
 # matplotlib but no network: the other packages the library imports come as
@@ -10,7 +10,7 @@
 #   soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 espeakng-loader==0.2.4
 #   textdistance==4.6.3 jiwer==4.0.0 RapidFuzz==3.14.6 click==8.5.1 psutil==7.2.2
 # (psutil only meters memory; without it getrusage's high-water mark is used).
-# No dvc or dvclive: scripts/rehearse.py calls the library's stage functions.
+# No dvc or dvclive: benchmarks/rehearse.py calls the library's stage functions.
 #
 # Writes $OUT/rehearsal_gpu.json (rewritten after every stage, so a run cut by
 # the time limit keeps what it measured) and $OUT/rehearsal_gpu.log.
@@ -56,7 +56,7 @@ BUDGET_S=${BUDGET_S:-$((LIMIT_S - 120))}
 args+=(--budget-s "$BUDGET_S")
 echo "rehearsal: budget ${BUDGET_S} s, hard limit ${LIMIT_S} s, clip fraction ${CLIP_FRACTION:-1}"
 status=0
-timeout --kill-after=20 "$LIMIT_S" python -u scripts/rehearse.py "${args[@]}" 2>&1 \
+timeout --kill-after=20 "$LIMIT_S" python -u benchmarks/rehearse.py "${args[@]}" 2>&1 \
     | tee "$OUT/rehearsal_gpu.log" || status=$?
 # 124: timeout's TERM ended it; 137: its KILL, 20 s later
 case "$status" in

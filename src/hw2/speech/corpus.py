@@ -2,7 +2,7 @@
 
 Either way the result is `<out_root>/LJSpeech-1.1/{metadata.csv, wavs/<id>.wav}`,
 written atomically, so everything downstream reads one format. The synthesised
-corpus also holds sample.json (hw2.asr.ljspeech.SAMPLE_INFO): how it was made,
+corpus also holds sample.json (hw2.speech.ljspeech.SAMPLE_INFO): how it was made,
 with its voices, which the real LJ Speech (one reader) lacks.
 """
 
@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hw2.asr import synth
-from hw2.asr.ljspeech import SAMPLE_INFO, Row, read_metadata, write_metadata
-from hw2.asr.sentences import MAX_WORDS, WORDS
 from hw2.core.archive import safe_extract
 from hw2.core.download import download
 from hw2.core.errors import DataError, ParamError
 from hw2.core.io import atomic_dir, write_json
 from hw2.core.params import DATA_SOURCES, Params, short
 from hw2.core.progress import tqdm
+from hw2.speech import synth
+from hw2.speech.ljspeech import SAMPLE_INFO, Row, read_metadata, write_metadata
+from hw2.speech.sentences import MAX_WORDS, WORDS
 
 CORPUS = "LJSpeech-1.1"
 ARCHIVE = "LJSpeech-1.1.tar.bz2"
@@ -110,7 +110,7 @@ def synthesize_corpus(
     rows = [Row(s.id, s.raw, s.normalized) for s in specs]
     write_metadata(dest / "metadata.csv", rows)
     info = {
-        "made_by": "hw2.asr.corpus (data.speech.source: sample), eSpeak NG",
+        "made_by": "hw2.speech.corpus (data.speech.source: sample), eSpeak NG",
         "voices": list(synth.voices(voices)),
         "n_clips": n_clips,
         "seed": seed,

@@ -1,7 +1,7 @@
 """LJ Speech-format corpus -> ragged log-mel features and tokens, one folder per split.
 
 corpus_dir/metadata.csv, corpus_dir/wavs/<id>.wav
--> out_dir/{train,validation,test}/  (hw2.asr.features.write_split's format)
+-> out_dir/{train,validation,test}/  (hw2.speech.features.write_split's format)
 
 Size: float16 frames, no padding. The whole LJ Speech (13,100 clips, ~24 h) is
 ~86,400 s * 22,050 / 160 = 11.9 M frames * 80 mels * 2 bytes = 1.9 GB.
@@ -13,17 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hw2.asr import audio
-from hw2.asr.features import write_split
-from hw2.asr.ljspeech import SPLITS, Row, corpus_voices, read_metadata, split_rows
-from hw2.asr.text import MAX_TOKENS, encode
-from hw2.asr.text_stats import text_stats
 from hw2.core.device import cpu_threads
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir
 from hw2.core.params import Params
 from hw2.core.progress import tqdm
+from hw2.speech import audio
+from hw2.speech.features import write_split
+from hw2.speech.ljspeech import SPLITS, Row, corpus_voices, read_metadata, split_rows
+from hw2.speech.text import MAX_TOKENS, encode
+from hw2.speech.text_stats import text_stats
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def preprocess_corpus(
     written. Returns the report: clip counts, frames, what was changed or
     counted (cropped, mixed to mono, resampled, unknown characters, truncated
     transcripts), bytes on disk, the number of voices that read the corpus
-    and its transcripts' figures (hw2.asr.text_stats).
+    and its transcripts' figures (hw2.speech.text_stats).
     """
     config = config or PreprocessConfig()
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)

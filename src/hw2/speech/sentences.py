@@ -4,7 +4,7 @@ LJ Speech 1.1's rows are pieces of 19th- and 20th-century non-fiction read
 aloud, cut where the reader paused: many begin in lower case ("and one or two
 men were allowed") and end on a comma. The generator draws that shape with a
 small grammar of past-tense prose whose open-class words come from
-hw2.asr.lexicon (word frequencies and inflections from pinned packages), and
+hw2.speech.lexicon (word frequencies and inflections from pinned packages), and
 matches the figures measured on LJ Speech's metadata.csv (docs/speech-sample.md):
 - lengths: about 17 words and 100 characters a transcript, up to about 190, so
   that about half exceed the decoder's 97 characters (`words` sets the range);
@@ -22,8 +22,8 @@ matches the figures measured on LJ Speech's metadata.csv (docs/speech-sample.md)
 import random
 from bisect import bisect
 
-from hw2.asr import numbers as N
-from hw2.asr.lexicon import Lexicon, lexicon
+from hw2.speech import numbers as N
+from hw2.speech.lexicon import Lexicon, lexicon
 
 # Target spoken words: lo + (hi - lo) * Beta(*SHAPE); the last clause overshoots
 # the target by a few words, so the mean lands near LJ Speech's 17.2.

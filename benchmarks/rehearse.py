@@ -1,19 +1,19 @@
 """Rehearse the full job on stand-ins at the real sizes; write per-stage costs as JSON.
 
-    python scripts/rehearse.py --scale full                 # everything, for real
-    python scripts/rehearse.py --scale full --clip-fraction 0.1 --cnn-steps 2000 \\
-        --asr-steps 10                                      # measure parts, project
-    python scripts/rehearse.py --scale full --cnn-steps 1000 \\
-        --asr-steps lstm=8,mclaurin=8                       # all data, one full
-                                                            # Transformer epoch
-    python scripts/rehearse.py --scale full --budget-s 3600  # the ASR runs stop
-                                                            # training to fit an hour
-    python scripts/rehearse.py --scale tiny                 # seconds: a smoke test
+    python benchmarks/rehearse.py --scale full               # everything, for real
+    python benchmarks/rehearse.py --scale full --clip-fraction 0.1 --cnn-steps 2000 \\
+        --asr-steps 10                                    # measure parts, project
+    python benchmarks/rehearse.py --scale full --cnn-steps 1000 \\
+        --asr-steps lstm=8,mclaurin=8                     # all data, one full
+                                                          # Transformer epoch
+    python benchmarks/rehearse.py --scale full --budget-s 3600  # the ASR runs stop
+                                                          # training to fit an hour
+    python benchmarks/rehearse.py --scale tiny               # seconds: a smoke test
 
 Sizes: full = 97,477 / 10,832 / 1,000 images and 13,100 clips; tiny = a few of
 each. The stages call the library directly (no dvc), so this also runs on a
 machine with only torch, torchaudio, numpy, pandas, pyyaml and tqdm plus the
-wheels named in scripts/gpu_rehearsal.sh.
+wheels named in benchmarks/gpu_rehearsal.sh.
 """
 
 import argparse
@@ -22,10 +22,11 @@ import os
 import sys
 from pathlib import Path
 
+from rehearsal import ASR_RUNS, FULL, TINY, RehearsalConfig, rehearse
+
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json
 from hw2.core.params import load_params
-from hw2.pipeline.rehearsal import ASR_RUNS, FULL, TINY, RehearsalConfig, rehearse
 
 
 def asr_steps(text: str) -> int | dict[str, int]:

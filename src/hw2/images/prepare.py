@@ -11,8 +11,8 @@ from hw2.core.download import download
 from hw2.core.errors import ParamError
 from hw2.core.io import atomic_path
 from hw2.core.params import DATA_SOURCES, Params
-from hw2.oct import phantoms
-from hw2.oct.octmnist import CLASSES, IMAGE_SHAPE, N_CLASSES, SPLITS, load_octmnist
+from hw2.images import phantoms
+from hw2.images.octmnist import CLASSES, IMAGE_SHAPE, N_CLASSES, SPLITS, load_octmnist
 
 # The sample grid: tiles enlarged GRID_SCALE times (nearest neighbour: the pixels as
 # they are), a class name before each row.

@@ -12,7 +12,7 @@ A word is drawn with probability proportional to frequency ** ALPHA: the
 frequencies flattened, so that a few thousand sentences hold about LJ Speech's
 share of distinct words (type/token 0.176 on 2,000 transcripts). Closed-class
 words (articles, pronouns, prepositions, auxiliaries, numbers, ...) come from
-the grammar in hw2.asr.sentences, never from here; nor do the few words in
+the grammar in hw2.speech.sentences, never from here; nor do the few words in
 UNSAID, which a web-fed frequency list ranks high and a book read aloud does not.
 """
 

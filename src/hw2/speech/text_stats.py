@@ -11,8 +11,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from hw2.asr.ljspeech import Row
-from hw2.asr.text import MAX_TOKENS, VOCAB
+from hw2.speech.ljspeech import Row
+from hw2.speech.text import MAX_TOKENS, VOCAB
 
 IN_VOCABULARY = frozenset(VOCAB[4:])  # what a transcript may hold, lower-cased
 ABBREVIATIONS = ("Mr.", "Mrs.", "Dr.")

@@ -4,8 +4,8 @@ prints."""
 
 from pathlib import Path
 
-from hw2.attention.bench_plots import plot_error, plot_time
-from hw2.attention.headline import headline
+from hw2.attention_bench.bench_plots import plot_error, plot_time
+from hw2.attention_bench.headline import headline
 from hw2.core.io import write_json, write_text
 
 

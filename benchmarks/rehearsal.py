@@ -26,15 +26,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from metering import Recorder, dir_bytes, machine, sync, timed
 
 from hw2.core.device import one_cpu_thread, pick_device
 from hw2.core.params import Params
-from hw2.pipeline.metering import Recorder, dir_bytes, machine, sync, timed
 
 # OCTMNIST's splits and LJ Speech's clips: the real sizes.
 FULL = {"n_train": 97477, "n_val": 10832, "n_test": 1000, "n_clips": 13100}
 TINY = {"n_train": 48, "n_val": 16, "n_test": 16, "n_clips": 12}
-FEATURES_ESTIMATE = 1.9e9  # bytes of LJ Speech's features (hw2.asr.preprocess)
+FEATURES_ESTIMATE = 1.9e9  # bytes of LJ Speech's features (hw2.speech.preprocess)
 # (name, decoder, self-attention) of the homework's ASR runs
 ASR_RUNS = (
     ("transformer", "transformer", "softmax"),
@@ -126,7 +126,7 @@ def check_params(params: Params, config: RehearsalConfig) -> None:
     """Read every key the rehearsal will, before any work: a typo or a bad value
     in params.yaml is the stages' usual one-line ParamError."""
     from hw2.asr.config import ASRConfig
-    from hw2.oct.prepare import ImageDataConfig
+    from hw2.images.prepare import ImageDataConfig
     from hw2.oct.train import CNNTrainConfig
 
     ImageDataConfig.from_params(image_params(params, config))
@@ -138,8 +138,8 @@ def check_params(params: Params, config: RehearsalConfig) -> None:
 
 def run_images(rec: Recorder, params: Params, config: RehearsalConfig, work: Path):
     """Phantom images at the configured sizes, written as octmnist.npz."""
-    from hw2.oct.octmnist import load_octmnist
-    from hw2.oct.prepare import ImageDataConfig, prepare_images
+    from hw2.images.octmnist import load_octmnist
+    from hw2.images.prepare import ImageDataConfig, prepare_images
 
     sizes = config.sizes
     images = ImageDataConfig.from_params(image_params(params, config))
@@ -189,8 +189,8 @@ def run_cnn(rec: Recorder, params: Params, config: RehearsalConfig, data) -> dic
 
 def run_speech(rec: Recorder, config: RehearsalConfig, work: Path) -> dict:
     """The eSpeak NG corpus and its features (a fraction of n_clips, projected)."""
-    from hw2.asr.corpus import synthesize_corpus
-    from hw2.asr.preprocess import preprocess_corpus
+    from hw2.speech.corpus import synthesize_corpus
+    from hw2.speech.preprocess import preprocess_corpus
 
     n_full = config.sizes["n_clips"]
     n = max(3, round(n_full * config.clip_fraction))
@@ -248,11 +248,11 @@ def run_asr(
     """
     from hw2.asr.batching import LengthBucketSampler, loader
     from hw2.asr.config import ASRConfig
-    from hw2.asr.features import SpeechSplit
-    from hw2.asr.ljspeech import split_bounds
     from hw2.asr.metrics import asr_metrics
     from hw2.asr.scoring import evaluate_loss, transcribe
     from hw2.asr.step import start, train_step
+    from hw2.speech.features import SpeechSplit
+    from hw2.speech.ljspeech import split_bounds
 
     device = rec.device
     train_split = SpeechSplit(work / "features" / "train")
@@ -363,7 +363,7 @@ def project_grid(
     params: Params, config: RehearsalConfig, stages: list[dict], cnn: dict, asr: dict
 ) -> dict:
     """Seconds of the homework's grid, run one after another, from per-epoch costs."""
-    from hw2.asr.ljspeech import split_bounds
+    from hw2.speech.ljspeech import split_bounds
 
     cnn_epochs = params.integer("cnn.epochs", low=1)
     asr_epochs = params.integer("asr.epochs.full", low=1)

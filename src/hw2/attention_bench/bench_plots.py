@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from hw2.attention.bench import METHODS
+from hw2.attention_bench.bench import METHODS
 from hw2.core.io import atomic_path
 
 

@@ -7,7 +7,7 @@ bands. `voices` > 1 makes a harder corpus: each clip is read by one of that many
 voices (the reader first, then others of 8 English accents x 11 variants) with
 rate, pitch and intonation drawn in wide bands.
 
-What the clips say comes from hw2.asr.sentences. The eSpeak NG library and its
+What the clips say comes from hw2.speech.sentences. The eSpeak NG library and its
 voice data come from the `espeakng-loader` wheel and are driven through ctypes (no
 system package). The library keeps state from one utterance to the next that not
 even espeak_Terminate/espeak_Initialize reset: the same text comes out a few
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw2.asr.ljspeech import SAMPLE_RATE  # eSpeak NG's native rate too
-from hw2.asr.sentences import WORDS, make_sentence
 from hw2.core.errors import Hw2Error
+from hw2.speech.ljspeech import SAMPLE_RATE  # eSpeak NG's native rate too
+from hw2.speech.sentences import WORDS, make_sentence
 
 # Accents x variants (voices/!v): male and female timbres of eight English accents,
 # the pool a multi-voice corpus draws from.

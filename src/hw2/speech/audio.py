@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from hw2.asr.ljspeech import SAMPLE_RATE  # other rates are resampled to it
 from hw2.core.errors import DataError
+from hw2.speech.ljspeech import SAMPLE_RATE  # other rates are resampled to it
 
 N_FFT = 400
 HOP_LENGTH = 160
