@@ -3,6 +3,7 @@ resumed without redoing finished runs, stopped by Ctrl-C; the seed record."""
 
 import copy
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,49 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     assert "| bad (failed) | sample | -1 | – | – | – | – | – | – |" in page
     (line,) = [ln for ln in show(str(root), width=120).splitlines() if "bad" in ln]
     assert line.split()[:6] == ["bad", "(failed)", "–", "–", "–", "-1"]
+
+
+GRID = """\
+import sys
+from pathlib import Path
+from hw2.core.errors import Hw2Error
+from hw2.pipeline.homework import Experiment, run_queue
+grid = [Experiment("lr-a", {"lr": "0.02"}), Experiment("lr-b", {"lr": "0.03"})]
+try:
+    run_queue(Path("."), grid, jobs=1, poll=1)
+except Hw2Error as exc:
+    sys.exit(f"error: {exc}")
+"""
+
+
+@pytest.mark.e2e
+def test_ctrl_c_stops_the_worker_and_a_rerun_keeps_what_finished(
+    tiny_reproduced, tmp_path
+):
+    root = copy_reproduced(tiny_reproduced.root, tmp_path / "project")
+    env = tool_env(PYTHONPATH=str(root / "src"), OMP_NUM_THREADS="1")
+    grid = subprocess.Popen(
+        [sys.executable, "-c", GRID], cwd=root, env=env, stderr=subprocess.PIPE
+    )
+    runs = homework.wait(root, 1, until=lambda r: "lr-a" in set(r["name"]))
+    while runs.set_index("name").at["lr-a", "state"] != "success":
+        runs = homework.wait(root, 1, until=lambda r: True)
+    grid.send_signal(signal.SIGINT)  # Ctrl-C while lr-b runs or waits
+    _, err = grid.communicate(timeout=120)
+    assert grid.returncode != 0
+    assert "the queue's worker stopped; `make homework` again runs the rest" in (
+        err.decode()
+    )
+    status = subprocess.run(
+        ["dvc", "queue", "status"], cwd=root, env=env, capture_output=True, text=True
+    ).stdout
+    assert "Worker status: 0 active" in status and "Running" not in status
+    first = runs.set_index("name").at["lr-a", "rev"]
+    again = subprocess.run(
+        [sys.executable, "-c", GRID], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "1 of 2 runs finished before: kept" in again.stdout
+    runs = homework.exp_frame(root).set_index("name")
+    assert runs.at["lr-a", "rev"] == first  # not trained again
+    assert runs.at["lr-b", "state"] == "success" and runs.at["lr-b", "lr"] == 0.03

@@ -48,9 +48,14 @@ LABELS = {"transformer": "Transformer", "lstm": "LSTM", "mclaurin": "McLaurin"}
 # (the side compared against, the challenger, the question, and what of the
 # challenger's makes the answer yes: being better, or worse)
 QUESTIONS = (
-    ("lstm", "transformer", "Does the Transformer decoder beat the LSTM decoder?", "better"),  # noqa: E501
+    (
+        "lstm",
+        "transformer",
+        "Does the Transformer decoder beat the LSTM decoder?",
+        "better",
+    ),
     ("transformer", "mclaurin", "Does McLaurin self-attention cost accuracy?", "worse"),
-)  # fmt: skip
+)
 SHORT = {"cer": "CER", "wer": "WER", "jaccard": "Jaccard", "cosine": "cosine"}
 SHORT["damerau_levenshtein"] = "D-L"
 _SEED_SUFFIX = re.compile(r"[-_]seed[-_]?\d+$")
@@ -198,14 +203,14 @@ def summary(
         return text
     said = {
         v.metric: _good(v.metric, ref[v.metric][1] - ref[v.metric][0]) for v in shared
-    }  # noqa: E501
+    }
     values = ", ".join(f"{SHORT[m]} {ref[m][0]:.4f} → {ref[m][1]:.4f}" for m in said)
     if all(said.values()) or not any(said.values()):
         found = f"{b} {'better' if all(said.values()) else 'worse'} on each"
     else:
         found = "; ".join(
             f"{b} {'better' if g else 'worse'} on {SHORT[m]}" for m, g in said.items()
-        )  # noqa: E501
+        )
     agree = [v for v in shared if v.call is not None and v.call == said[v.metric]]
     oppose = [v for v in shared if v.call is not None and v.call != said[v.metric]]
     unsure = [v for v in shared if v.call is None]
@@ -215,7 +220,7 @@ def summary(
     return (
         f"{text} The homework report (full data: {values}) found {found}; "
         f"these runs {', '.join(verdict)}."
-    )  # fmt: skip
+    )
 
 
 def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
@@ -236,12 +241,17 @@ def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
             found = f"{label_b} {'better' if good else 'worse'}"
         rows.append(
             [SHORT[v.metric]]
-            + [scale.text(m) + ("" if s is None else f" ± {scale.text(s)}") for m, s in means]  # noqa: E501
+            + [
+                scale.text(m) + ("" if s is None else f" ± {scale.text(s)}")
+                for m, s in means
+            ]
             + [f"{scale.delta(0, v.delta)} [{scale.text(v.low)}, {scale.text(v.high)}]"]
             + [v.text(label_b), found]
-        )  # fmt: skip
+        )
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
-    table = pd.DataFrame(rows, columns=[*header, "on these runs", "homework report (full data)"])  # fmt: skip # noqa: E501
+    table = pd.DataFrame(
+        rows, columns=[*header, "on these runs", "homework report (full data)"]
+    )
     if not ref:  # the homework report did not compare these two
         table = table.iloc[:, :-1]
     return [

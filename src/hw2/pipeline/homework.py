@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -115,15 +116,20 @@ def done(runs: pd.DataFrame, exp: Experiment) -> bool:
     )
 
 
-def wait(root: Path, poll: float) -> pd.DataFrame:
-    """The runs once the queue has none queued or running (`dvc queue status`)."""
+def idle(runs: pd.DataFrame) -> bool:
+    """Whether no run is queued or running (what `dvc queue status` shows)."""
+    return not runs["state"].isin(["queued", "running"]).any()
+
+
+def wait(root: Path, poll: float, until: Any = idle) -> pd.DataFrame:
+    """The runs, once `until` holds of them (by default: the queue is idle)."""
     while True:
         time.sleep(poll)
         try:
             runs = exp_frame(root)
         except Hw2Error:  # a run's copy that is being set up or torn down
             continue
-        if not runs["state"].isin(["queued", "running"]).any():
+        if until(runs):
             return runs
 
 

@@ -16,23 +16,7 @@ import pandas as pd
 
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
-from hw2.pipeline.catalog import (
-    ASR_JSON,
-    ASR_PLOTS,
-    ASR_TRANSCRIPTS,
-    ATTENTION_DETAILS,
-    ATTENTION_ERROR,
-    ATTENTION_JSON,
-    ATTENTION_MEMORY,
-    ATTENTION_TIME,
-    CNN_CONFUSION,
-    CNN_DETAILS,
-    CNN_JSON,
-    CNN_PLOTS,
-    SEEDS_KEY,
-    human,
-    short,
-)
+from hw2.pipeline import catalog as cat
 from hw2.pipeline.figures import write_figures
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.runs import (
@@ -51,20 +35,13 @@ from hw2.pipeline.seed_record import read_transcripts
 
 N_TRANSCRIPTS = 5
 # Every file the report stage reads (where present): its deps in dvc.yaml.
-INPUTS = (
-    CNN_JSON,
-    CNN_DETAILS,
-    CNN_CONFUSION,
-    CNN_PLOTS,
-    ASR_JSON,
-    ASR_TRANSCRIPTS,
-    ASR_PLOTS,
-    ATTENTION_JSON,
-    ATTENTION_DETAILS,
-    ATTENTION_TIME,
-    ATTENTION_MEMORY,
-    ATTENTION_ERROR,
+_FILES = (
+    "CNN_JSON CNN_DETAILS CNN_CONFUSION CNN_PLOTS ASR_JSON ASR_TRANSCRIPTS ASR_PLOTS"
 )
+_FILES += (
+    " ATTENTION_JSON ATTENTION_DETAILS ATTENTION_TIME ATTENTION_MEMORY ATTENTION_ERROR"
+)
+INPUTS = tuple(getattr(cat, name) for name in _FILES.split())
 PLUS_MINUS = (
     "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval "
     "over seeds and test items (images, clips) where a row has several seeds, over "
@@ -100,7 +77,7 @@ def _image(label: str, target: Path, page: Path) -> str:
 
 
 def _seeds(ws: pd.Series) -> int:
-    seeds = get(ws, SEEDS_KEY, CNN_DETAILS, CNN_JSON)
+    seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
     return seeds if isinstance(seeds, int) else 1
 
 
@@ -113,8 +90,8 @@ def cnn_section(
 ) -> list[str]:
     """The CNN's results, per-class accuracy and figures (Markdown lines)."""
     lines = ["## CNN on OCTMNIST", ""]
-    if not (root / CNN_JSON).is_file():
-        lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
+    if not (root / cat.CNN_JSON).is_file():
+        lines += [_missing(cat.CNN_JSON, "evaluate_cnn"), ""]
     lines += grouped_tables(CNN, EMPTY, ws)
     prefix = "test_acc_per_class."
     per_class = {
@@ -127,13 +104,13 @@ def cnn_section(
             "",
             _table(
                 ["class", "test accuracy"],
-                [[cell(k), human(float(v))] for k, v in per_class.items()],
+                [[cell(k), cat.human(float(v))] for k, v in per_class.items()],
             ),
             "",
         ]
     for name, label, path, stage in [
-        ("cnn_curves.png", "CNN curves", CNN_PLOTS, "train_cnn"),
-        ("cnn_confusion.png", "CNN confusion", CNN_CONFUSION, "evaluate_cnn"),
+        ("cnn_curves.png", "CNN curves", cat.CNN_PLOTS, "train_cnn"),
+        ("cnn_confusion.png", "CNN confusion", cat.CNN_CONFUSION, "evaluate_cnn"),
     ]:
         shown = _image(label, figs[name], page) if name in figs else None
         lines += [shown or _missing(path, stage), ""]
@@ -145,8 +122,8 @@ def asr_section(
 ) -> list[str]:
     """The ASR's results, curves and example transcripts (Markdown lines)."""
     lines = ["## Speech recognition on LJ Speech", ""]
-    if not (root / ASR_JSON).is_file():
-        lines += [_missing(ASR_JSON, "evaluate_asr"), ""]
+    if not (root / cat.ASR_JSON).is_file():
+        lines += [_missing(cat.ASR_JSON, "evaluate_asr"), ""]
     lines += [
         "CER and WER are error rates (lower is better; WER above 1 counts inserted "
         "words); Jaccard, cosine and Damerau-Levenshtein (D-L) are textdistance's "
@@ -158,15 +135,15 @@ def asr_section(
     if "asr_curves.png" in figs:
         lines += [_image("ASR curves", figs["asr_curves.png"], page)]
     else:
-        lines += [_missing(ASR_PLOTS, "train_asr")]
+        lines += [_missing(cat.ASR_PLOTS, "train_asr")]
     lines += ["", f"### Example transcripts (first {N_TRANSCRIPTS} test clips)", ""]
-    path = root / ASR_TRANSCRIPTS
+    path = root / cat.ASR_TRANSCRIPTS
     if path.is_file():
         rows = read_transcripts(path.read_bytes(), str(path)).head(N_TRANSCRIPTS)
         cells = [[f"`{cell(i)}`", cell(r), cell(h)] for i, r, h in rows.values]
         lines += [_table(["id", "reference", "hypothesis"], cells)]
     else:
-        lines += [_missing(ASR_TRANSCRIPTS, "evaluate_asr")]
+        lines += [_missing(cat.ASR_TRANSCRIPTS, "evaluate_asr")]
     return lines + [""]
 
 
@@ -181,7 +158,7 @@ def _get(tree: Any, *keys: str) -> Any:
 def _num(value: Any, unit: str = "") -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "–"
-    return human(float(value), unit) if unit else short(float(value))
+    return cat.human(float(value), unit) if unit else cat.short(float(value))
 
 
 def attention_summary(bench: dict[str, Any]) -> list[str]:
@@ -218,10 +195,10 @@ def _by_length(path: Path, column: str) -> pd.DataFrame:
 
 def attention_lengths(root: Path) -> list[str]:
     """Per sequence length: each method's time and peak memory, and the speed-up."""
-    times = _by_length(root / ATTENTION_TIME, "seconds")
+    times = _by_length(root / cat.ATTENTION_TIME, "seconds")
     if times.empty:
         return []
-    memory = _by_length(root / ATTENTION_MEMORY, "peak_bytes").reindex(times.index)
+    memory = _by_length(root / cat.ATTENTION_MEMORY, "peak_bytes").reindex(times.index)
     rows = []
     for n, row in times.iterrows():
         cells = [f"{int(n):,}"]
@@ -246,9 +223,11 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
     """The McLaurin attention benchmark: headline, per-length table, error, figures."""
     lines = ["## Linear attention (McLaurin series)", ""]
     # the whole record where the benchmark writes one beside its headline numbers
-    found = [p for p in (ATTENTION_DETAILS, ATTENTION_JSON) if (root / p).is_file()]
+    found = [
+        p for p in (cat.ATTENTION_DETAILS, cat.ATTENTION_JSON) if (root / p).is_file()
+    ]
     if not found:
-        return lines + [_missing(ATTENTION_JSON, "bench_attention"), ""]
+        return lines + [_missing(cat.ATTENTION_JSON, "bench_attention"), ""]
     bench = read_json(root / found[0])
     if not isinstance(bench, dict):
         raise DataError(f"{root / found[0]}: expected a JSON object")

@@ -77,7 +77,7 @@ def runs_frame(rows: list[dict], metrics: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows).rename(columns={"Experiment": "name", "State": "state"})
     frame["name"] = frame["name"].where(frame["name"].fillna("") != "", frame["rev"])
     frame["state"] = frame["state"].fillna("success").str.lower()
-    data = [c for c in frame if c not in META and c in rows[0]]
+    data = [c for c in frame if c not in META]
     frame[data] = frame[data].map(_value).astype(object)
     frame.loc[frame["state"] != "success", [m for m in metrics if m in frame]] = None
     frame.attrs["metrics"] = metrics
@@ -103,9 +103,12 @@ def exp_frame(root: str | Path, rev: str | None = None) -> pd.DataFrame:
 
     try:
         with Repo.open(str(root)) as repo:
-            table, headers = tabulate(repo.experiments.show(revs=rev), fill_value=None)
+            exps = repo.experiments.show(revs=[rev] if rev else None)
+            table, headers = tabulate(exps, fill_value=None)
     except (DvcException, OSError) as exc:
         raise Hw2Error(f"`dvc exp show` failed: {exc}") from exc
+    if not table.as_dict():
+        raise Hw2Error("`dvc exp show` lists no run: no commit yet?")
     keep = ["Experiment", "rev", "typ", "State", *headers["metrics"]]
     rows = [{k: r[k] for k in [*keep, *headers["params"]]} for r in table.as_dict()]
     frame = runs_frame(rows, list(headers["metrics"]))

@@ -1,19 +1,12 @@
 """The ASR's spread over training seeds: runs grouped by seed, and the record that
 `make homework` writes (metrics/asr_seeds.json) for the one-seed default run.
 
-Two ASR runs are the same but for the seed when their dvc.lock entries of
-train_asr and evaluate_asr agree (`fingerprint`): the command, every
-dependency's md5 (code and data), every param but `asr.seed` and `threads` (the
-thread count moves the numbers in their last digits, as the seed does), and not
-the model train_asr hands to evaluate_asr. `seed_groups` puts such runs of the
-runs frame together and scores each seed's transcripts with hw2.asr.seeds.
-
-The record holds, per configuration of the homework's grid, the seeds (and each
-run's threads), each metric's mean, std, per-seed values and interval, and the
-fingerprint. A revision whose dvc.lock has that fingerprint ran that
-configuration with some seed: hw2.pipeline.compare judges its one-seed ASR
-metrics with the record's seed spread. Elsewhere the record is stale (`match`
-says why), and the metrics stay "noise unknown".
+Two ASR runs differ in the seed alone when their dvc.lock entries of train_asr and
+evaluate_asr agree but for `asr.seed` and `threads` (the thread count moves the
+last digits, as the seed does) and the model one hands the other (`fingerprint`).
+A revision whose dvc.lock has a record's fingerprint ran that configuration:
+hw2.pipeline.compare judges its one-seed metrics with the record's seed spread;
+elsewhere the record is stale (`match` says why).
 """
 
 import csv
