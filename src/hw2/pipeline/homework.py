@@ -86,19 +86,25 @@ def best_learning_rate(runs: pd.DataFrame) -> float:
     return float(get(cnn.loc[acc.astype(float).idxmax()], "lr", PARAMS))
 
 
+def share(jobs: int) -> int:
+    """The cores each of `jobs` runs side by side gets (at least one)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; not macOS
+    return max(1, (len(affinity(0)) if affinity else os.cpu_count() or 1) // jobs)
+
+
 def threads_param(root: Path, jobs: int) -> dict[str, str]:
-    """`threads` = the cores each of `jobs` runs gets, where params.yaml has it."""
+    """`threads` = the cores each run gets, where params.yaml has the key."""
     params = yaml.safe_load((root / PARAMS).read_text()) or {}
-    if "threads" not in params:
-        return {}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    return {"threads": str(max(1, cores // jobs))}
+    return {"threads": str(share(jobs))} if "threads" in params else {}
 
 
-def dvc(root: Path, *args: str) -> None:
+def dvc(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
     """A dvc command, shown as typed; one line naming it when it fails."""
     print("$ dvc " + " ".join(args), flush=True)
-    proc = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True)
+    env = {**os.environ, **(env or {})}
+    proc = subprocess.run(
+        ["dvc", *args], cwd=root, capture_output=True, text=True, env=env
+    )
     if proc.returncode:
         why = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
         raise Hw2Error(f"`dvc {' '.join(args[:4])} …` failed: {why}")
@@ -150,7 +156,9 @@ def run_queue(
         sets = [f"-S{k}={v}" for k, v in {**exp.params, **threads}.items()]
         dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
     try:
-        dvc(root, "queue", "start", "-j", str(jobs))
+        # torch in each worker on its share of the cores, unless the user chose
+        omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(share(jobs)))}
+        dvc(root, "queue", "start", "-j", str(jobs), env=omp)
         runs = wait(root, poll)
     except KeyboardInterrupt:
         dvc(root, "queue", "stop", "--kill")
