@@ -8,6 +8,8 @@ show` knows with these tables, which depends on the git and experiment refs as
 well, so it is kept out of the stage.
 """
 
+import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,6 @@ from hw2.pipeline.runs import (
     read_json,
     workspace_frame,
 )
-from hw2.pipeline.seed_record import read_transcripts
 
 N_TRANSCRIPTS = 5
 # Every file the report stage reads (where present): its deps in dvc.yaml.
@@ -48,6 +49,19 @@ PLUS_MINUS = (
     "one training run's test items otherwise, which leaves out run-to-run noise "
     "(docs/noise.md)."
 )
+
+
+def read_transcripts(raw: bytes, where: str) -> pd.DataFrame:
+    """A transcripts TSV (id, reference, hypothesis), or a DataError naming it."""
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(raw), sep="\t", quoting=csv.QUOTE_NONE, dtype=str
+        ).fillna({"id": "", "reference": "", "hypothesis": ""})
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError too
+        raise DataError(f"{where}: {str(exc).strip().splitlines()[-1]}") from exc
+    if list(frame.columns) != ["id", "reference", "hypothesis"]:
+        raise DataError(f"{where}: expected the header id, reference, hypothesis")
+    return frame
 
 
 def _missing(what: str, stage: str) -> str:

@@ -9,8 +9,6 @@ hw2.pipeline.compare judges its one-seed metrics with the record's seed spread;
 elsewhere the record is stale (`match` says why).
 """
 
-import csv
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import yaml
 from hw2.asr.seeds import SeedScores, score_seeds, summarise, transcript_tokens
 from hw2.core.errors import DataError
 from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS, short
+from hw2.pipeline.report import read_transcripts
 from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results
 
 STAGES = ("train_asr", "evaluate_asr")
@@ -164,19 +163,6 @@ def stale_warning(where: str, stale: str) -> str:
         "judged on one seed's test clips only. Run `make homework` to measure "
         "the seed spread again."
     )
-
-
-def read_transcripts(raw: bytes, where: str) -> pd.DataFrame:
-    """A transcripts TSV (id, reference, hypothesis), or a DataError naming it."""
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(raw), sep="\t", quoting=csv.QUOTE_NONE, dtype=str
-        ).fillna({"id": "", "reference": "", "hypothesis": ""})
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError too
-        raise DataError(f"{where}: {str(exc).strip().splitlines()[-1]}") from exc
-    if list(frame.columns) != ["id", "reference", "hypothesis"]:
-        raise DataError(f"{where}: expected the header id, reference, hypothesis")
-    return frame
 
 
 @dataclass
