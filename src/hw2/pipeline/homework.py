@@ -128,13 +128,19 @@ def idle(runs: pd.DataFrame) -> bool:
 
 
 def wait(root: Path, poll: float, until: Any = idle) -> pd.DataFrame:
-    """The runs, once `until` holds of them (by default: the queue is idle)."""
+    """The runs, once `until` holds of them (by default: the queue is idle); each
+    run's state printed as it changes (`dvc queue logs -f <name>` follows one)."""
+    shown: dict[str, str] = {}
     while True:
         time.sleep(poll)
         try:
             runs = exp_frame(root)
         except Hw2Error:  # a run's copy that is being set up or torn down
             continue
+        states = dict(zip(runs["name"], runs["state"], strict=True))
+        for name in [n for n, state in states.items() if shown.get(n) != state]:
+            print(f"{name}: {states[name]}", flush=True)
+        shown |= states
         if until(runs):
             return runs
 
