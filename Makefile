@@ -52,6 +52,7 @@ test-fast: venv
 # The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
 # SEEDS=3 (ASR seeds per configuration, at least 1); MCLAURIN=0 leaves out the
 # McLaurin ASR runs. Also writes metrics/asr_seeds.json and reports/experiments.md.
+# Ctrl-C stops the queue's worker; `make homework` again keeps the finished runs.
 JOBS ?= 2
 SOURCE ?= sample
 MCLAURIN ?= 1

@@ -1,27 +1,26 @@
-"""The `make exps` table (hw2.pipeline.exps) from runs as `dvc exp show` gives
-them: what it shows, and how it fits a terminal."""
+"""The `make exps` table (hw2.pipeline.exps) from a runs frame as DVC's table
+gives it: what it shows, and how it fits a terminal."""
 
-from hw2.pipeline.catalog import ASR_JSON, CNN_JSON
 from hw2.pipeline.exps import table
-from hw2.pipeline.runs import Run
+from hw2.pipeline.runs import runs_frame
 
-PARAMS = {"lr": 0.01, "decoder": "transformer", "asr.seed": 42, "cnn.epochs": 15}
-
-
-def run(name: str, cer: float, state: str | None = None, **params) -> Run:
-    metrics = {CNN_JSON: {"test_acc": 0.7296}, ASR_JSON: {"cer": cer, "wer": 0.48}}
-    return Run(name, {**PARAMS, **params}, metrics, state=state)
+PARAMS = {"lr": "0.01", "decoder": "transformer", "asr.seed": "42", "cnn.epochs": "15"}
 
 
-def rows(text: str) -> list[list[str]]:
-    return [line.split() for line in text.splitlines()]
+def row(name: str, cer: str, state: str | None = None, **params) -> dict:
+    metrics = {"test_acc": "0.7296", "cer": cer, "wer": "0.48"}
+    head = {"Experiment": name, "rev": "abc1234", "typ": "branch_commit"}
+    return {**head, "State": state, **metrics, **PARAMS, **params}
+
+
+def rows(runs: list[dict], width: int) -> list[list[str]]:
+    frame = runs_frame(runs, ["test_acc", "cer", "wer"])
+    return [line.split() for line in table(frame, width).splitlines()]
 
 
 def test_headlines_lr_decoder_and_only_the_params_that_vary():
-    text = table(
-        [run("main", 0.185), run("asr-seed-43", 0.1813, **{"asr.seed": 43})], 120
-    )
-    header, rule, *body = rows(text)
+    runs = [row("main", "0.185"), row("asr-seed-43", "0.1813", **{"asr.seed": "43"})]
+    header, rule, *body = rows(runs, 120)
     assert header == ["run", "test", "acc", "CER", "WER", "lr", "decoder", "seed"]
     assert set(rule[0]) == {"─"}
     assert body[1] == ["asr-seed-43", "0.7296", "0.1813", "0.4800", "0.01",
@@ -30,14 +29,16 @@ def test_headlines_lr_decoder_and_only_the_params_that_vary():
 
 def test_long_names_are_cut_to_the_width_and_numbers_never():
     long = "asr-transformer-seed-43-with-a-very-long-description-of-the-run"
-    text = table([run("main", 0.185), run(long, 0.1813, decoder="lstm")], 60)
-    assert max(len(line) for line in text.splitlines()) <= 60
-    body = rows(text)[2:]
+    runs = [row("main", "0.185"), row(long, "0.1813", decoder="lstm")]
+    frame = runs_frame(runs, ["test_acc", "cer", "wer"])
+    assert max(len(line) for line in table(frame, 60).splitlines()) <= 60
+    body = rows(runs, 60)[2:]
     assert body[1][0].endswith("…") and long.startswith(body[1][0][:-1])
     assert body[1][1:] == ["0.7296", "0.1813", "0.4800", "0.01", "lstm"]
 
 
-def test_an_unfinished_run_shows_no_metrics_of_its_baseline():
-    text = table([run("main", 0.185), run("asr-lstm (running)", 0.185, "running")], 120)
-    body = rows(text)[2:]
-    assert body[1][2:] == ["–", "–", "–", "0.01", "transformer"]
+def test_a_failed_run_is_named_failed_and_shows_no_numbers():
+    # DVC's table gives a failed queued run its baseline's numbers
+    runs = [row("main", "0.185"), row("bad", "0.185", "Failed", lr="-1")]
+    body = rows(runs, 120)[2:]
+    assert body[1] == ["bad", "(failed)", "–", "–", "–", "-1", "transformer"]

@@ -3,16 +3,15 @@
 import json
 import re
 import runpy
-import subprocess
 from pathlib import Path
 
 import asr_seed_runs
 import pytest
 import yaml
-from helpers import stage_argv, tool_env
+from helpers import stage_argv
 
-from hw2.core.errors import DataError
-from hw2.pipeline import catalog, dvc, report
+from hw2.core.errors import DataError, Hw2Error
+from hw2.pipeline import catalog, experiments, report
 from hw2.pipeline.experiments import (
     Verdict,
     build_experiments_report,
@@ -20,14 +19,7 @@ from hw2.pipeline.experiments import (
     summary,
 )
 from hw2.pipeline.report import build_report
-from hw2.pipeline.runs import (
-    CNN,
-    Column,
-    Run,
-    fill_lists,
-    group_runs,
-    parse_exp_show,
-)
+from hw2.pipeline.runs import CNN, get, runs_frame, value, varied
 from hw2.pipeline.seed_record import seed_groups
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,121 +260,76 @@ def test_stage_script_writes_report_and_fails_in_one_line(
     )
 
 
-def exp_record(rev, name, lr, val_acc=None, experiments=None):
-    metrics = {}
-    if val_acc is not None:
-        metrics = {"metrics/cnn.json": {"data": {"val_acc": val_acc, "test_acc": 0.5}}}
-    params = {"params.yaml": {"data": {"lr": lr, "cnn": {"maxpool": True}}}}
-    data = {"rev": rev, "params": params, "metrics": metrics}
-    return {"rev": rev, "name": name, "data": data, "experiments": experiments}
+def dvc_row(name, rev, typ, lr, state=None, val_acc=None):
+    """A row of DVC's experiment table as `dvc.api.exp_show()` gives it: text."""
+    row = {"Experiment": name, "rev": rev, "typ": typ, "State": state}
+    row |= {"val_acc": val_acc, "test_acc": "0.5" if val_acc else None}
+    return row | {"lr": lr, "cnn.maxpool": "True"}
 
 
-EXP_SHOW = [
-    exp_record("workspace", None, 0.01, 0.8),
-    exp_record(
-        "a" * 40,
-        "main",
-        0.01,
-        0.8,
-        experiments=[
-            {"revs": [exp_record("b" * 40, "exp-fast", 0.1, 0.7)], "name": "exp-fast"},
-            {
-                "revs": [exp_record("c" * 40, None, 0.001)],
-                "executor": {"state": "queued"},
-                "name": None,
-            },
-            {
-                "revs": [exp_record("d" * 40, "broken", 0.5, 0.1)],
-                "executor": {"state": "failed"},
-            },
-            {"revs": []},
-            "junk",
-        ],
-    ),
-    {"rev": "e" * 40, "name": None, "error": {"msg": "x"}, "data": None},
+# the workspace, the commit, a finished experiment, a queued one and a failed
+# one: DVC shows the failed and queued runs with their baseline's numbers
+ROWS = [
+    dvc_row("", "workspace", "baseline", "0.01", val_acc="0.8"),
+    dvc_row("", "main", "baseline", "0.01", val_acc="0.8"),
+    dvc_row("exp-fast", "bbbbbbb", "branch_commit", "0.1", "Success", "0.7"),
+    dvc_row("", "ccccccc", "branch_base", "0.001", "Queued", "0.8"),
+    dvc_row("broken", "ddddddd", "branch_base", "-1", "Failed", "0.8"),
 ]
+FRAME = runs_frame(ROWS, ["val_acc", "test_acc"])
 
 
-def test_parse_exp_show():
-    runs = parse_exp_show(EXP_SHOW)
-    names = [r.name for r in runs]
-    assert names == [
+def test_runs_frame_one_row_per_run_failed_and_queued_without_numbers():
+    assert FRAME["name"].tolist() == [
         "workspace",
         "main",
         "exp-fast",
-        "ccccccc (queued)",
-        "broken (failed)",
+        "ccccccc",
+        "broken",
     ]
-    assert runs[2].params == {"lr": 0.1, "cnn.maxpool": True}
-    assert runs[2].metrics["metrics/cnn.json"]["val_acc"] == 0.7
-    assert parse_exp_show({"not": "a list"}) == []
+    assert FRAME["state"].tolist() == ["success"] * 3 + ["queued", "failed"]
+    assert FRAME.loc[2, "lr"] == 0.1 and FRAME.loc[2, "cnn.maxpool"] is True
+    assert FRAME["val_acc"].tolist()[:3] == [0.8, 0.8, 0.7]
+    assert FRAME["val_acc"].iloc[3:].isna().all()
+    assert FRAME["test_acc"].iloc[3:].isna().all()
 
 
 def test_runs_grouped_by_what_they_varied():
-    runs = parse_exp_show(EXP_SHOW)
-    baseline = runs[1]  # main, the commit
-    assert baseline.kind == "commit" and runs[0].kind == "workspace"
-    groups = group_runs(runs, baseline, CNN)
-    # the workspace has main's params: it is the baseline's row; queued: no results
-    assert [(g.keys, [r.name for r in g.runs]) for g in groups] == [
-        (("lr",), ["exp-fast", "broken (failed)"])
-    ]
+    assert (
+        varied(FRAME, FRAME.loc[1], CNN).tolist() == [(), (), ("lr",)] + [("lr",)] * 2
+    )
 
 
-def fake_dvc(monkeypatch, returncode=0, stdout="", stderr="", error=None):
-    calls = []
-
-    def run(args, **kwargs):
-        calls.append((args, kwargs))
-        if error is not None:
-            raise error
-        return subprocess.CompletedProcess(args, returncode, stdout, stderr)
-
-    monkeypatch.setattr(dvc.subprocess, "run", run)
-    return calls
-
-
-def test_experiments_report_lists_runs(project, monkeypatch):
-    calls = fake_dvc(monkeypatch, stdout=json.dumps(EXP_SHOW))
+def test_experiments_report_shows_a_failed_run_as_failed_without_numbers(
+    project, monkeypatch
+):
+    monkeypatch.setattr(experiments, "exp_frame", lambda root, rev: FRAME)
     text = build_experiments_report(project).read_text()
-    assert calls[0][0] == ["dvc", "exp", "show", "--json"]
-    assert calls[0][1]["env"]["DVC_NO_ANALYTICS"] == "1"
     lr_table = text.split("### Varying `lr`", 1)[1].split("###", 1)[0]
     assert "| main | – | 0.01 | 1 | 0.8000 | – | 0.5000 |" in lr_table
     assert "| exp-fast | – | 0.1 | 1 | 0.7000 | – | 0.5000 |" in lr_table
+    assert "| broken (failed) | – | -1 | – | – | – | – | – | – |" in lr_table
+    assert "| ccccccc (queued) | – | 0.001 | – | – | – | – | – | – |" in lr_table
     assert "*homework report (full data)*" in lr_table
     assert "No experiments listed" not in text
     assert text.count("*No run has these results yet.*") == 1  # no ASR metrics
 
 
-def test_experiments_report_of_another_commit(project, monkeypatch):
-    calls = fake_dvc(monkeypatch, stdout=json.dumps(EXP_SHOW))
-    build_experiments_report(project, rev="abc1234")
-    assert calls[0][0] == ["dvc", "exp", "show", "--json", "--rev", "abc1234"]
+def test_experiments_report_falls_back_to_workspace(project, monkeypatch):
+    def fail(root, rev):
+        raise Hw2Error("`dvc exp show` failed: not a git repository")
 
-
-@pytest.mark.parametrize(
-    ("kwargs", "reason"),
-    [
-        ({"error": FileNotFoundError("dvc")}, "could not run"),
-        ({"returncode": 1, "stderr": "ERROR: not a git repo\n"}, "not a git repo"),
-        ({"stdout": "Nothing"}, "printed no JSON"),
-    ],
-)
-def test_experiments_report_falls_back_to_workspace(
-    project, monkeypatch, kwargs, reason
-):
-    fake_dvc(monkeypatch, **kwargs)
+    monkeypatch.setattr(experiments, "exp_frame", fail)
     text = build_experiments_report(project).read_text()
-    assert "*No experiments listed: `dvc exp show --json`" in text and reason in text
+    assert "*No experiments listed: &#96;dvc exp show&#96; failed: not a" in text
     assert "| workspace | sample | 0.001 | 3 | 0.6123 | – | 0.5988 |" in text
 
 
-def test_run_value_reads_nested_metrics():
-    run = Run("r", {"lr": 0.1}, {"m.json": {"a": {"b": 2}}})
-    assert run.value(Column("", "m.json", "a.b")) == 2
-    assert run.value(Column("", "m.json", "a.c")) is None
-    assert run.value(Column("", "other.json", "a")) is None
+def test_values_read_by_file_then_alone():
+    run = {"metrics/m.json:a": 2, "b": 3, "seeds": 4}
+    assert get(run, "a", "metrics/m.json") == 2 and get(run, "b", "x.json") == 3
+    assert get(run, "c", "metrics/m.json") is None
+    assert value(run, "metrics/m.json", "a", "seeds") == 4
 
 
 def test_report_stage_deps_hold_the_files_it_reads():
@@ -393,23 +340,6 @@ def test_report_stage_deps_hold_the_files_it_reads():
     present = {p for p in report.INPUTS if (ROOT / p).exists()}
     assert {catalog.CNN_JSON, catalog.ASR_JSON, catalog.ATTENTION_TIME} <= present
     assert present <= deps
-
-
-def test_lists_dvc_exp_show_leaves_out_come_from_the_runs_commit(tmp_path):
-    write(tmp_path / "metrics/cnn.json", json.dumps({"a": 1, "a_ci95": [0, 2]}))
-    env = tool_env()
-    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "m"]):
-        subprocess.run(["git", *cmd], cwd=tmp_path, env=env, check=True)
-    sha = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True
-    ).stdout.strip()
-    run = Run("exp", {}, {"metrics/cnn.json": {"a": 1}}, rev=sha)
-    fill_lists(run, tmp_path)
-    assert run.metrics == {"metrics/cnn.json": {"a": 1, "a_ci95": [0, 2]}}
-    workspace = Run("workspace", {}, {"metrics/cnn.json": {"a": 1}}, kind="workspace")
-    write(tmp_path / "metrics/cnn.json", json.dumps({"a": 1, "a_ci95": [0, 3]}))
-    fill_lists(workspace, tmp_path)
-    assert workspace.metrics["metrics/cnn.json"]["a_ci95"] == [0, 3]
 
 
 def test_report_reads_the_details_files_where_they_exist(project):
@@ -441,7 +371,7 @@ def seeds_repo(tmp_path_factory):
 def test_seed_groups_hold_runs_that_differ_in_the_seed_alone(seeds_repo):
     repo, runs = seeds_repo
     groups = seed_groups(runs, repo)
-    assert [([r.name for r in g.runs], g.seeds) for g in groups] == [
+    assert [(g.runs["name"].tolist(), g.seeds) for g in groups] == [
         (
             [
                 "asr-transformer-seed-42",
@@ -457,11 +387,11 @@ def test_seed_groups_hold_runs_that_differ_in_the_seed_alone(seeds_repo):
         ),
     ]
     # the commit ran the transformer with seed 42: the same run, listed once
-    assert [r.name for r in groups[0].same][:2] == ["main", "asr-transformer-seed-42"]
+    assert groups[0].same[:2] == ["main", "asr-transformer-seed-42"]
     metrics = groups[1].metrics
-    lstm = [r.metrics[catalog.ASR_JSON] for r in groups[1].runs]
-    assert metrics["cer_per_seed"] == [m["cer"] for m in lstm]
-    assert metrics["loss_per_seed"] == [m["loss"] for m in lstm]
+    lstm = groups[1].runs
+    assert metrics["cer_per_seed"] == lstm[f"{catalog.ASR_JSON}:cer"].tolist()
+    assert metrics["loss_per_seed"] == lstm[f"{catalog.ASR_JSON}:loss"].tolist()
     assert metrics["seeds"] == 3 and len(groups[1].clip_ids) == 12
 
 
@@ -470,13 +400,13 @@ def test_a_cnn_run_that_kept_the_asr_params_is_not_named_for_the_asr(tmp_path):
     # baseline's ASR (transformer, seed 42), come before asr-transformer-seed-42
     repo = asr_seed_runs.init(tmp_path / "repo")
     runs = [
-        asr_seed_runs.commit_run(repo, "main", "transformer", 42, kind="commit"),
+        asr_seed_runs.commit_run(repo, "main", "transformer", 42, kind="baseline"),
         asr_seed_runs.commit_run(repo, "cnn-nopool-lr-0.01", "transformer", 42),
         asr_seed_runs.commit_run(repo, "asr-transformer-seed-42", "transformer", 42),
         asr_seed_runs.commit_run(repo, "asr-transformer-seed-43", "transformer", 43),
     ]
-    (group,) = seed_groups(runs, repo)
-    assert [r.name for r in group.runs] == [
+    (group,) = seed_groups(asr_seed_runs.frame(runs), repo)
+    assert group.runs["name"].tolist() == [
         "asr-transformer-seed-42",
         "asr-transformer-seed-43",
     ]
@@ -490,7 +420,7 @@ def test_code_changed_between_seeds_makes_two_groups(tmp_path):
         asr_seed_runs.commit_run(repo, "b", "lstm", 43, code="c1"),
         asr_seed_runs.commit_run(repo, "c", "lstm", 44, code="c1"),
     ]
-    groups = seed_groups(runs, repo)
+    groups = seed_groups(asr_seed_runs.frame(runs), repo)
     assert [g.seeds for g in groups] == [[42], [43, 44]]
 
 
@@ -526,7 +456,7 @@ def test_experiments_report_shows_seeds_as_one_row_and_answers(seeds_repo):
 
 def test_the_answer_waits_for_runs_of_both_configurations(seeds_repo):
     repo, runs = seeds_repo
-    lstm_only = [r for r in runs if "lstm" in r.name]
+    lstm_only = runs[runs["name"].str.contains("lstm")]
     text = render_experiments(lstm_only, None, seed_groups(lstm_only, repo))
     assert text.count("yet: run `make homework`.*") == 2
 

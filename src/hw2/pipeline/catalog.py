@@ -3,7 +3,7 @@
 The report, the PR comment (`make diff`) and the README's results table read the
 metrics files through this module only, so a renamed key or a moved file is
 changed here once. A metric's noise is recorded beside it under one convention
-(`noise_keys`): `<key>_std` (the spread over training seeds), `<key>_per_seed`
+(the suffixes below): `<key>_std` (the spread over training seeds), `<key>_per_seed`
 (their values), `<key>_ci95` ([low, high], a 95 % interval) and a file-level
 `seeds` count. A study that adds seeds writes those keys and every reader treats
 it as the CNN is treated, with no change here.
@@ -56,15 +56,6 @@ SEEDS_KEY = cnn_names.SEEDS  # a file's number of training seeds
 Z95 = 1.96
 
 
-def noise_keys(key: str) -> dict[str, str]:
-    """The keys that carry a metric's noise: std, per_seed and ci95."""
-    return {
-        "std": key + STD_SUFFIX,
-        "per_seed": key + SEEDS_SUFFIX,
-        "ci95": key + CI_SUFFIX,
-    }
-
-
 @dataclass(frozen=True)
 class Metric:
     """A number people compare: where it is, its name, unit and good direction."""
@@ -77,88 +68,43 @@ class Metric:
     headline: bool = False
 
 
-# The numbers each study is judged by, in the order tables show them.
-METRICS = (
-    Metric(CNN_JSON, "test_acc", "CNN test accuracy", "higher", headline=True),
-    Metric(CNN_JSON, "val_acc", "CNN validation accuracy", "higher"),
-    Metric(CNN_DETAILS, "train_loss", "CNN training loss", "lower"),
-    Metric(CNN_DETAILS, "n_params", "CNN parameters", None, "count"),
-    Metric(ASR_JSON, "cer", "ASR test CER", "lower", headline=True),
-    Metric(ASR_JSON, "wer", "ASR test WER", "lower", headline=True),
-    Metric(ASR_JSON, "jaccard", "ASR test Jaccard similarity", "higher"),
-    Metric(ASR_JSON, "cosine", "ASR test cosine similarity", "higher"),
-    Metric(ASR_JSON, "damerau_levenshtein", "ASR test Damerau-Levenshtein", "higher"),
-    Metric(ASR_JSON, "loss", "ASR test loss", "lower"),
-    Metric(ASR_DETAILS, "n_params", "ASR parameters", None, "count"),
-    Metric(
-        ATTENTION_JSON,
-        "speedup",
-        "McLaurin attention speed-up at the longest length",
-        "higher",
-        "x",
-        headline=True,
-    ),
-    Metric(
-        ATTENTION_JSON,
-        "speedup_causal",
-        "McLaurin attention speed-up, causal",
-        "higher",
-        "x",
-    ),
-    Metric(
-        ATTENTION_JSON,
-        "memory_ratio",
-        "Attention peak memory, softmax ÷ McLaurin",
-        "higher",
-        "x",
-    ),
-    Metric(
-        ATTENTION_JSON,
-        "memory_ratio_causal",
-        "Attention peak memory, softmax ÷ McLaurin, causal",
-        "higher",
-        "x",
-    ),
-    Metric(ATTENTION_JSON, "rel_error", "McLaurin attention's relative error", "lower"),
-    Metric(
-        ATTENTION_JSON,
-        "rel_error_causal",
-        "McLaurin attention's relative error, causal",
-        "lower",
-    ),
-    # the same headline under the name it had before metrics/attention.json kept
-    # only the headline numbers
-    Metric(
-        ATTENTION_JSON,
-        "speedup_at_max_len",
-        "McLaurin attention speed-up at the longest length",
-        "higher",
-        "x",
-        headline=True,
-    ),
+# The numbers each study is judged by, in the order tables show them: path, key,
+# label, better, unit, headline.
+_C, _D, _A, _S = CNN_JSON, CNN_DETAILS, ATTENTION_JSON, "McLaurin attention speed-up"
+_MEM, _E = "Attention peak memory, softmax ÷ McLaurin", "McLaurin attention's"
+METRICS = tuple(
+    Metric(*row)
+    for row in [
+        (_C, "test_acc", "CNN test accuracy", "higher", "", True),
+        (_C, "val_acc", "CNN validation accuracy", "higher"),
+        (_D, "train_loss", "CNN training loss", "lower"),
+        (_D, "n_params", "CNN parameters", None, "count"),
+        (ASR_JSON, "cer", "ASR test CER", "lower", "", True),
+        (ASR_JSON, "wer", "ASR test WER", "lower", "", True),
+        (ASR_JSON, "jaccard", "ASR test Jaccard similarity", "higher"),
+        (ASR_JSON, "cosine", "ASR test cosine similarity", "higher"),
+        (ASR_JSON, "damerau_levenshtein", "ASR test Damerau-Levenshtein", "higher"),
+        (ASR_JSON, "loss", "ASR test loss", "lower"),
+        (ASR_DETAILS, "n_params", "ASR parameters", None, "count"),
+        (_A, "speedup", f"{_S} at the longest length", "higher", "x", True),
+        (_A, "speedup_causal", f"{_S}, causal", "higher", "x"),
+        (_A, "memory_ratio", _MEM, "higher", "x"),
+        (_A, "memory_ratio_causal", f"{_MEM}, causal", "higher", "x"),
+        (_A, "rel_error", f"{_E} relative error", "lower"),
+        (_A, "rel_error_causal", f"{_E} relative error, causal", "lower"),
+        # the headline's name before metrics/attention.json kept only headlines
+        (_A, "speedup_at_max_len", f"{_S} at the longest length", "higher", "x", True),
+    ]
 )
 _BY_KEY = {(m.path, m.key): m for m in METRICS}
 
 # Which way is good for a metric the list above does not name, by its dotted key
 # (first match wins): (pattern, better, unit).
-RULES = (
-    ("settings.*", None, ""),
-    ("*n_params*", None, "count"),
-    ("*speedup*", "higher", "x"),
-    ("*memory_ratio*", "higher", "x"),
-    ("*seconds*", "lower", "s"),
-    ("*peak_bytes*", "lower", "B"),
-    ("*crossover_len*", "lower", "tokens"),
-    ("*rel_error*", "lower", ""),
-    ("*acc*", "higher", ""),
-    ("*jaccard*", "higher", ""),
-    ("*cosine*", "higher", ""),
-    ("*damerau_levenshtein*", "higher", ""),
-    ("*similarity*", "higher", ""),
-    ("*loss*", "lower", ""),
-    ("*cer*", "lower", ""),
-    ("*wer*", "lower", ""),
-)
+_RULES = """settings.*:: *n_params*::count *speedup*:higher:x *memory_ratio*:higher:x
+*seconds*:lower:s *peak_bytes*:lower:B *crossover_len*:lower:tokens *rel_error*:lower:
+*acc*:higher: *jaccard*:higher: *cosine*:higher: *damerau_levenshtein*:higher:
+*similarity*:higher: *loss*:lower: *cer*:lower: *wer*:lower:"""
+RULES = tuple((p, b or None, u) for p, b, u in (r.split(":") for r in _RULES.split()))
 
 
 def describe(path: str, key: str) -> Metric:
@@ -234,10 +180,7 @@ def scale_for(values: list[float], unit: str = "") -> Scale:
         if top >= f:
             break
     scaled = top / factor
-    if scaled == 0:
-        decimals = SIGNIFICANT - 1
-    else:
-        decimals = SIGNIFICANT - 1 - math.floor(math.log10(scaled))
+    decimals = SIGNIFICANT - 1 - (math.floor(math.log10(scaled)) if scaled else 0)
     return Scale(factor, min(max(decimals, 0), 10), suffix)
 
 

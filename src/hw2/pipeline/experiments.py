@@ -1,15 +1,13 @@
-"""reports/experiments.md: every run `dvc exp show` lists, grouped by what it
-varied, ASR seeds as one row, and the homework's answer stated with intervals.
+"""reports/experiments.md: every run DVC lists, grouped by what it varied, ASR
+seeds as one row, and the homework's answer stated with intervals.
 
 ASR runs that differ in `asr.seed` alone (hw2.pipeline.seed_record) are one row:
 the mean ± std over seeds and the interval over test clips and seeds. The answer
-compares configurations that differ in their defining params alone (the same
-code and data): a difference is a win only when its 95 % interval, over the test
-clips (one draw for both sides: they transcribed the same clips) and each side's
-seeds, excludes zero; otherwise it is within seed noise.
-
-Kept out of the report stage: what it reads depends on git and the experiment
-refs, which a stage cannot declare.
+compares configurations of the same code and data: a difference is a win only
+when its 95 % interval over the test clips (paired: both sides transcribed the
+same clips) and each side's seeds (hw2.asr.seeds.difference) excludes zero.
+Kept out of the report stage: it reads git and experiment refs, which a stage
+cannot declare.
 """
 
 import re
@@ -17,21 +15,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from hw2.asr.seeds import difference
+from hw2.core.errors import Hw2Error
 from hw2.core.io import write_text
 from hw2.core.stats import mean_std
-from hw2.pipeline.catalog import ASR_JSON, Scale, describe, scale_for
-from hw2.pipeline.report import PLUS_MINUS, grouped_tables
+from hw2.pipeline.catalog import ASR_JSON, describe, scale_for
+from hw2.pipeline.markdown import cell
+from hw2.pipeline.report import PLUS_MINUS
 from hw2.pipeline.runs import (
     ASR,
+    PARAMS,
     REFERENCES,
     STUDIES,
-    Run,
-    cell,
-    experiment_runs,
+    exp_frame,
+    get,
+    grouped_tables,
     has_results,
     markdown_table,
-    workspace_run,
+    workspace_frame,
 )
 from hw2.pipeline.seed_record import SEED_PARAM, SeedGroup, differences, seed_groups
 
@@ -42,8 +45,8 @@ CONFIGURATIONS = {
     "mclaurin": {"decoder": "transformer", "asr.attention": "mclaurin"},
 }
 LABELS = {"transformer": "Transformer", "lstm": "LSTM", "mclaurin": "McLaurin"}
-# (the side compared against, the challenger, the homework's question, and what
-# of the challenger's makes the answer yes: being better, or worse)
+# (the side compared against, the challenger, the question, and what of the
+# challenger's makes the answer yes: being better, or worse)
 QUESTIONS = (
     (
         "lstm",
@@ -53,62 +56,57 @@ QUESTIONS = (
     ),
     ("transformer", "mclaurin", "Does McLaurin self-attention cost accuracy?", "worse"),
 )
-ANSWER_METRICS = ("cer", "wer", "jaccard", "cosine", "damerau_levenshtein")
-SHORT = {
-    "cer": "CER",
-    "wer": "WER",
-    "jaccard": "Jaccard",
-    "cosine": "cosine",
-    "damerau_levenshtein": "D-L",
-}
+SHORT = {"cer": "CER", "wer": "WER", "jaccard": "Jaccard", "cosine": "cosine"}
+SHORT["damerau_levenshtein"] = "D-L"
 _SEED_SUFFIX = re.compile(r"[-_]seed[-_]?\d+$")
 
 
 def configuration(group: SeedGroup) -> str | None:
     """The homework configuration a group ran, if any."""
-    params = group.runs[0].params
+    first = group.runs.iloc[0]
     for name, wanted in CONFIGURATIONS.items():
-        if all(params.get(k) == v for k, v in wanted.items()):
+        if all(get(first, k, PARAMS) == v for k, v in wanted.items()):
             return name
     return None
 
 
-def merged_run(group: SeedGroup) -> Run:
-    """A group of seeds as one run: the first run's params with the seeds listed
+def merged_row(group: SeedGroup) -> pd.Series:
+    """A group of seeds as one row: the first run's params with the seeds listed
     as `asr.seed`, its ASR metrics over the seeds."""
-    first = group.runs[0]
-    named = [_SEED_SUFFIX.sub("", r.name) for r in group.runs]
-    stems = [n for n, r in zip(named, group.runs, strict=True) if n != r.name]
-    seeds = ", ".join(str(s) for s in group.seeds)
-    params = {**first.params, SEED_PARAM: seeds}
-    metrics = {**first.metrics, ASR_JSON: group.metrics}
-    return Run(f"{(stems or [first.name])[0]} (seeds {seeds})", params, metrics)
+    first = group.runs.iloc[0].copy()
+    names = group.runs["name"].tolist()
+    stems = [_SEED_SUFFIX.sub("", n) for n in names if _SEED_SUFFIX.search(n)]
+    seeds = ", ".join(map(str, group.seeds))
+    first["name"] = f"{(stems or names)[0]} (seeds {seeds})"
+    for key, value in {SEED_PARAM: seeds, **group.metrics}.items():
+        qualified = f"{ASR_JSON}:{key}"
+        first[qualified if qualified in first else key] = value
+    return first
 
 
 def asr_rows(
-    runs: Sequence[Run], baseline: Run, groups: Sequence[SeedGroup]
-) -> tuple[list[Run], Run]:
-    """The runs for the ASR tables, each group of several seeds as one run in the
-    place of its first; and the row that stands for the baseline."""
-    merged: dict[int, Run] = {}
+    runs: pd.DataFrame, groups: Sequence[SeedGroup], baseline: pd.Series
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The runs for the ASR tables, each group of several seeds as one row in the
+    place of its first run; and the row that stands for the baseline."""
+    merged: dict[str, pd.Series] = {}
     for group in groups:
         if len(group.seeds) > 1:
-            row = merged_run(group)
-            merged.update((id(run), row) for run in group.same)
-    rows: list[Run] = []
-    for run in runs:
-        row = merged.get(id(run), run)
-        if all(row is not r for r in rows):
-            rows.append(row)
-    return rows, merged.get(id(baseline), baseline)
+            merged |= dict.fromkeys(group.same, merged_row(group))
+    rows: dict[object, pd.Series] = {}
+    for index, run in runs.iterrows():
+        row = merged.get(run["name"], run)
+        if all(row is not r for r in rows.values()):
+            rows[index] = row
+    frame = pd.DataFrame(list(rows.values()), index=list(rows), dtype=object)
+    base = merged.get(baseline["name"])
+    label = next((i for i, r in rows.items() if r is base), baseline.name)
+    return frame, frame.loc[label]
 
 
-def pair(
-    groups: Sequence[SeedGroup], a: str, b: str
-) -> tuple[SeedGroup, SeedGroup] | None:
-    """Groups of configurations a and b whose runs differ in those
-    configurations' params alone (the same code and data), the pair with the
-    most seeds; None when there is none."""
+def pair(groups: Sequence[SeedGroup], a: str, b: str) -> tuple | None:
+    """Groups of configurations a and b that differ in those configurations'
+    params alone (the same code and data), the pair with the most seeds."""
     keys = set(CONFIGURATIONS[a]) | set(CONFIGURATIONS[b])
 
     def comparable(ga: SeedGroup, gb: SeedGroup) -> bool:
@@ -118,13 +116,10 @@ def pair(
     pairs = [
         (ga, gb)
         for ga in groups
-        if configuration(ga) == a
         for gb in groups
-        if configuration(gb) == b and comparable(ga, gb)
+        if configuration(ga) == a and configuration(gb) == b and comparable(ga, gb)
     ]
-    if not pairs:
-        return None
-    return max(pairs, key=lambda p: min(len(p[0].seeds), len(p[1].seeds)))
+    return max(pairs, key=lambda p: min(len(p[0].seeds), len(p[1].seeds)), default=None)
 
 
 def _good(metric: str, delta: float) -> bool:
@@ -144,43 +139,33 @@ class Verdict:
     seeds: int
 
     @property
+    def inside(self) -> bool:
+        return self.low <= 0 <= self.high
+
+    @property
     def call(self) -> bool | None:
         """True (b better) / False (b worse) when the interval excludes zero and
         both sides have several seeds; None otherwise."""
-        if self.low <= 0 <= self.high or self.seeds < 2:
+        if self.inside or self.seeds < 2:
             return None
         return _good(self.metric, self.low if self.low > 0 else self.high)
 
     def text(self, b: str) -> str:
         """The call in words."""
-        if self.low <= 0 <= self.high:
+        if self.inside:
             return "within seed noise" if self.seeds > 1 else "within noise (one seed)"
         if self.call is None:
             return "noise unknown: one seed"
         return f"{b} {'better' if self.call else 'worse'}"
 
 
-def verdicts(a: SeedGroup, b: SeedGroup) -> list[Verdict]:
-    """Each answer metric of b against a, with the interval of the difference."""
-    seeds = min(len(a.seeds), len(b.seeds))
-    return [
-        Verdict(m, *difference(a.scores, b.scores, m), seeds) for m in ANSWER_METRICS
-    ]
-
-
 def reference(a: str, b: str) -> dict[str, tuple[float, float]]:
-    """(a, b) of each metric in the homework report (full data), where it
-    compared the two configurations: the decoders only."""
-    refs = {r.params.get("decoder"): r for r in REFERENCES[ASR.title][("decoder",)]}
-    if {a, b} != set(refs):
+    """(a, b) of each metric where the homework report compared the two
+    configurations (the decoders only)."""
+    refs = REFERENCES[REFERENCES["group"] == ("decoder",)].set_index("decoder")
+    if {a, b} != set(refs.index):
         return {}
-    ra, rb = refs[a].metrics[ASR_JSON], refs[b].metrics[ASR_JSON]
-    return {m: (ra[m], rb[m]) for m in ANSWER_METRICS if m in ra and m in rb}
-
-
-def _mean_std(group: SeedGroup, metric: str, scale: Scale) -> str:
-    mean, std = mean_std(group.scores.per_seed(metric))
-    return scale.text(mean) + ("" if std is None else f" ± {scale.text(std)}")
+    return {m: (refs.at[a, m], refs.at[b, m]) for m in SHORT if m in refs}
 
 
 def _names(calls: Sequence[Verdict]) -> str:
@@ -193,13 +178,13 @@ def summary(
     ref: Mapping[str, tuple[float, float]],
     yes: str = "better",
 ) -> str:
-    """The answer in sentences, from the calls (and the homework report's):
-    yes when the challenger `b` is `yes` (better or worse) on some metric
-    beyond noise and the opposite on none."""
+    """The answer in sentences: yes when the challenger `b` is `yes` (better or
+    worse) on some metric beyond noise and the opposite on none; then what the
+    homework report found."""
     better = [v for v in calls if v.call is True]
     worse = [v for v in calls if v.call is False]
-    inside = [v for v in calls if v.low <= 0 <= v.high]
-    unknown = [v for v in calls if v.call is None and v not in inside]
+    inside = [v for v in calls if v.inside]
+    unknown = [v for v in calls if v.call is None and not v.inside]
     hit, miss = (better, worse) if yes == "better" else (worse, better)
     noise = "seed noise" if all(v.seeds > 1 for v in calls) else "noise (one seed)"
     if hit or miss:
@@ -224,8 +209,7 @@ def summary(
         found = f"{b} {'better' if all(said.values()) else 'worse'} on each"
     else:
         found = "; ".join(
-            f"{b} {'better' if good else 'worse'} on {SHORT[m]}"
-            for m, good in said.items()
+            f"{b} {'better' if g else 'worse'} on {SHORT[m]}" for m, g in said.items()
         )
     agree = [v for v in shared if v.call is not None and v.call == said[v.metric]]
     oppose = [v for v in shared if v.call is not None and v.call != said[v.metric]]
@@ -239,42 +223,42 @@ def summary(
     )
 
 
-def answer(
-    pairing: tuple[SeedGroup, SeedGroup], a: str, b: str, yes: str = "better"
-) -> list[str]:
+def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
     """One comparison's table and its answer (Markdown lines)."""
     ga, gb = pairing
     label_a, label_b = LABELS[a], LABELS[b]
-    calls = verdicts(ga, gb)
+    seeds = min(len(ga.seeds), len(gb.seeds))
+    calls = [Verdict(m, *difference(ga.scores, gb.scores, m), seeds) for m in SHORT]
     ref = reference(a, b)
     rows = []
     for v in calls:
-        values = [*ga.scores.per_seed(v.metric), *gb.scores.per_seed(v.metric)]
-        scale = scale_for([*values, v.delta])
+        side = [ga.scores.per_seed(v.metric), gb.scores.per_seed(v.metric)]
+        scale = scale_for([*side[0], *side[1], v.delta])
+        means = [mean_std(s) for s in side]
         found = "–"
         if v.metric in ref:
-            old, new = ref[v.metric]
-            found = f"{label_b} {'better' if _good(v.metric, new - old) else 'worse'}"
-        diff = f"{scale.delta(0, v.delta)} [{scale.text(v.low)}, {scale.text(v.high)}]"
+            good = _good(v.metric, ref[v.metric][1] - ref[v.metric][0])
+            found = f"{label_b} {'better' if good else 'worse'}"
         rows.append(
-            [
-                SHORT[v.metric],
-                _mean_std(ga, v.metric, scale),
-                _mean_std(gb, v.metric, scale),
-                diff,
-                v.text(label_b),
-                found,
+            [SHORT[v.metric]]
+            + [
+                scale.text(m) + ("" if s is None else f" ± {scale.text(s)}")
+                for m, s in means
             ]
+            + [f"{scale.delta(0, v.delta)} [{scale.text(v.low)}, {scale.text(v.high)}]"]
+            + [v.text(label_b), found]
         )
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
-    header += ["on these runs", "homework report (full data)"]
+    table = pd.DataFrame(
+        rows, columns=[*header, "on these runs", "homework report (full data)"]
+    )
     if not ref:  # the homework report did not compare these two
-        header, rows = header[:-1], [row[:-1] for row in rows]
+        table = table.iloc[:, :-1]
     return [
-        f"`{cell(merged_run(ga).name)}` against `{cell(merged_run(gb).name)}`: "
+        f"`{cell(merged_row(ga)['name'])}` against `{cell(merged_row(gb)['name'])}`: "
         f"{len(ga.clip_ids):,} test clips, the same code and data.",
         "",
-        markdown_table(header, rows),
+        markdown_table(table),
         "",
         summary(calls, label_b, ref, yes),
         "",
@@ -306,40 +290,44 @@ def answer_section(groups: Sequence[SeedGroup]) -> list[str]:
     return lines
 
 
-def _baseline(runs: Sequence[Run]) -> Run:
-    """The commit the experiments were run from (HEAD), else the first run."""
-    return next((r for r in runs if r.kind == "commit"), runs[0])
-
-
 def render_experiments(
-    runs: Sequence[Run], problem: str | None, groups: Sequence[SeedGroup] = ()
+    runs: pd.DataFrame, problem: str | None, groups: Sequence[SeedGroup] = ()
 ) -> str:
-    """reports/experiments.md: every run's results grouped by what it varied, ASR
-    seeds (`groups`, seed_record.seed_groups) as one row, and the answer."""
-    baseline = _baseline(runs)
+    """reports/experiments.md: every run's results grouped by what it varied
+    (failed, queued and running runs named so, with no numbers), ASR seeds as
+    one row, and the answer."""
+    runs = runs.assign(
+        name=[
+            n if s == "success" else f"{n} ({s})"
+            for n, s in zip(runs["name"], runs["state"], strict=True)
+        ]
+    )
+    commits = runs.index[(runs["typ"] == "baseline") & (runs["rev"] != "workspace")]
+    baseline = runs.loc[commits[0] if len(commits) else runs.index[0]]
     lines = [
         "# Experiments",
         "",
         "Every run `dvc exp show` lists (the workspace, the commit it is based on "
         f"and its experiments), grouped by the params it changed against "
-        f"`{cell(baseline.name)}` (the first row of every table); a run that "
+        f"`{cell(baseline['name'])}` (the first row of every table); a run that "
         "changed nothing of a study is that row. ASR runs that differ in "
         "`asr.seed` alone (the same code, data and other params) are one row, "
-        "their seeds listed. Rows in *italics* are the homework report's results "
-        "on the **full data**.",
+        "their seeds listed. A run that failed, or has not finished, is named so "
+        "and shows no numbers. Rows in *italics* are the homework report's "
+        "results on the **full data**.",
         "",
         PLUS_MINUS,
         "",
     ]
     if problem:
-        lines += [f"*No experiments listed: {cell(problem)}.*", ""]
+        lines += [f"*No experiments listed: {cell(problem)}*", ""]
     for study in STUDIES:
         lines += [f"## {study.title}", ""]
-        if not any(has_results(run, study.columns) for run in runs):
+        if not runs.apply(lambda r, s=study: has_results(r, s), axis=1).any():
             lines += ["*No run has these results yet.*", ""]
-        rows, base = (runs, baseline)
+        rows, base = runs, baseline
         if study is ASR:
-            rows, base = asr_rows(runs, baseline, groups)
+            rows, base = asr_rows(runs, groups, baseline)
         lines += grouped_tables(study, rows, base)
     lines += answer_section(groups)
     return "\n".join(lines).rstrip() + "\n"
@@ -352,9 +340,10 @@ def build_experiments_report(
 ) -> Path:
     """Write the experiments of HEAD or `rev` (or the workspace alone)."""
     root = Path(root)
-    runs, problem = experiment_runs(root, rev)
-    if not runs:
-        runs = [workspace_run(root)]
+    try:
+        runs, problem = exp_frame(root, rev), None
+    except Hw2Error as exc:
+        runs, problem = workspace_frame(root), str(exc)
     page = root / out
     write_text(page, render_experiments(runs, problem, seed_groups(runs, root)))
     return page

@@ -9,63 +9,40 @@ well, so it is kept out of the stage.
 """
 
 import csv
+import io
 import os
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
-from hw2.pipeline.catalog import (
-    ASR_JSON,
-    ASR_PLOTS,
-    ASR_TRANSCRIPTS,
-    ATTENTION_DETAILS,
-    ATTENTION_ERROR,
-    ATTENTION_JSON,
-    ATTENTION_MEMORY,
-    ATTENTION_TIME,
-    CNN_CONFUSION,
-    CNN_DETAILS,
-    CNN_JSON,
-    CNN_PLOTS,
-    SEEDS_KEY,
-    human,
-    short,
-)
-from hw2.pipeline.figures import read_rows, write_figures
+from hw2.pipeline import catalog as cat
+from hw2.pipeline.figures import write_figures
+from hw2.pipeline.markdown import cell
 from hw2.pipeline.runs import (
     ASR,
     CNN,
-    REFERENCES,
-    Run,
-    Study,
-    cell,
-    format_param,
-    group_runs,
-    has_results,
+    EMPTY,
+    PARAMS,
+    get,
+    grouped_tables,
     markdown_table,
+    param_text,
     read_json,
-    study_table,
-    workspace_run,
+    workspace_frame,
 )
 
 N_TRANSCRIPTS = 5
 # Every file the report stage reads (where present): its deps in dvc.yaml.
-INPUTS = (
-    CNN_JSON,
-    CNN_DETAILS,
-    CNN_CONFUSION,
-    CNN_PLOTS,
-    ASR_JSON,
-    ASR_TRANSCRIPTS,
-    ASR_PLOTS,
-    ATTENTION_JSON,
-    ATTENTION_DETAILS,
-    ATTENTION_TIME,
-    ATTENTION_MEMORY,
-    ATTENTION_ERROR,
+_FILES = (
+    "CNN_JSON CNN_DETAILS CNN_CONFUSION CNN_PLOTS ASR_JSON ASR_TRANSCRIPTS ASR_PLOTS"
 )
+_FILES += (
+    " ATTENTION_JSON ATTENTION_DETAILS ATTENTION_TIME ATTENTION_MEMORY ATTENTION_ERROR"
+)
+INPUTS = tuple(getattr(cat, name) for name in _FILES.split())
 PLUS_MINUS = (
     "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval "
     "over seeds and test items (images, clips) where a row has several seeds, over "
@@ -74,31 +51,17 @@ PLUS_MINUS = (
 )
 
 
-def parse_transcripts(
-    lines: Iterable[str], where: str, n: int | None = None
-) -> list[tuple[str, str, str]]:
-    """The (id, reference, hypothesis) rows of a transcripts TSV's lines (the
-    first `n`, or all); `where` names the file in errors."""
-    rows: list[tuple[str, str, str]] = []
-    reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
-    if next(reader, None) != ["id", "reference", "hypothesis"]:
-        raise DataError(f"{where}: expected the header id, reference, hypothesis")
-    for row in reader:
-        if len(rows) == n:
-            break
-        if len(row) != 3:
-            raise DataError(f"{where}: line {reader.line_num}: expected 3 fields")
-        rows.append((row[0], row[1], row[2]))
-    return rows
-
-
-def read_transcripts(path: Path, n: int) -> list[tuple[str, str, str]]:
-    """The first `n` (id, reference, hypothesis) rows of the transcripts TSV."""
+def read_transcripts(raw: bytes, where: str) -> pd.DataFrame:
+    """A transcripts TSV (id, reference, hypothesis), or a DataError naming it."""
     try:
-        with open(path, newline="") as f:
-            return parse_transcripts(f, str(path), n)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
+        frame = pd.read_csv(
+            io.BytesIO(raw), sep="\t", quoting=csv.QUOTE_NONE, dtype=str
+        ).fillna({"id": "", "reference": "", "hypothesis": ""})
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError too
+        raise DataError(f"{where}: {str(exc).strip().splitlines()[-1]}") from exc
+    if list(frame.columns) != ["id", "reference", "hypothesis"]:
+        raise DataError(f"{where}: expected the header id, reference, hypothesis")
+    return frame
 
 
 def _missing(what: str, stage: str) -> str:
@@ -127,74 +90,54 @@ def _image(label: str, target: Path, page: Path) -> str:
     return f"![{label}]({Path(os.path.relpath(target, page.parent)).as_posix()})"
 
 
-def _group_title(keys: Sequence[str], study: Study) -> str:
-    names = ", ".join(f"`{k}`" for k in keys)
-    return f"Varying {names}" if keys else "Baseline"
-
-
-def grouped_tables(study: Study, runs: Sequence[Run], baseline: Run) -> list[str]:
-    """One table per set of params the runs (or the references) varied: the
-    baseline first, then the runs, then the homework's full-data rows."""
-    refs = REFERENCES.get(study.title, {})
-    groups = {g.keys: g.runs for g in group_runs(runs, baseline, study)}
-    for keys in refs:
-        groups.setdefault(keys, [])
-    if not groups:
-        groups[()] = []
-    data_key = next(k for k in study.names if k.startswith("data."))
-    lines = []
-    for keys, members in groups.items():
-        params = [data_key, *(k for k in keys if k != data_key)]
-        first = [baseline] if has_results(baseline, study.columns) else []
-        rows = [*first, *members, *refs.get(keys, ())]
-        lines += [f"### {_group_title(keys, study)}", ""]
-        lines += [study_table(study, rows, params), ""]
-    return lines
-
-
-def _cnn_value(run: Run, key: str) -> Any:
-    """A CNN result from its details file, or from cnn.json (the older layout)."""
-    value = run.metric(CNN_DETAILS, key)
-    return run.metric(CNN_JSON, key) if value is None else value
-
-
-def _seeds(run: Run) -> int:
-    seeds = _cnn_value(run, SEEDS_KEY)
+def _seeds(ws: pd.Series) -> int:
+    seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
     return seeds if isinstance(seeds, int) else 1
 
 
-def cnn_section(ws: Run, page: Path, figs: dict[str, Path]) -> list[str]:
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    return markdown_table(pd.DataFrame(rows, columns=header, dtype=object))
+
+
+def cnn_section(
+    ws: pd.Series, root: Path, page: Path, figs: dict[str, Path]
+) -> list[str]:
     """The CNN's results, per-class accuracy and figures (Markdown lines)."""
     lines = ["## CNN on OCTMNIST", ""]
-    if CNN_JSON not in ws.metrics:
-        lines += [_missing(CNN_JSON, "evaluate_cnn"), ""]
-    lines += grouped_tables(CNN, [], ws)
-    per_class = _cnn_value(ws, "test_acc_per_class")
-    if isinstance(per_class, dict):
-        rows = [[cell(str(k)), human(float(v))] for k, v in per_class.items()]
+    if not (root / cat.CNN_JSON).is_file():
+        lines += [_missing(cat.CNN_JSON, "evaluate_cnn"), ""]
+    lines += grouped_tables(CNN, EMPTY, ws)
+    prefix = "test_acc_per_class."
+    per_class = {
+        k.split(prefix)[1]: v for k, v in ws.items() if prefix in k and v is not None
+    }
+    if per_class:
         lines += [
             f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
             "test split is balanced, 250 images a class):",
             "",
-            markdown_table(["class", "test accuracy"], rows),
+            _table(
+                ["class", "test accuracy"],
+                [[cell(k), cat.human(float(v))] for k, v in per_class.items()],
+            ),
             "",
         ]
-    if "cnn_curves.png" in figs:
-        lines += [_image("CNN curves", figs["cnn_curves.png"], page), ""]
-    else:
-        lines += [_missing(CNN_PLOTS, "train_cnn"), ""]
-    if "cnn_confusion.png" in figs:
-        lines += [_image("CNN confusion", figs["cnn_confusion.png"], page), ""]
-    else:
-        lines += [_missing(CNN_CONFUSION, "evaluate_cnn"), ""]
+    for name, label, path, stage in [
+        ("cnn_curves.png", "CNN curves", cat.CNN_PLOTS, "train_cnn"),
+        ("cnn_confusion.png", "CNN confusion", cat.CNN_CONFUSION, "evaluate_cnn"),
+    ]:
+        shown = _image(label, figs[name], page) if name in figs else None
+        lines += [shown or _missing(path, stage), ""]
     return lines
 
 
-def asr_section(ws: Run, root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
+def asr_section(
+    ws: pd.Series, root: Path, page: Path, figs: dict[str, Path]
+) -> list[str]:
     """The ASR's results, curves and example transcripts (Markdown lines)."""
     lines = ["## Speech recognition on LJ Speech", ""]
-    if ASR_JSON not in ws.metrics:
-        lines += [_missing(ASR_JSON, "evaluate_asr"), ""]
+    if not (root / cat.ASR_JSON).is_file():
+        lines += [_missing(cat.ASR_JSON, "evaluate_asr"), ""]
     lines += [
         "CER and WER are error rates (lower is better; WER above 1 counts inserted "
         "words); Jaccard, cosine and Damerau-Levenshtein (D-L) are textdistance's "
@@ -202,18 +145,19 @@ def asr_section(ws: Run, root: Path, page: Path, figs: dict[str, Path]) -> list[
         "is better); loss is the test cross-entropy with label smoothing (nats).",
         "",
     ]
-    lines += grouped_tables(ASR, [], ws)
+    lines += grouped_tables(ASR, EMPTY, ws)
     if "asr_curves.png" in figs:
         lines += [_image("ASR curves", figs["asr_curves.png"], page)]
     else:
-        lines += [_missing(ASR_PLOTS, "train_asr")]
+        lines += [_missing(cat.ASR_PLOTS, "train_asr")]
     lines += ["", f"### Example transcripts (first {N_TRANSCRIPTS} test clips)", ""]
-    if (root / ASR_TRANSCRIPTS).is_file():
-        rows = read_transcripts(root / ASR_TRANSCRIPTS, N_TRANSCRIPTS)
-        cells = [[f"`{cell(i)}`", cell(ref), cell(hyp)] for i, ref, hyp in rows]
-        lines += [markdown_table(["id", "reference", "hypothesis"], cells)]
+    path = root / cat.ASR_TRANSCRIPTS
+    if path.is_file():
+        rows = read_transcripts(path.read_bytes(), str(path)).head(N_TRANSCRIPTS)
+        cells = [[f"`{cell(i)}`", cell(r), cell(h)] for i, r, h in rows.values]
+        lines += [_table(["id", "reference", "hypothesis"], cells)]
     else:
-        lines += [_missing(ASR_TRANSCRIPTS, "evaluate_asr")]
+        lines += [_missing(cat.ASR_TRANSCRIPTS, "evaluate_asr")]
     return lines + [""]
 
 
@@ -228,7 +172,7 @@ def _get(tree: Any, *keys: str) -> Any:
 def _num(value: Any, unit: str = "") -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "–"
-    return human(float(value), unit) if unit else short(float(value))
+    return cat.human(float(value), unit) if unit else cat.short(float(value))
 
 
 def attention_summary(bench: dict[str, Any]) -> list[str]:
@@ -248,73 +192,63 @@ def attention_summary(bench: dict[str, Any]) -> list[str]:
         rows.append(
             [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
         )
-    return [markdown_table(["", "non-causal", "causal"], rows), ""]
+    return [_table(["", "non-causal", "causal"], rows), ""]
+
+
+def _by_length(path: Path, column: str) -> pd.DataFrame:
+    """A benchmark CSV as one column per method, a row per length."""
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        frame = pd.read_csv(path)
+        frame[column] = pd.to_numeric(frame[column])
+        return frame.pivot(index="length", columns="method", values=column)
+    except (KeyError, ValueError, OSError) as exc:
+        raise DataError(f"{path}: expected length, method, {column}") from exc
 
 
 def attention_lengths(root: Path) -> list[str]:
     """Per sequence length: each method's time and peak memory, and the speed-up."""
-    times: dict[tuple[int, str], float] = {}
-    memory: dict[tuple[int, str], float] = {}
-    for path, store, column in [
-        (root / ATTENTION_TIME, times, "seconds"),
-        (root / ATTENTION_MEMORY, memory, "peak_bytes"),
-    ]:
-        if path.is_file():
-            for row in read_rows(path):
-                try:
-                    store[(int(row["length"]), row["method"])] = float(row[column])
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise DataError(
-                        f"{path}: expected length, method, {column}"
-                    ) from exc
-    if not times:
+    times = _by_length(root / cat.ATTENTION_TIME, "seconds")
+    if times.empty:
         return []
-    lengths = sorted({n for n, _ in times})
+    memory = _by_length(root / cat.ATTENTION_MEMORY, "peak_bytes").reindex(times.index)
     rows = []
-    for n in lengths:
-        row = [f"{n:,}"]
+    for n, row in times.iterrows():
+        cells = [f"{int(n):,}"]
         for suffix in ("", "_causal"):
-            soft, mcl = (
-                times.get((n, "softmax" + suffix)),
-                times.get((n, "mclaurin" + suffix)),
-            )
-            row += [
-                "–" if soft is None else f"{soft * 1e3:,.3f}",
-                "–" if mcl is None else f"{mcl * 1e3:,.3f}",
-                "–" if not soft or not mcl else f"{soft / mcl:,.2f}×",
-            ]
+            soft, mcl = row.get("softmax" + suffix), row.get("mclaurin" + suffix)
+            soft, mcl = [None if pd.isna(v) else v for v in (soft, mcl)]
+            cells += ["–" if v is None else f"{v * 1e3:,.3f}" for v in (soft, mcl)]
+            cells += ["–" if not soft or not mcl else f"{soft / mcl:,.2f}×"]
         for method in ("softmax", "mclaurin"):
-            peak = memory.get((n, method))
-            row.append("–" if peak is None else f"{peak / 2**20:,.2f}")
-        rows.append(row)
-    header = [
-        "L (tokens)",
-        "softmax (ms)",
-        "McLaurin (ms)",
-        "speed-up",
-        "causal softmax (ms)",
-        "causal McLaurin (ms)",
-        "causal speed-up",
-        "softmax peak (MiB)",
-        "McLaurin peak (MiB)",
-    ]
-    return [markdown_table(header, rows), ""]
+            peak = memory.at[n, method] if method in memory else None
+            cells.append(
+                "–" if peak is None or pd.isna(peak) else f"{peak / 2**20:,.2f}"
+            )
+        rows.append(cells)
+    header = ["L (tokens)", "softmax (ms)", "McLaurin (ms)", "speed-up"]
+    header += ["causal softmax (ms)", "causal McLaurin (ms)", "causal speed-up"]
+    header += ["softmax peak (MiB)", "McLaurin peak (MiB)"]
+    return [_table(header, rows), ""]
 
 
 def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
     """The McLaurin attention benchmark: headline, per-length table, error, figures."""
     lines = ["## Linear attention (McLaurin series)", ""]
     # the whole record where the benchmark writes one beside its headline numbers
-    found = [p for p in (ATTENTION_DETAILS, ATTENTION_JSON) if (root / p).is_file()]
+    found = [
+        p for p in (cat.ATTENTION_DETAILS, cat.ATTENTION_JSON) if (root / p).is_file()
+    ]
     if not found:
-        return lines + [_missing(ATTENTION_JSON, "bench_attention"), ""]
+        return lines + [_missing(cat.ATTENTION_JSON, "bench_attention"), ""]
     bench = read_json(root / found[0])
     if not isinstance(bench, dict):
         raise DataError(f"{root / found[0]}: expected a JSON object")
     settings = bench.get("settings") if isinstance(bench.get("settings"), dict) else {}
     if settings:
         described = ", ".join(
-            f"{k.replace('_', ' ')} {format_param(settings[k])}"
+            f"{k.replace('_', ' ')} {param_text(settings[k])}"
             for k in ("head_dim", "terms", "threads", "device", "timing")
             if k in settings
         )
@@ -329,7 +263,7 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
         lines += [
             "Relative error of McLaurin attention against softmax, by series terms K:",
             "",
-            markdown_table(["K", "relative error", "causal"], rows),
+            _table(["K", "relative error", "causal"], rows),
             "",
         ]
     for name, label in [
@@ -341,7 +275,7 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
     return lines
 
 
-def render_results(root: Path, page: Path, figs: dict[str, Path], ws: Run) -> str:
+def render_results(root: Path, page: Path, figs: dict[str, Path], ws: pd.Series) -> str:
     """reports/results.md for the workspace; `figs` maps PNG names to their paths."""
     lines = [
         "# Results",
@@ -355,11 +289,11 @@ def render_results(root: Path, page: Path, figs: dict[str, Path], ws: Run) -> st
         PLUS_MINUS,
         "",
         data_note(
-            ws.params.get("data.images.source"), ws.params.get("data.speech.source")
+            get(ws, "data.images.source", PARAMS), get(ws, "data.speech.source", PARAMS)
         ),
         "",
     ]
-    lines += cnn_section(ws, page, figs)
+    lines += cnn_section(ws, root, page, figs)
     lines += asr_section(ws, root, page, figs)
     lines += attention_section(root, page, figs)
     return "\n".join(lines).rstrip() + "\n"
@@ -373,7 +307,7 @@ def build_report(
     """Write the workspace report and its figures (paths relative to `root`)."""
     root = Path(root)
     page, figures_dir = root / out, root / figures
-    ws = workspace_run(root)  # bad JSON fails here, before any plotting
+    ws = workspace_frame(root).iloc[0]  # bad JSON fails here, before any plotting
     with atomic_dir(figures_dir) as tmp:
         written = write_figures(root, tmp, _seeds(ws))
     figs = {name: figures_dir / name for name in written}

@@ -1,19 +1,12 @@
 """The ASR's spread over training seeds: runs grouped by seed, and the record that
 `make homework` writes (metrics/asr_seeds.json) for the one-seed default run.
 
-Two ASR runs are the same but for the seed when their dvc.lock entries of
-train_asr and evaluate_asr agree (`fingerprint`): the command, every
-dependency's md5 (code and data), every param but `asr.seed`, and not the model
-train_asr hands to evaluate_asr (it changes with the seed). `seed_groups` puts
-such runs together and scores each seed's transcripts (read from the run's
-commit) with hw2.asr.seeds.
-
-The record holds, per configuration of the homework's grid, the seeds, each
-metric's mean, std, per-seed values and interval, and the fingerprint. A
-revision whose dvc.lock has that fingerprint ran that configuration with some
-seed: hw2.pipeline.compare judges its one-seed ASR metrics with the record's
-seed spread. Any other revision changed code, data or params since: the record
-is stale there (`match` says why), and the metrics stay "noise unknown".
+Two ASR runs differ in the seed alone when their dvc.lock entries of train_asr and
+evaluate_asr agree but for `asr.seed` and `threads` (the thread count moves the
+last digits, as the seed does) and the model one hands the other (`fingerprint`).
+A revision whose dvc.lock has a record's fingerprint ran that configuration:
+hw2.pipeline.compare judges its one-seed metrics with the record's seed spread;
+elsewhere the record is stale (`match` says why).
 """
 
 import json
@@ -23,33 +16,31 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from hw2.asr.seeds import SeedScores, score_seeds, summarise, transcript_tokens
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS, short
-from hw2.pipeline.report import parse_transcripts
-from hw2.pipeline.runs import ASR, Run, has_results, run_file
+from hw2.pipeline.report import read_transcripts
+from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results
 
 STAGES = ("train_asr", "evaluate_asr")
 SEED_PARAM = "asr.seed"
+NOISE_PARAMS = (SEED_PARAM, "threads")  # left out of the fingerprint
 MADE_BY = "make homework"
 LOCK = "dvc.lock"
 
 
 def fingerprint(lock: Any) -> dict[str, Any] | None:
-    """What an ASR run was, less its seed: per stage of STAGES its cmd, deps'
-    md5s and params; None when dvc.lock lacks one of the stages."""
+    """What an ASR run was, less its seed and threads: per stage of STAGES its
+    cmd, deps' md5s and params; None when dvc.lock lacks one of the stages."""
     stages = lock.get("stages") if isinstance(lock, Mapping) else None
     if not isinstance(stages, Mapping) or not all(
         isinstance(stages.get(s), Mapping) for s in STAGES
     ):
         return None
-    made = {
-        o.get("path")
-        for s in STAGES
-        for o in stages[s].get("outs") or []
-        if isinstance(o, Mapping)
-    }
+    made = {o.get("path") for s in STAGES for o in stages[s].get("outs") or []}
     out: dict[str, Any] = {}
     for name in STAGES:
         entry = stages[name]
@@ -59,7 +50,9 @@ def fingerprint(lock: Any) -> dict[str, Any] | None:
             if isinstance(d, Mapping) and d.get("path") not in made
         }
         params = {
-            str(file): {k: v for k, v in sorted(values.items()) if k != SEED_PARAM}
+            str(file): {
+                k: v for k, v in sorted(values.items()) if k not in NOISE_PARAMS
+            }
             for file, values in (entry.get("params") or {}).items()
             if isinstance(values, Mapping)
         }
@@ -177,94 +170,105 @@ class SeedGroup:
     """Runs that differ in asr.seed alone, one per seed, and their scores."""
 
     fingerprint: dict[str, Any]
-    runs: list[Run]  # one per seed, in the order of `seeds`
+    runs: pd.DataFrame  # one per seed, in the order of `seeds`
     seeds: list[int]
     clip_ids: tuple[str, ...]
     scores: SeedScores
-    same: list[Run]  # every run listed with this fingerprint and one of the seeds
+    same: list[str]  # every run listed with this fingerprint and one of the seeds
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
         """Every ASR metric over the seeds (hw2.asr.seeds.summarise)."""
         return summarise(self.scores)
 
+    @property
+    def threads(self) -> list[Any]:
+        """Each run's `threads` param (None where params.yaml has none)."""
+        return [get(run, "threads", PARAMS) for _, run in self.runs.iterrows()]
 
-def _yaml(raw: bytes | None) -> Any:
+
+def _lock(root: Path, rev: str) -> Any:
     try:
-        return None if raw is None else parse_yaml(raw)
+        return parse_yaml(git_file(root, rev, LOCK) or b"")
     except YAMLError:
         return None
 
 
-def _transcripts(run: Run, root: Path) -> list[tuple[str, str, str]] | None:
-    raw = run_file(run, root, ASR_TRANSCRIPTS)
-    if raw is None:
-        return None
-    where = f"{ASR_TRANSCRIPTS} ({run.name})"
-    return parse_transcripts(raw.decode().splitlines(), where)
-
-
-def seed_groups(runs: Sequence[Run], root: str | Path) -> list[SeedGroup]:
-    """Runs with ASR results grouped by fingerprint, the seeds in order, each
-    seed's transcripts scored once (an experiment's, where one repeats the
-    workspace or commit); a run whose dvc.lock or transcripts cannot be read
+def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
+    """The runs with ASR results grouped by fingerprint, seeds in order, each
+    seed's transcripts scored once (an experiment's where one repeats the
+    workspace or commit, one named for the ASR's grid rather than a CNN run that
+    kept the ASR's params); a run whose dvc.lock or transcripts cannot be read
     stays out. Groups in the order of their first run."""
     root = Path(root)
-    found: dict[str, tuple[dict[str, Any], dict[int, list[Run]]]] = {}
-    for run in runs:
-        seed = run.params.get(SEED_PARAM)
-        if not isinstance(seed, int) or not has_results(run, ASR.columns):
-            continue
-        fp = fingerprint(_yaml(run_file(run, root, LOCK)))
-        if fp is None:
-            continue
-        key = json.dumps(fp, sort_keys=True, default=str)
-        found.setdefault(key, (fp, {}))[1].setdefault(seed, []).append(run)
+    if runs.empty:
+        return []
+    seeds = [get(r, SEED_PARAM, PARAMS) for _, r in runs.iterrows()]
+    seeds = [int(s) if isinstance(s, float) and s.is_integer() else s for s in seeds]
+    seeds = pd.Series(seeds, runs.index, object)  # not floats: NaN where none
+    asr = runs[
+        runs.apply(lambda r: has_results(r, ASR), axis=1).astype(bool)
+        & seeds.map(lambda s: isinstance(s, int) and not isinstance(s, bool)).astype(
+            bool
+        )
+    ]
+    fps = asr["rev"].map(lambda rev: fingerprint(_lock(root, rev))).dropna()
+    if fps.empty:
+        return []
+    asr = asr.loc[fps.index].assign(
+        seed=seeds,
+        key=fps.map(lambda fp: json.dumps(fp, sort_keys=True, default=str)),
+        rank=lambda f: [
+            (not typ.startswith("branch"), not name.startswith("asr-"))
+            for typ, name in zip(f["typ"], f["name"], strict=True)
+        ],
+    )
     groups = []
-    for fp, by_seed in found.values():
-        members, seeds, hyps, losses, same = [], [], [], [], []
-        refs: list[tuple[str, str]] | None = None
-        for seed, listed in sorted(by_seed.items()):
-            # an experiment rather than the workspace or commit it repeats, and
-            # one named for the ASR (`make homework`'s asr-*) rather than a CNN
-            # run that kept the ASR's params
-            run = min(
-                listed,
-                key=lambda r: (r.kind != "experiment", not r.name.startswith("asr-")),
-            )
-            rows = _transcripts(run, root)
-            loss = run.metric(ASR_JSON, "loss")
-            if not rows or not isinstance(loss, int | float):
+    for key, found in asr.groupby("key", sort=False):
+        members, hyps, losses, refs = [], [], [], None
+        for _, listed in found.groupby("seed"):
+            run = listed.sort_values("rank", kind="stable").iloc[0]
+            raw = git_file(root, run["rev"], ASR_TRANSCRIPTS)
+            loss = get(run, "loss", ASR_JSON)
+            if raw is None or not isinstance(loss, int | float):
                 continue
-            pairs = [(i, ref) for i, ref, _ in rows]
+            rows = read_transcripts(raw, f"{ASR_TRANSCRIPTS} ({run['name']})")
             if refs is None:
-                refs = pairs
-            elif pairs != refs:  # the same fingerprint: the same test clips
+                refs = rows[["id", "reference"]]
+            elif not rows[["id", "reference"]].equals(refs):
                 raise DataError(
-                    f"{ASR_TRANSCRIPTS} ({run.name}): other test clips than "
-                    f"{members[0].name}'s under the same dvc.lock"
+                    f"{ASR_TRANSCRIPTS} ({run['name']}): other test clips than "
+                    f"{members[0]['name']}'s under the same dvc.lock"
                 )
             members.append(run)
-            seeds.append(seed)
-            hyps.append([transcript_tokens(h) for _, _, h in rows])
+            hyps.append([transcript_tokens(h) for h in rows["hypothesis"]])
             losses.append(float(loss))
-            same += listed
-        if refs is None:
-            continue
-        scores = score_seeds([transcript_tokens(r) for _, r in refs], hyps, losses)
-        ids = tuple(i for i, _ in refs)
-        groups.append(SeedGroup(fp, members, seeds, ids, scores, same))
+        if refs is not None and len(refs):
+            tokens = [transcript_tokens(r) for r in refs["reference"]]
+            chosen = pd.DataFrame(members)
+            same = found[found["seed"].isin(chosen["seed"])]["name"].tolist()
+            groups.append(
+                SeedGroup(
+                    json.loads(key),
+                    chosen,
+                    [int(s) for s in chosen["seed"]],
+                    tuple(refs["id"]),
+                    score_seeds(tokens, hyps, losses),
+                    same,
+                )
+            )
     return groups
 
 
 def build_record(configurations: Mapping[str, SeedGroup]) -> dict[str, Any]:
-    """The record's content: per configuration name its runs, seeds, metrics and
-    fingerprint."""
+    """The record's content: per configuration name its runs, seeds (and each
+    run's threads), metrics and fingerprint."""
     return {
         name: {
             "made_by": MADE_BY,
-            "experiments": [run.name for run in group.runs],
+            "experiments": group.runs["name"].tolist(),
             "seeds": group.seeds,
+            "threads": group.threads,
             "metrics": group.metrics,
             "fingerprint": group.fingerprint,
         }

@@ -1,16 +1,17 @@
-"""The README's results table, made from params.yaml and metrics/ alone (and
-dvc.lock, to tell whether `make homework`'s seed record is current).
+"""The README's results table, from params.yaml and metrics/ alone (and dvc.lock,
+to tell whether `make homework`'s seed record is current).
 
 The README holds it between two markers; `python scripts/readme_results.py
---write` puts the current one there after a rerun, and tests/test_readme.py fails
-when the README's table is not what the committed metrics give, so the README
-never quotes a number the metrics do not back.
+--write` puts the current one there, and tests/test_readme.py fails when the
+README's table is not what the committed metrics give.
 """
 
 import math
 import re
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
@@ -24,7 +25,7 @@ from hw2.pipeline.catalog import (
     short,
 )
 from hw2.pipeline.experiments import LABELS
-from hw2.pipeline.runs import flatten, read_json
+from hw2.pipeline.runs import flatten, markdown_table, read_json, workspace_frame
 from hw2.pipeline.seed_record import LOCK, match, read_record
 
 BEGIN = "<!-- results: generated from metrics/ by scripts/readme_results.py -->"
@@ -32,125 +33,96 @@ END = "<!-- /results -->"
 
 
 def _metrics(root: Path, path: str) -> dict[str, Any]:
-    file = root / path
-    tree = read_json(file) if file.is_file() else {}
+    tree = read_json(root / path) if (root / path).is_file() else {}
     return flatten(tree) if isinstance(tree, dict) else {}
 
 
-def _first(flat: dict[str, Any], *keys: str) -> Any:
-    return next((flat[k] for k in keys if flat.get(k) is not None), None)
-
-
-def _with_noise(flat: dict[str, Any], key: str) -> str:
-    """The value, ± its std over seeds, [its 95 % interval] (catalog's format)."""
-    value = flat.get(key)
+def _noise(flat: dict[str, Any], key: str) -> str:
+    """The value, ± its std over seeds, [its 95 % interval]."""
+    value, std, ci = (flat.get(key + s) for s in ("", "_std", "_ci95"))
     if not isinstance(value, int | float):
         return "–"
     scale = scale_for([float(value)])
-    text = scale.text(value)
-    if isinstance(flat.get(f"{key}_std"), int | float):
-        text += f" ± {scale.text(flat[f'{key}_std'])}"
-    ci = flat.get(f"{key}_ci95")
-    if isinstance(ci, list) and len(ci) == 2:
-        text += f" [{scale.text(ci[0])}, {scale.text(ci[1])}]"
-    return text
+    text = scale.text(value) + (f" ± {scale.text(std)}" if std is not None else "")
+    ok = isinstance(ci, list) and len(ci) == 2
+    return text + (f" [{scale.text(ci[0])}, {scale.text(ci[1])}]" if ok else "")
 
 
 def _seeds(flat: dict[str, Any], key: str) -> int:
-    per_seed = flat.get(f"{key}_per_seed")
-    return len(per_seed) if isinstance(per_seed, list) and per_seed else 1
+    return len(flat.get(f"{key}_per_seed") or [None])
 
 
-def _plural(n: int, word: str) -> str:
+def _n(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def cnn_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
+def cnn_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The CNN's setting and its test and validation accuracy."""
-    if params.get("data.images.source") == "full":
-        data = "OCTMNIST"
-    else:
-        sizes = [
-            params.get(f"data.images.sample.n_{s}") for s in ("train", "val", "test")
-        ]
-        shown = " / ".join(short(float(n)) for n in sizes if isinstance(n, int))
-        data = f"{shown} phantom images"
-    pool = "max-pooling" if params.get("cnn.maxpool") else "stride-2, no pooling"
+    sizes = [p.get(f"data.images.sample.n_{s}") for s in ("train", "val", "test")]
+    data = " / ".join(short(float(n)) for n in sizes if isinstance(n, int))
+    data = (
+        "OCTMNIST"
+        if p.get("data.images.source") == "full"
+        else f"{data} phantom images"
+    )
+    pool = "max-pooling" if p.get("cnn.maxpool") else "stride-2, no pooling"
     setting = (
-        f"{data}; lr {params.get('lr')}, {pool}, "
-        f"{_plural(_seeds(flat, 'test_acc'), 'seed')}"
+        f"{data}; lr {p.get('lr')}, {pool}, {_n(_seeds(flat, 'test_acc'), 'seed')}"
     )
-    result = (
-        f"test accuracy {_with_noise(flat, 'test_acc')}; "
-        f"validation {_with_noise(flat, 'val_acc')}"
-    )
+    test, val = _noise(flat, "test_acc"), _noise(flat, "val_acc")
+    result = f"test accuracy {test}; validation {val}"
     return ["CNN (study 2)", setting, result]
 
 
-def asr_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
+def asr_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The ASR's setting and its test error rates and similarity."""
-    if params.get("data.speech.source") == "full":
-        data = "LJ Speech 1.1"
-    else:
-        n = params.get("data.speech.sample.n_clips")
-        data = f"{short(float(n))} synthetic clips" if isinstance(n, int) else "sample"
-    setting = (
-        f"{data}; {params.get('decoder')} decoder, {params.get('asr.attention')} "
-        f"attention, {_plural(_seeds(flat, 'cer'), 'seed')}"
-    )
-    result = (
-        f"test CER {_with_noise(flat, 'cer')}, WER {_with_noise(flat, 'wer')}, "
-        f"Jaccard {_with_noise(flat, 'jaccard')}"
-    )
+    n = p.get("data.speech.sample.n_clips")
+    data = f"{short(float(n))} synthetic clips" if isinstance(n, int) else "sample"
+    data = "LJ Speech 1.1" if p.get("data.speech.source") == "full" else data
+    seeds = _n(_seeds(flat, "cer"), "seed")
+    setting = f"{data}; {p.get('decoder')} decoder, {p.get('asr.attention')} "
+    setting += f"attention, {seeds}"
+    cer, wer, jac = (_noise(flat, k) for k in ("cer", "wer", "jaccard"))
+    result = f"test CER {cer}, WER {wer}, Jaccard {jac}"
     return ["ASR (study 3)", setting, result]
 
 
-def _lock(root: Path) -> Any:
-    """dvc.lock, or None where it is absent or not YAML."""
-    try:
-        return parse_yaml((root / LOCK).read_text())
-    except (OSError, UnicodeDecodeError, YAMLError):
-        return None
-
-
 def seeds_row(record: dict[str, Any], lock: Any) -> list[str] | None:
-    """`make homework`'s ASR configurations over seeds (metrics/asr_seeds.json):
-    each one's test CER with its std and interval, and a word when the record was
-    measured on other code, data or params than `lock` (dvc.lock) holds; None
-    without a configuration."""
-    parts, counts = [], set()
-    for config, label in LABELS.items():
-        if config in record:
-            flat = flatten(record[config]["metrics"])
-            parts.append(f"{label} {_with_noise(flat, 'cer')}")
-            counts.add(_seeds(flat, "cer"))
-    if not parts:
+    """`make homework`'s configurations over seeds: each one's test CER, and a
+    word when the record was measured on other code, data or params than
+    `lock` (dvc.lock) holds; None without a configuration."""
+    found = {c: flatten(record[c]["metrics"]) for c in LABELS if c in record}
+    if not found:
         return None
-    seeds = _plural(counts.pop(), "seed") if len(counts) == 1 else "several seeds"
+    counts = {_seeds(flat, "cer") for flat in found.values()}
+    seeds = _n(counts.pop(), "seed") if len(counts) == 1 else "several seeds"
     setting = f"`make homework`: each configuration with {seeds}, the same data"
     if match([record], lock).stale:
         setting += " (**stale**: other code, data or params than dvc.lock's)"
+    parts = [f"{LABELS[c]} {_noise(flat, 'cer')}" for c, flat in found.items()]
     return ["ASR over seeds (study 3)", setting, "test CER " + "; ".join(parts)]
 
 
-def attention_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
+def attention_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The benchmark's setting and McLaurin's speed-up and memory at its longest L."""
-    lengths = params.get("attention.lengths")
-    longest = max(lengths) if isinstance(lengths, list) and lengths else None
-    threads = params.get("attention.threads")
-    setting = (
-        f"D = {params.get('attention.head_dim')}, K = {params.get('attention.terms')}, "
-        f"L = {short(float(longest)) if longest else '–'}, "
-        f"{_plural(threads, 'thread') if isinstance(threads, int) else 'all threads'}"
+    lengths, threads = p.get("attention.lengths"), p.get("attention.threads")
+    longest = short(float(max(lengths))) if lengths else "–"
+    threads = _n(threads, "thread") if isinstance(threads, int) else "all threads"
+    d, k = p.get("attention.head_dim"), p.get("attention.terms")
+    setting = f"D = {d}, K = {k}, L = {longest}, {threads}"
+    speed, causal, memory = (
+        next((flat[k] for k in keys if flat.get(k) is not None), None)
+        for keys in [
+            ("speedup", "speedup_at_max_len"),
+            ("speedup_causal", "speedup_at_max_len_causal"),
+            ("memory_ratio", "memory_ratio_at_max_len"),
+        ]
     )
-    speed = _first(flat, "speedup", "speedup_at_max_len")
-    causal = _first(flat, "speedup_causal", "speedup_at_max_len_causal")
-    memory = _first(flat, "memory_ratio", "memory_ratio_at_max_len")
     parts = []
     if isinstance(speed, int | float):
         parts.append(f"McLaurin {human(speed, 'x')} faster than softmax")
-    if isinstance(causal, int | float):
-        parts[-1:] = [f"{parts[-1]} (causal {human(causal, 'x')})"] if parts else []
+        if isinstance(causal, int | float):
+            parts[-1] += f" (causal {human(causal, 'x')})"
     if isinstance(memory, int | float) and math.isfinite(memory):
         parts.append(f"{human(memory, 'x')} less peak memory")
     return ["attention (study 1)", setting, ", ".join(parts) or "–"]
@@ -159,23 +131,20 @@ def attention_row(params: dict[str, Any], flat: dict[str, Any]) -> list[str]:
 def results_table(root: str | Path = ".") -> str:
     """The README's results table for the project at `root`."""
     root = Path(root)
-    try:
-        params = flatten(parse_yaml((root / "params.yaml").read_text()) or {})
-    except (OSError, YAMLError) as exc:
-        raise DataError(f"{root / 'params.yaml'}: cannot read ({exc})") from exc
+    params = workspace_frame(root).iloc[0].to_dict()
     rows = [
         cnn_row(params, _metrics(root, CNN_JSON)),
         asr_row(params, _metrics(root, ASR_JSON)),
         attention_row(params, _metrics(root, ATTENTION_JSON)),
     ]
-    record = root / ASR_SEEDS
-    if record.is_file():
-        configs = read_record(record.read_bytes(), str(record))
-        seeds = seeds_row(configs, _lock(root))
-        rows[2:2] = [seeds] if seeds else []
-    lines = ["| study | setting | result |", "|---|---|---|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    if (root / ASR_SEEDS).is_file():
+        record = read_record((root / ASR_SEEDS).read_bytes(), str(root / ASR_SEEDS))
+        try:
+            lock = parse_yaml((root / LOCK).read_text())
+        except (OSError, UnicodeDecodeError, YAMLError):
+            lock = None
+        rows[2:2] = [row for row in [seeds_row(record, lock)] if row]
+    return markdown_table(pd.DataFrame(rows, columns=["study", "setting", "result"]))
 
 
 def replace_block(text: str, table: str) -> str:
