@@ -38,6 +38,11 @@ def test_long_values_are_cut():
     assert cell("<" * 100).endswith("&lt;…")
 
 
+def test_width_sets_the_cut_and_none_keeps_all():
+    assert cell("x" * 100, 10) == "x" * 9 + "…"
+    assert cell("x" * 100 + "|", None) == "x" * 100 + "\\|"
+
+
 def test_rendered_row_keeps_its_cells():
     """GitHub's Markdown (CommonMark + tables): the row keeps two cells and the
     value shows as the text it was."""

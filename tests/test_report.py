@@ -80,6 +80,7 @@ def make_project(root: Path) -> Path:
     write(m / "asr.json", json.dumps(asr))
     rows = [f"LJ{i:03d}\tsaid number {i}\tsad nmber {i}" for i in range(7)]
     rows[1] = "LJ001\ta | pipe\ta pipe"
+    rows[2] = f"LJ002\t{'a long reference ' * 5}end\t{'a long hypothesis ' * 5}end"
     write(m / "asr_transcripts.tsv", "id\treference\thypothesis\n" + "\n".join(rows))
     plots = m / "train_asr/plots/metrics"
     write(plots / "train/loss.tsv", tsv("loss", [3.0, 2.0]))
@@ -193,6 +194,8 @@ def test_curve_bands_come_from_the_seed_spread(project):
 def test_report_transcripts_first_five_escaped(page):
     text = page.read_text()
     assert "| `LJ001` | a \\| pipe | a pipe |" in text
+    # transcripts are shown whole, not cut at a cell's usual 60 characters
+    assert f"| {'a long reference ' * 5}end | {'a long hypothesis ' * 5}end |" in text
     assert "`LJ004`" in text and "`LJ005`" not in text
 
 

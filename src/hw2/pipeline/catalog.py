@@ -1,12 +1,9 @@
 """What the pipeline's numbers are: files, names, units, which way is better, noise.
 
-The report, the PR comment (`make diff`) and the README's results table read the
-metrics files through this module only, so a renamed key or a moved file is
-changed here once. A metric's noise is recorded beside it under one convention
-(the suffixes below): `<key>_std` (the spread over training seeds), `<key>_per_seed`
-(their values), `<key>_ci95` ([low, high], a 95 % interval) and a file-level
-`seeds` count. A study that adds seeds writes those keys and every reader treats
-it as the CNN is treated, with no change here.
+Every report reads the metrics files through this module, so a renamed key or a
+moved file is changed here once. A metric's noise sits beside it: `<key>_std`
+(over training seeds), `<key>_per_seed`, `<key>_ci95` ([low, high]) and a
+file-level `seeds` count; a study that writes those keys needs no change here.
 """
 
 import fnmatch
@@ -119,7 +116,6 @@ def describe(path: str, key: str) -> Metric:
 
 
 def headlines() -> list[Metric]:
-    """The metrics a comparison leads with, in catalogue order."""
     return [m for m in METRICS if m.headline]
 
 
@@ -141,32 +137,28 @@ SIGNIFICANT = 4
 
 @dataclass(frozen=True)
 class Scale:
-    """How a group of numbers is written: divided by `factor`, to `decimals`."""
+    """How a group of numbers is written: divided by `factor`, to `decimals`,
+    with thousands separators and no exponent."""
 
     factor: float = 1.0
     decimals: int = 0
     suffix: str = ""
 
     def text(self, value: float) -> str:
-        """The value as people read it: thousands separators, no exponent."""
         return f"{value / self.factor:,.{self.decimals}f}{self.suffix}"
 
     def rounded(self, value: float) -> float:
-        """The value at the shown precision (in the scaled unit)."""
         return round(value / self.factor, self.decimals)
 
     def delta(self, old: float, new: float) -> str:
-        """new − old as shown: the difference of the shown values, signed."""
+        """new − old as shown: the signed difference of the shown values."""
         d = self.rounded(new) - self.rounded(old)
         return f"{d:+,.{self.decimals}f}{self.suffix}"
 
 
 def scale_for(values: list[float], unit: str = "") -> Scale:
-    """One Scale for numbers shown side by side, set by the largest of them.
-
-    Whole numbers stay whole (parameter counts, lengths); others get
-    SIGNIFICANT significant digits at the largest value's size.
-    """
+    """One Scale for numbers shown side by side: whole numbers stay whole, others
+    get SIGNIFICANT digits at the largest value's size."""
     finite = [abs(v) for v in values if math.isfinite(v)]
     top = max(finite, default=0.0)
     whole = (
@@ -190,8 +182,7 @@ def human(value: float, unit: str = "") -> str:
 
 
 def short(value: float) -> str:
-    """A setting or a count as written: whole numbers with thousands separators,
-    others to SIGNIFICANT digits with no trailing zeros (0.01, 1.293)."""
+    """A setting or a count as written (1,024, 0.01, 1.293)."""
     if float(value).is_integer():
         return f"{int(value):,}"
     if abs(value) >= 10 ** (SIGNIFICANT - 1):

@@ -1,13 +1,9 @@
 """reports/experiments.md: every run DVC lists, grouped by what it varied, ASR
-seeds as one row, and the homework's answer stated with intervals.
+seeds as one row (hw2.pipeline.seed_record), and the homework's answer.
 
-ASR runs that differ in `asr.seed` alone (hw2.pipeline.seed_record) are one row:
-the mean ± std over seeds and the interval over test clips and seeds. The answer
-compares configurations of the same code and data: a difference is a win only
-when its 95 % interval over the test clips (paired: both sides transcribed the
-same clips) and each side's seeds (hw2.asr.seeds.difference) excludes zero.
-Kept out of the report stage: it reads git and experiment refs, which a stage
-cannot declare.
+A difference is a win only when its 95 % interval over the test clips (paired)
+and each side's seeds (hw2.asr.seeds.difference) excludes zero. Kept out of the
+report stage: it reads git and experiment refs, which a stage cannot declare.
 """
 
 import re
@@ -47,14 +43,11 @@ CONFIGURATIONS = {
 LABELS = {"transformer": "Transformer", "lstm": "LSTM", "mclaurin": "McLaurin"}
 # (the side compared against, the challenger, the question, and what of the
 # challenger's makes the answer yes: being better, or worse)
+BEAT = "Does the Transformer decoder beat the LSTM decoder?"
+COST = "Does McLaurin self-attention cost accuracy?"
 QUESTIONS = (
-    (
-        "lstm",
-        "transformer",
-        "Does the Transformer decoder beat the LSTM decoder?",
-        "better",
-    ),
-    ("transformer", "mclaurin", "Does McLaurin self-attention cost accuracy?", "worse"),
+    ("lstm", "transformer", BEAT, "better"),
+    ("transformer", "mclaurin", COST, "worse"),
 )
 SHORT = {"cer": "CER", "wer": "WER", "jaccard": "Jaccard", "cosine": "cosine"}
 SHORT["damerau_levenshtein"] = "D-L"
@@ -71,8 +64,8 @@ def configuration(group: SeedGroup) -> str | None:
 
 
 def merged_row(group: SeedGroup) -> pd.Series:
-    """A group of seeds as one row: the first run's params with the seeds listed
-    as `asr.seed`, its ASR metrics over the seeds."""
+    """A group of seeds as one row: the first run's params, the seeds listed as
+    `asr.seed`, the ASR metrics over the seeds."""
     first = group.runs.iloc[0].copy()
     names = group.runs["name"].tolist()
     stems = [_SEED_SUFFIX.sub("", n) for n in names if _SEED_SUFFIX.search(n)]
@@ -87,8 +80,8 @@ def merged_row(group: SeedGroup) -> pd.Series:
 def asr_rows(
     runs: pd.DataFrame, groups: Sequence[SeedGroup], baseline: pd.Series
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """The runs for the ASR tables, each group of several seeds as one row in the
-    place of its first run; and the row that stands for the baseline."""
+    """The runs for the ASR tables, a group of seeds as one row in its first run's
+    place; and the row that stands for the baseline."""
     merged: dict[str, pd.Series] = {}
     for group in groups:
         if len(group.seeds) > 1:
@@ -105,8 +98,8 @@ def asr_rows(
 
 
 def pair(groups: Sequence[SeedGroup], a: str, b: str) -> tuple | None:
-    """Groups of configurations a and b that differ in those configurations'
-    params alone (the same code and data), the pair with the most seeds."""
+    """Groups of configurations a and b that differ in their params alone (the same
+    code and data), the pair with the most seeds."""
     keys = set(CONFIGURATIONS[a]) | set(CONFIGURATIONS[b])
 
     def comparable(ga: SeedGroup, gb: SeedGroup) -> bool:
@@ -123,14 +116,12 @@ def pair(groups: Sequence[SeedGroup], a: str, b: str) -> tuple | None:
 
 
 def _good(metric: str, delta: float) -> bool:
-    """Whether a change of this sign is an improvement of the metric."""
     return (delta > 0) == (describe(ASR_JSON, metric).better == "higher")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One metric of b against a: b − a, the 95 % interval of that difference,
-    and the fewer seeds of the two sides."""
+    """One metric of b against a: b − a, its 95 % interval, the fewer seeds."""
 
     metric: str
     delta: float
@@ -144,14 +135,12 @@ class Verdict:
 
     @property
     def call(self) -> bool | None:
-        """True (b better) / False (b worse) when the interval excludes zero and
-        both sides have several seeds; None otherwise."""
+        """b better (True) or worse (False) beyond noise, else None."""
         if self.inside or self.seeds < 2:
             return None
         return _good(self.metric, self.low if self.low > 0 else self.high)
 
     def text(self, b: str) -> str:
-        """The call in words."""
         if self.inside:
             return "within seed noise" if self.seeds > 1 else "within noise (one seed)"
         if self.call is None:
@@ -160,8 +149,7 @@ class Verdict:
 
 
 def reference(a: str, b: str) -> dict[str, tuple[float, float]]:
-    """(a, b) of each metric where the homework report compared the two
-    configurations (the decoders only)."""
+    """(a, b) of each metric where the homework report compared them (decoders)."""
     refs = REFERENCES[REFERENCES["group"] == ("decoder",)].set_index("decoder")
     if {a, b} != set(refs.index):
         return {}
@@ -178,9 +166,8 @@ def summary(
     ref: Mapping[str, tuple[float, float]],
     yes: str = "better",
 ) -> str:
-    """The answer in sentences: yes when the challenger `b` is `yes` (better or
-    worse) on some metric beyond noise and the opposite on none; then what the
-    homework report found."""
+    """The answer in sentences: yes when `b` is `yes` (better or worse) on some
+    metric beyond noise and the opposite on none; then what the report found."""
     better = [v for v in calls if v.call is True]
     worse = [v for v in calls if v.call is False]
     inside = [v for v in calls if v.inside]
@@ -234,20 +221,17 @@ def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
     for v in calls:
         side = [ga.scores.per_seed(v.metric), gb.scores.per_seed(v.metric)]
         scale = scale_for([*side[0], *side[1], v.delta])
-        means = [mean_std(s) for s in side]
+        means = [
+            scale.text(m) + ("" if s is None else f" ± {scale.text(s)}")
+            for m, s in map(mean_std, side)
+        ]
+        low, high = scale.text(v.low), scale.text(v.high)
         found = "–"
         if v.metric in ref:
             good = _good(v.metric, ref[v.metric][1] - ref[v.metric][0])
             found = f"{label_b} {'better' if good else 'worse'}"
-        rows.append(
-            [SHORT[v.metric]]
-            + [
-                scale.text(m) + ("" if s is None else f" ± {scale.text(s)}")
-                for m, s in means
-            ]
-            + [f"{scale.delta(0, v.delta)} [{scale.text(v.low)}, {scale.text(v.high)}]"]
-            + [v.text(label_b), found]
-        )
+        delta = f"{scale.delta(0, v.delta)} [{low}, {high}]"
+        rows.append([SHORT[v.metric], *means, delta, v.text(label_b), found])
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
     table = pd.DataFrame(
         rows, columns=[*header, "on these runs", "homework report (full data)"]
@@ -293,14 +277,10 @@ def answer_section(groups: Sequence[SeedGroup]) -> list[str]:
 def render_experiments(
     runs: pd.DataFrame, problem: str | None, groups: Sequence[SeedGroup] = ()
 ) -> str:
-    """reports/experiments.md: every run's results grouped by what it varied
-    (failed, queued and running runs named so, with no numbers), ASR seeds as
-    one row, and the answer."""
+    """reports/experiments.md (runs that did not succeed named so, no numbers)."""
+    done = runs["state"] == "success"
     runs = runs.assign(
-        name=[
-            n if s == "success" else f"{n} ({s})"
-            for n, s in zip(runs["name"], runs["state"], strict=True)
-        ]
+        name=runs["name"].where(done, runs["name"] + " (" + runs["state"] + ")")
     )
     commits = runs.index[(runs["typ"] == "baseline") & (runs["rev"] != "workspace")]
     baseline = runs.loc[commits[0] if len(commits) else runs.index[0]]

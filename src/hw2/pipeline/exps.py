@@ -1,11 +1,6 @@
-"""`make exps`: a commit's runs as one table that fits a terminal.
-
-`dvc exp show` draws every param, metric and dependency (about 200 columns, all
-`…` at 120). This one is the runs frame narrowed to what a person compares: the
-name (with its state where it did not succeed), test accuracy, CER, WER (the
-attention speed-up where runs differ), lr and decoder, and the params where
-runs differ. A name too long for the terminal is cut, never a number; a run
-that did not succeed shows no numbers.
+"""`make exps`: a commit's runs as one table that fits a terminal (`dvc exp show`
+draws some 200 columns): name and state, the headline metrics, lr, decoder and
+the params where runs differ. A long name is cut, never a number.
 """
 
 import shutil

@@ -3,16 +3,11 @@
     dvc exp run --queue -n asr-lstm-seed-42 -S decoder=lstm ... -S threads=1
     dvc queue start -j 2           # then `dvc queue status` until nothing waits
 
-Phase 1 queues the ASR with each decoder and with McLaurin attention, each with
-several seeds, then the CNN at three learning rates (the long runs first, so the
-workers stay busy to the end); phase 2 the CNN without max-pooling at the
-learning rate that won phase 1 (by validation accuracy). Then the ASR's seeds
-become metrics/asr_seeds.json and reports/experiments.md is written.
-
-A run that finished with the grid's name and params is kept: running it again
-queues only the rest. Ctrl-C stops the queue's worker (`dvc queue stop --kill`).
-Each queued run sets `threads` (where params.yaml has it) to its share of the
-cores, so that N runs side by side do not fight over them.
+Phase 1: each ASR configuration with several seeds, then the CNN at three
+learning rates (long runs first, so the workers stay busy); phase 2: the CNN
+without max-pooling at phase 1's best learning rate. Then the seed record
+(metrics/asr_seeds.json) and reports/experiments.md. Finished runs are kept, so
+a rerun queues only the rest; each run's `threads` is its share of the cores.
 """
 
 import os
@@ -42,8 +37,6 @@ RESUME = "`make homework` again runs the rest (finished runs are kept)"
 
 @dataclass(frozen=True)
 class Experiment:
-    """One queued run: a name and the params it sets."""
-
     name: str
     params: dict[str, str]
 
@@ -51,9 +44,8 @@ class Experiment:
 def phase_one(
     source: str, mclaurin: bool = True, seeds: Sequence[int] = (42, 43, 44)
 ) -> list[Experiment]:
-    """Each ASR configuration with each seed (seed by seed, so that an interrupted
-    grid has every configuration at the first seeds), then the CNN at each
-    learning rate with max-pooling."""
+    """Each ASR configuration seed by seed (an interrupted grid has every one at
+    the first seeds), then the CNN at each learning rate with max-pooling."""
     speech = {"data.speech.source": source}
     grid = [
         Experiment(
@@ -123,13 +115,11 @@ def done(runs: pd.DataFrame, exp: Experiment) -> bool:
 
 
 def idle(runs: pd.DataFrame) -> bool:
-    """Whether no run is queued or running (what `dvc queue status` shows)."""
     return not runs["state"].isin(["queued", "running"]).any()
 
 
 def wait(root: Path, poll: float, until: Any = idle) -> pd.DataFrame:
-    """The runs, once `until` holds of them (by default: the queue is idle); each
-    run's state printed as it changes (`dvc queue logs -f <name>` follows one)."""
+    """The runs once `until` holds (the queue is idle), printing state changes."""
     shown: dict[str, str] = {}
     while True:
         time.sleep(poll)
@@ -216,8 +206,7 @@ def run_homework(
     mclaurin: bool = True,
     seeds: int = SEEDS,
 ) -> str:
-    """Both phases, the seed record and the experiments report; returns the
-    runs' table (`make exps`)."""
+    """Both phases, the seed record and the report; returns `make exps`' table."""
     root = Path(root)
     if source not in ("sample", "full"):
         raise Hw2Error(f"source must be sample or full, got {source!r}")

@@ -11,11 +11,11 @@ import html
 LIMIT = 60  # the project's rule: at most 60 characters of a quoted value
 
 
-def cell(value: object) -> str:
-    """`value` as one table cell: one line, at most LIMIT characters of it, with
-    `|`, backticks, `<`, `>`, `&` and `@` unable to act as markup."""
+def cell(value: object, width: int | None = LIMIT) -> str:
+    """`value` as one table cell: one line, at most `width` characters of it (all
+    where None), with `|`, backticks, `<`, `>`, `&` and `@` unable to act as markup."""
     text = " ".join(str(value).splitlines()).strip()
-    if len(text) > LIMIT:
-        text = text[: LIMIT - 1] + "…"
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
     text = html.escape(text, quote=False)
     return text.replace("|", "\\|").replace("`", "&#96;").replace("@", "@\u200b")

@@ -1,11 +1,6 @@
-"""The results report: runs grouped by what they varied, beside the homework's
-full-data references, as Markdown.
-
-`build_report` renders the workspace (the metrics files the pipeline wrote) into
-reports/results.md with PNG figures; it reads nothing but files, so it can be a DVC
-stage. reports/experiments.md (hw2.pipeline.experiments) lists every run `dvc exp
-show` knows with these tables, which depends on the git and experiment refs as
-well, so it is kept out of the stage.
+"""reports/results.md: the workspace's metrics files beside the homework's
+full-data references, with PNG figures. It reads nothing but files, so it is a
+DVC stage (reports/experiments.md, which reads git refs, is not).
 """
 
 import csv
@@ -69,7 +64,7 @@ def _missing(what: str, stage: str) -> str:
 
 
 def data_note(images: Any, speech: Any) -> str:
-    """Which data the current results come from, and what that means for comparing."""
+    """Which data the results come from, and what that means for comparing."""
     sources = f"`data.images.source: {images}`, `data.speech.source: {speech}`"
     if images == speech == "full":
         return (
@@ -154,19 +149,14 @@ def asr_section(
     path = root / cat.ASR_TRANSCRIPTS
     if path.is_file():
         rows = read_transcripts(path.read_bytes(), str(path)).head(N_TRANSCRIPTS)
-        cells = [[f"`{cell(i)}`", cell(r), cell(h)] for i, r, h in rows.values]
+        # transcripts whole: a cut one hides the errors the table is there to show
+        cells = [
+            [f"`{cell(i)}`", cell(r, None), cell(h, None)] for i, r, h in rows.values
+        ]
         lines += [_table(["id", "reference", "hypothesis"], cells)]
     else:
         lines += [_missing(cat.ASR_TRANSCRIPTS, "evaluate_asr")]
     return lines + [""]
-
-
-def _get(tree: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(tree, dict):
-            return None
-        tree = tree.get(key)
-    return tree
 
 
 def _num(value: Any, unit: str = "") -> str:
@@ -177,21 +167,17 @@ def _num(value: Any, unit: str = "") -> str:
 
 def attention_summary(bench: dict[str, Any]) -> list[str]:
     """The benchmark's headline numbers with units, plain and causal side by side."""
-    rows = []
-    for label, key, unit in [
-        ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
-        (
-            "peak memory, softmax ÷ McLaurin, same length",
-            "memory_ratio_at_max_len",
-            "x",
-        ),
-        ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
-        ("… interpolated (tokens)", "crossover_len_interpolated", ""),
-        ("… by operation count (tokens)", "theoretical_crossover_len", ""),
-    ]:
-        rows.append(
-            [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
-        )
+    memory = "peak memory, softmax ÷ McLaurin, same length"
+    rows = [
+        [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
+        for label, key, unit in [
+            ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
+            (memory, "memory_ratio_at_max_len", "x"),
+            ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
+            ("… interpolated (tokens)", "crossover_len_interpolated", ""),
+            ("… by operation count (tokens)", "theoretical_crossover_len", ""),
+        ]
+    ]
     return [_table(["", "non-causal", "causal"], rows), ""]
 
 
@@ -257,9 +243,8 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
     lines += attention_lengths(root)
     errors, causal = bench.get("rel_error"), bench.get("rel_error_causal")
     if isinstance(errors, dict):
-        rows = [
-            [str(k), _num(v), _num(_get(causal, str(k)))] for k, v in errors.items()
-        ]
+        causal = causal if isinstance(causal, dict) else {}
+        rows = [[str(k), _num(v), _num(causal.get(str(k)))] for k, v in errors.items()]
         lines += [
             "Relative error of McLaurin attention against softmax, by series terms K:",
             "",

@@ -1,12 +1,9 @@
 """Runs as one pandas DataFrame, a row per run, from DVC's own experiment table.
 
-`exp_frame` is what `dvc.api.exp_show()` returns (DVC's `experiments.show` and
-`tabulate`, called directly for the list of metric columns): columns `name`,
-`rev`, `typ`, `state` (success, failed, queued, running), then the metrics and
-params under DVC's headers (a key alone, `file:key` where two files share it).
-A run that did not succeed carries no metrics (DVC shows its baseline's). The
-interval lists DVC leaves out are read from the run's commit. Every table is a
-pandas operation on such a frame, the workspace's own (`workspace_frame`) too.
+Columns `name`, `rev`, `typ`, `state` (success, failed, queued, running), then
+metrics and params under DVC's headers (a key alone, `file:key` where two files
+share it). A run that did not succeed carries no metrics (DVC shows its
+baseline's). Every table is a pandas operation on such a frame.
 """
 
 import json
@@ -45,9 +42,8 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        flat.update(flatten(value, name) if isinstance(value, dict) and value else {})
-        if not (isinstance(value, dict) and value):
-            flat[name] = value
+        nested = isinstance(value, dict) and value
+        flat |= flatten(value, name) if nested else {name: value}
     return flat
 
 
@@ -132,17 +128,14 @@ def workspace_frame(root: Path) -> pd.DataFrame:
         params = parse_yaml((root / PARAMS).read_text()) or {}
     except (OSError, YAMLError) as exc:
         raise DataError(f"{root / PARAMS}: cannot read ({exc})") from exc
-    files = {PARAMS: flatten(params)}
+    row = {"name": "workspace", "rev": "workspace", "typ": "workspace"}
+    row |= {"state": "success", **flatten(params)}
     for name in (CNN_JSON, CNN_DETAILS, ASR_JSON):
         if (root / name).is_file():
             tree = read_json(root / name)
             if not isinstance(tree, dict):
                 raise DataError(f"{root / name}: expected a JSON object")
-            files[name] = flatten(tree)
-    row = {"name": "workspace", "rev": "workspace", "typ": "workspace"}
-    row |= {"state": "success", **files.pop(PARAMS)}
-    for path, flat in files.items():
-        row |= {f"{path}:{k}": v for k, v in flat.items()}
+            row |= {f"{name}:{k}": v for k, v in flatten(tree).items()}
     return pd.DataFrame([row], dtype=object)
 
 
@@ -166,7 +159,6 @@ class Study:
     columns: tuple[tuple[str, str, str, str], ...]  # header, file, key, kind
 
     def owns(self, key: str) -> bool:
-        """Whether a param belongs to this study."""
         return any(key == p or key.startswith(p + ".") for p in self.prefixes)
 
 
@@ -199,19 +191,19 @@ ASR = Study(
         ("seeds", ASR_JSON, "cer", "seeds"),
         *_spread(ASR_JSON, "cer", "CER"),
         ("95 % interval", ASR_JSON, "cer", "ci"),
-        *[
-            (short, ASR_JSON, key, "value")
-            for short, key in [("WER", "wer"), ("Jaccard", "jaccard")]
-            + [("cosine", "cosine"), ("D-L", "damerau_levenshtein"), ("loss", "loss")]
-        ],
+        ("WER", ASR_JSON, "wer", "value"),
+        ("Jaccard", ASR_JSON, "jaccard", "value"),
+        ("cosine", ASR_JSON, "cosine", "value"),
+        ("D-L", ASR_JSON, "damerau_levenshtein", "value"),
+        ("loss", ASR_JSON, "loss", "value"),
     ),
 )
 STUDIES = (CNN, ASR)
 
 
 def _references() -> pd.DataFrame:
-    """The homework report's results on the full data sets (docs/design.md), by
-    the params each comparison varied (`group`)."""
+    """The homework report's full-data results (docs/design.md), by `group`: the
+    params each comparison varied."""
     cnn = ("lr", "cnn.maxpool", "val_acc", "test_acc")
     asr = ("decoder", "loss", "jaccard", "cosine", "damerau_levenshtein")
     rows = [
@@ -249,12 +241,8 @@ def value(run: Any, path: str, key: str, kind: str = "value") -> Any:
     if isinstance(per_seed, list) and per_seed:
         return len(per_seed)
     seeds = get(run, SEEDS_KEY, path)
-    return seeds if isinstance(seeds, int) else None if is_reference(run) else 1
-
-
-def is_reference(run: Any) -> bool:
-    """Whether a row is one of the homework report's."""
-    return run.get("typ") == "reference"
+    reference = run.get("typ") == "reference"
+    return seeds if isinstance(seeds, int) else None if reference else 1
 
 
 def has_results(run: Any, study: Study) -> bool:
@@ -272,8 +260,8 @@ def param_text(value: Any) -> str:
 
 
 def metric_text(run: Any, path: str, key: str, kind: str = "value") -> str:
-    """A metric's cell as people read it (a metric, its std and its interval at
-    the metric's scale, so that they line up)."""
+    """A metric's cell as people read it (std and interval at the metric's scale,
+    so that they line up)."""
     found = value(run, path, key, kind)
     if found is None or kind == "seeds":
         return "–" if found is None else f"{found:,}"
@@ -295,8 +283,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def study_table(study: Study, runs: pd.DataFrame, params: list[str]) -> str:
-    """Runs as a Markdown table: name, `params`, the study's columns; the
-    homework report's rows in italics."""
+    """Runs as a Markdown table: name, `params`, the study's columns (references
+    in italics)."""
     cols = {study.names.get(k, k): k for k in params}
     table = pd.DataFrame(
         [
@@ -325,8 +313,7 @@ def varied(runs: pd.DataFrame, baseline: pd.Series, study: Study) -> pd.Series:
 
 
 def grouped_tables(study: Study, runs: pd.DataFrame, baseline: pd.Series) -> list[str]:
-    """One table per set of params the runs (or the references) varied: the
-    baseline first, then the runs, then the homework's full-data rows."""
+    """One table per set of params varied: baseline, runs, then references."""
     shown = runs.apply(
         lambda r: has_results(r, study) or r["state"] != "success", axis=1
     )

@@ -1,12 +1,11 @@
 """The ASR's spread over training seeds: runs grouped by seed, and the record that
 `make homework` writes (metrics/asr_seeds.json) for the one-seed default run.
 
-Two ASR runs differ in the seed alone when their dvc.lock entries of train_asr and
-evaluate_asr agree but for `asr.seed` and `threads` (the thread count moves the
-last digits, as the seed does) and the model one hands the other (`fingerprint`).
-A revision whose dvc.lock has a record's fingerprint ran that configuration:
-hw2.pipeline.compare judges its one-seed metrics with the record's seed spread;
-elsewhere the record is stale (`match` says why).
+Two ASR runs differ in the seed alone when their dvc.lock entries of STAGES agree
+but for `asr.seed` and `threads` (which moves the last digits, as the seed does)
+and the model one hands the other (`fingerprint`). Where a revision's dvc.lock
+has a record's fingerprint, hw2.pipeline.compare judges its one-seed metrics
+with the record's spread; elsewhere the record is stale (`match` says why).
 """
 
 import json
@@ -33,8 +32,8 @@ LOCK = "dvc.lock"
 
 
 def fingerprint(lock: Any) -> dict[str, Any] | None:
-    """What an ASR run was, less its seed and threads: per stage of STAGES its
-    cmd, deps' md5s and params; None when dvc.lock lacks one of the stages."""
+    """Per stage of STAGES its cmd, deps' md5s and params less NOISE_PARAMS; None
+    when dvc.lock lacks one of the stages."""
     stages = lock.get("stages") if isinstance(lock, Mapping) else None
     if not isinstance(stages, Mapping) or not all(
         isinstance(stages.get(s), Mapping) for s in STAGES
@@ -56,8 +55,8 @@ def fingerprint(lock: Any) -> dict[str, Any] | None:
             for file, values in (entry.get("params") or {}).items()
             if isinstance(values, Mapping)
         }
-        out[name] = {"cmd": entry.get("cmd"), "deps": dict(sorted(deps.items()))}
-        out[name]["params"] = params
+        deps = dict(sorted(deps.items()))
+        out[name] = {"cmd": entry.get("cmd"), "deps": deps, "params": params}
     return out
 
 
@@ -117,8 +116,7 @@ def read_record(data: bytes | None, where: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Match:
-    """What a record says of one revision's ASR run: the configuration it matches
-    (its metrics, flat), or why the closest one does not (`stale`)."""
+    """The configuration a revision's ASR run matches, or why the closest does not."""
 
     name: str | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict)
@@ -127,14 +125,12 @@ class Match:
 
     @property
     def label(self) -> str:
-        """Where the seed spread comes from, for the noise label."""
         return f"{MADE_BY}, {self.seeds} seeds"
 
 
 def match(records: Sequence[Mapping[str, Any]], lock: Any) -> Match:
-    """The configuration of any record whose fingerprint is the lock's; else the
-    stale reason of the closest (the fewest differences). Match() when there is
-    no record, or no ASR stage in the lock."""
+    """The configuration whose fingerprint is the lock's; else the stale reason of
+    the closest (fewest differences); Match() without a record or ASR stage."""
     current = fingerprint(lock)
     if current is None:
         return Match()
@@ -156,7 +152,6 @@ def match(records: Sequence[Mapping[str, Any]], lock: Any) -> Match:
 
 
 def stale_warning(where: str, stale: str) -> str:
-    """One line for the comment: the record does not describe `where`'s ASR run."""
     return (
         f"`{ASR_SEEDS}` is stale for {where} ({stale}): its seed spread was "
         "measured on other code, data or params, so the ASR metrics there are "
@@ -178,12 +173,10 @@ class SeedGroup:
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
-        """Every ASR metric over the seeds (hw2.asr.seeds.summarise)."""
         return summarise(self.scores)
 
     @property
     def threads(self) -> list[Any]:
-        """Each run's `threads` param (None where params.yaml has none)."""
         return [get(run, "threads", PARAMS) for _, run in self.runs.iterrows()]
 
 
@@ -195,23 +188,17 @@ def _lock(root: Path, rev: str) -> Any:
 
 
 def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
-    """The runs with ASR results grouped by fingerprint, seeds in order, each
-    seed's transcripts scored once (an experiment's where one repeats the
-    workspace or commit, one named for the ASR's grid rather than a CNN run that
-    kept the ASR's params); a run whose dvc.lock or transcripts cannot be read
-    stays out. Groups in the order of their first run."""
+    """The runs with ASR results grouped by fingerprint, in the order of their first
+    run, seeds in order; a run whose dvc.lock or transcripts cannot be read stays
+    out."""
     root = Path(root)
     if runs.empty:
         return []
     seeds = [get(r, SEED_PARAM, PARAMS) for _, r in runs.iterrows()]
     seeds = [int(s) if isinstance(s, float) and s.is_integer() else s for s in seeds]
     seeds = pd.Series(seeds, runs.index, object)  # not floats: NaN where none
-    asr = runs[
-        runs.apply(lambda r: has_results(r, ASR), axis=1).astype(bool)
-        & seeds.map(lambda s: isinstance(s, int) and not isinstance(s, bool)).astype(
-            bool
-        )
-    ]
+    whole = seeds.map(lambda s: isinstance(s, int) and not isinstance(s, bool))
+    asr = runs[runs.apply(lambda r: has_results(r, ASR), axis=1) & whole]
     fps = asr["rev"].map(lambda rev: fingerprint(_lock(root, rev))).dropna()
     if fps.empty:
         return []
@@ -227,6 +214,8 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     for key, found in asr.groupby("key", sort=False):
         members, hyps, losses, refs = [], [], [], None
         for _, listed in found.groupby("seed"):
+            # an experiment rather than the commit it repeats, and one of the
+            # ASR's grid rather than a CNN run that kept the ASR's params
             run = listed.sort_values("rank", kind="stable").iloc[0]
             raw = git_file(root, run["rev"], ASR_TRANSCRIPTS)
             loss = get(run, "loss", ASR_JSON)
@@ -261,8 +250,7 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
 
 
 def build_record(configurations: Mapping[str, SeedGroup]) -> dict[str, Any]:
-    """The record's content: per configuration name its runs, seeds (and each
-    run's threads), metrics and fingerprint."""
+    """Per configuration its runs, seeds, threads, metrics and fingerprint."""
     return {
         name: {
             "made_by": MADE_BY,

@@ -1,9 +1,6 @@
-"""The README's results table, from params.yaml and metrics/ alone (and dvc.lock,
-to tell whether `make homework`'s seed record is current).
-
-The README holds it between two markers; `python scripts/readme_results.py
---write` puts the current one there, and tests/test_readme.py fails when the
-README's table is not what the committed metrics give.
+"""The README's results table, from params.yaml, metrics/ and dvc.lock (is the
+seed record current?), between two markers: `scripts/readme_results.py --write`
+puts it there and tests/test_readme.py checks it.
 """
 
 import math
@@ -60,11 +57,8 @@ def cnn_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The CNN's setting and its test and validation accuracy."""
     sizes = [p.get(f"data.images.sample.n_{s}") for s in ("train", "val", "test")]
     data = " / ".join(short(float(n)) for n in sizes if isinstance(n, int))
-    data = (
-        "OCTMNIST"
-        if p.get("data.images.source") == "full"
-        else f"{data} phantom images"
-    )
+    full = p.get("data.images.source") == "full"
+    data = "OCTMNIST" if full else f"{data} phantom images"
     pool = "max-pooling" if p.get("cnn.maxpool") else "stride-2, no pooling"
     setting = (
         f"{data}; lr {p.get('lr')}, {pool}, {_n(_seeds(flat, 'test_acc'), 'seed')}"
@@ -88,9 +82,8 @@ def asr_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
 
 
 def seeds_row(record: dict[str, Any], lock: Any) -> list[str] | None:
-    """`make homework`'s configurations over seeds: each one's test CER, and a
-    word when the record was measured on other code, data or params than
-    `lock` (dvc.lock) holds; None without a configuration."""
+    """`make homework`'s test CER per configuration, marked stale where `lock`
+    (dvc.lock) differs; None without a configuration."""
     found = {c: flatten(record[c]["metrics"]) for c in LABELS if c in record}
     if not found:
         return None
