@@ -119,9 +119,8 @@ def _styled(
     xs = [x + epoch for x, _ in s.points]
     ax.plot(xs, s.ys, style, color=colour, marker=marker, ms=3, label=label)
     if s.band:
-        xs, lows, highs = zip(
-            *[(x + epoch, lo, hi) for x, lo, hi in s.band], strict=True
-        )
+        xs, lows, highs = zip(*s.band, strict=True)
+        xs = [x + epoch for x in xs]
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, linewidth=0)
 
 
