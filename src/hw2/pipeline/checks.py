@@ -16,6 +16,7 @@ from typing import Any
 
 from hw2.core.params import parse_yaml
 from hw2.core.provenance import dvc_dir_md5
+from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
 from hw2.pipeline.dvc import RevisionFiles, run
@@ -147,12 +148,7 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     listing = ["git", "ls-tree", "-r", "--name-only", rev]
     tracked = set(run(listing, root, check=False).split())
     stages = dag.get("stages") or {}
-    made = {
-        o if isinstance(o, str) else next(iter(o))
-        for s in stages.values()
-        for kind in ("outs", "metrics", "plots")
-        for o in s.get(kind) or []
-    }
+    made = {out for stage in stages.values() for out in outputs(stage)}
     hashes: dict[str, str] = {}
     whys = {
         name: _why(root, rev, stage, lock.get(name), tracked, made, hashes)

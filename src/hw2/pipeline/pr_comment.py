@@ -285,14 +285,12 @@ def comment_blocks(
                 "(a dvc.lock DVC refuses?): `dvc metrics diff -v` says why"
             )
     changes = diff_changes(metrics, [old, new], per_file, moved)
-    stale: dict[str, list[str]] = {}
+    stale: dict[str | None, list[str]] = {}
     for side, found in noise.items():
-        if found.stale:
-            stale.setdefault(found.stale, []).append(
-                cell(side) if side == base else side
-            )
+        who = cell(side) if side == base else side
+        stale.setdefault(found.stale, []).append(who)
     warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
-    warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items()]
+    warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items() if why]
     out_dir = None if plots_dir is None else root / plots_dir
     link = root if link_dir is None else Path(link_dir)
     return [
