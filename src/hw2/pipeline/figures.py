@@ -71,8 +71,7 @@ def finish_axes(
     if wants_log(ys):
         ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel(x_title)
-    ax.set_ylabel(y_title)
+    ax.set(xlabel=x_title, ylabel=y_title)
     ax.grid(alpha=0.3, which="both")
 
 
@@ -224,8 +223,7 @@ def plot_confusion(
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=8)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("actual class")
+    ax.set(xlabel="predicted class", ylabel="actual class")
     pooled = f", pooled over {seeds} seeds" if seeds > 1 else ""
     ax.set_title(f"CNN test confusion (share of each actual class{pooled})", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the actual class")
