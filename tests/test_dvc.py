@@ -26,11 +26,6 @@ def test_long_commands_are_named_by_their_start_and_missing_tools_said(tmp_path)
         dvc.run(["no-such-tool-hw2", "x"], tmp_path)
 
 
-def test_exp_show_outside_a_repository_fails_in_one_line(tmp_path):
-    with pytest.raises(Hw2Error, match=r"^`dvc exp show --json` failed: "):
-        dvc.exp_show(tmp_path)
-
-
 def test_dvc_env_puts_this_venv_first_and_analytics_off(monkeypatch):
     monkeypatch.setenv("DVC_NO_ANALYTICS", "0")
     env = dvc.dvc_env({"OMP_NUM_THREADS": "2"})

@@ -16,9 +16,10 @@ from typing import Any
 
 from hw2.core.params import parse_yaml
 from hw2.core.provenance import dvc_dir_md5
+from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
-from hw2.pipeline.dvc import RevisionFiles
+from hw2.pipeline.dvc import RevisionFiles, run
 from hw2.pipeline.markdown import cell
 
 PARAMS = "params.yaml"
@@ -38,8 +39,7 @@ def _shown(v: Any) -> str:
 
 @dataclass(frozen=True)
 class DataChange:
-    """What differs about one branch's data: `key old → new` of its data.* params
-    and of what its data stage recorded."""
+    """What differs about one branch's data: `key old → new` lines."""
 
     branch: str  # "images" or "speech"
     params: tuple[str, ...]
@@ -145,20 +145,10 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     root = Path(root)
     dag = parse_yaml(_git(root, rev, "dvc.yaml") or b"") or {}
     lock = (parse_yaml(_git(root, rev, "dvc.lock") or b"") or {}).get("stages") or {}
-    listing = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", rev],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    tracked = set(listing.stdout.split()) if listing.returncode == 0 else set()
+    listing = ["git", "ls-tree", "-r", "--name-only", rev]
+    tracked = set(run(listing, root, check=False).split())
     stages = dag.get("stages") or {}
-    made = {
-        o if isinstance(o, str) else next(iter(o))
-        for s in stages.values()
-        for kind in ("outs", "metrics", "plots")
-        for o in s.get(kind) or []
-    }
+    made = {out for stage in stages.values() for out in outputs(stage)}
     hashes: dict[str, str] = {}
     whys = {
         name: _why(root, rev, stage, lock.get(name), tracked, made, hashes)
@@ -173,14 +163,14 @@ def stale_warnings(root: str | Path, base: str) -> list[str]:
         (
             "HEAD",
             "in this branch",
-            "Its committed metrics are not what its code gives: "
-            "run `dvc repro` and commit dvc.lock and metrics/.",
+            "Its committed metrics are not what its code "
+            "gives: run `dvc repro` and commit dvc.lock and metrics/.",
         ),
         (
             base,
             f"at {cell(base)}",
-            "The base's metrics are older than its code, so part "
-            "of the difference may not be this change's.",
+            "The base's metrics are older than its code, "
+            "so part of the difference may not be this change's.",
         ),
     ]
     out = []

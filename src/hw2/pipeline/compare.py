@@ -37,8 +37,7 @@ MEASURE = "run make homework to measure the seed spread"
 @dataclass(frozen=True)
 class Value:
     """A metric at one revision: `std` over `seeds` seeds, (low, high) its 95 %
-    interval, `spread` where a seed spread measured apart came from, `hint` how
-    to measure one."""
+    interval, `spread` where a seed spread came from, `hint` how to measure one."""
 
     value: float
     low: float | None = None
@@ -53,20 +52,13 @@ class Value:
         """Whether the noise includes run-to-run variation."""
         return self.seeds > 1 or bool(self.spread)
 
-    @property
-    def has_interval(self) -> bool:
-        """Whether a 95 % interval is known."""
-        return self.low is not None and self.high is not None
-
     def half_width(self, towards: float) -> float | None:
         """The interval's half-width on the side facing `towards`."""
-        if self.has_interval:
-            return (
-                self.high - self.value
-                if towards >= self.value
-                else self.value - self.low
-            )
-        return None
+        if self.low is None or self.high is None:
+            return None
+        return (
+            self.high - self.value if towards >= self.value else self.value - self.low
+        )
 
 
 @dataclass(frozen=True)
@@ -81,7 +73,6 @@ class Change:
 
     @property
     def metric(self) -> Metric:
-        """The catalogue's description (label, unit, good direction)."""
         return describe(self.path, self.key)
 
     @property
@@ -100,7 +91,6 @@ class Change:
 
     @property
     def delta(self) -> float | None:
-        """new − old, None unless both sides have the metric."""
         return None if not (self.old and self.new) else self.new.value - self.old.value
 
     @property
@@ -110,7 +100,7 @@ class Change:
 
     @property
     def verdict(self) -> str:
-        """See the module's docstring."""
+        """The noise rule of the module's docstring."""
         if not self.changed:
             return UNCHANGED
         if self.old is None or self.new is None:
@@ -167,33 +157,28 @@ def read_value(
     seeds = _seeds(flat, key)
     std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
-    out = Value(value, seeds=seeds)
-    if isinstance(ci, list | tuple) and len(ci) == 2:
-        low, high = _number(ci[0]), _number(ci[1])
-        if low is not None and high is not None:
-            out = Value(value, min(low, value), max(high, value), std, seeds)
-    if not out.has_interval and std is not None:
+    pair = ci if isinstance(ci, list | tuple) and len(ci) == 2 else (None, None)
+    low, high = map(_number, pair)
+    if low is not None and high is not None:
+        low, high = min(low, value), max(high, value)
+    elif std is not None:
         half = catalog.Z95 * std / math.sqrt(seeds)
-        out = Value(value, value - half, value + half, std, seeds)
+        low, high = value - half, value + half
+    else:
+        low = high = None
+    out = Value(value, low, high, std, seeds)
     if record is None or seeds > 1:
         return out
-    return seed_spread(out, key, record)
-
-
-def seed_spread(value: Value, key: str, record: Match) -> Value:
-    """A one-seed value judged with the seed spread of the record's matching
-    configuration: each side of its interval (none: zero) widened to
-    √(clip² + (1.96·std)²), std the record's over seeds. Unchanged, with a hint
-    to measure it, when no configuration matches or it has no std."""
-    std = _number(record.metrics.get(key + catalog.STD_SUFFIX))
-    if record.name is None or std is None:
-        return replace(value, hint=MEASURE)
-    seed = catalog.Z95 * std
-    v = value.value
-    below = v - value.low if value.low is not None else 0.0
-    above = value.high - v if value.high is not None else 0.0
-    low, high = v - math.hypot(below, seed), v + math.hypot(above, seed)
-    return Value(v, low, high, spread=f"seed spread: {record.label}")
+    # One seed: each side of the interval (none: zero) widened by the record's
+    # seed spread, √(clip² + (1.96·std)²), or a hint to measure one.
+    seed_std = _number(record.metrics.get(key + catalog.STD_SUFFIX))
+    if record.name is None or seed_std is None:
+        return replace(out, hint=MEASURE)
+    below = value - low if low is not None else 0.0
+    above = high - value if high is not None else 0.0
+    seed = catalog.Z95 * seed_std
+    low, high = value - math.hypot(below, seed), value + math.hypot(above, seed)
+    return Value(value, low, high, spread=f"seed spread: {record.label}")
 
 
 def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
@@ -211,8 +196,7 @@ def flatten(tree: Any) -> dict[str, Any]:
 
 
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
-    """A metrics file's numbers by dotted key, with their noise (`record`: see
-    read_value); the noise keys and the seed count are not metrics of their own."""
+    """A metrics file's numbers by dotted key, with their noise (not metrics)."""
     flat = flatten(tree)
     values = {}
     for key, raw in flat.items():
@@ -251,19 +235,17 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
-def seed_records(*sides: RevisionFiles) -> list[dict[str, Any]]:
-    """metrics/asr_seeds.json of each revision where it exists: a record made at
-    one of them may describe the other (the fingerprint decides)."""
-    found = [
-        read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
-        for f in sides
+def seed_matches(base: RevisionFiles, head: RevisionFiles) -> list[Match]:
+    """What the seed records of both sides say of each side's ASR run: a record
+    made at one side may describe the other (the dvc.lock fingerprint decides)."""
+    records = [
+        record
+        for f in (head, base)
+        if (
+            record := read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
+        )
     ]
-    return [record for record in found if record]
-
-
-def seed_match(files: RevisionFiles, records: Sequence[Mapping[str, Any]]) -> Match:
-    """What the records say of a revision's ASR run, by its dvc.lock."""
-    return match(records, read_tree(files, LOCK))
+    return [match(records, read_tree(f, LOCK)) for f in (base, head)]
 
 
 def compare(
@@ -271,8 +253,7 @@ def compare(
     head: Mapping[str, Mapping[str, Value]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:
-    """Every metric of either side, in file order (head's files first);
-    `other_data` names the files whose data changed between the sides."""
+    """Every metric of either side, in file order (head's files first)."""
     moved = set(other_data)
     return [
         Change(
@@ -293,10 +274,9 @@ def diff_changes(
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:
-    """`dvc metrics diff --json --all`'s numbers (files already chosen) with their
-    noise: the interval, std and seed keys beside each metric, read from the files
-    of both sides (`sides` and their seed `records`, base first), which DVC's diff
-    leaves out (they are lists) or lists as metrics of their own."""
+    """`dvc metrics diff --json --all`'s numbers with their noise, read from the
+    files of both sides (base first): DVC leaves out the intervals (lists) and
+    lists std and seed keys as metrics of their own."""
     values: list[dict[str, dict[str, Value]]] = [{}, {}]
     for path, keys in diff.items():
         for i, (files, record) in enumerate(zip(sides, records, strict=True)):

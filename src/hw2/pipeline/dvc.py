@@ -43,8 +43,7 @@ def run(
     check: bool = True,
     timeout: float | None = None,
 ) -> str:
-    """stdout of `args` run in `root` ("" when not captured: it prints to the
-    terminal); check=False returns it even when the command fails."""
+    """stdout of `args` run in `root`; check=False returns it even on failure."""
     try:
         proc = subprocess.run(
             list(args),
@@ -72,21 +71,14 @@ def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
         raise Hw2Error(f"{command_name(args)} printed no JSON") from None
 
 
-def exp_show(root: str | Path, rev: str | None = None) -> Any:
-    """`dvc exp show --json` (of HEAD's experiments, or those of `rev`)."""
-    args = ["dvc", "exp", "show", "--json", *(["--rev", rev] if rev else [])]
-    return run_json(args, root, timeout=300)
-
-
 def check_commit(rev: str, root: str | Path) -> None:
     """Refuse a revision that is not a commit here, before any slow dvc call."""
-    try:
-        run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
-    except Hw2Error:
+    args = ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"]
+    if not run(args, root, check=False).strip():
         raise Hw2Error(
             f"base revision {rev!r} is not a commit here "
             "(in CI, check out with fetch-depth: 0)"
-        ) from None
+        )
 
 
 def safe_page(page: str) -> str:
@@ -110,8 +102,8 @@ def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") ->
 
 
 class RevisionFiles:
-    """Files at a git revision, or the workspace (rev None), git- and DVC-tracked
-    alike, read in memory through DVC's file system (nothing checked out)."""
+    """Files at a git revision, or the workspace (rev None), through DVC's file
+    system: git- and DVC-tracked alike, nothing checked out."""
 
     def __init__(self, root: str | Path, rev: str | None = None):
         # dvc's import takes a second: only the tools that read revisions pay it
@@ -122,21 +114,12 @@ class RevisionFiles:
         self.rev = rev
         try:
             self._fs = DVCFileSystem(str(root), rev=rev)
-        except (OSError, DvcException) as exc:
+        except self._errors as exc:
             where = rev or "the workspace"
             raise Hw2Error(f"cannot read the files of {where} ({exc})") from exc
 
-    def files(self, path: str) -> list[str]:
-        """`path` if it is a file, the files under it if a folder, else []."""
-        try:
-            if self._fs.isdir(path):
-                return sorted(self._fs.find(path))
-            return [path] if self._fs.isfile(path) else []
-        except self._errors:  # an unreadable path reads as absent
-            return []
-
     def read_bytes(self, path: str) -> bytes | None:
-        """The file's bytes, None when it is absent (or its data is not cached)."""
+        """The file's bytes, None when absent (or its data is not cached)."""
         try:
             return self._fs.read_bytes(path)
         except self._errors:

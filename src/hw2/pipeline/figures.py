@@ -26,7 +26,6 @@ class Series:
 
     @property
     def ys(self) -> list[float]:
-        """The y values in x order."""
         return [y for _, y in self.points]
 
 
@@ -72,8 +71,7 @@ def finish_axes(
     if wants_log(ys):
         ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel(x_title)
-    ax.set_ylabel(y_title)
+    ax.set(xlabel=x_title, ylabel=y_title)
     ax.grid(alpha=0.3, which="both")
 
 
@@ -120,9 +118,8 @@ def _styled(
     xs = [x + epoch for x, _ in s.points]
     ax.plot(xs, s.ys, style, color=colour, marker=marker, ms=3, label=label)
     if s.band:
-        xs, lows, highs = zip(
-            *[(x + epoch, lo, hi) for x, lo, hi in s.band], strict=True
-        )
+        xs, lows, highs = zip(*s.band, strict=True)
+        xs = [x + epoch for x in xs]
         ax.fill_between(xs, lows, highs, color=colour, alpha=0.2, linewidth=0)
 
 
@@ -133,11 +130,6 @@ def read_frame(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a plot data file on disk, or a DataError naming it."""
-    return read_frame(path).to_dict("records")
 
 
 def numbers(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -173,10 +165,8 @@ def live_series(folder: Path, names: Sequence[str]) -> list[Series]:
 def read_confusion(
     path: Path, classes: Sequence[str]
 ) -> tuple[list[str], list[list[int]]]:
-    """Counts[actual][predicted] from a CSV of actual,predicted rows.
-
-    Labels follow `classes`, then any others in sorted order.
-    """
+    """Counts[actual][predicted] from a CSV of actual,predicted rows; labels in
+    `classes`' order, then any others sorted."""
     frame = read_frame(path)
     if not {"actual", "predicted"} <= set(frame.columns):
         raise DataError(f"{path}: expected columns actual,predicted")
@@ -233,8 +223,7 @@ def plot_confusion(
             ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=8)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("actual class")
+    ax.set(xlabel="predicted class", ylabel="actual class")
     pooled = f", pooled over {seeds} seeds" if seeds > 1 else ""
     ax.set_title(f"CNN test confusion (share of each actual class{pooled})", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the actual class")
@@ -246,77 +235,47 @@ def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
     """Write the PNGs whose inputs exist into `dest`; return their file names."""
     cnn, asr = root / catalog.CNN_PLOTS, root / catalog.ASR_PLOTS
     band = f"\nmean of {seeds} seeds, band: lowest to highest" * (seeds > 1)
-    bench = [
-        ("time per call", "time (s)", catalog.ATTENTION_TIME, "seconds", 1.0),
-        (
-            "peak memory",
-            "peak memory (MiB)",
-            catalog.ATTENTION_MEMORY,
-            "peak_bytes",
-            2**20,
-        ),
-    ]
-    error = root / catalog.ATTENTION_ERROR
-    figures = {  # name: panels (title, y title, series), x title, x is epochs
+    curves = {  # name: panels of (title, y title, dvclive curves) over epochs
         "cnn_curves.png": [
-            (
-                f"CNN training loss{band}",
-                "loss (NLL, nats)",
-                live_series(cnn, ["train/loss"]),
-            ),
-            (
-                f"CNN validation accuracy{band}",
-                "accuracy",
-                live_series(cnn, ["val/acc"]),
-            ),
+            (f"CNN training loss{band}", "loss (NLL, nats)", cnn, ["train/loss"]),
+            (f"CNN validation accuracy{band}", "accuracy", cnn, ["val/acc"]),
         ],
         "asr_curves.png": [
-            (
-                "ASR loss",
-                "loss (cross-entropy, nats)",
-                live_series(asr, ["train/loss", "val/loss"]),
-            ),
-            (
-                "ASR validation CER",
-                "character error rate",
-                live_series(asr, ["val/cer"]),
-            ),
-            (
-                "ASR validation similarity",
-                "similarity (0-1)",
-                live_series(asr, ["val/similarity"]),
-            ),
+            ("ASR loss", "loss (cross-entropy, nats)", asr, ["train/loss", "val/loss"]),
+            ("ASR validation CER", "character error rate", asr, ["val/cer"]),
+            ("ASR validation similarity", "similarity (0-1)", asr, ["val/similarity"]),
         ],
-        "attention.png": [
-            (t, y, by_method(root / p, "length", c, f))
-            for t, y, p, c, f in bench
-            if (root / p).is_file()
+    }
+    figures = {  # name: (x title, panels of (title, y title, series))
+        name: ("epoch", [(t, y, live_series(d, c)) for t, y, d, c in panels])
+        for name, panels in curves.items()
+    }
+
+    def bench(path: str, x: str, y: str, factor: float = 1.0) -> list[Series]:
+        return by_method(root / path, x, y, factor) if (root / path).is_file() else []
+
+    time = bench(catalog.ATTENTION_TIME, "length", "seconds")
+    memory = bench(catalog.ATTENTION_MEMORY, "length", "peak_bytes", 2**20)
+    error = bench(catalog.ATTENTION_ERROR, "terms", "rel_error")
+    figures["attention.png"] = (
+        "sequence length L (tokens)",
+        [
+            ("time per call", "time (s)", time),
+            ("peak memory", "peak memory (MiB)", memory),
         ],
-        "attention_error.png": [
-            (
-                "McLaurin attention's error",
-                "relative error",
-                by_method(error, "terms", "rel_error"),
-            )
-        ]
-        if error.is_file()
-        else [],
-    }
-    x_titles = {
-        "attention.png": "sequence length L (tokens)",
-        "attention_error.png": "series terms K",
-    }
+    )
+    figures["attention_error.png"] = (
+        "series terms K",
+        [("McLaurin attention's error", "relative error", error)],
+    )
     written = set()
-    for name, panels in figures.items():
-        panels = [p for p in panels if p[2]]
-        if panels:
-            x_title = x_titles.get(name, "epoch")
+    for name, (x_title, panels) in figures.items():
+        if panels := [p for p in panels if p[2]]:
             panels_figure(panels, dest / name, x_title == "epoch", x_title)
             written.add(name)
-    if (root / catalog.CNN_CONFUSION).is_file():
-        labels, counts = read_confusion(
-            root / catalog.CNN_CONFUSION, catalog.CNN_CLASSES
-        )
+    confusion = root / catalog.CNN_CONFUSION
+    if confusion.is_file():
+        labels, counts = read_confusion(confusion, catalog.CNN_CLASSES)
         if labels:
             plot_confusion(labels, counts, seeds, dest / "cnn_confusion.png")
             written.add("cnn_confusion.png")

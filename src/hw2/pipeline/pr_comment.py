@@ -32,8 +32,7 @@ from hw2.pipeline.compare import (
     diff_changes,
     metric_paths,
     read_tree,
-    seed_match,
-    seed_records,
+    seed_matches,
     split_headlines,
 )
 from hw2.pipeline.dvc import RevisionFiles
@@ -70,9 +69,8 @@ def _value(v: Value | None, c: Change) -> str:
 def _row(c: Change, first: list[str]) -> list[str]:
     delta = c.scale.delta(c.old.value, c.new.value) if c.delta and c.changed else "–"
     verdict = f"**{c.label}**" if c.verdict == BEYOND else c.label
-    return [*first, _value(c.old, c), _value(c.new, c), delta, c.direction or "–"] + [
-        verdict
-    ]
+    sides = [_value(v, c) for v in (c.old, c.new)]
+    return [*first, *sides, delta, c.direction or "–", verdict]
 
 
 def _label(c: Change) -> str:
@@ -209,14 +207,15 @@ def _within(rows: pd.DataFrame, others: list[pd.DataFrame]) -> bool:
 def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
     """A picture of each changed plot (with `plots_dir`), the other changed plots
     by name, the unchanged ones listed; from `dvc plots diff --json`."""
-    status, drawn, frames = {}, [], {}
+    status, drawn = {}, []
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
         found = {name: v for name, v in (out.get("data") or {}).items() if v}
-        for name, entries in found.items():
-            if entries[0].get("type") != "image":
-                values = _find(entries[0].get("content"), "values") or []
-                frames[name] = pd.DataFrame(values)
+        frames = {
+            name: pd.DataFrame(_find(entries[0].get("content"), "values") or [])
+            for name, entries in found.items()
+            if entries[0].get("type") != "image"
+        }
         for name, entries in found.items():
             content, x = entries[0].get("content"), None
             if entries[0].get("type") == "image":
@@ -273,8 +272,7 @@ def comment_blocks(
     declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
     data = data_changes(params, old, new)
     moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
-    records = seed_records(new, old)
-    noise = {base: seed_match(old, records), "this branch": seed_match(new, records)}
+    noise = dict(zip((base, "this branch"), seed_matches(old, new), strict=True))
     per_file = [{ASR_JSON: found} for found in noise.values()]
     metrics = {p: v for p, v in metrics.items() if p in declared}
     for side, files in (("old", old), ("new", new)):  # DVC warns, exits 0
@@ -287,14 +285,12 @@ def comment_blocks(
                 "(a dvc.lock DVC refuses?): `dvc metrics diff -v` says why"
             )
     changes = diff_changes(metrics, [old, new], per_file, moved)
-    stale: dict[str, list[str]] = {}
+    stale: dict[str | None, list[str]] = {}
     for side, found in noise.items():
-        if found.stale:
-            stale.setdefault(found.stale, []).append(
-                cell(side) if side == base else side
-            )
+        who = cell(side) if side == base else side
+        stale.setdefault(found.stale, []).append(who)
     warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
-    warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items()]
+    warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items() if why]
     out_dir = None if plots_dir is None else root / plots_dir
     link = root if link_dir is None else Path(link_dir)
     return [

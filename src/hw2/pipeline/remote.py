@@ -1,10 +1,8 @@
 """DVC remotes in one line: check one, push to it, pull from it.
 
-DVC reports a broken remote as several lines of botocore/fsspec text (and a
-support link) after a long retry; a user wants to know which remote failed and
-why. `check` asks the remote's own filesystem (through DVC, so every remote type
-and its `--local` credentials work) and `transfer` runs `dvc push`/`dvc pull`;
-both turn a failure into `remote 'NAME' (URL): CAUSE`.
+DVC reports a broken remote as lines of botocore/fsspec text after a long retry;
+here a failure is `remote 'NAME' (URL): CAUSE`. `check` asks the remote's own
+filesystem through DVC, so every remote type and its `--local` credentials work.
 """
 
 import re
@@ -131,15 +129,13 @@ def transfer(root: Path, verb: str, name: str | None = None, *args: str) -> str:
         raise ValueError(verb)
     name, url = describe(root, name)
     proc = subprocess.run(
-        ["dvc", verb, "-r", name, *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
+        ["dvc", verb, "-r", name, *args], cwd=root, capture_output=True, text=True
     )
     if proc.returncode != 0:
+        why = cause(proc.stderr + proc.stdout, name)
+        to = "to" if verb == "push" else "from"
         raise RemoteError(
-            f"dvc {verb} {'to' if verb == 'push' else 'from'} remote '{name}' ({url}) "
-            f"failed: "
-            f"{cause(proc.stderr + proc.stdout, name)} (`dvc {verb} -v` for more)"
+            f"dvc {verb} {to} remote '{name}' ({url}) failed: {why} "
+            f"(`dvc {verb} -v` for more)"
         )
     return proc.stdout.strip()
