@@ -7,30 +7,16 @@ full or read-only disk is a tmpfs where mounting is allowed, skipped otherwise
 """
 
 import hashlib
-import json
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import copy_reproduced, tool_env, with_params
+from helpers import copy_reproduced, sh, tool_env, with_params
 from probing import alive, background, descendants, tmpfs, wait_for
 
-from hw2.pipeline.preflight import STAMP
-
 pytestmark = pytest.mark.e2e
-
-
-def sh(cmd: list[str], cwd: Path, ok: bool = True, **env: str):
-    done = subprocess.run(
-        cmd, cwd=cwd, env=tool_env(**env), capture_output=True, text=True
-    )
-    if ok:
-        assert done.returncode == 0, (
-            f"{cmd}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-        )
-    return done
 
 
 @pytest.fixture
@@ -101,16 +87,6 @@ def test_a_read_only_metrics_folder_leaves_the_data_in_place(project):
         subprocess.run(["mount", "-o", "remount,ro", str(project / "metrics")])
         refused(project, ["dvc", "repro"], "metrics: cannot write there (read-only")
         assert digests(project, *KEPT) == before
-
-
-def test_a_param_change_reruns_its_branch_only(project):
-    set_params(project, lr=0.02)
-    out = sh(["dvc", "repro"], project).stdout
-    ran = {line.split("'")[1] for line in out.splitlines() if "Running stage" in line}
-    assert ran == {"preflight", "train_cnn", "evaluate_cnn", "report"}, out
-    assert (project / "preflight.ok").read_text() == STAMP
-    assert sh(["git", "status", "--porcelain", "preflight.ok"], project).stdout == ""
-    assert json.loads(sh(["dvc", "status", "--json"], project).stdout) == {}
 
 
 @pytest.mark.parametrize("shell", ["/bin/bash", "/bin/sh"])
