@@ -139,6 +139,7 @@ def dvc(*args: str) -> None:
     assert b"WARNING" not in proc.stderr, proc.stderr.decode()[-2000:]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(
     browser() is None,
     reason="no Chromium on PATH (apt-get install chromium, or set CHROMIUM): "
