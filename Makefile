@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export DVC_SITE_CACHE_DIR ?= $(CURDIR)/.dvc/tmp/site
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test test-fast lint format bench homework report diff exps rehearse push pull remote-check plots clean-venv
+.PHONY: venv repro test test-e2e test-fast lint format bench homework report diff exps rehearse push pull remote-check plots clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -39,15 +39,23 @@ repro: venv
 	dvc repro
 	python scripts/repro_guard.py after
 
-# the ten slowest tests are listed at the end, so a slow one shows in CI's log
+# Two tiers (pyproject's markers): `make test` is every test not marked e2e, the
+# unit tests and cheap integration ones (a few minutes on two cores);
+# `make test-e2e` the end-to-end ones: the README walkthrough, the experiment
+# tables, the S3 remote, DDP, fault injection, the browser check, real dvc probes.
+# CI (.ci/run) runs both. Each lists its ten slowest tests at the end, so a slow
+# one shows in CI's log; PYTEST_ARGS adds options (e.g. -n 2, --cov).
+PYTEST_ARGS ?=
 test: venv
-	python -m pytest --durations=10
+	python -m pytest -m "not e2e" --durations=10 $(PYTEST_ARGS)
 
-# The unit tests alone, for the edit-test loop (about a minute on two cores): no
-# end-to-end pipeline, fault-injection or slow script test (pyproject's markers).
-# `make test` (what CI runs) is all of them.
+test-e2e: venv
+	python -m pytest -m e2e --durations=10 $(PYTEST_ARGS)
+
+# The edit-test loop (about a minute on two cores): `make test` without the
+# tests that run stages in fresh interpreters or signal them (slow, faults).
 test-fast: venv
-	python -m pytest -m "not e2e and not faults and not slow"
+	python -m pytest -m "not e2e and not faults and not slow" $(PYTEST_ARGS)
 
 # The homework's grid through DVC's experiment queue: make homework JOBS=2 SOURCE=full
 # SEEDS=3 (ASR seeds per configuration, at least 1); MCLAURIN=0 leaves out the

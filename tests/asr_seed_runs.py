@@ -4,13 +4,12 @@ transcripts (imported as a plain module by the compare, report and homework
 tests: pytest puts tests/ on sys.path)."""
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
-from helpers import tool_env
+from helpers import sh
 
 from hw2.asr.metrics import asr_metrics
 from hw2.asr.seeds import transcript_tokens
@@ -98,10 +97,7 @@ def transcripts(config: str, seed: int) -> list[tuple[str, str, str]]:
 
 
 def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=repo, env=tool_env(), check=True, capture_output=True
-    )
-    return proc.stdout.decode().strip()
+    return sh(["git", *args], repo).stdout.strip()
 
 
 def init(repo: Path) -> Path:

@@ -1,7 +1,13 @@
 """Shared fixtures: a local HTTP server on 127.0.0.1 with Range, redirects, faults;
-the project reproduced at tiny sizes once per session for the end-to-end tests."""
+the project reproduced at tiny sizes once per session for the end-to-end tests.
+
+The session's environment is pinned here, before any test or child process: the
+suite must pass however it is started (a terminal or not, any locale, HOME or
+inherited variable).
+"""
 
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -136,3 +142,40 @@ def tiny_reproduced(tmp_path_factory) -> Reproduced:
         check=True,
     ).stdout
     assert status == "", f"a test changed the shared reproduced project:\n{status}"
+
+
+# Inherited variables a test or a tool it runs would read: terminal width and
+# colour, git's repository and config, DVC's config and the project's own settings,
+# a torchrun's ranks, a developer's cloud credentials. (DVC_SITE_CACHE_DIR is
+# where DVC keeps its file-hash state: kept.)
+_DROP_PREFIXES = ("GIT_", "DVC_", "HW2_", "AWS_", "LC_", "TORCHELASTIC_", "GITHUB_")
+_DROP = {"COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "CLICOLOR"}
+_DROP |= {"CLICOLOR_FORCE", "CI", "PAGER", "RANK", "LOCAL_RANK", "WORLD_SIZE"}
+_DROP |= {"MASTER_ADDR", "MASTER_PORT", "MPLCONFIGDIR", "TORCHINDUCTOR_CACHE_DIR"}
+_KEEP = {"DVC_SITE_CACHE_DIR"}
+
+
+def pytest_configure(config):
+    """Pin the session's environment before any test collects or runs."""
+    for name in list(os.environ):
+        if name not in _KEEP and (name in _DROP or name.startswith(_DROP_PREFIXES)):
+            del os.environ[name]
+    home = tempfile.mkdtemp(prefix="hw2-tests-home-")
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    os.environ.update(
+        HOME=home,
+        XDG_CONFIG_HOME=f"{home}/.config",
+        XDG_CACHE_HOME=f"{home}/.cache",
+        XDG_DATA_HOME=f"{home}/.local/share",
+        LANG="C.UTF-8",
+        LC_ALL="C.UTF-8",
+        TZ="UTC",
+        PAGER="cat",
+        DVC_NO_ANALYTICS="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )

@@ -1,10 +1,12 @@
-"""Helpers shared by the tests: run a stage as dvc.yaml runs it, set a dotted param,
+"""Helpers shared by the tests: the one way to run a command (sh) and to make a git +
+DVC repository (git_dvc_repo), run a stage as dvc.yaml runs it, set a dotted param,
 copy the project (tiny) and reproduce it once for the end-to-end tests."""
 
 import os
 import runpy
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,22 +29,64 @@ def stage_argv(name: str) -> list[str]:
     return args
 
 
+def default_signals() -> None:
+    """In a child before exec: SIGINT and SIGTERM at their defaults, none blocked.
+    A suite started as `make test &` inherits SIGINT ignored, and an ignored
+    signal stays ignored across exec: the Ctrl-C a test sends would never land."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def sh(
+    cmd: list[str],
+    cwd: Path,
+    *,
+    ok: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float | None = 600,
+) -> subprocess.CompletedProcess:
+    """Run `cmd` in `cwd` with tool_env() (plus `env`), output captured as text;
+    with ok (the default) it must exit 0, else the test fails with its output."""
+    done = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=tool_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=default_signals,
+    )
+    if ok:
+        assert done.returncode == 0, (
+            f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return done
+
+
+def git_dvc_repo(folder: Path, files: dict[str, str] | None = None) -> Path:
+    """A git repository (branch main) with DVC initialised in `folder`, `files`
+    (path -> text) written, everything committed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    sh(["git", "init", "-q", "-b", "main"], folder)
+    sh(["dvc", "init", "-q"], folder)
+    sh(["git", "add", "-A"], folder)
+    sh(["git", "commit", "-qm", "init"], folder)
+    return folder
+
+
 def run_stage(
     name: str, cwd: Path, *, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """Run stages/<name>.py in `cwd` (a project folder) in a fresh interpreter."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "OMP_NUM_THREADS": "1",
-        **(env or {}),
-    }
-    return subprocess.run(
+    return sh(
         [sys.executable, str(ROOT / "stages" / f"{name}.py"), *stage_argv(name)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
+        cwd,
+        ok=False,
+        env={"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", **(env or {})},
         timeout=timeout,
     )
 
@@ -87,16 +131,14 @@ TINY = {
 
 
 def tool_env(**extra: str) -> dict[str, str]:
-    """The environment for git and dvc in a test repository: this interpreter's
-    tools first on PATH, no analytics, a commit identity."""
+    """The environment for git, dvc and stages in a test: the session's (conftest
+    pins locale, HOME, git's config and identity) with this interpreter's tools
+    first on PATH, one thread, no analytics."""
     return {
         **os.environ,
         "DVC_NO_ANALYTICS": "1",
+        "OMP_NUM_THREADS": "1",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
         **extra,
     }
 
@@ -126,28 +168,20 @@ def reproduce_tiny(dest: Path) -> set[str]:
     repro` run on its own code and committed. Returns the paths the repro changed
     in `git status`."""
     copy_project(dest)
-    env = tool_env(PYTHONPATH=str(dest / "src"), OMP_NUM_THREADS="1")
-
-    def sh(*cmd: str) -> str:
-        proc = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, (
-            f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-        return proc.stdout
+    env = {"PYTHONPATH": str(dest / "src")}
 
     def status() -> set[str]:
-        return set(
-            sh("git", "status", "--porcelain", "--untracked-files=all").split("\n")
-        )
+        out = sh(["git", "status", "--porcelain", "--untracked-files=all"], dest)
+        return set(out.stdout.split("\n"))
 
-    sh("git", "init", "-q", "-b", "main")
-    sh("git", "add", "-A")
-    sh("git", "commit", "-qm", "init")
+    sh(["git", "init", "-q", "-b", "main"], dest)
+    sh(["git", "add", "-A"], dest)
+    sh(["git", "commit", "-qm", "init"], dest)
     before = status()
-    sh("dvc", "repro")
+    sh(["dvc", "repro"], dest, env=env, timeout=None)
     changed = {entry[3:] for entry in status() - before if entry}
-    sh("git", "add", "-A")
-    sh("git", "commit", "-qm", "repro")
+    sh(["git", "add", "-A"], dest)
+    sh(["git", "commit", "-qm", "repro"], dest)
     return changed
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, stage_argv
+from helpers import ROOT, default_signals, stage_argv
 
 WAIT = 120.0  # seconds a process may take to reach a marker or to end
 
@@ -110,10 +110,17 @@ def lines(text: str) -> list[str]:
 
 @contextmanager
 def background(cmd: list[str], cwd: Path, log: Path, **kwargs) -> Iterator:
-    """Popen `cmd` with stdout and stderr into `log`; killed if still running."""
+    """Popen `cmd` with stdout and stderr into `log`, SIGINT and SIGTERM at their
+    defaults whatever this suite inherited (the test sends them); killed if still
+    running."""
     with log.open("w") as out:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, **kwargs
+            cmd,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=default_signals,
+            **kwargs,
         )
     try:
         yield proc

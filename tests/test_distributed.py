@@ -7,7 +7,6 @@ resumes in two.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import ROOT, stage_argv
+from helpers import ROOT, sh, stage_argv
 from test_asr_training import PARAMS, make_split
 
 from hw2.asr import distributed
@@ -56,21 +55,12 @@ def run_train(
         "--live",
         f"{out}/live",
     ]
-    clean = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
-    full_env = {
-        **clean,
-        "PYTHONPATH": str(ROOT / "src"),
-        "OMP_NUM_THREADS": "1",
-        "HW2_NPROC": nproc,
-        **env,
-    }
-    return subprocess.run(
+    env = {"PYTHONPATH": str(ROOT / "src"), "HW2_NPROC": nproc, **env}
+    return sh(
         [sys.executable, str(ROOT / "stages" / "train_asr.py"), *argv],
-        cwd=project,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        project,
+        ok=False,
+        env=env,
     )
 
 
@@ -95,7 +85,7 @@ def runs(project) -> dict[str, subprocess.CompletedProcess]:
     return {n: run_train(project, f"out{n}", str(n)) for n in (1, 2)}
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_processes_train_and_write_once(project, runs):
     proc = runs[2]
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -110,7 +100,7 @@ def test_two_processes_train_and_write_once(project, runs):
     assert not (project / "out2" / "checkpoint.pt").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_processes_match_one(project, runs):
     assert runs[1].returncode == 0, runs[1].stderr[-3000:]
     one, two = losses(project / "out1" / "live"), losses(project / "out2" / "live")
@@ -118,7 +108,7 @@ def test_two_processes_match_one(project, runs):
     assert_same_model(project / "out1" / "asr.pt", project / "out2" / "asr.pt")
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_run_interrupted_in_one_process_resumes_in_two(project, runs):
     out = project / "resumed"
     killed = run_train(project, "resumed", "1", **{ENV: "train_epoch:1"})

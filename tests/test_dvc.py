@@ -1,15 +1,14 @@
 """The one wrapper around the git and dvc command lines."""
 
-import subprocess
-
 import pytest
+from helpers import sh
 
 from hw2.core.errors import Hw2Error
 from hw2.pipeline import dvc
 
 
 def test_failure_is_one_line_naming_the_command(tmp_path):
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    sh(["git", "init", "-q"], tmp_path)
     with pytest.raises(Hw2Error) as info:
         dvc.run(["git", "rev-parse", "--verify", "no-such-rev"], tmp_path)
     message = str(info.value)
@@ -34,6 +33,6 @@ def test_dvc_env_puts_this_venv_first_and_analytics_off(monkeypatch):
 
 
 def test_check_commit_names_the_revision(tmp_path):
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    sh(["git", "init", "-q"], tmp_path)
     with pytest.raises(Hw2Error, match=r"^base revision 'main2' is not a commit"):
         dvc.check_commit("main2", tmp_path)

@@ -3,7 +3,7 @@
 A run killed anywhere must, once rerun, leave exactly what an uninterrupted run
 leaves (file for file, model weights and metrics) and no temporary entries. The
 kills are real (SIGKILL, no cleanup) and land at known places through
-hw2.core.failpoints. Tiny sizes: about a minute on two loaded cores.
+hw2.core.failpoints. Tiny sizes: about a minute on two loaded cores (make test-e2e).
 """
 
 import hashlib
@@ -22,7 +22,7 @@ from test_preprocess import make_corpus
 
 from hw2.core.failpoints import ENV
 
-pytestmark = pytest.mark.faults
+pytestmark = pytest.mark.e2e
 
 STAGES = ("download_speech", "preprocess_speech", "train_asr", "evaluate_asr")
 KILLS = {  # stage -> failpoints, each killed once in this order before a clean run

@@ -49,6 +49,7 @@ def changed_lines(repo: Path) -> list[str]:
     return [line for line in diff if line[:1] in "+-" and line[:3] not in "+++---"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("override", "old", "new"),
     [
@@ -67,6 +68,7 @@ def test_dvc_set_param_rewrites_only_the_value(repo, override, old, new):
     assert minus.partition("#")[2] == plus.partition("#")[2]
 
 
+@pytest.mark.e2e
 def test_a_list_set_by_dvc_changes_only_its_items(repo):
     run(["dvc", "exp", "run", "-S", "attention.lengths=[256,512]"], repo)
     removed = [line for line in changed_lines(repo) if line.startswith("-")]

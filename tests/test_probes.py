@@ -453,6 +453,7 @@ def test_a_stage_writes_nothing_in_the_home_folder(tmp_path):
     env = stage_env(HOME=str(home), TMPDIR=str(temp))
     for name in ("MPLCONFIGDIR", "TORCHINDUCTOR_CACHE_DIR", "XDG_CACHE_HOME"):
         env.pop(name, None)
+    env.pop("XDG_CONFIG_HOME"), env.pop("XDG_DATA_HOME")  # conftest's, in its HOME
     done = subprocess.run(
         stage_command("download_images"), cwd=cwd, env=env, capture_output=True
     )

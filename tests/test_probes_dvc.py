@@ -15,23 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import copy_reproduced, tool_env, with_params
+from helpers import copy_reproduced, sh, tool_env, with_params
 from probing import alive, background, descendants, tmpfs, wait_for
 
 from hw2.pipeline.preflight import STAMP
 
 pytestmark = pytest.mark.e2e
-
-
-def sh(cmd: list[str], cwd: Path, ok: bool = True, **env: str):
-    done = subprocess.run(
-        cmd, cwd=cwd, env=tool_env(**env), capture_output=True, text=True
-    )
-    if ok:
-        assert done.returncode == 0, (
-            f"{cmd}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
-        )
-    return done
 
 
 @pytest.fixture
@@ -112,7 +101,7 @@ def readme_way_back() -> list[list[str]]:
     return [c for c in commands if c[1:2] == ["checkout"]]
 
 
-def test_a_param_change_reruns_its_branch_only(project):
+def test_the_readme_way_back_restores_params_metrics_and_report(project):
     set_params(project, lr=0.02)
     out = sh(["dvc", "repro"], project).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if "Running stage" in line}

@@ -39,7 +39,7 @@ def _rehearse(
     )
 
 
-@pytest.mark.slow
+@pytest.mark.e2e  # the whole rehearsal, every stage: make test-e2e
 def test_tiny_rehearsal_records_every_stage_and_projects_the_grid(tmp_path):
     started = time.monotonic()
     result = _rehearse(
@@ -218,7 +218,7 @@ def _gpu_script(
     )
 
 
-@pytest.mark.slow
+@pytest.mark.e2e  # the rehearsal again, through the script
 def test_gpu_script_runs_the_rehearsal_within_its_budget(tmp_path):
     # the script as the lent machine runs it (there: cuda, a worker per core, all
     # clips); a hard limit far above the tiny run's minute, whatever the load
