@@ -11,7 +11,7 @@ from pathlib import Path
 import asr_seed_runs
 import pandas as pd
 import pytest
-from helpers import copy_reproduced, tool_env
+from helpers import copy_reproduced, default_signals, tool_env
 
 from hw2.core.errors import Hw2Error
 from hw2.pipeline import homework
@@ -267,8 +267,12 @@ def test_ctrl_c_stops_the_worker_and_a_rerun_keeps_what_finished(
 ):
     root = copy_reproduced(tiny_reproduced.root, tmp_path / "project")
     env = tool_env(PYTHONPATH=str(root / "src"), OMP_NUM_THREADS="1")
-    grid = subprocess.Popen(
-        [sys.executable, "-c", GRID], cwd=root, env=env, stderr=subprocess.PIPE
+    grid = subprocess.Popen(  # SIGINT at its default: the suite may run as `make &`
+        [sys.executable, "-c", GRID],
+        cwd=root,
+        env=env,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
     )
 
     def finished(runs, name):  # a running run is listed twice, in its copy too
