@@ -42,7 +42,7 @@ repro: venv
 # Two tiers (pyproject's markers): `make test` is every test not marked e2e, the
 # unit tests and cheap integration ones (a few minutes on two cores);
 # `make test-e2e` the end-to-end ones: the README walkthrough, the experiment
-# tables, the S3 remote, DDP, fault injection, the browser check, real dvc probes.
+# tables, the S3 remote, DDP, fault injection, real dvc probes.
 # CI (.ci/run) runs both. Each lists its ten slowest tests at the end, so a slow
 # one shows in CI's log; PYTEST_ARGS adds options (e.g. -n 2, --cov).
 PYTEST_ARGS ?=
