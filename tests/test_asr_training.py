@@ -320,16 +320,21 @@ def test_checkpoint_of_other_code_is_discarded(splits, tmp_path, monkeypatch, ca
     assert epochs_trained(out) == [1, 2]
 
 
-def test_checkpoint_that_does_not_fit_the_model_is_discarded(
-    splits, tmp_path, monkeypatch, capsys
-):
-    cfg = config(epochs=2)
+def interrupted_after_one_epoch(cfg, splits, tmp_path, monkeypatch, name):
+    """A whole run, and the checkpoint a run `name` left when stopped after epoch 1."""
     whole = run(cfg, splits, tmp_path, "whole")
     with monkeypatch.context() as m:
         interrupt_at(m, "train_epoch", 1)
         with pytest.raises(Interrupted):
-            run(cfg, splits, tmp_path, "b")
-    path = tmp_path / "b" / "ckpt.pt"
+            run(cfg, splits, tmp_path, name)
+    return whole, tmp_path / name / "ckpt.pt"
+
+
+def test_checkpoint_that_does_not_fit_the_model_is_discarded(
+    splits, tmp_path, monkeypatch, capsys
+):
+    cfg = config(epochs=2)
+    whole, path = interrupted_after_one_epoch(cfg, splits, tmp_path, monkeypatch, "b")
     ckpt = torch.load(path, weights_only=True)
     ckpt["model_state_dict"].popitem()  # as if the model class had changed
     torch.save(ckpt, path)
@@ -367,12 +372,9 @@ def test_bit_flipped_checkpoint_is_discarded_in_one_line(
     splits, tmp_path, monkeypatch, capsys
 ):
     cfg = config(epochs=2)
-    whole = run(cfg, splits, tmp_path, "whole")
-    with monkeypatch.context() as m:
-        interrupt_at(m, "train_epoch", 1)
-        with pytest.raises(Interrupted):
-            run(cfg, splits, tmp_path, "flip")
-    path = tmp_path / "flip" / "ckpt.pt"
+    whole, path = interrupted_after_one_epoch(
+        cfg, splits, tmp_path, monkeypatch, "flip"
+    )
     flip_bit_in_member(path, "archive/data/0")
     assert torch.load(path, weights_only=True)["epoch"] == 1  # torch loads it
     capsys.readouterr()
