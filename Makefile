@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export DVC_SITE_CACHE_DIR ?= $(CURDIR)/.dvc/tmp/site
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv repro test test-e2e test-fast lint format bench homework report diff exps rehearse push pull remote-check plots clean-venv
+.PHONY: venv repro test test-e2e test-fast lint format bench homework report diff exps rehearse plots clean-venv
 
 ifeq ($(VENV),.venv)
 STAMP := $(VENV)/.installed
@@ -93,17 +93,6 @@ rehearse: venv
 BASE ?= main
 diff: venv
 	python scripts/pr_comment.py --base $(BASE)
-
-# The team's DVC remote (docs/team.md): REMOTE=name picks one other than the
-# default; a broken remote is one line and exit 2.
-push: venv
-	python scripts/remote.py push $(if $(REMOTE),-r $(REMOTE))
-
-pull: venv
-	python scripts/remote.py pull $(if $(REMOTE),-r $(REMOTE))
-
-remote-check: venv
-	python scripts/remote.py check $(if $(REMOTE),-r $(REMOTE))
 
 lint: venv
 	ruff check src stages tests benchmarks scripts

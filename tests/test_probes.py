@@ -203,26 +203,6 @@ def test_an_offline_download_keeps_the_file_it_would_replace(tmp_path):
     assert dest.read_bytes() == b"the sample's npz"
 
 
-def test_a_remote_that_is_a_file_is_not_reachable(tmp_path):
-    from hw2.pipeline.remote import RemoteError, check
-
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    file = tmp_path / "remote.txt"
-    file.write_text("not a folder")
-    for cmd in (["init", "--no-scm", "-q"], ["remote", "add", "-d", "r", str(file)]):
-        subprocess.run([sys.executable, "-m", "dvc", *cmd], cwd=repo, check=True)
-    with pytest.raises(RemoteError, match="is a file, not a folder"):
-        check(repo)
-    (tmp_path / "store").mkdir()
-    subprocess.run(
-        [sys.executable, "-m", "dvc", "remote", "modify", "r", "url", "../store"],
-        cwd=repo,
-        check=True,
-    )
-    assert check(repo).endswith("reachable")
-
-
 # --- disks: full and read-only -------------------------------------------------
 
 
