@@ -18,7 +18,8 @@ import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+
+from tqdm.utils import CallbackIOWrapper
 
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
@@ -59,18 +60,6 @@ def check_member(member: tarfile.TarInfo, archive: str = "archive") -> None:
             raise DataError(f"{where} links outside the archive ({short(target)})")
 
 
-class _Progress:
-    """A read-only file that advances a progress bar by the bytes read."""
-
-    def __init__(self, raw: BinaryIO, bar: tqdm):
-        self.raw, self.bar = raw, bar
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.bar.update(len(data))
-        return data
-
-
 def safe_extract(
     archive: str | Path,
     dest: str | Path,
@@ -103,7 +92,7 @@ def safe_extract(
         ):
             member = None
             try:
-                stream = _Progress(raw, bar)
+                stream = CallbackIOWrapper(bar.update, raw, "read")
                 with tarfile.open(fileobj=stream, mode="r|*") as tar:
                     # 2: a member that could not be made (a symlink whose target
                     # is too long) is an error, not a debug message and a gap

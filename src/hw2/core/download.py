@@ -67,11 +67,8 @@ def check_checksum(checksum: str, algorithm: str) -> str:
 
 def file_digest(path: Path, algorithm: str) -> str:
     """Hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def download(
