@@ -185,6 +185,23 @@ class Params:
                 node.pop(last, None)
         return Params(data, self.source, self.known)
 
+    def _bounded(self, key, kind, types, low, high, low_open=False) -> Any:
+        """A `types` value (never a bool) in [low, high], or (low, high] with
+        low_open; LIMITS caps `high`."""
+        value = self.get(key)
+        high = _cap(key, high)
+        lo = "" if low is None else (f" > {low}" if low_open else f" >= {low}")
+        hi = "" if high is None else f" <= {high}"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, types)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (low is not None and (value <= low if low_open else value < low))
+            or (high is not None and value > high)
+        ):
+            raise self._fail(key, kind + lo + ("," if lo and hi else "") + hi, value)
+        return value
+
     def number(
         self,
         key: str,
@@ -193,38 +210,14 @@ class Params:
         high: float | None = None,
         low_open: bool = False,
     ) -> float:
-        """A finite float in [low, high] (or (low, high] with low_open); LIMITS
-        caps `high`."""
-        value = self.get(key)
-        high = _cap(key, high)
-        lo = "" if low is None else (f" > {low}" if low_open else f" >= {low}")
-        hi = "" if high is None else f" <= {high}"
-        allowed = "a number" + lo + ("," if lo and hi else "") + hi
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._fail(key, allowed, value)
-        x = float(value)
-        if (
-            not math.isfinite(x)
-            or (low is not None and (x <= low if low_open else x < low))
-            or (high is not None and x > high)
-        ):
-            raise self._fail(key, allowed, value)
-        return x
+        """A finite float in [low, high] (or (low, high] with low_open)."""
+        return float(self._bounded(key, "a number", int | float, low, high, low_open))
 
     def integer(
         self, key: str, *, low: int | None = None, high: int | None = None
     ) -> int:
-        """An int in [low, high]; LIMITS caps `high`."""
-        value = self.get(key)
-        high = _cap(key, high)
-        lo = "" if low is None else f" >= {low}"
-        hi = "" if high is None else f" <= {high}"
-        allowed = "an integer" + lo + ("," if lo and hi else "") + hi
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(key, allowed, value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self._fail(key, allowed, value)
-        return value
+        """An int in [low, high]."""
+        return self._bounded(key, "an integer", int, low, high)
 
     def boolean(self, key: str) -> bool:
         """true or false (nothing else: 'maybe' and 1 are refused)."""
@@ -403,7 +396,8 @@ def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _lookup(data: Any, key: str) -> Any:
+def lookup(data: Any, key: str) -> Any:
+    """The value at a dotted key of a mapping, unchecked; _MISSING if absent."""
     node = data
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -450,7 +444,7 @@ def changed_since_read(since: int = 0) -> str | None:
             return f"{exc} (it changed while the stage ran)"
         loaded.unreadable = 0
         for key, old in dict(loaded.params.values_read).items():
-            new = _lookup(data, key)
+            new = lookup(data, key)
             if _differs(old, new):
                 return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
         now = flat(data)
