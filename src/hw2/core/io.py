@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hw2.core.errors import DataError
+
 # mkstemp/mkdtemp create private (0600/0700) entries; give the final ones the
 # permissions an ordinary open() or mkdir() would. (umask can only be read by
 # setting it: set 0, then the old mask back.)
@@ -151,8 +153,6 @@ def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> 
     """torch.load with weights_only=True; any unreadable file is a one-line
     DataError naming it (never torch's advice to load it unsafely)."""
     import torch
-
-    from hw2.core.errors import DataError
 
     path = Path(path)
     if not path.is_file():
