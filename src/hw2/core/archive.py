@@ -25,7 +25,7 @@ from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir, scratch_dir
 from hw2.core.params import short
-from hw2.core.progress import tqdm
+from hw2.core.progress import byte_bar
 
 
 def _absolute(path: str) -> bool:
@@ -81,12 +81,9 @@ def safe_extract(
     try:
         with (
             archive.open("rb") as raw,
-            tqdm(
-                total=archive.stat().st_size,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
+            byte_bar(
                 desc=f"extracting {archive.name}",
+                total=archive.stat().st_size,
                 disable=not progress,
             ) as bar,
         ):
