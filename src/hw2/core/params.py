@@ -116,7 +116,7 @@ class Params:
         self.source = source
         self.known = known
         self._checked: set[str] = set()
-        # every dotted key read and what it held (_MISSING: absent, defaulted)
+        # every dotted key read and what it held (_MISSING: absent)
         self.values_read: dict[str, Any] = {}
 
     def _check_section(self, section: str, node: dict) -> None:
@@ -137,23 +137,20 @@ class Params:
     def _fail(self, key: str, allowed: str, value: Any) -> ParamError:
         return ParamError(f"{self.source}: {key} must be {allowed}, got {short(value)}")
 
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        """The raw value at a dotted key; a missing key is an error unless defaulted."""
+    def get(self, key: str) -> Any:
+        """The raw value at a dotted key; a missing key is an error."""
         node: Any = self.data
         parts = key.split(".")
         for depth, part in enumerate(parts):
             section = ".".join(parts[:depth])
-            if isinstance(node, dict):
-                self._check_section(section, node)
-            elif default is _MISSING:
+            if not isinstance(node, dict):
                 # `asr.batch_size: 0` where a section of per-source values belongs
                 names = sorted((self.known or {}).get(section) or [])
                 allowed = f"with keys {', '.join(names)}" if names else "(a mapping)"
                 raise self._fail(section, f"a section {allowed}", node)
-            if not isinstance(node, dict) or part not in node:
+            self._check_section(section, node)
+            if part not in node:
                 self.values_read[key] = _MISSING
-                if default is not _MISSING:
-                    return default
                 raise ParamError(f"{self.source}: missing key '{key}'")
             node = node[part]
         self.values_read[key] = node
