@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from pkgutil import resolve_name
-from typing import Any
+from typing import Any, NoReturn
 
 from hw2.core import failpoints, footprint, lifecycle, resources
 from hw2.core.errors import Hw2Error, ResourceError
@@ -185,6 +185,11 @@ _ONE_AT_A_TIME = (
 )
 
 
+def _exit(line: str, code: int = 2) -> NoReturn:
+    print(f"error: {line}", file=sys.stderr)
+    sys.exit(code)
+
+
 def _stopped_line(stage: str, why: str) -> str:
     again = RESUMES.get(stage, "it starts over")
     return (
@@ -226,28 +231,21 @@ def run_stage(main: Callable[..., None]) -> None:
             main()
         change = params_changed(life.since)
         if change:
-            print(
-                f"error: {change} while {stage} ran: its outputs hold the old values "
-                f"and DVC records none of them. {_ONE_AT_A_TIME}",
-                file=sys.stderr,
+            _exit(
+                f"{change} while {stage} ran: its outputs hold the old values and "
+                f"DVC records none of them. {_ONE_AT_A_TIME}"
             )
-            sys.exit(2)
     except Hw2Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _exit(str(exc))
     except lifecycle.Stopped as exc:
         if exc.code == 2:
-            print(
-                f"error: {exc.why} while {stage} ran: it stopped rather than write "
-                f"outputs of other params. {_ONE_AT_A_TIME}",
-                file=sys.stderr,
+            _exit(
+                f"{exc.why} while {stage} ran: it stopped rather than write outputs "
+                f"of other params. {_ONE_AT_A_TIME}"
             )
-        else:
-            print(f"error: {_stopped_line(stage, exc.why)}", file=sys.stderr)
-        sys.exit(exc.code)
+        _exit(_stopped_line(stage, exc.why), exc.code)
     except KeyboardInterrupt:
-        print(f"error: {_stopped_line(stage, 'interrupted (Ctrl-C)')}", file=sys.stderr)
-        sys.exit(130)
+        _exit(_stopped_line(stage, "interrupted (Ctrl-C)"), 130)
     except Exception as exc:
         try:
             line = _failure_line(exc, stage)
@@ -255,8 +253,7 @@ def run_stage(main: Callable[..., None]) -> None:
             line = None
         if line is None:
             raise
-        print(f"error: {line}", file=sys.stderr)
-        sys.exit(2)
+        _exit(line)
     finally:
         if life is not None:
             life.close()
