@@ -355,7 +355,7 @@ class _Loaded:
     path: Path
     params: "Params"
     signature: tuple[int, int, int] | None
-    values: dict[str, Any]  # every value in the file when it was read, flattened
+    data: Any  # a copy of what the file held when it was read
     unreadable: int = 0  # polls in a row that found the file unparsable
 
 
@@ -379,18 +379,15 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             "restores the committed ones)"
         )
     params = Params(data, source=str(path), known=SCHEMA)
-    _LOADED.append(_Loaded(path, params, signature, flat(data)))
+    _LOADED.append(_Loaded(path, params, signature, copy.deepcopy(data)))
     return params
 
 
-def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> value of every leaf of a params mapping (a list is a leaf)."""
+def _leaves(tree: Any, prefix: str = "") -> list[str]:
+    """The dotted key of every leaf of a params mapping (a list, or {}, is one)."""
     if not isinstance(tree, dict) or (prefix and not tree):
-        return {prefix[:-1]: copy.deepcopy(tree)} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        out.update(flat(value, f"{prefix}{key}."))
-    return out
+        return [prefix[:-1]] if prefix else []
+    return [k for key, value in tree.items() for k in _leaves(value, f"{prefix}{key}.")]
 
 
 def lookup(data: Any, key: str) -> Any:
@@ -440,13 +437,8 @@ def changed_since_read(since: int = 0) -> str | None:
                 continue
             return f"{exc} (it changed while the stage ran)"
         loaded.unreadable = 0
-        for key, old in dict(loaded.params.values_read).items():
-            new = lookup(data, key)
-            if _differs(old, new):
-                return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
-        now = flat(data)
-        for key in [*loaded.values, *now]:
-            old, new = loaded.values.get(key, _MISSING), now.get(key, _MISSING)
+        for key in [*loaded.params.values_read, *_leaves(loaded.data), *_leaves(data)]:
+            old, new = lookup(loaded.data, key), lookup(data, key)
             if _differs(old, new):
                 return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
         loaded.signature = signature
