@@ -42,12 +42,13 @@ _parent = os.getppid()
 
 
 def _shells_parent() -> int | None:
-    """The parent's parent where the parent is a shell, else None."""
+    """The parent's parent where the parent is a shell (and that is not init)."""
     try:
         parent = psutil.Process(_parent)
-        return parent.ppid() if parent.name() in SHELLS else None
+        ancestor = parent.ppid() if parent.name() in SHELLS else None
     except psutil.Error:
         return None
+    return ancestor if ancestor and ancestor > 1 else None
 
 
 def _on_signal(signum: int, frame) -> None:
@@ -138,10 +139,7 @@ def install() -> Lifeline:
     """Turn SIGTERM and SIGHUP into Stopped, stop with the parent, and watch the
     shell's parent and params.yaml; from the main thread, before the stage's work.
     The caller close()s what it returns."""
-    ancestor = _shells_parent()
-    life = Lifeline(
-        ancestor if ancestor and ancestor > 1 else None, params_module.loaded()
-    )
+    life = Lifeline(_shells_parent(), params_module.loaded())
     if os.getppid() != _parent:  # it exited before the kernel was asked
         life.close()
         raise Stopped(f"its parent (pid {_parent}) had exited", 128 + signal.SIGTERM)

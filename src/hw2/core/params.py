@@ -5,8 +5,8 @@ does not know in a section a stage reads, is refused with the closest known name
 The file itself is checked before it is parsed: UTF-8 (a bad byte names its line),
 at most MAX_FILE_BYTES, and no YAML aliases (`*name`), whose expansion can turn a
 few lines into gigabytes. Sizes have upper bounds (LIMITS) besides the stages' own.
-Every value a stage reads is remembered, so that a stage can stop when the file
-changes under it (changed_since_read).
+The file as read is remembered, with the keys a stage reads, so that a stage can
+stop when the file changes under it (changed_since_read).
 """
 
 import copy
