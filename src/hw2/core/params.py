@@ -345,8 +345,12 @@ def _parse(path: Path) -> Any:
         raise ParamError(f"{path}:{where} is not valid YAML") from None
 
 
-def _signature(path: Path) -> tuple[int, int, int]:
-    st = os.stat(path)
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when the file is rewritten; None where there is no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
@@ -368,10 +372,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     The result refuses keys SCHEMA does not know in the sections a stage reads.
     """
     path = Path(path)
-    try:
-        signature = _signature(path)
-    except OSError:
-        signature = None
+    signature = _signature(path)
     data = _parse(path)
     if data is None:
         raise ParamError(
@@ -423,10 +424,7 @@ def changed_since_read(since: int = 0) -> str | None:
     A file caught half written (unparsable) counts only when it stays so.
     """
     for loaded in _LOADED[since:]:
-        try:
-            signature = _signature(loaded.path)
-        except OSError:
-            signature = None
+        signature = _signature(loaded.path)
         if signature == loaded.signature:
             continue
         try:
