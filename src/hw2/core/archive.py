@@ -18,13 +18,14 @@ import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+
+from tqdm.utils import CallbackIOWrapper
 
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.io import atomic_dir, scratch_dir
 from hw2.core.params import short
-from hw2.core.progress import tqdm
+from hw2.core.progress import byte_bar
 
 
 def _absolute(path: str) -> bool:
@@ -59,18 +60,6 @@ def check_member(member: tarfile.TarInfo, archive: str = "archive") -> None:
             raise DataError(f"{where} links outside the archive ({short(target)})")
 
 
-class _Progress:
-    """A read-only file that advances a progress bar by the bytes read."""
-
-    def __init__(self, raw: BinaryIO, bar: tqdm):
-        self.raw, self.bar = raw, bar
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.bar.update(len(data))
-        return data
-
-
 def safe_extract(
     archive: str | Path,
     dest: str | Path,
@@ -92,18 +81,15 @@ def safe_extract(
     try:
         with (
             archive.open("rb") as raw,
-            tqdm(
-                total=archive.stat().st_size,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
+            byte_bar(
                 desc=f"extracting {archive.name}",
+                total=archive.stat().st_size,
                 disable=not progress,
             ) as bar,
         ):
             member = None
             try:
-                stream = _Progress(raw, bar)
+                stream = CallbackIOWrapper(bar.update, raw, "read")
                 with tarfile.open(fileobj=stream, mode="r|*") as tar:
                     # 2: a member that could not be made (a symlink whose target
                     # is too long) is an error, not a debug message and a gap

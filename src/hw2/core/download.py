@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from hw2.core.errors import DataError
 from hw2.core.failpoints import failpoint
 from hw2.core.params import short
-from hw2.core.progress import tqdm
+from hw2.core.progress import byte_bar
 
 CHUNK = 1 << 20
 # Plain HTTP is refused except on the loopback interface (local mirrors, tests).
@@ -53,25 +53,10 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_CheckedRedirects())
 
 
-def check_checksum(checksum: str, algorithm: str) -> str:
-    """The checksum in lower case; DataError unless it is a hex digest of the
-    algorithm's length (checked before any byte is downloaded)."""
-    n_hex = 2 * hashlib.new(algorithm).digest_size
-    if not re.fullmatch(rf"[0-9a-fA-F]{{{n_hex}}}", checksum):
-        raise DataError(
-            f"expected {algorithm} checksum {short(checksum)} is not {n_hex} "
-            "hexadecimal digits"
-        )
-    return checksum.lower()
-
-
 def file_digest(path: Path, algorithm: str) -> str:
     """Hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def download(
@@ -86,10 +71,14 @@ def download(
     """Download `url` to `dest` unless a verified copy is there; return `dest`."""
     check_url(url)
     dest = Path(dest)
-    try:
-        checksum = check_checksum(checksum, algorithm)
-    except DataError as exc:
-        raise DataError(f"{dest.name}: {exc}") from None
+    # the checksum is checked before any byte is downloaded
+    n_hex = 2 * hashlib.new(algorithm).digest_size
+    if not re.fullmatch(rf"[0-9a-fA-F]{{{n_hex}}}", checksum):
+        raise DataError(
+            f"{dest.name}: expected {algorithm} checksum {short(checksum)} is not "
+            f"{n_hex} hexadecimal digits"
+        )
+    checksum = checksum.lower()
     if dest.exists() and file_digest(dest, algorithm) == checksum:
         return dest
     # A `dest` that does not match stays until its replacement is verified.
@@ -122,17 +111,10 @@ def download(
                 have = 0  # the server ignored Range: start over
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None else None
-            mode = "ab" if have else "wb"
             with (
-                part.open(mode) as out,
-                tqdm(
-                    total=total,
-                    initial=have,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=dest.name,
-                    disable=not progress,
+                part.open("ab" if have else "wb") as out,
+                byte_bar(
+                    desc=dest.name, total=total, initial=have, disable=not progress
                 ) as bar,
             ):
                 try:

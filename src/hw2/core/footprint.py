@@ -11,6 +11,8 @@ Values are read raw (no checks): the stages' own configurations check them.
 from collections.abc import Mapping
 from typing import Any
 
+from hw2.core.params import lookup
+
 IMAGE_BYTES = 700  # octmnist.npz per image, compressed (5.4 MB for 8,000)
 CLIP_BYTES = 300_000  # a synthesised 16-bit clip at 22,050 Hz (400 MB for 1,400)
 FEATURE_BYTES = 150_000  # float16 log-mels of a clip (200 MB for 1,400 clips)
@@ -22,25 +24,20 @@ SMALL = 10_000_000  # metrics, plots, reports: a few MB at most
 PIXELS = 28 * 28
 
 
-def _get(data: Any, dotted: str, default: Any = 0) -> Any:
-    node = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
 def _int(data: Any, dotted: str, default: int = 0) -> int:
-    value = _get(data, dotted, default)
+    value = lookup(data, dotted)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
     return max(int(value), 0)
 
 
+def _full(data: Any, branch: str) -> bool:
+    return lookup(data, f"data.{branch}.source") == "full"
+
+
 def n_images(data: Mapping) -> int:
     """Images in all three splits of the configured source."""
-    if _get(data, "data.images.source") == "full":
+    if _full(data, "images"):
         return 97_477 + 10_832 + 1_000
     return sum(
         _int(data, f"data.images.sample.n_{s}") for s in ("train", "val", "test")
@@ -49,7 +46,7 @@ def n_images(data: Mapping) -> int:
 
 def n_clips(data: Mapping) -> int:
     """Clips in the configured speech corpus."""
-    if _get(data, "data.speech.source") == "full":
+    if _full(data, "speech"):
         return LJSPEECH_CLIPS
     return _int(data, "data.speech.sample.n_clips")
 
@@ -67,11 +64,11 @@ def asr_parameters(data: Mapping) -> int:
 def disk_bytes(stage: str, data: Mapping) -> int:
     """About how many bytes `stage` writes (outputs and temporary copies)."""
     if stage == "download_images":
-        if _get(data, "data.images.source") == "full":
+        if _full(data, "images"):
             return OCTMNIST_BYTES
         return n_images(data) * IMAGE_BYTES + SMALL
     if stage == "download_speech":
-        if _get(data, "data.speech.source") == "full":
+        if _full(data, "speech"):
             return LJSPEECH_ARCHIVE_BYTES + LJSPEECH_BYTES
         return n_clips(data) * CLIP_BYTES
     if stage == "preprocess_speech":

@@ -18,17 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
+from hw2.core.errors import DataError
 
 # mkstemp/mkdtemp create private (0600/0700) entries; give the final ones the
-# permissions an ordinary open() or mkdir() would.
-_FILE_MODE = 0o666 & ~_umask()
-_DIR_MODE = 0o777 & ~_umask()
+# permissions an ordinary open() or mkdir() would. (umask can only be read by
+# setting it: set 0, then the old mask back.)
+os.umask(_UMASK := os.umask(0))
+_FILE_MODE = 0o666 & ~_UMASK
+_DIR_MODE = 0o777 & ~_UMASK
 
 
 def _alive(pid: int) -> bool:
@@ -43,6 +40,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _remove_if_gone(entry: Path, pid: str) -> bool:
+    """Delete a temporary entry unless process `pid` (its writer) still runs."""
+    if _alive(int(pid)):
+        return False
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+    return True
+
+
 def remove_leftovers(path: str | Path, suffix: str) -> list[Path]:
     """Delete `.<name>.<pid>.*<suffix>` entries beside `path` whose pid is gone.
 
@@ -52,21 +60,15 @@ def remove_leftovers(path: str | Path, suffix: str) -> list[Path]:
     """
     path = Path(path)
     name, tail = re.escape(path.name), re.escape(suffix)
-    # tempfile's random part: 8 characters of [a-z0-9_]
+    # tempfile's random part: 8 characters of [a-z0-9_]; another target's entry
+    # may share the glob's prefix, never the whole name
     ours = re.compile(rf"\.{name}\.(\d+)\.[a-z0-9_]{{8}}{tail}")
-    removed = []
-    for entry in path.parent.glob(glob.escape(f".{path.name}.") + "*"):
-        match = ours.fullmatch(entry.name)
-        if not match:
-            continue  # another target's entry that happens to share the prefix
-        if _alive(int(match[1])):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        removed.append(entry)
-    return removed
+    entries = path.parent.glob(glob.escape(f".{path.name}.") + "*")
+    return [
+        entry
+        for entry in entries
+        if (match := ours.fullmatch(entry.name)) and _remove_if_gone(entry, match[1])
+    ]
 
 
 def scratch_dir(path: str | Path, suffix: str) -> Path:
@@ -152,8 +154,6 @@ def load_torch(path: str | Path, *, made_by: str, map_location: Any = "cpu") -> 
     DataError naming it (never torch's advice to load it unsafely)."""
     import torch
 
-    from hw2.core.errors import DataError
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found (run {made_by})")
@@ -210,13 +210,7 @@ def sweep_leftovers(*roots: str | Path) -> list[Path]:
         for folder, dirs, files in os.walk(root):
             for name in [*dirs, *files]:
                 match = _TEMPORARY.fullmatch(name)
-                if not match or _alive(int(match[1])):
-                    continue
-                path = Path(folder) / name
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-                removed.append(path)
+                if match and _remove_if_gone(Path(folder) / name, match[1]):
+                    removed.append(Path(folder) / name)
             dirs[:] = [d for d in dirs if not _TEMPORARY.fullmatch(d)]
     return removed

@@ -17,7 +17,8 @@ import select
 import signal
 import sys
 import threading
-from pathlib import Path
+
+import psutil
 
 from hw2.core import params as params_module
 
@@ -40,20 +41,14 @@ _stop: tuple[str, int] | None = None  # (why, exit code): the watcher's reason
 _parent = os.getppid()
 
 
-def _comm(pid: int) -> str:
+def _shells_parent() -> int | None:
+    """The parent's parent where the parent is a shell (and that is not init)."""
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _ppid_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        parent = psutil.Process(_parent)
+        ancestor = parent.ppid() if parent.name() in SHELLS else None
+    except psutil.Error:
         return None
-    # the command name (field 2) may hold spaces and parentheses: split after it
-    return int(stat.rpartition(")")[2].split()[1])
+    return ancestor if ancestor and ancestor > 1 else None
 
 
 def _on_signal(signum: int, frame) -> None:
@@ -144,10 +139,7 @@ def install() -> Lifeline:
     """Turn SIGTERM and SIGHUP into Stopped, stop with the parent, and watch the
     shell's parent and params.yaml; from the main thread, before the stage's work.
     The caller close()s what it returns."""
-    ancestor = _ppid_of(_parent) if _comm(_parent) in SHELLS else None
-    life = Lifeline(
-        ancestor if ancestor and ancestor > 1 else None, params_module.loaded()
-    )
+    life = Lifeline(_shells_parent(), params_module.loaded())
     if os.getppid() != _parent:  # it exited before the kernel was asked
         life.close()
         raise Stopped(f"its parent (pid {_parent}) had exited", 128 + signal.SIGTERM)

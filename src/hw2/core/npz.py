@@ -34,11 +34,12 @@ def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple, Any, int
         return shape, dtype, f.tell()
 
 
-def claimed_bytes(path: str | Path) -> dict[str, int]:
-    """Array name -> bytes its header claims, for every .npy member of the npz;
-    DataError when a claim is more than the member holds."""
+def check(path: str | Path) -> None:
+    """Refuse an npz whose headers lie about their sizes (claim more than their
+    member holds), or whose arrays need more memory than is available (one line
+    naming the file)."""
     path = Path(path)
-    out = {}
+    total = 0
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
@@ -59,16 +60,9 @@ def claimed_bytes(path: str | Path) -> dict[str, int]:
                         f"({human(claim)}) but holds {human(max(holds - header, 0))}: "
                         "a damaged or forged file (download or generate it again)"
                     )
-                out[key] = claim
+                total += claim
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable npz file ({exc})") from None
     except ValueError as exc:  # a malformed .npy header
         raise DataError(f"{path}: an array header is malformed ({exc})") from None
-    return out
-
-
-def check(path: str | Path) -> None:
-    """Refuse an npz whose headers lie about their sizes, or whose arrays need
-    more memory than is available (one line naming the file)."""
-    total = sum(claimed_bytes(path).values())
     need_memory(total, f"{path} (its arrays)")

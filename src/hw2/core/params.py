@@ -5,8 +5,8 @@ does not know in a section a stage reads, is refused with the closest known name
 The file itself is checked before it is parsed: UTF-8 (a bad byte names its line),
 at most MAX_FILE_BYTES, and no YAML aliases (`*name`), whose expansion can turn a
 few lines into gigabytes. Sizes have upper bounds (LIMITS) besides the stages' own.
-Every value a stage reads is remembered, so that a stage can stop when the file
-changes under it (changed_since_read).
+The file as read is remembered, with the keys a stage reads, so that a stage can
+stop when the file changes under it (changed_since_read).
 """
 
 import copy
@@ -116,7 +116,7 @@ class Params:
         self.source = source
         self.known = known
         self._checked: set[str] = set()
-        # every dotted key read and what it held (_MISSING: absent, defaulted)
+        # every dotted key read and what it held (_MISSING: absent)
         self.values_read: dict[str, Any] = {}
 
     def _check_section(self, section: str, node: dict) -> None:
@@ -137,23 +137,20 @@ class Params:
     def _fail(self, key: str, allowed: str, value: Any) -> ParamError:
         return ParamError(f"{self.source}: {key} must be {allowed}, got {short(value)}")
 
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        """The raw value at a dotted key; a missing key is an error unless defaulted."""
+    def get(self, key: str) -> Any:
+        """The raw value at a dotted key; a missing key is an error."""
         node: Any = self.data
         parts = key.split(".")
         for depth, part in enumerate(parts):
             section = ".".join(parts[:depth])
-            if isinstance(node, dict):
-                self._check_section(section, node)
-            elif default is _MISSING:
+            if not isinstance(node, dict):
                 # `asr.batch_size: 0` where a section of per-source values belongs
                 names = sorted((self.known or {}).get(section) or [])
                 allowed = f"with keys {', '.join(names)}" if names else "(a mapping)"
                 raise self._fail(section, f"a section {allowed}", node)
-            if not isinstance(node, dict) or part not in node:
+            self._check_section(section, node)
+            if part not in node:
                 self.values_read[key] = _MISSING
-                if default is not _MISSING:
-                    return default
                 raise ParamError(f"{self.source}: missing key '{key}'")
             node = node[part]
         self.values_read[key] = node
@@ -185,6 +182,23 @@ class Params:
                 node.pop(last, None)
         return Params(data, self.source, self.known)
 
+    def _bounded(self, key, kind, types, low, high, low_open=False) -> Any:
+        """A `types` value (never a bool) in [low, high], or (low, high] with
+        low_open; LIMITS caps `high`."""
+        value = self.get(key)
+        high = _cap(key, high)
+        lo = "" if low is None else (f" > {low}" if low_open else f" >= {low}")
+        hi = "" if high is None else f" <= {high}"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, types)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (low is not None and (value <= low if low_open else value < low))
+            or (high is not None and value > high)
+        ):
+            raise self._fail(key, kind + lo + ("," if lo and hi else "") + hi, value)
+        return value
+
     def number(
         self,
         key: str,
@@ -193,38 +207,14 @@ class Params:
         high: float | None = None,
         low_open: bool = False,
     ) -> float:
-        """A finite float in [low, high] (or (low, high] with low_open); LIMITS
-        caps `high`."""
-        value = self.get(key)
-        high = _cap(key, high)
-        lo = "" if low is None else (f" > {low}" if low_open else f" >= {low}")
-        hi = "" if high is None else f" <= {high}"
-        allowed = "a number" + lo + ("," if lo and hi else "") + hi
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._fail(key, allowed, value)
-        x = float(value)
-        if (
-            not math.isfinite(x)
-            or (low is not None and (x <= low if low_open else x < low))
-            or (high is not None and x > high)
-        ):
-            raise self._fail(key, allowed, value)
-        return x
+        """A finite float in [low, high] (or (low, high] with low_open)."""
+        return float(self._bounded(key, "a number", int | float, low, high, low_open))
 
     def integer(
         self, key: str, *, low: int | None = None, high: int | None = None
     ) -> int:
-        """An int in [low, high]; LIMITS caps `high`."""
-        value = self.get(key)
-        high = _cap(key, high)
-        lo = "" if low is None else f" >= {low}"
-        hi = "" if high is None else f" <= {high}"
-        allowed = "an integer" + lo + ("," if lo and hi else "") + hi
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(key, allowed, value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise self._fail(key, allowed, value)
-        return value
+        """An int in [low, high]."""
+        return self._bounded(key, "an integer", int, low, high)
 
     def boolean(self, key: str) -> bool:
         """true or false (nothing else: 'maybe' and 1 are refused)."""
@@ -355,8 +345,12 @@ def _parse(path: Path) -> Any:
         raise ParamError(f"{path}:{where} is not valid YAML") from None
 
 
-def _signature(path: Path) -> tuple[int, int, int]:
-    st = os.stat(path)
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when the file is rewritten; None where there is no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
@@ -365,7 +359,7 @@ class _Loaded:
     path: Path
     params: "Params"
     signature: tuple[int, int, int] | None
-    values: dict[str, Any]  # every value in the file when it was read, flattened
+    data: Any  # a copy of what the file held when it was read
     unreadable: int = 0  # polls in a row that found the file unparsable
 
 
@@ -378,10 +372,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     The result refuses keys SCHEMA does not know in the sections a stage reads.
     """
     path = Path(path)
-    try:
-        signature = _signature(path)
-    except OSError:
-        signature = None
+    signature = _signature(path)
     data = _parse(path)
     if data is None:
         raise ParamError(
@@ -389,21 +380,19 @@ def load_params(path: str | Path = "params.yaml") -> Params:
             "restores the committed ones)"
         )
     params = Params(data, source=str(path), known=SCHEMA)
-    _LOADED.append(_Loaded(path, params, signature, flat(data)))
+    _LOADED.append(_Loaded(path, params, signature, copy.deepcopy(data)))
     return params
 
 
-def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> value of every leaf of a params mapping (a list is a leaf)."""
+def _leaves(tree: Any, prefix: str = "") -> list[str]:
+    """The dotted key of every leaf of a params mapping (a list, or {}, is one)."""
     if not isinstance(tree, dict) or (prefix and not tree):
-        return {prefix[:-1]: copy.deepcopy(tree)} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        out.update(flat(value, f"{prefix}{key}."))
-    return out
+        return [prefix[:-1]] if prefix else []
+    return [k for key, value in tree.items() for k in _leaves(value, f"{prefix}{key}.")]
 
 
-def _lookup(data: Any, key: str) -> Any:
+def lookup(data: Any, key: str) -> Any:
+    """The value at a dotted key of a mapping, unchecked; _MISSING if absent."""
     node = data
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -435,10 +424,7 @@ def changed_since_read(since: int = 0) -> str | None:
     A file caught half written (unparsable) counts only when it stays so.
     """
     for loaded in _LOADED[since:]:
-        try:
-            signature = _signature(loaded.path)
-        except OSError:
-            signature = None
+        signature = _signature(loaded.path)
         if signature == loaded.signature:
             continue
         try:
@@ -449,13 +435,8 @@ def changed_since_read(since: int = 0) -> str | None:
                 continue
             return f"{exc} (it changed while the stage ran)"
         loaded.unreadable = 0
-        for key, old in dict(loaded.params.values_read).items():
-            new = _lookup(data, key)
-            if _differs(old, new):
-                return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
-        now = flat(data)
-        for key in [*loaded.values, *now]:
-            old, new = loaded.values.get(key, _MISSING), now.get(key, _MISSING)
+        for key in [*loaded.params.values_read, *_leaves(loaded.data), *_leaves(data)]:
+            old, new = lookup(loaded.data, key), lookup(data, key)
             if _differs(old, new):
                 return f"{loaded.path}: {key} {_shown(old)} -> {_shown(new)}"
         loaded.signature = signature

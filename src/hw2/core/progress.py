@@ -10,6 +10,7 @@ it ends; the loops print their own line per epoch with `tqdm.write`.
 
 import sys
 import time
+from functools import partial
 
 from tqdm import tqdm as _tqdm
 
@@ -80,3 +81,7 @@ class tqdm(_tqdm):  # noqa: N801  (a drop-in for tqdm.tqdm: call sites change an
             self.leave = False
         self._closing = True
         super().close()
+
+
+# a bar that counts bytes in binary units (340 KiB, 1.2 MiB/s)
+byte_bar = partial(tqdm, unit="B", unit_scale=True, unit_divisor=1024)

@@ -2,15 +2,16 @@
 stage writes or allocates, and one line for a write that failed anyway (a full
 disk, a read-only file system, a folder without permission).
 
-Disks are named by their mount point and source as /proc/self/mountinfo lists
+Disks are named by their mount point and source as the mount table lists
 them (`/data (/dev/sdb1)`), so a user knows which one to free.
 """
 
 import errno
 import os
 import resource
-from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from hw2.core.errors import ResourceError
 
@@ -36,46 +37,19 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class Disk:
-    """A mounted filesystem: where it is mounted and what it is."""
-
-    mount: str
-    source: str
-    fstype: str
-
-    def __str__(self) -> str:
-        return f"{self.mount} ({self.source})"
-
-
-def _unescape(field: str) -> str:
-    # mountinfo writes space, tab, newline and backslash as octal escapes
-    return (
-        field.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-    )
-
-
-def disk_of(path: str | Path) -> Disk:
-    """The mounted filesystem holding `path` (or what `path` would be created on)."""
+def disk_of(path: str | Path) -> str:
+    """The mounted filesystem holding `path` (or what `path` would be created on),
+    as its mount point and source: `/data (/dev/sdb1)`."""
     target = str(_existing(path).resolve())
-    best = Disk("/", "?", "?")
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:  # not Linux: name the folder itself
-        return Disk(target, "?", "?")
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if len(fields) < 5 or len(tail) < 2:
-            continue
-        mount = _unescape(fields[4])
-        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) >= len(best.mount):
-            best = Disk(mount, _unescape(tail[1]), tail[0])
-    return best
+    mount, source = "/", "?"
+    for part in psutil.disk_partitions(all=True):
+        inside = target == part.mountpoint or target.startswith(
+            part.mountpoint.rstrip("/") + "/"
+        )
+        if inside and len(part.mountpoint) >= len(mount):
+            # psutil gives the source "none" (tmpfs, overlay) as ""
+            mount, source = part.mountpoint, part.device or "none"
+    return f"{mount} ({source})"
 
 
 def free_bytes(path: str | Path) -> int:
@@ -123,14 +97,7 @@ def _address_space_left() -> int | None:
     limit = address_space_limit()
     if limit is None:
         return None
-    used = 0
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                used = int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return max(limit - used, 0)
+    return max(limit - psutil.Process().memory_info().vms, 0)
 
 
 def _limit_shown(limit: int) -> str:
@@ -140,15 +107,7 @@ def _limit_shown(limit: int) -> str:
 def available_memory() -> int:
     """Bytes of memory a new allocation can get without swapping (MemAvailable,
     or the cgroup's remaining limit or what `ulimit -v` leaves, when lower)."""
-    available = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                available = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if available is None:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    available = psutil.virtual_memory().available
     limits = [n for n in (_cgroup_memory(), _address_space_left()) if n is not None]
     return min([available, *limits])
 

@@ -13,7 +13,6 @@ is one the stage's own script imports anyway, so a stage's dvc.yaml deps stay
 its own code (tests/test_stage_checks.py holds each name to the stage's imports).
 """
 
-import importlib
 import os
 import shlex
 import sys
@@ -21,7 +20,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from pkgutil import resolve_name
+from typing import Any, NoReturn
 
 from hw2.core import failpoints, footprint, lifecycle, resources
 from hw2.core.errors import Hw2Error, ResourceError
@@ -81,21 +81,13 @@ class Checked:
     download: Path | None = None  # the verified full download
 
 
-def _attr(name: str) -> Any:
-    module, _, attr = name.partition(":")
-    value: Any = importlib.import_module(module)
-    for part in attr.split(".") if attr else []:
-        value = getattr(value, part)
-    return value
-
-
 def read_config(name: str, params: Params) -> Any:
     """Stage `name`'s params read and checked (ParamError at the first bad one):
     its configuration, and the device where it has one."""
     check = CHECKS[name]
-    config = _attr(check.config).from_params(params) if check.config else None
+    config = resolve_name(check.config).from_params(params) if check.config else None
     if check.device:
-        params.choice("device", _attr("hw2.core.device:DEVICES"))
+        params.choice("device", resolve_name("hw2.core.device:DEVICES"))
     return config
 
 
@@ -128,20 +120,6 @@ def writable(folder: Path, what: str) -> None:
         raise ResourceError(f"{folder}: cannot write there ({why}); {what}") from None
 
 
-def _fetch(download: Download, params: Params, folder: Path) -> Path | None:
-    """The full download fetched into `folder` and verified (size, checksum);
-    None for the sample. Nothing outside `folder` is touched: a bad file or an
-    unreachable server leaves the workspace as it was."""
-    if params.get(f"{download.section}.source") != "full":
-        return None
-    url = params.string(f"{download.section}.url")
-    checksum = params.string(f"{download.section}.{download.algorithm}")
-    fetch = _attr("hw2.core.download:download")
-    return fetch(
-        url, folder / download.name, checksum=checksum, algorithm=download.algorithm
-    )
-
-
 def check_stage(
     name: str,
     params: Params,
@@ -161,9 +139,11 @@ def check_stage(
         dag = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
     checked = Checked(params, read_config(name, params))
     if check.device:
-        checked.device = _attr("hw2.core.device:pick_device")(params.get("device"))
+        checked.device = resolve_name("hw2.core.device:pick_device")(
+            params.get("device")
+        )
     if check.processes:
-        distributed = _attr("hw2.asr.distributed")
+        distributed = resolve_name("hw2.asr.distributed")
         checked.processes = distributed.requested_processes(environ)
         if checked.processes > 1 and "WORLD_SIZE" not in environ:
             distributed.check_world(
@@ -178,8 +158,17 @@ def check_stage(
     need = max(footprint.disk_bytes(name, params.data) - have, 0)
     resources.need_space(root, need, name)
     resources.need_memory(footprint.memory_bytes(name, params.data), name)
-    if check.download:
-        checked.download = _fetch(check.download, params, folder)
+    # the full download fetched into `folder` and verified (size, checksum); a bad
+    # file or an unreachable server leaves everything outside `folder` as it was
+    download = check.download
+    if download and params.get(f"{download.section}.source") == "full":
+        fetch = resolve_name("hw2.core.download:download")
+        checked.download = fetch(
+            params.string(f"{download.section}.url"),
+            fetched,
+            checksum=params.string(f"{download.section}.{download.algorithm}"),
+            algorithm=download.algorithm,
+        )
     return checked
 
 
@@ -196,8 +185,9 @@ _ONE_AT_A_TIME = (
 )
 
 
-def _stage_name() -> str:
-    return Path(sys.argv[0]).stem or "stage"
+def _exit(line: str, code: int = 2) -> NoReturn:
+    print(f"error: {line}", file=sys.stderr)
+    sys.exit(code)
 
 
 def _stopped_line(stage: str, why: str) -> str:
@@ -208,11 +198,6 @@ def _stopped_line(stage: str, why: str) -> str:
     )
 
 
-def _paths() -> list[Path]:
-    """The paths the stage was given (every stage argument is one)."""
-    return [Path(a) for a in sys.argv[1:] if not a.startswith("-")]
-
-
 def _failure_line(exc: BaseException, stage: str) -> str | None:
     """One line for a write that a full or read-only disk explains; else None."""
     try:
@@ -220,7 +205,9 @@ def _failure_line(exc: BaseException, stage: str) -> str | None:
         need = footprint.disk_bytes(stage, data) if isinstance(data, dict) else None
     except (OSError, ValueError, ArithmeticError, YAMLError):
         need = None
-    return resources.write_failure(exc, _paths(), need)
+    # every stage argument that is no flag is a path the stage was given
+    paths = [Path(a) for a in sys.argv[1:] if not a.startswith("-")]
+    return resources.write_failure(exc, paths, need)
 
 
 def run_stage(main: Callable[..., None]) -> None:
@@ -233,7 +220,7 @@ def run_stage(main: Callable[..., None]) -> None:
     removed its temporary files; params.yaml changing while it runs (any value,
     read or not) stops it with 2.
     """
-    stage = _stage_name()
+    stage = Path(sys.argv[0]).stem or "stage"
     life = None
     try:
         failpoints.check_env()
@@ -244,28 +231,21 @@ def run_stage(main: Callable[..., None]) -> None:
             main()
         change = params_changed(life.since)
         if change:
-            print(
-                f"error: {change} while {stage} ran: its outputs hold the old values "
-                f"and DVC records none of them. {_ONE_AT_A_TIME}",
-                file=sys.stderr,
+            _exit(
+                f"{change} while {stage} ran: its outputs hold the old values and "
+                f"DVC records none of them. {_ONE_AT_A_TIME}"
             )
-            sys.exit(2)
     except Hw2Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _exit(str(exc))
     except lifecycle.Stopped as exc:
         if exc.code == 2:
-            print(
-                f"error: {exc.why} while {stage} ran: it stopped rather than write "
-                f"outputs of other params. {_ONE_AT_A_TIME}",
-                file=sys.stderr,
+            _exit(
+                f"{exc.why} while {stage} ran: it stopped rather than write outputs "
+                f"of other params. {_ONE_AT_A_TIME}"
             )
-        else:
-            print(f"error: {_stopped_line(stage, exc.why)}", file=sys.stderr)
-        sys.exit(exc.code)
+        _exit(_stopped_line(stage, exc.why), exc.code)
     except KeyboardInterrupt:
-        print(f"error: {_stopped_line(stage, 'interrupted (Ctrl-C)')}", file=sys.stderr)
-        sys.exit(130)
+        _exit(_stopped_line(stage, "interrupted (Ctrl-C)"), 130)
     except Exception as exc:
         try:
             line = _failure_line(exc, stage)
@@ -273,8 +253,7 @@ def run_stage(main: Callable[..., None]) -> None:
             line = None
         if line is None:
             raise
-        print(f"error: {line}", file=sys.stderr)
-        sys.exit(2)
+        _exit(line)
     finally:
         if life is not None:
             life.close()
