@@ -1,4 +1,4 @@
-"""Stage bench_attention: McLaurin vs softmax attention; JSON, CSVs, PNGs in --out."""
+"""Stage bench_attention: McLaurin vs softmax attention; JSON and CSVs in --out."""
 
 from dataclasses import replace
 

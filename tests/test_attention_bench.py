@@ -157,8 +157,7 @@ def test_tiny_run_writes_every_output(tmp_path):
         ["3", "mclaurin_causal"],
     ]
     assert (tmp_path / "attention_memory.csv").read_text().startswith("length,method,")
-    for png in ("attention_time.png", "attention_error.png"):
-        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob("*.png"))  # DVC's plots draw the CSVs
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 

@@ -156,7 +156,7 @@ def _param_change(key: str) -> set[str]:
             "src/hw2/attention/mclaurin.py",
             {"train_asr", "evaluate_asr", "bench_attention", "report"},
         ),
-        ("src/hw2/attention_bench/bench_plots.py", {"bench_attention", "report"}),
+        ("src/hw2/attention_bench/bench_outputs.py", {"bench_attention", "report"}),
     ],
 )
 def test_a_model_change_leaves_the_data_stages_cached(path, stages):

@@ -4,8 +4,8 @@ Forward time and peak memory of torch's scaled_dot_product_attention (the one a
 user would pick; non-causal and is_causal=True) and of mclaurin_attention over
 sequence lengths L at head dimension D; the approximation error against exact
 softmax attention for several numbers of series terms K; and the flop-count
-crossover for comparison. hw2.attention_bench.bench_outputs writes the results and
-hw2.attention_bench.bench_plots draws them.
+crossover for comparison. hw2.attention_bench.bench_outputs writes the results;
+dvc.yaml's top-level plots and the report draw them.
 
 How it measures, and why:
 - Inputs are q, k, v of shape (1, 1, L, D) with N(0, 1) entries: with the 1/√D

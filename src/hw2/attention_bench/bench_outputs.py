@@ -1,17 +1,16 @@
 """What bench_attention writes: attention.json (the headline numbers),
-attention_details.json, the CSVs DVC plots and the two PNGs; and the few lines it
-prints."""
+attention_details.json and the CSVs dvc.yaml's top-level plots draw; and the few
+lines it prints."""
 
 from pathlib import Path
 
-from hw2.attention_bench.bench_plots import plot_error, plot_time
 from hw2.attention_bench.headline import headline
 from hw2.core.io import write_json, write_text
 
 
 def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
-    """attention.json, attention_details.json, attention_{time,memory,error}.csv
-    and two PNGs, atomically. The CSVs are long: a row per length (or K) and method."""
+    """attention.json, attention_details.json, attention_{time,memory,error}.csv,
+    atomically. The CSVs are long: a row per length (or K) and method."""
     out = Path(out_dir)
     errors = [
         (k, "mclaurin" + suffix, e)
@@ -33,8 +32,6 @@ def write_outputs(result: dict, out_dir: str | Path = "metrics") -> None:
         "terms,method,rel_error\n"
         + "".join(f"{k},{m},{e:.6g}\n" for k, m, e in errors),
     )
-    plot_time(result, out / "attention_time.png")
-    plot_error(result, out / "attention_error.png")
     write_json(out / "attention_details.json", result["metrics"])
     write_json(out / "attention.json", headline(result["metrics"]))
 
