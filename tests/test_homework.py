@@ -11,7 +11,7 @@ from pathlib import Path
 import asr_seed_runs
 import pandas as pd
 import pytest
-from helpers import copy_reproduced, default_signals, tool_env
+from helpers import copy_reproduced, default_signals, squeezed, tool_env
 
 from hw2.core.errors import Hw2Error
 from hw2.pipeline import homework
@@ -151,7 +151,7 @@ def test_homework_records_the_asr_seeds_and_writes_the_report(tmp_path, monkeypa
     # the record describes the one-seed default run (transformer, seed 42)
     assert match([record], asr_seed_runs.lock("transformer", 42)).name == "transformer"
     assert match([record], asr_seed_runs.lock("transformer", 42, code="c1")).stale
-    page = (repo / "reports/experiments.md").read_text()
+    page = squeezed((repo / "reports/experiments.md").read_text())
     assert "| asr-lstm (seeds 42, 43, 44) |" in page
 
 
@@ -242,7 +242,7 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     runs = homework.wait(root, 2)
     subprocess.run(["dvc", "queue", "stop"], cwd=root, env=env, check=True)
     assert runs.set_index("name").at["bad", "state"] == "failed"
-    page = build_experiments_report(root).read_text()
+    page = squeezed(build_experiments_report(root).read_text())
     assert "| bad (failed) | sample | -1 | – | – | – | – | – | – |" in page
     (line,) = [ln for ln in show(str(root), width=120).splitlines() if "bad" in ln]
     assert line.split()[:6] == ["bad", "(failed)", "–", "–", "–", "-1"]

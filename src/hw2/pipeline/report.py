@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hw2.core.errors import DataError
@@ -90,10 +91,6 @@ def _seeds(ws: pd.Series) -> int:
     return seeds if isinstance(seeds, int) else 1
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    return markdown_table(pd.DataFrame(rows, columns=header, dtype=object))
-
-
 def cnn_section(
     ws: pd.Series, root: Path, page: Path, figs: dict[str, Path]
 ) -> list[str]:
@@ -102,18 +99,18 @@ def cnn_section(
     if not (root / cat.CNN_JSON).is_file():
         lines += [_missing(cat.CNN_JSON, "evaluate_cnn"), ""]
     lines += grouped_tables(CNN, EMPTY, ws)
-    prefix = "test_acc_per_class."
-    per_class = {
-        k.split(prefix)[1]: v for k, v in ws.items() if prefix in k and v is not None
-    }
-    if per_class:
+    per_class = ws.filter(like="test_acc_per_class.").dropna()
+    if len(per_class):
         lines += [
             f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
             "test split is balanced, 250 images a class):",
             "",
-            _table(
+            markdown_table(
+                [
+                    [cell(k.rsplit(".", 1)[1]), cat.human(v)]
+                    for k, v in per_class.items()
+                ],
                 ["class", "test accuracy"],
-                [[cell(k), cat.human(float(v))] for k, v in per_class.items()],
             ),
             "",
         ]
@@ -153,7 +150,7 @@ def asr_section(
         cells = [
             [f"`{cell(i)}`", cell(r, None), cell(h, None)] for i, r, h in rows.values
         ]
-        lines += [_table(["id", "reference", "hypothesis"], cells)]
+        lines += [markdown_table(cells, ["id", "reference", "hypothesis"])]
     else:
         lines += [_missing(cat.ASR_TRANSCRIPTS, "evaluate_asr")]
     return lines + [""]
@@ -178,7 +175,7 @@ def attention_summary(bench: dict[str, Any]) -> list[str]:
             ("… by operation count (tokens)", "theoretical_crossover_len", ""),
         ]
     ]
-    return [_table(["", "non-causal", "causal"], rows), ""]
+    return [markdown_table(rows, ["", "non-causal", "causal"]), ""]
 
 
 def _by_length(path: Path, column: str) -> pd.DataFrame:
@@ -198,25 +195,18 @@ def attention_lengths(root: Path) -> list[str]:
     times = _by_length(root / cat.ATTENTION_TIME, "seconds")
     if times.empty:
         return []
-    memory = _by_length(root / cat.ATTENTION_MEMORY, "peak_bytes").reindex(times.index)
-    rows = []
-    for n, row in times.iterrows():
-        cells = [f"{int(n):,}"]
-        for suffix in ("", "_causal"):
-            soft, mcl = row.get("softmax" + suffix), row.get("mclaurin" + suffix)
-            soft, mcl = [None if pd.isna(v) else v for v in (soft, mcl)]
-            cells += ["–" if v is None else f"{v * 1e3:,.3f}" for v in (soft, mcl)]
-            cells += ["–" if not soft or not mcl else f"{soft / mcl:,.2f}×"]
-        for method in ("softmax", "mclaurin"):
-            peak = memory.at[n, method] if method in memory else None
-            cells.append(
-                "–" if peak is None or pd.isna(peak) else f"{peak / 2**20:,.2f}"
-            )
-        rows.append(cells)
-    header = ["L (tokens)", "softmax (ms)", "McLaurin (ms)", "speed-up"]
-    header += ["causal softmax (ms)", "causal McLaurin (ms)", "causal speed-up"]
-    header += ["softmax peak (MiB)", "McLaurin peak (MiB)"]
-    return [_table(header, rows), ""]
+    memory = _by_length(root / cat.ATTENTION_MEMORY, "peak_bytes")
+    table = pd.DataFrame({"L (tokens)": times.index.map("{:,}".format)}, times.index)
+    for suffix, label in (("", ""), ("_causal", "causal ")):
+        ms = times.reindex(columns=["softmax" + suffix, "mclaurin" + suffix]) * 1e3
+        speedup = (ms.iloc[:, 0] / ms.iloc[:, 1]).replace([0, np.inf], np.nan)
+        table[f"{label}softmax (ms)"] = ms.iloc[:, 0].map("{:,.3f}".format, "ignore")
+        table[f"{label}McLaurin (ms)"] = ms.iloc[:, 1].map("{:,.3f}".format, "ignore")
+        table[f"{label}speed-up"] = speedup.map("{:,.2f}×".format, "ignore")
+    mib = memory.reindex(index=times.index, columns=["softmax", "mclaurin"]) / 2**20
+    table["softmax peak (MiB)"] = mib["softmax"].map("{:,.2f}".format, "ignore")
+    table["McLaurin peak (MiB)"] = mib["mclaurin"].map("{:,.2f}".format, "ignore")
+    return [markdown_table(table), ""]
 
 
 def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
@@ -229,8 +219,6 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
     if not found:
         return lines + [_missing(cat.ATTENTION_JSON, "bench_attention"), ""]
     bench = read_json(root / found[0])
-    if not isinstance(bench, dict):
-        raise DataError(f"{root / found[0]}: expected a JSON object")
     settings = bench.get("settings") if isinstance(bench.get("settings"), dict) else {}
     if settings:
         described = ", ".join(
@@ -248,7 +236,7 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
         lines += [
             "Relative error of McLaurin attention against softmax, by series terms K:",
             "",
-            _table(["K", "relative error", "causal"], rows),
+            markdown_table(rows, ["K", "relative error", "causal"]),
             "",
         ]
     for name, label in [

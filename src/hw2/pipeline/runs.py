@@ -35,24 +35,22 @@ PARAMS = "params.yaml"
 REFERENCE = "homework report (full data)"
 
 
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as one mapping of dotted keys; other values are leaves."""
-    if not isinstance(tree, dict):
-        return {prefix: tree} if prefix else {}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        nested = isinstance(value, dict) and value
-        flat |= flatten(value, name) if nested else {name: value}
-    return flat
+def flatten(tree: Any) -> dict[str, Any]:
+    """A mapping's leaves by dotted key (lists kept whole), as DVC names them."""
+    if not isinstance(tree, dict) or not tree:
+        return {}
+    return pd.json_normalize(tree).to_dict("records")[0]  # each column its type
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file, or a DataError naming it."""
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file, or a DataError naming it."""
     try:
-        return json.loads(path.read_text())
+        tree = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: cannot read JSON ({exc})") from exc
+    if not isinstance(tree, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return tree
 
 
 def _value(text: Any) -> Any:
@@ -132,10 +130,8 @@ def workspace_frame(root: Path) -> pd.DataFrame:
     row |= {"state": "success", **flatten(params)}
     for name in (CNN_JSON, CNN_DETAILS, ASR_JSON):
         if (root / name).is_file():
-            tree = read_json(root / name)
-            if not isinstance(tree, dict):
-                raise DataError(f"{root / name}: expected a JSON object")
-            row |= {f"{name}:{k}": v for k, v in flatten(tree).items()}
+            flat = flatten(read_json(root / name))
+            row |= {f"{name}:{k}": v for k, v in flat.items()}
     return pd.DataFrame([row], dtype=object)
 
 
@@ -276,23 +272,24 @@ def metric_text(run: Any, path: str, key: str, kind: str = "value") -> str:
     return cell(found)
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A frame of cell texts as a GitHub Markdown table."""
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.shape[1]]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in frame.values])
+def markdown_table(rows: Any, columns: list[str] | None = None) -> str:
+    """Cell texts (a frame, or rows and their `columns`) as a GitHub Markdown
+    table, each cell as written (tabulate would reformat numbers)."""
+    frame = pd.DataFrame(rows, columns=columns, dtype=object).fillna("–")
+    return frame.to_markdown(index=False, tablefmt="github", disable_numparse=True)
 
 
 def study_table(study: Study, runs: pd.DataFrame, params: list[str]) -> str:
     """Runs as a Markdown table: name, `params`, the study's columns (references
     in italics)."""
-    cols = {study.names.get(k, k): k for k in params}
     table = pd.DataFrame(
         [
             [cell(run["name"]), *(param_text(get(run, k, PARAMS)) for k in params)]
             + [metric_text(run, p, k, kind) for _, p, k, kind in study.columns]
             for _, run in runs.iterrows()
         ],
-        columns=["run", *cols, *(c[0] for c in study.columns)],
+        columns=["run", *(study.names.get(k, k) for k in params)]
+        + [c[0] for c in study.columns],
         dtype=object,
     )
     refs = runs["typ"].eq("reference").to_numpy()
