@@ -40,24 +40,26 @@ def fingerprint(lock: Any) -> dict[str, Any] | None:
     ):
         return None
     made = {o.get("path") for s in STAGES for o in stages[s].get("outs") or []}
-    out: dict[str, Any] = {}
-    for name in STAGES:
-        entry = stages[name]
-        deps = {
-            str(d.get("path")): d.get("md5")
-            for d in entry.get("deps") or []
-            if isinstance(d, Mapping) and d.get("path") not in made
+    return {
+        name: {
+            "cmd": entry.get("cmd"),
+            "deps": {
+                str(d.get("path")): d.get("md5")
+                for d in sorted(
+                    entry.get("deps") or [], key=lambda d: str(d.get("path"))
+                )
+                if d.get("path") not in made
+            },
+            "params": {
+                str(file): {
+                    k: v for k, v in sorted(values.items()) if k not in NOISE_PARAMS
+                }
+                for file, values in (entry.get("params") or {}).items()
+                if isinstance(values, Mapping)
+            },
         }
-        params = {
-            str(file): {
-                k: v for k, v in sorted(values.items()) if k not in NOISE_PARAMS
-            }
-            for file, values in (entry.get("params") or {}).items()
-            if isinstance(values, Mapping)
-        }
-        deps = dict(sorted(deps.items()))
-        out[name] = {"cmd": entry.get("cmd"), "deps": deps, "params": params}
-    return out
+        for name, entry in ((s, stages[s]) for s in STAGES)
+    }
 
 
 def _shown(value: Any) -> str:
@@ -187,6 +189,13 @@ def _lock(root: Path, rev: str) -> Any:
         return None
 
 
+def _seed(run: pd.Series) -> int | None:
+    seed = get(run, SEED_PARAM, PARAMS)
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     """The runs with ASR results grouped by fingerprint, in the order of their first
     run, seeds in order; a run whose dvc.lock or transcripts cannot be read stays
@@ -194,29 +203,23 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     root = Path(root)
     if runs.empty:
         return []
-    seeds = [get(r, SEED_PARAM, PARAMS) for _, r in runs.iterrows()]
-    seeds = [int(s) if isinstance(s, float) and s.is_integer() else s for s in seeds]
-    seeds = pd.Series(seeds, runs.index, object)  # not floats: NaN where none
-    whole = seeds.map(lambda s: isinstance(s, int) and not isinstance(s, bool))
-    asr = runs[runs.apply(lambda r: has_results(r, ASR), axis=1) & whole]
+    asr = runs.assign(
+        seed=pd.Series([_seed(r) for _, r in runs.iterrows()], runs.index, object)
+    )
+    asr = asr[asr.apply(lambda r: has_results(r, ASR), axis=1) & asr["seed"].notna()]
     fps = asr["rev"].map(lambda rev: fingerprint(_lock(root, rev))).dropna()
-    if fps.empty:
-        return []
     asr = asr.loc[fps.index].assign(
-        seed=seeds,
         key=fps.map(lambda fp: json.dumps(fp, sort_keys=True, default=str)),
-        rank=lambda f: [
-            (not typ.startswith("branch"), not name.startswith("asr-"))
-            for typ, name in zip(f["typ"], f["name"], strict=True)
-        ],
+        # per seed, an experiment rather than the commit it repeats, and one of
+        # the ASR's grid rather than a CNN run that kept the ASR's params
+        later=~asr["typ"].str.startswith("branch"),
+        other=~asr["name"].str.startswith("asr-"),
     )
     groups = []
     for key, found in asr.groupby("key", sort=False):
+        firsts = found.sort_values(["seed", "later", "other"], kind="stable")
         members, hyps, losses, refs = [], [], [], None
-        for _, listed in found.groupby("seed"):
-            # an experiment rather than the commit it repeats, and one of the
-            # ASR's grid rather than a CNN run that kept the ASR's params
-            run = listed.sort_values("rank", kind="stable").iloc[0]
+        for _, run in firsts.drop_duplicates("seed").iterrows():
             raw = git_file(root, run["rev"], ASR_TRANSCRIPTS)
             loss = get(run, "loss", ASR_JSON)
             if raw is None or not isinstance(loss, int | float):
@@ -233,17 +236,16 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
             hyps.append([transcript_tokens(h) for h in rows["hypothesis"]])
             losses.append(float(loss))
         if refs is not None and len(refs):
-            tokens = [transcript_tokens(r) for r in refs["reference"]]
             chosen = pd.DataFrame(members)
-            same = found[found["seed"].isin(chosen["seed"])]["name"].tolist()
+            tokens = [transcript_tokens(r) for r in refs["reference"]]
             groups.append(
                 SeedGroup(
                     json.loads(key),
                     chosen,
-                    [int(s) for s in chosen["seed"]],
+                    chosen["seed"].tolist(),
                     tuple(refs["id"]),
                     score_seeds(tokens, hyps, losses),
-                    same,
+                    found[found["seed"].isin(chosen["seed"])]["name"].tolist(),
                 )
             )
     return groups
