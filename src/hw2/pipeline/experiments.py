@@ -173,25 +173,20 @@ def summary(
     elif any(v.call is None and not v.inside for v in calls):
         lead = "Cannot tell from one seed"
     else:
-        lead = "Not beyond " + (
-            "seed noise" if calls[0].seeds > 1 else "noise (one seed)"
-        )
-    shared = [v for v in calls if v.metric in ref]
-    said = {
-        v.metric: _good(v.metric, ref[v.metric][1] - ref[v.metric][0]) for v in shared
-    }
-    found = {
-        "agree on": [v for v in shared if v.call is said[v.metric]],
-        "disagree on": [v for v in shared if v.call is (not said[v.metric])],
-        "cannot tell within noise on": [v for v in shared if v.call is None],
-    }
-    if not shared:
+        noise = "seed noise" if calls[0].seeds > 1 else "noise (one seed)"
+        lead = f"Not beyond {noise}"
+    said = {m: _good(m, y - x) for m, (x, y) in ref.items()}
+    if not said:
         return f"**{lead}.**"
+    calls_said = {v.metric: v.call for v in calls if v.metric in said}
+    found = {
+        "agree on": [m for m, c in calls_said.items() if c is said[m]],
+        "disagree on": [m for m, c in calls_said.items() if c is (not said[m])],
+        "cannot tell within noise on": [m for m, c in calls_said.items() if c is None],
+    }
     values = ", ".join(f"{SHORT[m]} {x:.4f} → {y:.4f}" for m, (x, y) in ref.items())
     verdict = "; ".join(
-        f"{how} {', '.join(SHORT[v.metric] for v in vs)}"
-        for how, vs in found.items()
-        if vs
+        f"{how} {', '.join(map(SHORT.get, ms))}" for how, ms in found.items() if ms
     )
     return (
         f"**{lead}.** Against the homework report (full data: {values}), these "
@@ -214,8 +209,8 @@ def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
         delta = spread_text(v.delta, ci=(v.low, v.high), scale=scale, sign=True)
         found = "–"
         if v.metric in ref:
-            good = _good(v.metric, ref[v.metric][1] - ref[v.metric][0])
-            found = f"{label_b} {'better' if good else 'worse'}"
+            x, y = ref[v.metric]
+            found = f"{label_b} {'better' if _good(v.metric, y - x) else 'worse'}"
         rows.append([SHORT[v.metric], *means, delta, v.text(label_b), found])
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
     header += ["on these runs", "homework report (full data)"]

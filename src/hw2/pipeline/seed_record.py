@@ -20,9 +20,9 @@ import pandas as pd
 from hw2.asr.seeds import SeedScores, score_seeds, summarise, transcript_tokens
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
-from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS, short
+from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS
 from hw2.pipeline.report import read_transcripts
-from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results
+from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results, param_text
 
 STAGES = ("train_asr", "evaluate_asr")
 SEED_PARAM = "asr.seed"
@@ -62,14 +62,6 @@ def fingerprint(lock: Any) -> dict[str, Any] | None:
     }
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return short(float(value))
-    return json.dumps(value) if isinstance(value, dict | list) else str(value)
-
-
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """What changed from one fingerprint to the other, one phrase each."""
     found = []
@@ -89,7 +81,7 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
         pb = {k: v for f in (new.get("params") or {}).values() for k, v in f.items()}
         for key in sorted(set(pa) | set(pb)):
             if pa.get(key) != pb.get(key):
-                change = f"{_shown(pa.get(key))} → {_shown(pb.get(key))}"
+                change = f"{param_text(pa.get(key))} → {param_text(pb.get(key))}"
                 found.append(f"{stage}: param {key} {change}")
     return list(dict.fromkeys(found))  # a param both stages read, once
 
