@@ -39,13 +39,8 @@ DATA_SHAPE = {
     "speech": "metrics/speech_preprocess.json",
 }
 # The data each metrics file's numbers come from (params `data.<branch>.*`).
-DATA_OF = {
-    CNN_JSON: "images",
-    CNN_DETAILS: "images",
-    CNN_CONFUSION: "images",
-    ASR_JSON: "speech",
-    ASR_DETAILS: "speech",
-}
+DATA_OF = dict.fromkeys([CNN_JSON, CNN_DETAILS, CNN_CONFUSION], "images")
+DATA_OF |= dict.fromkeys([ASR_JSON, ASR_DETAILS], "speech")
 BRANCH_STUDY = {"images": "CNN", "speech": "ASR"}
 
 CNN_CLASSES = octmnist.CLASSES
