@@ -71,12 +71,10 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
             found.append(f"{stage}: cmd changed")
         a, b = old.get("deps") or {}, new.get("deps") or {}
         for path in sorted(set(a) | set(b)):
-            if path not in b:
-                found.append(f"{stage}: {path} no longer a dependency")
-            elif path not in a:
-                found.append(f"{stage}: {path} a new dependency")
-            elif a[path] != b[path]:
-                found.append(f"{stage}: {path} changed")
+            if path not in a or path not in b or a[path] != b[path]:
+                how = "no longer a dependency" if path not in b else "changed"
+                how = "a new dependency" if path not in a else how
+                found.append(f"{stage}: {path} {how}")
         pa = {k: v for f in (old.get("params") or {}).values() for k, v in f.items()}
         pb = {k: v for f in (new.get("params") or {}).values() for k, v in f.items()}
         for key in sorted(set(pa) | set(pb)):
@@ -128,19 +126,15 @@ def match(records: Sequence[Mapping[str, Any]], lock: Any) -> Match:
     current = fingerprint(lock)
     if current is None:
         return Match()
-    closest: tuple[int, str, list[str]] | None = None
-    for record in records:
-        for name, config in record.items():
-            diff = differences(config["fingerprint"], current)
-            if not diff:
-                metrics = config["metrics"]
-                seeds = metrics.get("seeds")
-                return Match(name, metrics, seeds if isinstance(seeds, int) else 1)
-            if closest is None or len(diff) < closest[0]:
-                closest = (len(diff), name, diff)
-    if closest is None:
+    configs = [(name, c) for record in records for name, c in record.items()]
+    diffs = [differences(c["fingerprint"], current) for _, c in configs]
+    if not diffs:
         return Match()
-    _, name, diff = closest
+    closest = min(range(len(diffs)), key=lambda i: len(diffs[i]))
+    (name, config), diff = configs[closest], diffs[closest]
+    if not diff:
+        seeds = config["metrics"].get("seeds")
+        return Match(name, config["metrics"], seeds if isinstance(seeds, int) else 1)
     listed = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if diff[3:] else "")
     return Match(stale=f"closest configuration `{name}`: {listed}")
 
