@@ -3,6 +3,7 @@ DVC repository (git_dvc_repo), run a stage as dvc.yaml runs it, set a dotted par
 copy the project (tiny) and reproduce it once for the end-to-end tests."""
 
 import os
+import re
 import runpy
 import shlex
 import shutil
@@ -208,3 +209,9 @@ class Files:
     def read_bytes(self, path):
         text = self._files.get(path)
         return None if text is None else text.encode()
+
+
+def squeezed(text: str) -> str:
+    """A Markdown page with its tables' padding taken out (tabulate pads each
+    column to its widest cell), so that a test names a row as people read it."""
+    return re.sub(r"\|-+", "|---", re.sub(r" +\|", " |", text))

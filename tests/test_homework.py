@@ -11,7 +11,7 @@ from pathlib import Path
 import asr_seed_runs
 import pandas as pd
 import pytest
-from helpers import copy_reproduced, default_signals, tool_env
+from helpers import copy_reproduced, default_signals, squeezed, tool_env
 
 from hw2.core.errors import Hw2Error
 from hw2.pipeline import homework
@@ -106,14 +106,6 @@ def fake_queue(monkeypatch, before, after):
     monkeypatch.setattr(homework, "dvc", dvc)
     monkeypatch.setattr(homework, "exp_frame", lambda root, rev=None: state["runs"])
     monkeypatch.setattr(homework.time, "sleep", lambda s: None)
-    real = subprocess.run
-
-    def run(cmd, *args, **kwargs):  # git runs, `dvc repro` is faked
-        if cmd[:2] == ["dvc", "repro"]:
-            return subprocess.CompletedProcess(cmd, 0)
-        return real(cmd, *args, **kwargs)
-
-    monkeypatch.setattr(homework.subprocess, "run", run)
     return calls
 
 
@@ -128,6 +120,7 @@ def test_homework_records_the_asr_seeds_and_writes_the_report(tmp_path, monkeypa
     calls = fake_queue(monkeypatch, runs.iloc[:1], runs.reset_index(drop=True))
     assert run_homework(repo, jobs=2, seeds=3).startswith("  run ")
     names = queued(calls)
+    assert calls[0] == ["repro"]  # the grid starts from the baseline's outputs
     assert names[:3] == [
         "asr-transformer-seed-42",
         "asr-lstm-seed-42",
@@ -151,7 +144,7 @@ def test_homework_records_the_asr_seeds_and_writes_the_report(tmp_path, monkeypa
     # the record describes the one-seed default run (transformer, seed 42)
     assert match([record], asr_seed_runs.lock("transformer", 42)).name == "transformer"
     assert match([record], asr_seed_runs.lock("transformer", 42, code="c1")).stale
-    page = (repo / "reports/experiments.md").read_text()
+    page = squeezed((repo / "reports/experiments.md").read_text())
     assert "| asr-lstm (seeds 42, 43, 44) |" in page
 
 
@@ -242,7 +235,7 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     runs = homework.wait(root, 2)
     subprocess.run(["dvc", "queue", "stop"], cwd=root, env=env, check=True)
     assert runs.set_index("name").at["bad", "state"] == "failed"
-    page = build_experiments_report(root).read_text()
+    page = squeezed(build_experiments_report(root).read_text())
     assert "| bad (failed) | sample | -1 | – | – | – | – | – | – |" in page
     (line,) = [ln for ln in show(str(root), width=120).splitlines() if "bad" in ln]
     assert line.split()[:6] == ["bad", "(failed)", "–", "–", "–", "-1"]

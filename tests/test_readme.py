@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asr_seed_runs
 import yaml
+from helpers import squeezed
 
 from hw2.pipeline.seed_record import fingerprint
 from hw2.pipeline.summary import (
@@ -87,7 +88,7 @@ def test_results_table_follows_the_metrics(tmp_path):
     )
     (tmp_path / "metrics/asr.json").write_text('{"cer": 0.25, "wer": 0.5}')
     (tmp_path / "metrics/attention.json").write_text('{"speedup": 3.5}')
-    table = results_table(tmp_path)
+    table = squeezed(results_table(tmp_path))
     assert (
         "| CNN (study 2) | OCTMNIST; lr 0.1, stride-2, no pooling, 2 seeds | test "
         "accuracy 0.8123 ± 0.0100 [0.7900, 0.8300]; validation 0.9000 |" in table
@@ -103,7 +104,7 @@ def test_results_table_follows_the_metrics(tmp_path):
     }
     (tmp_path / "metrics/asr_seeds.json").write_text(json.dumps(record))
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    row = results_table(tmp_path).splitlines()[4]
+    row = squeezed(results_table(tmp_path)).splitlines()[4]
     assert row == (
         "| ASR over seeds (study 3) | `make homework`: each configuration with "
         "several seeds, the same data | test CER Transformer 0.2000 ± 0.0100; "

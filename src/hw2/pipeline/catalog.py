@@ -8,6 +8,7 @@ file-level `seeds` count; a study that writes those keys needs no change here.
 
 import fnmatch
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hw2.images import octmnist
@@ -38,13 +39,8 @@ DATA_SHAPE = {
     "speech": "metrics/speech_preprocess.json",
 }
 # The data each metrics file's numbers come from (params `data.<branch>.*`).
-DATA_OF = {
-    CNN_JSON: "images",
-    CNN_DETAILS: "images",
-    CNN_CONFUSION: "images",
-    ASR_JSON: "speech",
-    ASR_DETAILS: "speech",
-}
+DATA_OF = dict.fromkeys([CNN_JSON, CNN_DETAILS, CNN_CONFUSION], "images")
+DATA_OF |= dict.fromkeys([ASR_JSON, ASR_DETAILS], "speech")
 BRANCH_STUDY = {"images": "CNN", "speech": "ASR"}
 
 CNN_CLASSES = octmnist.CLASSES
@@ -174,6 +170,20 @@ def scale_for(values: list[float], unit: str = "") -> Scale:
     scaled = top / factor
     decimals = SIGNIFICANT - 1 - (math.floor(math.log10(scaled)) if scaled else 0)
     return Scale(factor, min(max(decimals, 0), 10), suffix)
+
+
+def spread_text(
+    value: float,
+    std: float | None = None,
+    ci: Sequence[float] | None = None,
+    scale: Scale | None = None,
+    sign: bool = False,
+) -> str:
+    """value ± std [low, high] at one scale (the value's unless given)."""
+    scale = scale or scale_for([value])
+    text = scale.delta(0, value) if sign else scale.text(value)
+    text += "" if std is None else f" ± {scale.text(std)}"
+    return text + ("" if ci is None else f" [{scale.text(ci[0])}, {scale.text(ci[1])}]")
 
 
 def human(value: float, unit: str = "") -> str:

@@ -17,7 +17,7 @@ from hw2.asr.seeds import difference
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_text
 from hw2.core.stats import mean_std
-from hw2.pipeline.catalog import ASR_JSON, describe, scale_for
+from hw2.pipeline.catalog import ASR_JSON, describe, scale_for, spread_text
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.report import PLUS_MINUS
 from hw2.pipeline.runs import (
@@ -156,57 +156,41 @@ def reference(a: str, b: str) -> dict[str, tuple[float, float]]:
     return {m: (refs.at[a, m], refs.at[b, m]) for m in SHORT if m in refs}
 
 
-def _names(calls: Sequence[Verdict]) -> str:
-    return ", ".join(SHORT[v.metric] for v in calls)
-
-
 def summary(
     calls: Sequence[Verdict],
-    b: str,
     ref: Mapping[str, tuple[float, float]],
     yes: str = "better",
 ) -> str:
-    """The answer in sentences: yes when `b` is `yes` (better or worse) on some
-    metric beyond noise and the opposite on none; then what the report found."""
-    better = [v for v in calls if v.call is True]
-    worse = [v for v in calls if v.call is False]
-    inside = [v for v in calls if v.inside]
-    unknown = [v for v in calls if v.call is None and not v.inside]
-    hit, miss = (better, worse) if yes == "better" else (worse, better)
-    noise = "seed noise" if all(v.seeds > 1 for v in calls) else "noise (one seed)"
+    """The answer: yes when the challenger is `yes` (better or worse) beyond noise
+    on some metric and the opposite on none (the table gives each metric's call);
+    then where these runs agree with the homework report's direction."""
+    hit = [SHORT[v.metric] for v in calls if v.call is (yes == "better")]
+    miss = [SHORT[v.metric] for v in calls if v.call is (yes != "better")]
     if hit or miss:
         lead = "Mixed" if hit and miss else "Yes" if hit else "No"
-        if not (hit and miss) and len(hit or miss) < len(calls):  # some only
-            lead += f", on {_names(hit or miss)}"
+        if not (hit and miss) and len(hit or miss) < len(calls):
+            lead += f", on {', '.join(hit or miss)}"
+    elif any(v.call is None and not v.inside for v in calls):
+        lead = "Cannot tell from one seed"
     else:
-        lead = "Cannot tell from one seed" if unknown else f"Not beyond {noise}"
-    parts = [f"{b} better on {_names(better)}"] if better else []
-    parts += [f"{b} worse on {_names(worse)}"] if worse else []
-    parts += [f"within {noise} on {_names(inside)}"] if inside else []
-    parts += [f"noise unknown (one seed) on {_names(unknown)}"] if unknown else []
-    text = f"**{lead}.** On these runs: {'; '.join(parts)}."
-    shared = [v for v in calls if v.metric in ref]
-    if not shared:
-        return text
-    said = {
-        v.metric: _good(v.metric, ref[v.metric][1] - ref[v.metric][0]) for v in shared
+        noise = "seed noise" if calls[0].seeds > 1 else "noise (one seed)"
+        lead = f"Not beyond {noise}"
+    said = {m: _good(m, y - x) for m, (x, y) in ref.items()}
+    if not said:
+        return f"**{lead}.**"
+    calls_said = {v.metric: v.call for v in calls if v.metric in said}
+    found = {
+        "agree on": [m for m, c in calls_said.items() if c is said[m]],
+        "disagree on": [m for m, c in calls_said.items() if c is (not said[m])],
+        "cannot tell within noise on": [m for m, c in calls_said.items() if c is None],
     }
-    values = ", ".join(f"{SHORT[m]} {ref[m][0]:.4f} → {ref[m][1]:.4f}" for m in said)
-    if all(said.values()) or not any(said.values()):
-        found = f"{b} {'better' if all(said.values()) else 'worse'} on each"
-    else:
-        found = "; ".join(
-            f"{b} {'better' if g else 'worse'} on {SHORT[m]}" for m, g in said.items()
-        )
-    agree = [v for v in shared if v.call is not None and v.call == said[v.metric]]
-    oppose = [v for v in shared if v.call is not None and v.call != said[v.metric]]
-    unsure = [v for v in shared if v.call is None]
-    verdict = [f"agree on {_names(agree)}"] if agree else []
-    verdict += [f"disagree on {_names(oppose)}"] if oppose else []
-    verdict += [f"cannot tell within noise on {_names(unsure)}"] if unsure else []
+    values = ", ".join(f"{SHORT[m]} {x:.4f} → {y:.4f}" for m, (x, y) in ref.items())
+    verdict = "; ".join(
+        f"{how} {', '.join(map(SHORT.get, ms))}" for how, ms in found.items() if ms
+    )
     return (
-        f"{text} The homework report (full data: {values}) found {found}; "
-        f"these runs {', '.join(verdict)}."
+        f"**{lead}.** Against the homework report (full data: {values}), these "
+        f"runs {verdict}."
     )
 
 
@@ -221,30 +205,23 @@ def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
     for v in calls:
         side = [ga.scores.per_seed(v.metric), gb.scores.per_seed(v.metric)]
         scale = scale_for([*side[0], *side[1], v.delta])
-        means = [
-            scale.text(m) + ("" if s is None else f" ± {scale.text(s)}")
-            for m, s in map(mean_std, side)
-        ]
-        low, high = scale.text(v.low), scale.text(v.high)
+        means = [spread_text(*mean_std(values), scale=scale) for values in side]
+        delta = spread_text(v.delta, ci=(v.low, v.high), scale=scale, sign=True)
         found = "–"
         if v.metric in ref:
-            good = _good(v.metric, ref[v.metric][1] - ref[v.metric][0])
-            found = f"{label_b} {'better' if good else 'worse'}"
-        delta = f"{scale.delta(0, v.delta)} [{low}, {high}]"
+            x, y = ref[v.metric]
+            found = f"{label_b} {'better' if _good(v.metric, y - x) else 'worse'}"
         rows.append([SHORT[v.metric], *means, delta, v.text(label_b), found])
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
-    table = pd.DataFrame(
-        rows, columns=[*header, "on these runs", "homework report (full data)"]
-    )
-    if not ref:  # the homework report did not compare these two
-        table = table.iloc[:, :-1]
+    header += ["on these runs", "homework report (full data)"]
+    table = pd.DataFrame(rows, columns=header)
     return [
         f"`{cell(merged_row(ga)['name'])}` against `{cell(merged_row(gb)['name'])}`: "
         f"{len(ga.clip_ids):,} test clips, the same code and data.",
         "",
-        markdown_table(table),
+        markdown_table(table if ref else table.iloc[:, :-1]),
         "",
-        summary(calls, label_b, ref, yes),
+        summary(calls, ref, yes),
         "",
     ]
 

@@ -8,19 +8,20 @@ import shutil
 import pandas as pd
 
 from hw2.pipeline.catalog import ASR_JSON, ATTENTION_JSON, CNN_JSON
-from hw2.pipeline.runs import ASR, CNN, META, exp_frame, metric_text
-from hw2.pipeline.runs import param_text as text
+from hw2.pipeline.runs import ASR, CNN, META, exp_frame, metric_text, param_text
 
 METRICS = {"test acc": (CNN_JSON, "test_acc"), "CER": (ASR_JSON, "cer")}
 METRICS |= {"WER": (ASR_JSON, "wer"), "speedup": (ATTENTION_JSON, "speedup")}
-ALWAYS = ("lr", "decoder")
+ALWAYS = ["lr", "decoder"]
 MIN_NAME = 12  # the name column is cut to fit, down to this width
 
 
 def table(runs: pd.DataFrame, width: int) -> str:
     """The runs as aligned text at most `width` columns wide (names cut to fit)."""
-    shown = pd.DataFrame({"run": runs["name"].where(runs["state"] == "success")})
-    shown["run"] = shown["run"].fillna(runs["name"] + " (" + runs["state"] + ")")
+    failed = runs["name"] + " (" + runs["state"] + ")"
+    shown = pd.DataFrame(
+        {"run": runs["name"].where(runs["state"] == "success", failed)}
+    )
     for header, (path, key) in METRICS.items():
         shown[header] = runs.apply(
             lambda r, p=path, k=key: metric_text(r, p, k), axis=1
@@ -28,33 +29,24 @@ def table(runs: pd.DataFrame, width: int) -> str:
     if shown["speedup"].replace("–", None).nunique() < 2:
         shown = shown.drop(columns="speedup")
     metrics = runs.attrs.get("metrics", [])
-    params = [c for c in runs if c not in [*META, *metrics] and ":" not in c]
-    params = runs[params].map(text)
-    names = {**CNN.names, **ASR.names}
-    for key in [*ALWAYS, *(k for k in sorted(params) if k not in ALWAYS)]:
-        if key in ALWAYS or params[key].nunique() > 1:
-            shown[names.get(key, key.rsplit(".", 1)[-1])] = params[key]
-    widths = pd.concat(
-        [shown.map(len), pd.DataFrame([shown.columns.map(len)], columns=shown.columns)]
-    ).max()
+    params = runs[[c for c in runs if c not in META + metrics and ":" not in c]]
+    params = params.map(param_text)
+    names = CNN.names | ASR.names
+    varied = sorted(k for k in params if k not in ALWAYS and params[k].nunique() > 1)
+    for key in ALWAYS + varied:
+        shown[names.get(key, key.rsplit(".", 1)[-1])] = params[key]
+    widths = shown.map(len).max().clip(lower=shown.columns.str.len().to_numpy())
     room = width - 2 * len(widths) - widths.iloc[1:].sum()
-    cut = max(MIN_NAME, min(widths.iloc[0], room))
+    cut = widths["run"] = max(MIN_NAME, min(widths["run"], room))
     shown["run"] = shown["run"].map(
         lambda n: n if len(n) <= cut else n[: cut - 1] + "…"
     )
-    widths.iloc[0] = cut
-    right = set(METRICS)
-
-    def line(cells: list[str]) -> str:
-        parts = [
-            c.rjust(w) if h in right else c.ljust(w)
-            for c, w, h in zip(cells, widths, shown.columns, strict=True)
-        ]
-        return ("  " + "  ".join(parts)).rstrip()
-
-    rule = "  " + "─" * (widths.sum() + 2 * (len(widths) - 1))
-    body = [line(list(row)) for row in shown.to_numpy()]
-    return "\n".join([line(list(shown.columns)), rule, *body])
+    text = pd.concat([pd.DataFrame([shown.columns], columns=shown.columns), shown])
+    for h, w in widths.items():
+        text[h] = text[h].str.rjust(w) if h in METRICS else text[h].str.ljust(w)
+    lines = ("  " + text.agg("  ".join, axis=1)).str.rstrip().tolist()
+    lines.insert(1, "  " + "─" * (widths.sum() + 2 * (len(widths) - 1)))
+    return "\n".join(lines)
 
 
 def show(root: str, rev: str | None = None, width: int | None = None) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hw2.core.errors import DataError
@@ -141,40 +142,29 @@ def numbers(path: Path, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataF
     return out
 
 
+def _curve(path: Path) -> pd.Series | None:
+    """A dvclive TSV as its values by step, None where there is no file."""
+    if not path.is_file():
+        return None
+    frame = numbers(path, read_frame(path), ["step", path.stem])
+    return frame.set_index("step")[path.stem].sort_index()
+
+
 def live_series(folder: Path, names: Sequence[str]) -> list[Series]:
     """dvclive curves `names` (e.g. "train/loss") with their _min/_max bands."""
     found = []
     for name in names:
-        parts = {}
-        for suffix in ("", "_min", "_max"):
-            path = folder / f"{name}{suffix}.tsv"
-            if path.is_file():
-                column = path.stem
-                frame = numbers(path, read_frame(path), ["step", column])
-                frame = frame.sort_values("step")
-                parts[suffix] = list(zip(frame["step"], frame[column], strict=True))
-        if "" in parts:
-            lows, highs = dict(parts.get("_min", [])), dict(parts.get("_max", []))
-            band = [
-                (x, lows[x], highs[x]) for x, _ in parts[""] if x in lows and x in highs
-            ]
-            found.append(Series(name, parts[""], band or None))
+        mean, low, high = (
+            _curve(folder / f"{name}{s}.tsv") for s in ("", "_min", "_max")
+        )
+        if mean is None:
+            continue
+        band = None
+        if low is not None and high is not None:
+            both = pd.concat([low, high], axis=1).reindex(mean.index).dropna()
+            band = list(both.itertuples(name=None)) or None
+        found.append(Series(name, list(mean.items()), band))
     return found
-
-
-def read_confusion(
-    path: Path, classes: Sequence[str]
-) -> tuple[list[str], list[list[int]]]:
-    """Counts[actual][predicted] from a CSV of actual,predicted rows; labels in
-    `classes`' order, then any others sorted."""
-    frame = read_frame(path)
-    if not {"actual", "predicted"} <= set(frame.columns):
-        raise DataError(f"{path}: expected columns actual,predicted")
-    seen = set(frame["actual"]) | set(frame["predicted"])
-    labels = [c for c in classes if c in seen] + sorted(seen - set(classes))
-    counts = pd.crosstab(frame["actual"], frame["predicted"])
-    counts = counts.reindex(index=labels, columns=labels, fill_value=0)
-    return labels, counts.to_numpy().tolist()
 
 
 def by_method(path: Path, x: str, y: str, factor: float = 1.0) -> list[Series]:
@@ -191,36 +181,44 @@ def by_method(path: Path, x: str, y: str, factor: float = 1.0) -> list[Series]:
 def panels_figure(
     panels: Sequence[tuple[str, str, Sequence[Series]]],
     path: Path,
-    epoch: bool = True,
     x_title: str = "epoch",
 ) -> None:
-    """Side-by-side charts of (title, y title, series) over a shared x meaning."""
+    """Side-by-side charts of (title, y title, series) over a shared x meaning
+    (an epoch counted from 1: dvclive's step + 1)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6))
     axes = [axes] if len(panels) == 1 else list(axes)
     for ax, (title, y_title, series) in zip(axes, panels, strict=True):
         for i, s in enumerate(series):
-            _styled(ax, s, f"C{i}", i, epoch, s.label)
+            _styled(ax, s, f"C{i}", i, x_title == "epoch", s.label)
         finish_axes(ax, title, x_title, y_title, series)
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def plot_confusion(
-    labels: Sequence[str], counts: Sequence[Sequence[int]], seeds: int, path: Path
-) -> None:
-    """Each row's share of its actual class (colour and %), counts pooled over
-    `seeds` networks (each classified every test image)."""
+def plot_confusion(path: Path, seeds: int, dest: Path) -> None:
+    """Each actual class's share predicted as each class (colour and %) from a CSV
+    of actual,predicted rows, counts pooled over `seeds` networks (each
+    classified every test image); labels in CNN_CLASSES' order, then any others."""
+    frame = read_frame(path)
+    if not {"actual", "predicted"} <= set(frame.columns):
+        raise DataError(f"{path}: expected columns actual,predicted")
+    seen = set(frame["actual"]) | set(frame["predicted"])
+    labels = [c for c in catalog.CNN_CLASSES if c in seen] + sorted(
+        seen - set(catalog.CNN_CLASSES)
+    )
+    counts = pd.crosstab(frame["actual"], frame["predicted"])
+    counts = counts.reindex(index=labels, columns=labels, fill_value=0)
+    shares = counts.div(counts.sum(axis=1).clip(lower=1), axis=0)
     plt = pyplot()
-    shares = [[c / max(1, sum(row)) for c in row] for row in counts]
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    for i, row in enumerate(counts):
-        for j, count in enumerate(row):
-            colour = "white" if shares[i][j] > 0.5 else "black"
-            text = f"{shares[i][j]:.0%}\n({count:,})"
-            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=8)
+    image = ax.imshow(shares.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    for (i, j), count in np.ndenumerate(counts.to_numpy()):
+        share = shares.iat[i, j]
+        colour = "white" if share > 0.5 else "black"
+        text = f"{share:.0%}\n({count:,})"
+        ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=8)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set(xlabel="predicted class", ylabel="actual class")
@@ -228,7 +226,7 @@ def plot_confusion(
     ax.set_title(f"CNN test confusion (share of each actual class{pooled})", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the actual class")
     fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, dest)
 
 
 def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
@@ -271,12 +269,9 @@ def write_figures(root: Path, dest: Path, seeds: int = 1) -> set[str]:
     written = set()
     for name, (x_title, panels) in figures.items():
         if panels := [p for p in panels if p[2]]:
-            panels_figure(panels, dest / name, x_title == "epoch", x_title)
+            panels_figure(panels, dest / name, x_title)
             written.add(name)
-    confusion = root / catalog.CNN_CONFUSION
-    if confusion.is_file():
-        labels, counts = read_confusion(confusion, catalog.CNN_CLASSES)
-        if labels:
-            plot_confusion(labels, counts, seeds, dest / "cnn_confusion.png")
-            written.add("cnn_confusion.png")
+    if (root / catalog.CNN_CONFUSION).is_file():
+        plot_confusion(root / catalog.CNN_CONFUSION, seeds, dest / "cnn_confusion.png")
+        written.add("cnn_confusion.png")
     return written

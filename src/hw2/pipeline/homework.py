@@ -11,7 +11,6 @@ a rerun queues only the rest; each run's `threads` is its share of the cores.
 """
 
 import os
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,10 +23,11 @@ from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json, write_text
 from hw2.core.params import parse_yaml
 from hw2.pipeline.catalog import ASR_SEEDS, CNN_JSON
+from hw2.pipeline.dvc import dvc_env, run
 from hw2.pipeline.experiments import CONFIGURATIONS, render_experiments
 from hw2.pipeline.exps import table
 from hw2.pipeline.runs import PARAMS, exp_frame, get, param_text
-from hw2.pipeline.seed_record import SeedGroup, build_record, seed_groups
+from hw2.pipeline.seed_record import SEED_PARAM, build_record, seed_groups
 
 LEARNING_RATES = (0.1, 0.01, 0.001)
 SEEDS = 3  # ASR seeds per configuration
@@ -46,18 +46,17 @@ def phase_one(
 ) -> list[Experiment]:
     """Each ASR configuration seed by seed (an interrupted grid has every one at
     the first seeds), then the CNN at each learning rate with max-pooling."""
-    speech = {"data.speech.source": source}
-    grid = [
+    asr = [
         Experiment(
             f"asr-{config}-seed-{seed}",
-            {**speech, **CONFIGURATIONS[config], "asr.seed": str(seed)},
+            {"data.speech.source": source, **wanted, SEED_PARAM: str(seed)},
         )
         for seed in seeds
-        for config in CONFIGURATIONS
+        for config, wanted in CONFIGURATIONS.items()
         if mclaurin or config != "mclaurin"
     ]
     images = {"data.images.source": source, "cnn.maxpool": "true"}
-    return grid + [
+    return asr + [
         Experiment(f"cnn-lr-{lr}", {**images, "lr": str(lr)}) for lr in LEARNING_RATES
     ]
 
@@ -70,8 +69,7 @@ def phase_two(source: str, best_lr: float) -> list[Experiment]:
 
 def best_learning_rate(runs: pd.DataFrame) -> float:
     """The phase-1 CNN learning rate with the highest validation accuracy."""
-    names = [f"cnn-lr-{lr}" for lr in LEARNING_RATES]
-    cnn = runs[runs["name"].isin(names)]
+    cnn = runs[runs["name"].isin([f"cnn-lr-{lr}" for lr in LEARNING_RATES])]
     acc = cnn.apply(lambda r: get(r, "val_acc", CNN_JSON), axis=1).dropna()
     if acc.empty:
         raise Hw2Error("no CNN learning-rate experiment finished: see `dvc queue logs`")
@@ -84,22 +82,10 @@ def share(jobs: int) -> int:
     return max(1, (len(affinity(0)) if affinity else os.cpu_count() or 1) // jobs)
 
 
-def threads_param(root: Path, jobs: int) -> dict[str, str]:
-    """`threads` = the cores each run gets, where params.yaml has the key."""
-    params = parse_yaml((root / PARAMS).read_text()) or {}
-    return {"threads": str(share(jobs))} if "threads" in params else {}
-
-
 def dvc(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
-    """A dvc command, shown as typed; one line naming it when it fails."""
+    """A dvc command, shown as typed; `dvc repro` shows its output as it goes."""
     print("$ dvc " + " ".join(args), flush=True)
-    env = {**os.environ, **(env or {})}
-    proc = subprocess.run(
-        ["dvc", *args], cwd=root, capture_output=True, text=True, env=env
-    )
-    if proc.returncode:
-        why = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        raise Hw2Error(f"`dvc {' '.join(args[:4])} …` failed: {why}")
+    run(["dvc", *args], root, env=dvc_env(env), capture=args[0] != "repro")
 
 
 def done(runs: pd.DataFrame, exp: Experiment) -> bool:
@@ -147,9 +133,11 @@ def run_queue(
         dvc(root, "exp", "remove", *stale)
     if not todo:
         return runs
-    threads = threads_param(root, jobs)
+    # `threads` = the cores each run gets, where params.yaml has the key
+    threads = "threads" in (parse_yaml((root / PARAMS).read_text()) or {})
     for exp in todo:
-        sets = [f"-S{k}={v}" for k, v in {**exp.params, **threads}.items()]
+        params = exp.params | ({"threads": str(share(jobs))} if threads else {})
+        sets = [f"-S{k}={v}" for k, v in params.items()]
         dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
     try:
         # torch in each worker on its share of the cores, unless the user chose
@@ -166,29 +154,20 @@ def run_queue(
     return runs
 
 
-def record_groups(
-    groups: Sequence[SeedGroup], grid: Sequence[Experiment]
-) -> dict[str, SeedGroup]:
-    """Per ASR configuration, the group of seeds holding most of its grid runs."""
+def finish(root: Path, grid: Sequence[Experiment], runs: pd.DataFrame) -> None:
+    """The ASR's seed record and reports/experiments.md from the finished runs:
+    per configuration, the group of seeds holding most of its grid runs."""
+    groups = seed_groups(runs, root)
     chosen = {}
     for config, wanted in CONFIGURATIONS.items():
         names = {
             e.name
             for e in grid
-            if "asr.seed" in e.params
-            and all(e.params.get(k) == v for k, v in wanted.items())
+            if SEED_PARAM in e.params and wanted.items() <= e.params.items()
         }
-        counts = [(len(names & set(g.same)), i) for i, g in enumerate(groups)]
-        count, best = max(counts, default=(0, 0))
-        if count:
-            chosen[config] = groups[best]
-    return chosen
-
-
-def finish(root: Path, grid: Sequence[Experiment], runs: pd.DataFrame) -> None:
-    """The ASR's seed record and reports/experiments.md from the finished runs."""
-    groups = seed_groups(runs, root)
-    chosen = record_groups(groups, grid)
+        best = max(groups, key=lambda g: len(names & set(g.same)), default=None)
+        if best is not None and names & set(best.same):
+            chosen[config] = best
     if chosen:
         write_json(root / ASR_SEEDS, build_record(chosen))
         for config, group in chosen.items():
@@ -216,9 +195,7 @@ def run_homework(
     if not isinstance(first.get("seed"), int) or isinstance(first["seed"], bool):
         raise Hw2Error("params.yaml: asr.seed must be an integer")
     grid = phase_one(source, mclaurin, range(first["seed"], first["seed"] + seeds))
-    # cached baseline outputs let every queued run skip the stages it shares
-    if subprocess.run(["dvc", "repro"], cwd=root).returncode:
-        raise Hw2Error("`dvc repro` failed: the grid starts from its outputs")
+    dvc(root, "repro")  # cached outputs let every queued run skip what it shares
     runs = run_queue(root, grid, jobs)
     try:
         best = best_learning_rate(runs)
@@ -226,6 +203,7 @@ def run_homework(
         finish(root, grid, runs)  # what the ASR runs measured is kept
         raise
     print(f"best learning rate by validation accuracy: {best}")
-    runs = run_queue(root, [*grid, *phase_two(source, best)], jobs)
-    finish(root, [*grid, *phase_two(source, best)], runs)
+    grid += phase_two(source, best)
+    runs = run_queue(root, grid, jobs)
+    finish(root, grid, runs)
     return table(runs, 120)

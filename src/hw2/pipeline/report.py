@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hw2.core.errors import DataError
@@ -20,7 +21,6 @@ from hw2.pipeline.runs import (
     ASR,
     CNN,
     EMPTY,
-    PARAMS,
     get,
     grouped_tables,
     markdown_table,
@@ -31,13 +31,10 @@ from hw2.pipeline.runs import (
 
 N_TRANSCRIPTS = 5
 # Every file the report stage reads (where present): its deps in dvc.yaml.
-_FILES = (
-    "CNN_JSON CNN_DETAILS CNN_CONFUSION CNN_PLOTS ASR_JSON ASR_TRANSCRIPTS ASR_PLOTS"
-)
-_FILES += (
-    " ATTENTION_JSON ATTENTION_DETAILS ATTENTION_TIME ATTENTION_MEMORY ATTENTION_ERROR"
-)
-INPUTS = tuple(getattr(cat, name) for name in _FILES.split())
+INPUTS = (cat.CNN_JSON, cat.CNN_DETAILS, cat.CNN_CONFUSION, cat.CNN_PLOTS)
+INPUTS += (cat.ASR_JSON, cat.ASR_TRANSCRIPTS, cat.ASR_PLOTS, cat.ATTENTION_JSON)
+INPUTS += (cat.ATTENTION_DETAILS, cat.ATTENTION_TIME, cat.ATTENTION_MEMORY)
+INPUTS += (cat.ATTENTION_ERROR,)
 PLUS_MINUS = (
     "± is the standard deviation over training seeds; [lo, hi] is a 95 % interval "
     "over seeds and test items (images, clips) where a row has several seeds, over "
@@ -63,6 +60,13 @@ def _missing(what: str, stage: str) -> str:
     return f"*Not run yet: {what} is missing (stage `{stage}`).*"
 
 
+def _figure(figs: dict[str, str], name: str, label: str, *missing: str) -> list[str]:
+    """A figure's Markdown, or why it is missing (`missing`: its input and stage)."""
+    if name in figs:
+        return [f"![{label}]({figs[name]})", ""]
+    return [_missing(*missing), ""] if missing else []
+
+
 def data_note(images: Any, speech: Any) -> str:
     """Which data the results come from, and what that means for comparing."""
     sources = f"`data.images.source: {images}`, `data.speech.source: {speech}`"
@@ -81,54 +85,38 @@ def data_note(images: Any, speech: Any) -> str:
     )
 
 
-def _image(label: str, target: Path, page: Path) -> str:
-    return f"![{label}]({Path(os.path.relpath(target, page.parent)).as_posix()})"
-
-
 def _seeds(ws: pd.Series) -> int:
     seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
     return seeds if isinstance(seeds, int) else 1
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    return markdown_table(pd.DataFrame(rows, columns=header, dtype=object))
-
-
-def cnn_section(
-    ws: pd.Series, root: Path, page: Path, figs: dict[str, Path]
-) -> list[str]:
+def cnn_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
     """The CNN's results, per-class accuracy and figures (Markdown lines)."""
     lines = ["## CNN on OCTMNIST", ""]
     if not (root / cat.CNN_JSON).is_file():
         lines += [_missing(cat.CNN_JSON, "evaluate_cnn"), ""]
     lines += grouped_tables(CNN, EMPTY, ws)
-    prefix = "test_acc_per_class."
-    per_class = {
-        k.split(prefix)[1]: v for k, v in ws.items() if prefix in k and v is not None
-    }
-    if per_class:
+    per_class = ws.filter(like="test_acc_per_class.").dropna()
+    if len(per_class):
+        table = pd.DataFrame(
+            {
+                "class": per_class.index.str.split(".").str[-1].map(cell),
+                "test accuracy": per_class.map(cat.human),
+            }
+        )
         lines += [
             f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
             "test split is balanced, 250 images a class):",
             "",
-            _table(
-                ["class", "test accuracy"],
-                [[cell(k), cat.human(float(v))] for k, v in per_class.items()],
-            ),
+            markdown_table(table),
             "",
         ]
-    for name, label, path, stage in [
-        ("cnn_curves.png", "CNN curves", cat.CNN_PLOTS, "train_cnn"),
-        ("cnn_confusion.png", "CNN confusion", cat.CNN_CONFUSION, "evaluate_cnn"),
-    ]:
-        shown = _image(label, figs[name], page) if name in figs else None
-        lines += [shown or _missing(path, stage), ""]
-    return lines
+    lines += _figure(figs, "cnn_curves.png", "CNN curves", cat.CNN_PLOTS, "train_cnn")
+    confusion = (cat.CNN_CONFUSION, "evaluate_cnn")
+    return lines + _figure(figs, "cnn_confusion.png", "CNN confusion", *confusion)
 
 
-def asr_section(
-    ws: pd.Series, root: Path, page: Path, figs: dict[str, Path]
-) -> list[str]:
+def asr_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
     """The ASR's results, curves and example transcripts (Markdown lines)."""
     lines = ["## Speech recognition on LJ Speech", ""]
     if not (root / cat.ASR_JSON).is_file():
@@ -141,22 +129,17 @@ def asr_section(
         "",
     ]
     lines += grouped_tables(ASR, EMPTY, ws)
-    if "asr_curves.png" in figs:
-        lines += [_image("ASR curves", figs["asr_curves.png"], page)]
-    else:
-        lines += [_missing(cat.ASR_PLOTS, "train_asr")]
-    lines += ["", f"### Example transcripts (first {N_TRANSCRIPTS} test clips)", ""]
+    lines += _figure(figs, "asr_curves.png", "ASR curves", cat.ASR_PLOTS, "train_asr")
+    lines += [f"### Example transcripts (first {N_TRANSCRIPTS} test clips)", ""]
     path = root / cat.ASR_TRANSCRIPTS
-    if path.is_file():
-        rows = read_transcripts(path.read_bytes(), str(path)).head(N_TRANSCRIPTS)
-        # transcripts whole: a cut one hides the errors the table is there to show
-        cells = [
-            [f"`{cell(i)}`", cell(r, None), cell(h, None)] for i, r, h in rows.values
-        ]
-        lines += [_table(["id", "reference", "hypothesis"], cells)]
-    else:
-        lines += [_missing(cat.ASR_TRANSCRIPTS, "evaluate_asr")]
-    return lines + [""]
+    if not path.is_file():
+        return lines + [_missing(cat.ASR_TRANSCRIPTS, "evaluate_asr"), ""]
+    rows = read_transcripts(path.read_bytes(), str(path)).head(N_TRANSCRIPTS)
+    # transcripts whole: a cut one hides the errors the table is there to show
+    rows = rows.map(cell, width=None).assign(
+        id=rows["id"].map(lambda i: f"`{cell(i)}`")
+    )
+    return lines + [markdown_table(rows), ""]
 
 
 def _num(value: Any, unit: str = "") -> str:
@@ -178,7 +161,7 @@ def attention_summary(bench: dict[str, Any]) -> list[str]:
             ("… by operation count (tokens)", "theoretical_crossover_len", ""),
         ]
     ]
-    return [_table(["", "non-causal", "causal"], rows), ""]
+    return [markdown_table(rows, ["", "non-causal", "causal"]), ""]
 
 
 def _by_length(path: Path, column: str) -> pd.DataFrame:
@@ -198,28 +181,21 @@ def attention_lengths(root: Path) -> list[str]:
     times = _by_length(root / cat.ATTENTION_TIME, "seconds")
     if times.empty:
         return []
-    memory = _by_length(root / cat.ATTENTION_MEMORY, "peak_bytes").reindex(times.index)
-    rows = []
-    for n, row in times.iterrows():
-        cells = [f"{int(n):,}"]
-        for suffix in ("", "_causal"):
-            soft, mcl = row.get("softmax" + suffix), row.get("mclaurin" + suffix)
-            soft, mcl = [None if pd.isna(v) else v for v in (soft, mcl)]
-            cells += ["–" if v is None else f"{v * 1e3:,.3f}" for v in (soft, mcl)]
-            cells += ["–" if not soft or not mcl else f"{soft / mcl:,.2f}×"]
-        for method in ("softmax", "mclaurin"):
-            peak = memory.at[n, method] if method in memory else None
-            cells.append(
-                "–" if peak is None or pd.isna(peak) else f"{peak / 2**20:,.2f}"
-            )
-        rows.append(cells)
-    header = ["L (tokens)", "softmax (ms)", "McLaurin (ms)", "speed-up"]
-    header += ["causal softmax (ms)", "causal McLaurin (ms)", "causal speed-up"]
-    header += ["softmax peak (MiB)", "McLaurin peak (MiB)"]
-    return [_table(header, rows), ""]
+    memory = _by_length(root / cat.ATTENTION_MEMORY, "peak_bytes")
+    table = pd.DataFrame({"L (tokens)": times.index.map("{:,}".format)}, times.index)
+    for suffix, label in (("", ""), ("_causal", "causal ")):
+        ms = times.reindex(columns=["softmax" + suffix, "mclaurin" + suffix]) * 1e3
+        speedup = (ms.iloc[:, 0] / ms.iloc[:, 1]).replace([0, np.inf], np.nan)
+        table[f"{label}softmax (ms)"] = ms.iloc[:, 0].map("{:,.3f}".format, "ignore")
+        table[f"{label}McLaurin (ms)"] = ms.iloc[:, 1].map("{:,.3f}".format, "ignore")
+        table[f"{label}speed-up"] = speedup.map("{:,.2f}×".format, "ignore")
+    mib = memory.reindex(index=times.index, columns=["softmax", "mclaurin"]) / 2**20
+    table["softmax peak (MiB)"] = mib["softmax"].map("{:,.2f}".format, "ignore")
+    table["McLaurin peak (MiB)"] = mib["mclaurin"].map("{:,.2f}".format, "ignore")
+    return [markdown_table(table), ""]
 
 
-def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str]:
+def attention_section(root: Path, figs: dict[str, str]) -> list[str]:
     """The McLaurin attention benchmark: headline, per-length table, error, figures."""
     lines = ["## Linear attention (McLaurin series)", ""]
     # the whole record where the benchmark writes one beside its headline numbers
@@ -229,8 +205,6 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
     if not found:
         return lines + [_missing(cat.ATTENTION_JSON, "bench_attention"), ""]
     bench = read_json(root / found[0])
-    if not isinstance(bench, dict):
-        raise DataError(f"{root / found[0]}: expected a JSON object")
     settings = bench.get("settings") if isinstance(bench.get("settings"), dict) else {}
     if settings:
         described = ", ".join(
@@ -248,20 +222,15 @@ def attention_section(root: Path, page: Path, figs: dict[str, Path]) -> list[str
         lines += [
             "Relative error of McLaurin attention against softmax, by series terms K:",
             "",
-            _table(["K", "relative error", "causal"], rows),
+            markdown_table(rows, ["K", "relative error", "causal"]),
             "",
         ]
-    for name, label in [
-        ("attention.png", "attention time and memory"),
-        ("attention_error.png", "attention error"),
-    ]:
-        if name in figs:
-            lines += [_image(label, figs[name], page), ""]
-    return lines
+    lines += _figure(figs, "attention.png", "attention time and memory")
+    return lines + _figure(figs, "attention_error.png", "attention error")
 
 
-def render_results(root: Path, page: Path, figs: dict[str, Path], ws: pd.Series) -> str:
-    """reports/results.md for the workspace; `figs` maps PNG names to their paths."""
+def render_results(root: Path, figs: dict[str, str], ws: pd.Series) -> str:
+    """reports/results.md for the workspace; `figs` maps PNG names to their links."""
     lines = [
         "# Results",
         "",
@@ -273,14 +242,12 @@ def render_results(root: Path, page: Path, figs: dict[str, Path], ws: pd.Series)
         "",
         PLUS_MINUS,
         "",
-        data_note(
-            get(ws, "data.images.source", PARAMS), get(ws, "data.speech.source", PARAMS)
-        ),
+        data_note(ws.get("data.images.source"), ws.get("data.speech.source")),
         "",
     ]
-    lines += cnn_section(ws, root, page, figs)
-    lines += asr_section(ws, root, page, figs)
-    lines += attention_section(root, page, figs)
+    lines += cnn_section(ws, root, figs)
+    lines += asr_section(ws, root, figs)
+    lines += attention_section(root, figs)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -295,6 +262,7 @@ def build_report(
     ws = workspace_frame(root).iloc[0]  # bad JSON fails here, before any plotting
     with atomic_dir(figures_dir) as tmp:
         written = write_figures(root, tmp, _seeds(ws))
-    figs = {name: figures_dir / name for name in written}
-    write_text(page, render_results(root, page, figs, ws))
+    link = Path(os.path.relpath(figures_dir, page.parent)).as_posix()
+    figs = {name: f"{link}/{name}" for name in written}
+    write_text(page, render_results(root, figs, ws))
     return page

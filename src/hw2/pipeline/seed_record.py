@@ -20,9 +20,9 @@ import pandas as pd
 from hw2.asr.seeds import SeedScores, score_seeds, summarise, transcript_tokens
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
-from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS, short
+from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS
 from hw2.pipeline.report import read_transcripts
-from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results
+from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results, param_text
 
 STAGES = ("train_asr", "evaluate_asr")
 SEED_PARAM = "asr.seed"
@@ -40,32 +40,26 @@ def fingerprint(lock: Any) -> dict[str, Any] | None:
     ):
         return None
     made = {o.get("path") for s in STAGES for o in stages[s].get("outs") or []}
-    out: dict[str, Any] = {}
-    for name in STAGES:
-        entry = stages[name]
-        deps = {
-            str(d.get("path")): d.get("md5")
-            for d in entry.get("deps") or []
-            if isinstance(d, Mapping) and d.get("path") not in made
+    return {
+        name: {
+            "cmd": entry.get("cmd"),
+            "deps": {
+                str(d.get("path")): d.get("md5")
+                for d in sorted(
+                    entry.get("deps") or [], key=lambda d: str(d.get("path"))
+                )
+                if d.get("path") not in made
+            },
+            "params": {
+                str(file): {
+                    k: v for k, v in sorted(values.items()) if k not in NOISE_PARAMS
+                }
+                for file, values in (entry.get("params") or {}).items()
+                if isinstance(values, Mapping)
+            },
         }
-        params = {
-            str(file): {
-                k: v for k, v in sorted(values.items()) if k not in NOISE_PARAMS
-            }
-            for file, values in (entry.get("params") or {}).items()
-            if isinstance(values, Mapping)
-        }
-        deps = dict(sorted(deps.items()))
-        out[name] = {"cmd": entry.get("cmd"), "deps": deps, "params": params}
-    return out
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return short(float(value))
-    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for name, entry in ((s, stages[s]) for s in STAGES)
+    }
 
 
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
@@ -77,17 +71,15 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
             found.append(f"{stage}: cmd changed")
         a, b = old.get("deps") or {}, new.get("deps") or {}
         for path in sorted(set(a) | set(b)):
-            if path not in b:
-                found.append(f"{stage}: {path} no longer a dependency")
-            elif path not in a:
-                found.append(f"{stage}: {path} a new dependency")
-            elif a[path] != b[path]:
-                found.append(f"{stage}: {path} changed")
+            if path not in a or path not in b or a[path] != b[path]:
+                how = "no longer a dependency" if path not in b else "changed"
+                how = "a new dependency" if path not in a else how
+                found.append(f"{stage}: {path} {how}")
         pa = {k: v for f in (old.get("params") or {}).values() for k, v in f.items()}
         pb = {k: v for f in (new.get("params") or {}).values() for k, v in f.items()}
         for key in sorted(set(pa) | set(pb)):
             if pa.get(key) != pb.get(key):
-                change = f"{_shown(pa.get(key))} → {_shown(pb.get(key))}"
+                change = f"{param_text(pa.get(key))} → {param_text(pb.get(key))}"
                 found.append(f"{stage}: param {key} {change}")
     return list(dict.fromkeys(found))  # a param both stages read, once
 
@@ -134,19 +126,15 @@ def match(records: Sequence[Mapping[str, Any]], lock: Any) -> Match:
     current = fingerprint(lock)
     if current is None:
         return Match()
-    closest: tuple[int, str, list[str]] | None = None
-    for record in records:
-        for name, config in record.items():
-            diff = differences(config["fingerprint"], current)
-            if not diff:
-                metrics = config["metrics"]
-                seeds = metrics.get("seeds")
-                return Match(name, metrics, seeds if isinstance(seeds, int) else 1)
-            if closest is None or len(diff) < closest[0]:
-                closest = (len(diff), name, diff)
-    if closest is None:
+    configs = [(name, c) for record in records for name, c in record.items()]
+    diffs = [differences(c["fingerprint"], current) for _, c in configs]
+    if not diffs:
         return Match()
-    _, name, diff = closest
+    closest = min(range(len(diffs)), key=lambda i: len(diffs[i]))
+    (name, config), diff = configs[closest], diffs[closest]
+    if not diff:
+        seeds = config["metrics"].get("seeds")
+        return Match(name, config["metrics"], seeds if isinstance(seeds, int) else 1)
     listed = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if diff[3:] else "")
     return Match(stale=f"closest configuration `{name}`: {listed}")
 
@@ -187,6 +175,13 @@ def _lock(root: Path, rev: str) -> Any:
         return None
 
 
+def _seed(run: pd.Series) -> int | None:
+    seed = get(run, SEED_PARAM, PARAMS)
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     """The runs with ASR results grouped by fingerprint, in the order of their first
     run, seeds in order; a run whose dvc.lock or transcripts cannot be read stays
@@ -194,29 +189,23 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     root = Path(root)
     if runs.empty:
         return []
-    seeds = [get(r, SEED_PARAM, PARAMS) for _, r in runs.iterrows()]
-    seeds = [int(s) if isinstance(s, float) and s.is_integer() else s for s in seeds]
-    seeds = pd.Series(seeds, runs.index, object)  # not floats: NaN where none
-    whole = seeds.map(lambda s: isinstance(s, int) and not isinstance(s, bool))
-    asr = runs[runs.apply(lambda r: has_results(r, ASR), axis=1) & whole]
+    asr = runs.assign(
+        seed=pd.Series([_seed(r) for _, r in runs.iterrows()], runs.index, object)
+    )
+    asr = asr[asr.apply(lambda r: has_results(r, ASR), axis=1) & asr["seed"].notna()]
     fps = asr["rev"].map(lambda rev: fingerprint(_lock(root, rev))).dropna()
-    if fps.empty:
-        return []
     asr = asr.loc[fps.index].assign(
-        seed=seeds,
         key=fps.map(lambda fp: json.dumps(fp, sort_keys=True, default=str)),
-        rank=lambda f: [
-            (not typ.startswith("branch"), not name.startswith("asr-"))
-            for typ, name in zip(f["typ"], f["name"], strict=True)
-        ],
+        # per seed, an experiment rather than the commit it repeats, and one of
+        # the ASR's grid rather than a CNN run that kept the ASR's params
+        later=~asr["typ"].str.startswith("branch"),
+        other=~asr["name"].str.startswith("asr-"),
     )
     groups = []
     for key, found in asr.groupby("key", sort=False):
+        firsts = found.sort_values(["seed", "later", "other"], kind="stable")
         members, hyps, losses, refs = [], [], [], None
-        for _, listed in found.groupby("seed"):
-            # an experiment rather than the commit it repeats, and one of the
-            # ASR's grid rather than a CNN run that kept the ASR's params
-            run = listed.sort_values("rank", kind="stable").iloc[0]
+        for _, run in firsts.drop_duplicates("seed").iterrows():
             raw = git_file(root, run["rev"], ASR_TRANSCRIPTS)
             loss = get(run, "loss", ASR_JSON)
             if raw is None or not isinstance(loss, int | float):
@@ -233,17 +222,16 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
             hyps.append([transcript_tokens(h) for h in rows["hypothesis"]])
             losses.append(float(loss))
         if refs is not None and len(refs):
-            tokens = [transcript_tokens(r) for r in refs["reference"]]
             chosen = pd.DataFrame(members)
-            same = found[found["seed"].isin(chosen["seed"])]["name"].tolist()
+            tokens = [transcript_tokens(r) for r in refs["reference"]]
             groups.append(
                 SeedGroup(
                     json.loads(key),
                     chosen,
-                    [int(s) for s in chosen["seed"]],
+                    chosen["seed"].tolist(),
                     tuple(refs["id"]),
                     score_seeds(tokens, hyps, losses),
-                    same,
+                    found[found["seed"].isin(chosen["seed"])]["name"].tolist(),
                 )
             )
     return groups
