@@ -3,6 +3,8 @@
 import json
 import re
 import runpy
+import shutil
+import subprocess
 from pathlib import Path
 
 import asr_seed_runs
@@ -11,7 +13,7 @@ import yaml
 from helpers import squeezed, stage_argv
 
 from hw2.core.errors import DataError, Hw2Error
-from hw2.pipeline import catalog, experiments, report
+from hw2.pipeline import catalog, charts, experiments, report
 from hw2.pipeline.experiments import (
     Verdict,
     build_experiments_report,
@@ -44,7 +46,12 @@ def tsv(name: str, values: list[float]) -> str:
 
 
 def write_params(root: Path, **changes) -> None:
+    """params.yaml, in a DVC project with this one's plots (the report's charts)."""
     write(root / "params.yaml", yaml.safe_dump({**PARAMS, **changes}))
+    if not (root / ".dvc").exists():
+        subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, check=True)
+        shutil.copytree(ROOT / ".dvc/plots", root / ".dvc/plots")
+        shutil.copy(ROOT / "dvc.yaml", root)
 
 
 def make_project(root: Path) -> Path:
@@ -64,8 +71,14 @@ def make_project(root: Path) -> Path:
     write(m / "cnn.json", json.dumps(cnn))
     pairs = ["CNV,CNV", "DME,CNV", "drusen,normal", "normal,normal", "CNV,DME"]
     write(m / "cnn_confusion.csv", "actual,predicted\n" + "\n".join(pairs) + "\n")
-    write(m / "train_cnn/plots/metrics/train/loss.tsv", tsv("loss", [1.3, 1.1, 0.9]))
-    write(m / "train_cnn/plots/metrics/val/acc.tsv", tsv("acc", [0.4, 0.5, 0.61]))
+    for name, values in (
+        ("train/loss", [1.3, 1.1, 0.9]),
+        ("val/acc", [0.4, 0.5, 0.61]),
+    ):
+        for suffix, change in (("", 0), ("_min", -0.1), ("_max", 0.1)):
+            field = name.split("/")[1] + suffix
+            curve = tsv(field, [v + change for v in values])
+            write(m / f"train_cnn/plots/metrics/{name}{suffix}.tsv", curve)
     asr = {
         "loss": 1.5,
         "jaccard": 0.55,
@@ -86,6 +99,7 @@ def make_project(root: Path) -> Path:
     write(plots / "train/loss.tsv", tsv("loss", [3.0, 2.0]))
     write(plots / "val/loss.tsv", tsv("loss", [3.2, 2.5]))
     write(plots / "val/cer.tsv", tsv("cer", [0.9, 0.6]))
+    write(plots / "val/similarity.tsv", tsv("similarity", [0.3, 0.5]))
     attention = {
         "speedup_at_max_len": 12.5,
         "speedup_at_max_len_causal": 4.25,
@@ -99,6 +113,8 @@ def make_project(root: Path) -> Path:
     rows += ["4096,softmax,0.02", "4096,mclaurin,0.0016"]
     write(m / "attention_time.csv", "length,method,seconds\n" + "\n".join(rows))
     write(m / "attention_memory.csv", "length,method,peak_bytes\n4096,softmax,2097152")
+    rows = ["1,mclaurin,0.8", "3,mclaurin,0.4"]
+    write(m / "attention_error.csv", "terms,method,rel_error\n" + "\n".join(rows))
     return root
 
 
@@ -155,40 +171,47 @@ def test_report_groups_the_workspace_with_the_references(page):
     assert "Not run yet" not in text
 
 
-def test_report_figures_and_links_resolve(page):
+CHARTS = {  # dvc.yaml's plots by the report's section
+    "CNN": ["CNN training loss", "CNN validation accuracy", "CNN test confusion"],
+    "Speech": ["ASR loss", "ASR validation CER", "ASR validation similarity"],
+    "Linear attention": [
+        "Attention forward time",
+        "Attention peak memory",
+        "Attention approximation error",
+    ],
+}
+
+
+def test_report_draws_each_chart_of_dvc_yaml_in_its_study(page):
+    text = page.read_text()
+    sections = {s.split("\n", 1)[0]: s for s in text.split("\n## ")[1:]}
+    for heading, names in CHARTS.items():
+        (section,) = [s for h, s in sections.items() if h.startswith(heading)]
+        assert re.findall(r"!\[([^]]*)\]", section) == names
     figures = sorted(p.name for p in (page.parent / "figures").iterdir())
-    assert figures == [
-        "asr_curves.png",
-        "attention.png",
-        "cnn_confusion.png",
-        "cnn_curves.png",
-    ]
+    assert figures == sorted(
+        f"{charts.slug(n)}.png" for names in CHARTS.values() for n in names
+    )
     for png in (page.parent / "figures").iterdir():
         assert png.read_bytes().startswith(PNG_MAGIC)
     targets = image_targets(page)
-    assert len(targets) == 4
-    assert all(t.is_file() for t in targets)
+    assert len(targets) == 9 and all(t.is_file() for t in targets)
 
 
 def test_report_figures_are_reproducible(page):
     # cache: false outputs live in git: equal inputs must not make a new PNG.
-    first = (page.parent / "figures/cnn_curves.png").read_bytes()
+    first = (page.parent / "figures/cnn-training-loss.png").read_bytes()
     build_report(page.parents[1])
-    assert (page.parent / "figures/cnn_curves.png").read_bytes() == first
+    assert (page.parent / "figures/cnn-training-loss.png").read_bytes() == first
 
 
-def test_curve_bands_come_from_the_seed_spread(project):
-    live = project / "metrics/train_cnn/plots/metrics/val"
-    write(live / "acc_min.tsv", tsv("acc_min", [0.3, 0.45, 0.6]))
-    write(live / "acc_max.tsv", tsv("acc_max", [0.5, 0.55, 0.62]))
-    from hw2.pipeline.figures import live_series
-
-    (acc,) = live_series(live.parent, ["val/acc"])
-    assert acc.label == "val/acc" and acc.band == [
-        (0.0, 0.3, 0.5),
-        (1.0, 0.45, 0.55),
-        (2.0, 0.6, 0.62),
-    ]
+def test_a_chart_missing_a_file_is_not_run_yet(project):
+    (project / "metrics/train_cnn/plots/metrics/val/acc_min.tsv").unlink()
+    text = build_report(project).read_text()
+    missing = "metrics/train_cnn/plots/metrics/val/acc_min.tsv"
+    assert f"*Not run yet: {missing} is missing.*" in text
+    assert "![CNN validation accuracy]" not in text and "![CNN training loss]" in text
+    assert not (project / "reports/figures/cnn-validation-accuracy.png").exists()
 
 
 def test_report_transcripts_first_five_escaped(page):
@@ -219,6 +242,7 @@ def test_report_with_nothing_run_says_so(tmp_path):
     text = squeezed(build_report(tmp_path).read_text())
     for name in ["cnn.json", "asr.json", "asr_transcripts.tsv", "attention.json"]:
         assert f"*Not run yet: metrics/{name} is missing" in text
+    assert "*Not run yet: metrics/cnn_confusion.csv is missing.*" in text
     assert "*homework report (full data)*" in text
     assert "| workspace |" not in text
     assert list((tmp_path / "reports/figures").iterdir()) == []
@@ -232,10 +256,10 @@ def test_report_full_data_note(tmp_path):
     assert "`data.speech.source: full`, the real OCTMNIST" in text
 
 
-def test_report_bad_curve_names_file_and_line(project):
+def test_report_unreadable_curve_names_its_file(project):
     bad = project / "metrics/train_cnn/plots/metrics/val/acc.tsv"
-    write(bad, "step\tacc\n0\t0.1\n1\toops\n")
-    with pytest.raises(DataError, match=r"acc\.tsv: line 3"):
+    bad.write_bytes(b"step\tacc\n0\t\xff\n")
+    with pytest.raises(DataError, match=r"val/acc\.tsv: .*not valid utf8"):
         build_report(project)
     assert not (project / "reports/results.md").exists()
 

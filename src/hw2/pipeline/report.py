@@ -1,6 +1,7 @@
 """reports/results.md: the workspace's metrics files beside the homework's
-full-data references, with PNG figures. It reads nothing but files, so it is a
-DVC stage (reports/experiments.md, which reads git refs, is not).
+full-data references, with dvc.yaml's charts as PNGs (hw2.pipeline.charts). It
+reads nothing but files, so it is a DVC stage (reports/experiments.md, which reads
+git refs, is not).
 """
 
 import csv
@@ -15,7 +16,7 @@ import pandas as pd
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
 from hw2.pipeline import catalog as cat
-from hw2.pipeline.figures import write_figures
+from hw2.pipeline.charts import write_charts
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.runs import (
     ASR,
@@ -56,15 +57,14 @@ def read_transcripts(raw: bytes, where: str) -> pd.DataFrame:
     return frame
 
 
-def _missing(what: str, stage: str) -> str:
-    return f"*Not run yet: {what} is missing (stage `{stage}`).*"
+def _missing(what: str, stage: str | None = None) -> str:
+    made = f" (stage `{stage}`)" if stage else ""
+    return f"*Not run yet: {what} is missing{made}.*"
 
 
-def _figure(figs: dict[str, str], name: str, label: str, *missing: str) -> list[str]:
-    """A figure's Markdown, or why it is missing (`missing`: its input and stage)."""
-    if name in figs:
-        return [f"![{label}]({figs[name]})", ""]
-    return [_missing(*missing), ""] if missing else []
+def _charts(figs: dict[str, str], study: str) -> list[str]:
+    """The Markdown of the study's charts: the plots named with `study` first."""
+    return [line for name, line in figs.items() if name.split()[0] == study]
 
 
 def data_note(images: Any, speech: Any) -> str:
@@ -111,9 +111,7 @@ def cnn_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
             markdown_table(table),
             "",
         ]
-    lines += _figure(figs, "cnn_curves.png", "CNN curves", cat.CNN_PLOTS, "train_cnn")
-    confusion = (cat.CNN_CONFUSION, "evaluate_cnn")
-    return lines + _figure(figs, "cnn_confusion.png", "CNN confusion", *confusion)
+    return lines + _charts(figs, "CNN")
 
 
 def asr_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
@@ -129,7 +127,7 @@ def asr_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
         "",
     ]
     lines += grouped_tables(ASR, EMPTY, ws)
-    lines += _figure(figs, "asr_curves.png", "ASR curves", cat.ASR_PLOTS, "train_asr")
+    lines += _charts(figs, "ASR")
     lines += [f"### Example transcripts (first {N_TRANSCRIPTS} test clips)", ""]
     path = root / cat.ASR_TRANSCRIPTS
     if not path.is_file():
@@ -225,12 +223,12 @@ def attention_section(root: Path, figs: dict[str, str]) -> list[str]:
             markdown_table(rows, ["K", "relative error", "causal"]),
             "",
         ]
-    lines += _figure(figs, "attention.png", "attention time and memory")
-    return lines + _figure(figs, "attention_error.png", "attention error")
+    return lines + _charts(figs, "Attention")
 
 
 def render_results(root: Path, figs: dict[str, str], ws: pd.Series) -> str:
-    """reports/results.md for the workspace; `figs` maps PNG names to their links."""
+    """reports/results.md for the workspace; `figs` maps plot names to the
+    Markdown of their charts."""
     lines = [
         "# Results",
         "",
@@ -261,8 +259,9 @@ def build_report(
     page, figures_dir = root / out, root / figures
     ws = workspace_frame(root).iloc[0]  # bad JSON fails here, before any plotting
     with atomic_dir(figures_dir) as tmp:
-        written = write_figures(root, tmp, _seeds(ws))
+        written, missing = write_charts(root, tmp)
     link = Path(os.path.relpath(figures_dir, page.parent)).as_posix()
-    figs = {name: f"{link}/{name}" for name in written}
+    figs = {name: f"![{name}]({link}/{file})\n" for name, file in written.items()}
+    figs |= {name: _missing(source) + "\n" for name, source in missing.items()}
     write_text(page, render_results(root, figs, ws))
     return page
