@@ -1,11 +1,13 @@
-"""make homework: the grid as `dvc exp run --queue` lines and `dvc queue start`,
-resumed without redoing finished runs, stopped by Ctrl-C; the seed record."""
+"""make homework: the grid as `dvc exp run --queue` lines and `dvc exp run
+--run-all`, resumed without redoing finished runs, stopped by Ctrl-C; the seed
+record."""
 
 import copy
 import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import asr_seed_runs
@@ -93,19 +95,20 @@ def cnn_runs():
     return [cnn(f"cnn-lr-{lr}", lr, acc) for lr, acc in ((0.1, 0.7), (0.01, 0.8))]
 
 
-def fake_queue(monkeypatch, before, after):
-    """DVC's queue faked: the runs listed before and after `dvc queue start`;
-    returns the dvc commands run."""
+def fake_queue(monkeypatch, before, after, run_all=None):
+    """DVC's queue faked: the runs listed before and after `dvc exp run
+    --run-all` (which calls `run_all` if given); returns the dvc commands run."""
     calls, state = [], {"runs": before}
 
     def dvc(root, *args, env=None):
         calls.append(list(args) + ([env] if env else []))
-        if args[:2] == ("queue", "start"):
+        if "--run-all" in args:
             state["runs"] = after
+            if run_all:
+                run_all()
 
     monkeypatch.setattr(homework, "dvc", dvc)
     monkeypatch.setattr(homework, "exp_frame", lambda root, rev=None: state["runs"])
-    monkeypatch.setattr(homework.time, "sleep", lambda s: None)
     return calls
 
 
@@ -131,8 +134,9 @@ def test_homework_records_the_asr_seeds_and_writes_the_report(tmp_path, monkeypa
         "cnn-lr-0.001",
         "cnn-nopool-lr-0.01",
     ]
-    start = next(c for c in calls if c[:2] == ["queue", "start"])
-    assert start[2:4] == ["-j", "2"] and "OMP_NUM_THREADS" in start[4]
+    start = next(c for c in calls if "--run-all" in c)
+    assert start[:5] == ["exp", "run", "--run-all", "-j", "2"]
+    assert "OMP_NUM_THREADS" in start[5]
     assert calls[-1] == ["queue", "stop"]
     record = json.loads((repo / "metrics/asr_seeds.json").read_text())
     assert list(record) == ["transformer", "lstm", "mclaurin"]
@@ -160,14 +164,14 @@ def test_each_queued_run_gets_its_share_of_the_cores(tmp_path, monkeypatch):
     runs = pd.DataFrame(cnn_runs())
     calls = fake_queue(monkeypatch, runs, runs)
     monkeypatch.setattr(homework.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
-    run_queue(tmp_path, phase_two("sample", 0.1), jobs=2, poll=0)
-    (cmd,) = [c for c in calls if c[:2] == ["exp", "run"]]
+    run_queue(tmp_path, phase_two("sample", 0.1), jobs=2)
+    (cmd,) = [c for c in calls if c[:3] == ["exp", "run", "--queue"]]
     assert cmd[:5] == ["exp", "run", "--queue", "-n", "cnn-nopool-lr-0.1"]
     assert "-Scnn.maxpool=false" in cmd and cmd[-1] == "-Sthreads=2"
     (tmp_path / "params.yaml").write_text("lr: 0.1\n")  # no `threads` key: none set
     runs = pd.DataFrame(cnn_runs())
     calls = fake_queue(monkeypatch, runs, runs)
-    run_queue(tmp_path, phase_two("sample", 0.1), jobs=2, poll=0)
+    run_queue(tmp_path, phase_two("sample", 0.1), jobs=2)
     assert not any("threads" in arg for c in calls for arg in c)
 
 
@@ -185,20 +189,19 @@ def test_a_second_run_keeps_the_finished_runs_and_queues_the_rest(
         ]
     )
     calls = fake_queue(monkeypatch, before, before)
-    run_queue(tmp_path, grid, jobs=1, poll=0)
+    run_queue(tmp_path, grid, jobs=1)
     assert calls[0] == ["exp", "remove", "cnn-lr-0.01", "cnn-lr-0.001"]
     assert queued(calls) == ["cnn-lr-0.01", "cnn-lr-0.001"]
 
 
-def test_ctrl_c_stops_the_queue_worker_and_says_how_to_resume(tmp_path, monkeypatch):
+def test_ctrl_c_stops_the_queue_workers_and_says_how_to_resume(tmp_path, monkeypatch):
     (tmp_path / "params.yaml").write_text("lr: 0.1\n")
     runs = pd.DataFrame(cnn_runs())
-    calls = fake_queue(monkeypatch, runs, runs)
 
-    def interrupted(root, poll):
+    def interrupted():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(homework, "wait", interrupted)
+    calls = fake_queue(monkeypatch, runs, runs, run_all=interrupted)
     with pytest.raises(Hw2Error, match="`make homework` again runs the rest"):
         run_queue(tmp_path, phase_two("sample", 0.1), jobs=1)
     assert calls[-1] == ["queue", "stop", "--kill"]
@@ -230,10 +233,9 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     root = copy_reproduced(tiny_reproduced.root, tmp_path / "project")
     env = tool_env(PYTHONPATH=str(root / "src"), OMP_NUM_THREADS="1")
     for cmd in (["exp", "run", "--queue", "-n", "bad", "-S", "lr=-1"],
-                ["queue", "start", "-j", "1"]):  # fmt: skip
+                ["exp", "run", "--run-all", "-j", "1"], ["queue", "stop"]):  # fmt: skip
         subprocess.run(["dvc", *cmd], cwd=root, env=env, check=True)
-    runs = homework.wait(root, 2)
-    subprocess.run(["dvc", "queue", "stop"], cwd=root, env=env, check=True)
+    runs = homework.exp_frame(root)
     assert runs.set_index("name").at["bad", "state"] == "failed"
     page = squeezed(build_experiments_report(root).read_text())
     assert "| bad (failed) | sample | -1 | – | – | – | – | – | – |" in page
@@ -248,7 +250,7 @@ from hw2.core.errors import Hw2Error
 from hw2.pipeline.homework import Experiment, run_queue
 grid = [Experiment("lr-a", {"lr": "0.02"}), Experiment("lr-b", {"lr": "0.03"})]
 try:
-    run_queue(Path("."), grid, jobs=1, poll=1)
+    run_queue(Path("."), grid, jobs=1)
 except Hw2Error as exc:
     sys.exit(f"error: {exc}")
 """
@@ -271,11 +273,18 @@ def test_ctrl_c_stops_the_worker_and_a_rerun_keeps_what_finished(
     def finished(runs, name):  # a running run is listed twice, in its copy too
         return runs[(runs["name"] == name) & (runs["state"] == "success")]
 
-    runs = homework.wait(root, 1, until=lambda r: len(finished(r, "lr-a")) > 0)
+    while True:  # the runs once lr-a has finished
+        time.sleep(1)
+        try:
+            runs = homework.exp_frame(root)
+        except Hw2Error:  # a run's copy that is being set up or torn down
+            continue
+        if len(finished(runs, "lr-a")):
+            break
     grid.send_signal(signal.SIGINT)  # Ctrl-C while lr-b runs or waits
     _, err = grid.communicate(timeout=120)
     assert grid.returncode != 0
-    assert "the queue's worker stopped; `make homework` again runs the rest" in (
+    assert "the queue's workers stopped; `make homework` again runs the rest" in (
         err.decode()
     )
     status = subprocess.run(

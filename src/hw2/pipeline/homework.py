@@ -1,7 +1,7 @@
 """`make homework`: the homework's grid through DVC's experiment queue, as typed:
 
     dvc exp run --queue -n asr-lstm-seed-42 -S decoder=lstm ... -S threads=1
-    dvc queue start -j 2           # then `dvc queue status` until nothing waits
+    dvc exp run --run-all -j 2     # 2 workers; returns when every run is done
 
 Phase 1: each ASR configuration with several seeds, then the CNN at three
 learning rates (long runs first, so the workers stay busy); phase 2: the CNN
@@ -11,11 +11,9 @@ a rerun queues only the rest; each run's `threads` is its share of the cores.
 """
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -83,9 +81,11 @@ def share(jobs: int) -> int:
 
 
 def dvc(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
-    """A dvc command, shown as typed; `dvc repro` shows its output as it goes."""
+    """A dvc command, shown as typed; `dvc repro` and `dvc exp run --run-all`
+    (every run's log, followed) show their output as it goes."""
     print("$ dvc " + " ".join(args), flush=True)
-    run(["dvc", *args], root, env=dvc_env(env), capture=args[0] != "repro")
+    live = args[0] == "repro" or "--run-all" in args
+    run(["dvc", *args], root, env=dvc_env(env), capture=not live)
 
 
 def done(runs: pd.DataFrame, exp: Experiment) -> bool:
@@ -100,31 +100,8 @@ def done(runs: pd.DataFrame, exp: Experiment) -> bool:
     )
 
 
-def idle(runs: pd.DataFrame) -> bool:
-    return not runs["state"].isin(["queued", "running"]).any()
-
-
-def wait(root: Path, poll: float, until: Any = idle) -> pd.DataFrame:
-    """The runs once `until` holds (the queue is idle), printing state changes."""
-    shown: dict[str, str] = {}
-    while True:
-        time.sleep(poll)
-        try:
-            runs = exp_frame(root)
-        except Hw2Error:  # a run's copy that is being set up or torn down
-            continue
-        states = dict(zip(runs["name"], runs["state"], strict=True))
-        for name in [n for n, state in states.items() if shown.get(n) != state]:
-            print(f"{name}: {states[name]}", flush=True)
-        shown |= states
-        if until(runs):
-            return runs
-
-
-def run_queue(
-    root: Path, grid: Sequence[Experiment], jobs: int, poll: float = 10
-) -> pd.DataFrame:
-    """Queue what of `grid` has not finished, start `jobs` workers, wait."""
+def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame:
+    """Queue what of `grid` has not finished and run the queue on `jobs` workers."""
     runs = exp_frame(root)
     todo = [e for e in grid if not done(runs, e)]
     print(f"{len(grid) - len(todo)} of {len(grid)} runs finished before: kept")
@@ -142,12 +119,12 @@ def run_queue(
     try:
         # torch in each worker on its share of the cores, unless the user chose
         omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(share(jobs)))}
-        dvc(root, "queue", "start", "-j", str(jobs), env=omp)
-        runs = wait(root, poll)
-    except KeyboardInterrupt:
+        dvc(root, "exp", "run", "--run-all", "-j", str(jobs), env=omp)
+    except KeyboardInterrupt:  # DVC's own Ctrl-C leaves the runs going on
         dvc(root, "queue", "stop", "--kill")
-        raise Hw2Error(f"interrupted: the queue's worker stopped; {RESUME}") from None
+        raise Hw2Error(f"interrupted: the queue's workers stopped; {RESUME}") from None
     dvc(root, "queue", "stop")  # workers outlive an empty queue
+    runs = exp_frame(root)
     failed = runs[runs["state"] == "failed"]["name"].tolist()
     if failed:
         print(f"failed: {', '.join(failed)} (`dvc queue logs <name>`)")
