@@ -219,6 +219,28 @@ def test_a_record_goes_stale_when_code_data_or_params_change():
     assert match([record], {"stages": {}}) == Match()  # no ASR run here
 
 
+def test_a_record_holds_a_run_by_its_results_when_only_the_code_moved():
+    metrics = {"seeds": 3, "cer_per_seed": [0.28, 0.3, 0.32], "wer_per_seed": [1, 2, 3]}
+    record = {
+        "transformer": {
+            "seeds": [42, 43, 44],
+            "metrics": metrics,
+            "fingerprint": fingerprint(lock()),
+        }
+    }
+    moved = lock("transformer", 43, code="c1")  # a refactor: the code's md5 moved
+    same = {"cer": 0.3, "cer_ci95": [0.2, 0.4], "wer": 2}  # seed 43's numbers
+    found = match([record], moved, same)
+    assert (found.name, found.stale, found.seeds) == ("transformer", None, 3)
+    # a number that moved, another seed, a param or no results: stale as before
+    assert match([record], moved, {**same, "wer": 2.0001}).stale
+    assert match([record], lock("transformer", 45, code="c1"), same).stale
+    assert match([record], moved).stale
+    lr = lock("transformer", 43, code="c1")
+    lr["stages"]["train_asr"]["params"]["params.yaml"]["asr.lr"] = 0.003
+    assert match([record], lr, same).stale
+
+
 RECORD = {
     "cer": 0.30,
     "cer_std": 0.02,
