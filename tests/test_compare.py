@@ -161,15 +161,12 @@ def test_compare_and_headlines_in_catalogue_order():
     assert [c.key for c in rest] == ["z", "x"]
 
 
-def test_metric_paths_from_stages_and_top_level_without_dvclive_summaries():
+def test_metric_paths_from_stages_and_top_level():
     dvc_yaml = {
         "metrics": ["top.json"],
         "stages": {
             "a": {"metrics": ["a.json", {"b.json": {"cache": False}}]},
-            "t": {
-                "metrics": [{"live/metrics.json": {"cache": False}}],
-                "plots": [{"live/plots/metrics": {"x": "step"}}],
-            },
+            "t": {"outs": [{"live": {"cache": False}}], "metrics": ["a.json"]},
             "c": {"cmd": "true"},
         },
     }

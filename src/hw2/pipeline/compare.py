@@ -211,15 +211,11 @@ def _names(entries: Any) -> list[str]:
 
 
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
-    """The metrics files dvc.yaml declares (stages' and top-level), but dvclive's
-    summaries (`<dir>/metrics.json` beside a `<dir>/plots/metrics` plot), which
-    repeat the curves' last points."""
+    """The metrics files dvc.yaml declares, top-level and stages'."""
     stages = [s for s in (dvc_yaml.get("stages") or {}).values() if isinstance(s, dict)]
     declared = _names(dvc_yaml.get("metrics"))
     declared += [name for s in stages for name in _names(s.get("metrics"))]
-    plots = [name.rstrip("/") for s in stages for name in _names(s.get("plots"))]
-    live = {p[:-13] + "metrics.json" for p in plots if p.endswith("/plots/metrics")}
-    return [p for p in dict.fromkeys(declared) if p not in live]
+    return list(dict.fromkeys(declared))
 
 
 def read_tree(files: RevisionFiles, path: str) -> Any:

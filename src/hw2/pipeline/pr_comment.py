@@ -3,10 +3,10 @@
 DVC gives the numbers (`dvc metrics diff --json --all`, `dvc params diff --json`,
 `dvc plots diff --json`); the project adds what no DVC command says: warnings
 (other data, a stale dvc.lock or seed record), each metric's direction and noise
-verdict (hw2.pipeline.compare) and a picture of each changed plot, both revisions
-in one chart. Markdown, every quoted value escaped (hw2.pipeline.markdown), tables
-by pandas; CI posts it with CML, which uploads the pictures. `make diff` prints
-the same blocks as plain text.
+verdict (hw2.pipeline.compare) and a picture of each changed plot: DVC's own
+chart (its template, both revisions' rows) as a PNG by vl-convert. Markdown, every
+quoted value escaped (hw2.pipeline.markdown), tables by pandas; CI posts it with
+CML, which uploads the pictures. `make diff` prints the same blocks as plain text.
 """
 
 import html
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import vl_convert
 
 from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
@@ -36,7 +37,6 @@ from hw2.pipeline.compare import (
     split_headlines,
 )
 from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.figures import Series, revision_figure
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
 
@@ -118,132 +118,51 @@ def params_blocks(diff: dict[str, Any]) -> list[Block]:
     return [("h", "Params"), table if rows else ("p", "*No param changed.*")]
 
 
-def _find(tree: Any, key: str) -> Any:
-    """The first value of `key` anywhere in a Vega-Lite spec (layers included)."""
-    if isinstance(tree, dict) and key in tree:
-        return tree[key]
-    items = tree.values() if isinstance(tree, dict) else tree
-    for item in items if isinstance(tree, dict | list) else []:
-        found = _find(item, key)
-        if found is not None:
-            return found
-    return None
-
-
-def _series(rows: pd.DataFrame, x: str) -> list[Series]:
-    """A plot's rows at one revision as lines: one per text value (file, method)
-    and value column; `y_min` and `y_max` beside `y` shade a band around it."""
-    rows = rows.dropna(axis=1, how="all")  # another file's columns: not this one's
-    if rows.empty:
-        return []
-    nums = [
-        c
-        for c in rows
-        if c != x and pd.to_numeric(rows[c].dropna(), errors="coerce").notna().all()
-    ]
-    ys = [c for c in nums if c not in ("step", "timestamp")]
-    ys = ["dvc_inferred_y_value"] if "dvc_inferred_y_value" in ys else ys
-    keys = [c for c in rows if c not in (*nums, x)]
-    out: dict[str, Series] = {}
-    for group, part in rows.groupby(keys, sort=False) if keys else [((), rows)]:
-        names = [re.sub(r"\.\w+$", "", str(g).split("::")[-1]) for g in group]
-        for y in ys:
-            xy = part[[x, y]].apply(pd.to_numeric, errors="coerce").dropna()
-            label = " ".join(names + ([y] if len(ys) > 1 or not names else []))
-            points = list(xy.sort_values(x).itertuples(index=False, name=None))
-            out[label] = Series(label, points)
-    for label, s in list(out.items()):
-        low, high = out.get(label + "_min"), out.get(label + "_max")
-        if low and high:
-            top = dict(high.points)
-            s.band = [(x, a, top[x]) for x, a in low.points if x in top]
-            del out[label + "_min"], out[label + "_max"]
-    return list(out.values())
-
-
 def _status(old: Any, new: Any) -> str:
     if old is None or new is None:
         return "new" if old is None else "removed"
     return "unchanged" if old == new else "changed"
 
 
-def _draw(path: Path, name: str, content: Any, x: str, sides: list, base: str):
-    if content is None:  # a picture already: this branch's, else the base's
-        path.write_bytes(sides[1] or sides[0])
-        return f"{cell(name)}: this PR"
-    title = _find(content, "title")
-    title = str(title.get("text") if isinstance(title, dict) else title or name)
-    axes = (
-        _find(content, "x").get("title") or x,
-        (_find(content, "y") or {}).get("title"),
-    )
-    lines = [(base, _series(sides[0], x)), ("this PR", _series(sides[1], x))]
-    revision_figure(path, title, (axes[0], axes[1] or ""), lines, x == "step")
-    return f"{cell(name)}: {cell(base)} (blue) vs this PR (orange)"
-
-
-def _x_column(content: Any, rows: pd.DataFrame) -> str | None:
-    """The numeric data column on the x axis: the encoding's field, or the first
-    column a template's transforms compute it from (`datum['step']` for `epoch`)."""
-    x = (_find(content, "x") or {}).get("field")
-    if x not in rows and x is not None:
-        used = re.findall(r"datum\['([^']+)'\]", str(_find(content, "transform")))
-        x = next((c for c in used if c in rows), None)
-    numeric = x is not None and pd.to_numeric(rows[x], errors="coerce").notna().all()
-    return x if numeric else None  # else no curve: a confusion matrix, say
-
-
-def _within(rows: pd.DataFrame, others: list[pd.DataFrame]) -> bool:
-    """Whether another plot holds all these rows (a curve file a named plot draws)."""
-    cols = list(rows.columns)
-    mine = set(map(tuple, rows.astype(str).to_numpy()))
-    return any(
-        set(cols) <= set(o.columns)
-        and mine <= set(map(tuple, o[cols].astype(str).to_numpy()))
-        for o in others
-    )
-
-
 def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
     """A picture of each changed plot (with `plots_dir`), the other changed plots
-    by name, the unchanged ones listed; from `dvc plots diff --json`."""
+    by name, the unchanged ones listed; from `dvc plots diff --json`, whose every
+    chart is a Vega-Lite spec of DVC's template holding both revisions' rows."""
     status, drawn = {}, []
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
-        found = {name: v for name, v in (out.get("data") or {}).items() if v}
-        frames = {
-            name: pd.DataFrame(_find(entries[0].get("content"), "values") or [])
-            for name, entries in found.items()
-            if entries[0].get("type") != "image"
-        }
-        for name, entries in found.items():
-            content, x = entries[0].get("content"), None
+        for name, entries in (out.get("data") or {}).items():
+            if not entries:
+                continue
             if entries[0].get("type") == "image":
                 by_rev = {
                     e["revisions"][0]: Path(e["url"]).read_bytes() for e in entries
                 }
-                sides, content = [by_rev.get(base), by_rev.get(WORKSPACE)], None
-                status[name] = _status(*sides)
+                sides = [by_rev.get(base), by_rev.get(WORKSPACE)]
+                alt, picture = f"{cell(name)}: this PR", sides[1] or sides[0]
             else:
-                rows = frames[name]
-                others = [f for n, f in frames.items() if n != name and "/" not in n]
-                if "/" in name and len(rows) and _within(rows, others):
-                    continue  # a curve file that a named plot draws already
+                spec = entries[0]["content"]
+                rows = pd.DataFrame(spec["data"]["values"])
                 sides = [
-                    rows[rows["rev"] == r].drop(columns="rev")
+                    rows[rows["rev"] == r].drop(columns="rev").to_dict("records")
+                    or None
                     for r in (base, WORKSPACE)
                 ]
-                status[name] = _status(*[s.to_dict("records") or None for s in sides])
-                x = _x_column(content, rows)
-            if status[name] != "unchanged" and plots_dir and (x or content is None):
-                drawn.append((name, content, x, sides))
+                alt, picture = f"{cell(name)}: {cell(base)} vs {WORKSPACE}", spec
+            status[name] = _status(*sides)
+            if status[name] != "unchanged" and plots_dir:
+                drawn.append((name, alt, picture))
     blocks: list[Block] = [("h", "Plots")]
     if not status:
         return blocks + [("p", "*No plots declared in dvc.yaml.*")]
     if drawn:
         with atomic_dir(plots_dir) as tmp_dir:
-            for i, plot in enumerate(drawn):
-                alt = _draw(tmp_dir / f"{i}.png", *plot, base)
+            for i, (_, alt, picture) in enumerate(drawn):
+                # an image plot: this branch's (else the base's); a chart: DVC's
+                # template with both revisions' rows, as a PNG
+                if not isinstance(picture, bytes):
+                    picture = vl_convert.vegalite_to_png(picture)
+                (tmp_dir / f"{i}.png").write_bytes(picture)
                 target = os.path.relpath(plots_dir / f"{i}.png", link)
                 blocks.append(("img", alt, Path(target).as_posix()))
     pictured = {name for name, *_ in drawn}
