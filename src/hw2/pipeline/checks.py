@@ -4,37 +4,37 @@ No DVC command says either: the two sides ran on other data (a `data.*` param in
 `dvc params diff`, or what a data stage recorded about its data: catalog.DATA_SHAPE,
 plain outputs), or a committed dvc.lock does not belong to its commit's code (a
 cmd, param or git-tracked dependency changed without `dvc repro`), which `dvc
-status` answers for the workspace only: here it is read from git at each side.
+status` answers for the workspace only: here it is read from git at each side,
+by the rule the preflight applies to the workspace (why_stale).
 """
 
 import hashlib
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hw2.core.download import file_digest
 from hw2.core.params import parse_yaml
-from hw2.core.provenance import dvc_dir_md5
+from hw2.core.provenance import dvc_dir_md5, folder_md5
 from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
-from hw2.pipeline.dvc import RevisionFiles, run
+from hw2.pipeline.dvc import RevisionFiles, inside, paths, run
 from hw2.pipeline.markdown import cell
 
 PARAMS = "params.yaml"
 
 
-def _shown(v: Any) -> str:
-    if v is None:
-        return "absent"
-    if isinstance(v, int | float) and not isinstance(v, bool):
+def shown(v: Any) -> str:
+    """A quoted param or data value as one cell: numbers as written, lists cut."""
+    if v is None or isinstance(v, bool):
+        return "absent" if v is None else str(v).lower()
+    if isinstance(v, int | float):
         return short(float(v))
-    return (
-        f"[{', '.join(map(_shown, v[:4]))}{', …' * (len(v) > 4)}]"
-        if isinstance(v, list)
-        else cell(v)
-    )
+    if isinstance(v, list):
+        return f"[{', '.join(map(shown, v[:4]))}{', …' * (len(v) > 4)}]"
+    return cell(v)
 
 
 @dataclass(frozen=True)
@@ -69,89 +69,120 @@ def data_changes(
     for key, d in (params_diff.get(PARAMS) or {}).items():
         owner = key.split(".")[1] if key.startswith("data.") else None
         for branch in [owner] if owner in DATA_SHAPE else DATA_SHAPE if owner else []:
-            text = f"{cell(key)} {_shown(d.get('old'))} → {_shown(d.get('new'))}"
+            text = f"{cell(key)} {shown(d.get('old'))} → {shown(d.get('new'))}"
             params.setdefault(branch, []).append(text)
     out = []
     for branch, path in DATA_SHAPE.items():
         old, new = (flatten(read_tree(files, path)) for files in (base, head))
         shape = [
-            f"{cell(k)} {_shown(old.get(k))} → {_shown(new.get(k))}"
+            f"{cell(k)} {shown(old.get(k))} → {shown(new.get(k))}"
             for k in dict.fromkeys([*old, *new])
-            if old and new and _shown(old.get(k)) != _shown(new.get(k))
+            if old and new and shown(old.get(k)) != shown(new.get(k))
         ]
         if params.get(branch) or shape:
             out.append(DataChange(branch, tuple(params.get(branch, [])), tuple(shape)))
     return out
 
 
-def _git(root: Path, rev: str, path: str) -> bytes | None:
-    # a folder (a git tree) reads as absent: DVC hashes it its own way
-    cmd = ["git", "cat-file", "blob", f"{rev}:{path}"]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True)
-    return proc.stdout if proc.returncode == 0 else None
+class Workspace:
+    """The files the stale-lock rule reads, on disk (what `dvc repro` will see):
+    a file's or a code folder's md5 as dvc.lock records it, None when absent."""
+
+    whole = True  # every file is here: an absent dependency is gone
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def md5(self, path: str) -> str | None:
+        file = self.root / path
+        return file_digest(file, "md5") if file.is_file() else None
+
+    def folder_md5(self, path: str) -> str | None:
+        folder = self.root / path
+        return folder_md5(folder) if folder.is_dir() else None
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
+class GitRev(Workspace):
+    """The same files at a git revision, read from git: DVC-tracked data is not
+    there (it follows from the git-tracked files its producers read)."""
+
+    whole = False
+
+    def __init__(self, root: str | Path, rev: str):
+        super().__init__(root)
+        self.rev = rev
+        listing = ["git", "ls-tree", "-r", "-z", "--name-only", rev]
+        self.tracked = set(run(listing, root, check=False).split("\0")) - {""}
+        self._folders: dict[str, str | None] = {}  # stages share folders
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self.tracked:  # a folder (a git tree) too
+            return None
+        blob = ["git", "cat-file", "blob", f"{self.rev}:{path}"]
+        return run(blob, self.root, text=False)
+
+    def md5(self, path: str) -> str | None:
+        data = self.read(path)
+        return None if data is None else hashlib.md5(data).hexdigest()
+
+    def folder_md5(self, path: str) -> str | None:
+        if path not in self._folders:
+            files = sorted(t for t in self.tracked if inside(t, path) and t != path)
+            blobs = ((t[len(path) + 1 :], self.read(t) or b"") for t in files)
+            self._folders[path] = dvc_dir_md5(blobs) if files else None
+        return self._folders[path]
 
 
-def _why(
-    root: Path,
-    rev: str,
+def _lookup(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part, KeyError) if isinstance(data, Mapping) else KeyError
+    return data
+
+
+def why_stale(
     stage: Mapping,
     locked: Mapping | None,
-    tracked: set[str],
+    params: Mapping,
+    files: Workspace,
     made: set[str],
-    hashes: dict[str, str],
 ) -> str:
+    """Why a stage's dvc.lock entry `locked` no longer matches its dvc.yaml entry,
+    params.yaml's `params` and its dependencies in `files` ('' when it matches;
+    DVC's `dvc status`, computed here for a git revision as for the workspace).
+    Folders among `made`, the stages' outputs, are data: judged by their makers."""
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
         return "cmd changed"
     deps = {d["path"]: d.get("md5") for d in locked.get("deps") or []}
-    declared = [
-        d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps") or []
-    ]
-    if set(declared) != set(deps):
+    if set(paths(stage.get("deps"))) != set(deps):
         return "deps differ"
-    for path in declared:  # the git-tracked files: data follow from them
-        content = _git(root, rev, path)
-        if content is not None and hashlib.md5(content).hexdigest() != deps[path]:
-            return f"{cell(path)} changed"
-    for path in declared:  # code folders, hashed as DVC hashes them
-        if any(_inside(path, out) for out in made):
-            continue  # a folder among the outputs is data, judged by its producer
-        inside = sorted(t for t in tracked if _inside(t, path) and t != path)
-        if inside and str(deps[path] or "").endswith(".dir"):
-            if path not in hashes:  # stages share folders: each read once
-                hashes[path] = dvc_dir_md5(
-                    (t[len(path) + 1 :], _git(root, rev, t) or b"") for t in inside
-                )
-            if hashes[path] != deps[path]:
-                return f"{cell(path)} changed"
-    params = parse_yaml(_git(root, rev, PARAMS) or b"") or {}
     recorded = (locked.get("params") or {}).get(PARAMS) or {}
     for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
-        node = params
-        for part in key.split("."):
-            node = node.get(part, KeyError) if isinstance(node, Mapping) else KeyError
-        if node is KeyError or recorded.get(key, KeyError) != node:
-            return f"param {cell(key)} changed"
+        if recorded.get(key, KeyError) != _lookup(params, key):
+            return f"param {key} changed"
+    for path, md5 in deps.items():
+        folder = str(md5).endswith(".dir")  # a code folder, hashed as DVC hashes it
+        if not md5 or (folder and any(inside(path, out) for out in made)):
+            continue
+        found = files.folder_md5(path) if folder else files.md5(path)
+        if found is None and files.whole:
+            return f"{path} is gone"
+        if found not in (None, md5):
+            return f"{path} changed"
     return ""
 
 
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
-    root = Path(root)
-    dag = parse_yaml(_git(root, rev, "dvc.yaml") or b"") or {}
-    lock = (parse_yaml(_git(root, rev, "dvc.lock") or b"") or {}).get("stages") or {}
-    listing = ["git", "ls-tree", "-r", "--name-only", rev]
-    tracked = set(run(listing, root, check=False).split())
+    files = GitRev(root, rev)
+    dag = parse_yaml(files.read("dvc.yaml") or b"") or {}
+    lock = (parse_yaml(files.read("dvc.lock") or b"") or {}).get("stages") or {}
+    params = parse_yaml(files.read(PARAMS) or b"") or {}
     stages = dag.get("stages") or {}
     made = {out for stage in stages.values() for out in outputs(stage)}
-    hashes: dict[str, str] = {}
     whys = {
-        name: _why(root, rev, stage, lock.get(name), tracked, made, hashes)
+        name: why_stale(stage, lock.get(name), params, files, made)
         for name, stage in stages.items()
     }
     return {name: why for name, why in whys.items() if why}
@@ -176,7 +207,9 @@ def stale_warnings(root: str | Path, base: str) -> list[str]:
     out = []
     for rev, where, fix in sides:
         if stale := stale_stages(root, rev):
-            listed = "; ".join(f"{cell(n)}: {why}" for n, why in sorted(stale.items()))
+            listed = "; ".join(
+                f"{cell(n)}: {cell(w)}" for n, w in sorted(stale.items())
+            )
             out.append(f"The dvc.lock committed {where} does not match its code: ")
             out[-1] += f"{listed}. {fix}"
     return out

@@ -39,27 +39,29 @@ def run(
     root: str | Path,
     *,
     env: Mapping[str, str] | None = None,
-    capture: bool = True,
     check: bool = True,
     timeout: float | None = None,
-) -> str:
-    """stdout of `args` run in `root`; check=False returns it even on failure."""
+    text: bool = True,
+) -> Any:
+    """stdout of `args` run in `root` (bytes with text=False); check=False
+    returns it even on failure."""
     try:
         proc = subprocess.run(
             list(args),
             cwd=root,
             env=dict(env) if env is not None else dvc_env(),
-            capture_output=capture,
-            text=True,
+            capture_output=True,
+            text=text,
             timeout=timeout,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Hw2Error(f"{command_name(args)} could not run ({exc})") from exc
     if check and proc.returncode != 0:
-        lines = (proc.stderr or "").strip().splitlines()
+        err = proc.stderr if text else proc.stderr.decode(errors="replace")
+        lines = err.strip().splitlines()
         why = lines[-1] if lines else f"exit status {proc.returncode}"
         raise Hw2Error(f"{command_name(args)} failed: {why}")
-    return proc.stdout or ""
+    return proc.stdout
 
 
 def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
@@ -69,6 +71,17 @@ def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
         return json.loads(out)
     except json.JSONDecodeError:
         raise Hw2Error(f"{command_name(args)} printed no JSON") from None
+
+
+def paths(entries: Any) -> list[str]:
+    """The paths of a dvc.yaml list (deps, outs, metrics, plots): each a path or
+    a one-key mapping of a path to its options."""
+    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies in it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def check_commit(rev: str, root: str | Path) -> None:

@@ -24,8 +24,8 @@ import vl_convert
 from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
 from hw2.pipeline import dvc
-from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE, short
-from hw2.pipeline.checks import data_changes, stale_warnings
+from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
+from hw2.pipeline.checks import data_changes, shown, stale_warnings
 from hw2.pipeline.compare import (
     BEYOND,
     Change,
@@ -101,16 +101,10 @@ def metrics_blocks(changes: Sequence[Change], base: str, headlines=None) -> list
     return blocks + [("fold", summary, [("table", ["file", "metric", *cols], rows)])]
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    return short(float(value)) if isinstance(value, int | float) else cell(value)
-
-
 def params_blocks(diff: dict[str, Any]) -> list[Block]:
     """The params that changed, from `dvc params diff --json`."""
     rows = [
-        [cell(file), cell(key), _shown(v.get("old")), _shown(v.get("new"))]
+        [cell(file), cell(key), shown(v.get("old")), shown(v.get("new"))]
         for file, params in diff.items()
         for key, v in (params or {}).items()
     ]

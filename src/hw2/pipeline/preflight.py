@@ -18,7 +18,6 @@ replaces). It also removes what killed writes left in the output folders
 (hw2.core.io.sweep_leftovers).
 """
 
-import hashlib
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -35,6 +34,8 @@ from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
 from hw2.images import prepare  # noqa: F401
 from hw2.oct import train  # noqa: F401
 from hw2.pipeline.aftercare import cache_dir, output_roots
+from hw2.pipeline.checks import Workspace, why_stale
+from hw2.pipeline.dvc import inside, paths
 from hw2.speech import corpus, preprocess  # noqa: F401
 
 STAGE = "preflight"
@@ -57,74 +58,14 @@ def check_params(params: Params) -> None:
         read(params)
 
 
-def _paths(stage: Mapping, field: str) -> list[str]:
-    """The paths of a dvc.yaml stage's deps, outs, metrics or plots."""
-    entries = stage.get(field) or []
-    return [e if isinstance(e, str) else next(iter(e)) for e in entries]
-
-
-def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
-    node = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _why_changed(
-    root: Path, stage: Mapping, locked: Mapping | None, data, made: set[str]
-) -> str:
-    """Why DVC will run this stage on its own account ('' when it will not):
-    never run, its cmd, a param or a file or code folder it reads changed, an
-    output is gone. `made`: the stages' outputs."""
-    if locked is None:
-        return "never run"
-    if stage.get("cmd") != locked.get("cmd"):
-        return "its cmd changed"
-    recorded = (locked.get("params") or {}).get("params.yaml") or {}
-    for key in (k for k in stage.get("params") or [] if isinstance(k, str)):
-        found, value = _lookup(data, key)
-        if not found or key not in recorded or recorded[key] != value:
-            return f"param {key} changed"
-    for dep in locked.get("deps") or []:
-        path = root / dep["path"]
-        if "md5" not in dep:
-            continue
-        if path.is_dir():
-            if any(_inside(dep["path"], out) for out in made):
-                continue  # data folders: their producers' changes count instead
-            if provenance.folder_md5(path) != dep["md5"]:  # a library folder
-                return f"{dep['path']} changed"
-            continue
-        if not path.is_file():
-            return f"{dep['path']} is gone"
-        if path.stat().st_size != dep.get("size") or _md5(path) != dep["md5"]:
-            return f"{dep['path']} changed"
-    for out in outputs(stage):
-        if not (root / out).exists():
-            return f"{out} is missing"
-    return ""
-
-
-def _inside(a: str, b: str) -> bool:
-    return a == b or a.startswith(b.rstrip("/") + "/")
-
-
 def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str]:
     """The stages `dvc repro` is about to run, each with why: changed since its
-    dvc.lock entry, or downstream of one that is (an approximation of DVC's own
-    status: data folders are judged by their producers)."""
+    dvc.lock entry (hw2.pipeline.checks.why_stale, on the workspace), an output
+    missing, or downstream of one that is (an approximation of DVC's own status:
+    data folders are judged by their producers)."""
     stages = {n: s for n, s in dag.items() if n != STAGE}
     makers = {out: n for n, s in stages.items() for out in outputs(s)}
+    files = Workspace(root)
     why: dict[str, str] = {}
     done: set[str] = set()
 
@@ -135,13 +76,15 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
         stage = stages[name]
         upstream = {
             maker
-            for dep in _paths(stage, "deps")
+            for dep in paths(stage.get("deps"))
             for out, maker in makers.items()
-            if maker != name and (_inside(dep, out) or _inside(out, dep))
+            if maker != name and (inside(dep, out) or inside(out, dep))
         }
         for maker in sorted(upstream):
             visit(maker)
-        reason = _why_changed(root, stage, lock.get(name), data, set(makers))
+        reason = why_stale(stage, lock.get(name), data, files, set(makers))
+        gone = [out for out in outputs(stage) if not (root / out).exists()]
+        reason = reason or (f"{gone[0]} is missing" if gone else "")
         after = sorted(upstream & why.keys())
         if reason or after:
             why[name] = reason or f"after {after[0]}"
