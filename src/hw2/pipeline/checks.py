@@ -8,19 +8,16 @@ status` answers for the workspace only: here it is read from git at each side,
 by the rule the preflight applies to the workspace (why_stale).
 """
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw2.core.download import file_digest
 from hw2.core.params import parse_yaml
-from hw2.core.provenance import dvc_dir_md5, folder_md5
 from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
-from hw2.pipeline.dvc import RevisionFiles, inside, paths, run
+from hw2.pipeline.dvc import GitRev, Workspace, inside, paths
 from hw2.pipeline.markdown import cell
 
 PARAMS = "params.yaml"
@@ -61,7 +58,7 @@ class DataChange:
 
 
 def data_changes(
-    params_diff: Mapping[str, Any], base: RevisionFiles, head: RevisionFiles
+    params_diff: Mapping[str, Any], base: Workspace, head: Workspace
 ) -> list[DataChange]:
     """Each branch whose data differ: its `data.<branch>.*` params (other `data.*`
     keys feed both) in `dvc params diff --json`, or its recorded data shape."""
@@ -82,55 +79,6 @@ def data_changes(
         if params.get(branch) or shape:
             out.append(DataChange(branch, tuple(params.get(branch, [])), tuple(shape)))
     return out
-
-
-class Workspace:
-    """The files the stale-lock rule reads, on disk (what `dvc repro` will see):
-    a file's or a code folder's md5 as dvc.lock records it, None when absent."""
-
-    whole = True  # every file is here: an absent dependency is gone
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def md5(self, path: str) -> str | None:
-        file = self.root / path
-        return file_digest(file, "md5") if file.is_file() else None
-
-    def folder_md5(self, path: str) -> str | None:
-        folder = self.root / path
-        return folder_md5(folder) if folder.is_dir() else None
-
-
-class GitRev(Workspace):
-    """The same files at a git revision, read from git: DVC-tracked data is not
-    there (it follows from the git-tracked files its producers read)."""
-
-    whole = False
-
-    def __init__(self, root: str | Path, rev: str):
-        super().__init__(root)
-        self.rev = rev
-        listing = ["git", "ls-tree", "-r", "-z", "--name-only", rev]
-        self.tracked = set(run(listing, root, check=False).split("\0")) - {""}
-        self._folders: dict[str, str | None] = {}  # stages share folders
-
-    def read(self, path: str) -> bytes | None:
-        if path not in self.tracked:  # a folder (a git tree) too
-            return None
-        blob = ["git", "cat-file", "blob", f"{self.rev}:{path}"]
-        return run(blob, self.root, text=False)
-
-    def md5(self, path: str) -> str | None:
-        data = self.read(path)
-        return None if data is None else hashlib.md5(data).hexdigest()
-
-    def folder_md5(self, path: str) -> str | None:
-        if path not in self._folders:
-            files = sorted(t for t in self.tracked if inside(t, path) and t != path)
-            blobs = ((t[len(path) + 1 :], self.read(t) or b"") for t in files)
-            self._folders[path] = dvc_dir_md5(blobs) if files else None
-        return self._folders[path]
 
 
 def _lookup(data: Any, dotted: str) -> Any:
@@ -176,9 +124,9 @@ def why_stale(
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     files = GitRev(root, rev)
-    dag = parse_yaml(files.read("dvc.yaml") or b"") or {}
-    lock = (parse_yaml(files.read("dvc.lock") or b"") or {}).get("stages") or {}
-    params = parse_yaml(files.read(PARAMS) or b"") or {}
+    dag = parse_yaml(files.read_bytes("dvc.yaml") or b"") or {}
+    lock = (parse_yaml(files.read_bytes("dvc.lock") or b"") or {}).get("stages") or {}
+    params = parse_yaml(files.read_bytes(PARAMS) or b"") or {}
     stages = dag.get("stages") or {}
     made = {out for stage in stages.values() for out in outputs(stage)}
     whys = {

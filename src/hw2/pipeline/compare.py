@@ -25,7 +25,7 @@ from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
-from hw2.pipeline.dvc import RevisionFiles
+from hw2.pipeline.dvc import Workspace
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
@@ -218,7 +218,7 @@ def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(declared))
 
 
-def read_tree(files: RevisionFiles, path: str) -> Any:
+def read_tree(files: Workspace, path: str) -> Any:
     """A JSON or YAML file at a revision, None where absent; DataError if bad."""
     data = files.read_bytes(path)
     if data is None:
@@ -231,7 +231,7 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
-def seed_matches(base: RevisionFiles, head: RevisionFiles) -> list[Match]:
+def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
     """What the seed records of both sides say of each side's ASR run: a record
     made at one side may describe the other (the dvc.lock fingerprint decides)."""
     records = [
@@ -266,7 +266,7 @@ def compare(
 
 def diff_changes(
     diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    sides: Sequence[RevisionFiles],
+    sides: Sequence[Workspace],
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:

@@ -36,7 +36,7 @@ from hw2.pipeline.compare import (
     seed_matches,
     split_headlines,
 )
-from hw2.pipeline.dvc import RevisionFiles
+from hw2.pipeline.dvc import GitRev, Workspace
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
 
@@ -176,7 +176,7 @@ def comment_blocks(
     """The comment's blocks: the workspace against `base`."""
     root = Path(root)
     dvc.check_commit(base, root)
-    old, new = RevisionFiles(root, base), RevisionFiles(root)
+    old, new = GitRev(root, base), Workspace(root)
     metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
     declared = {
