@@ -14,36 +14,25 @@ dvc.lock names are hashed here against it. And a full disk can cut DVC's
 repro` removes one that no live process holds before it starts (broken_rwlock).
 """
 
-import hashlib
 import json
 import os
 import re
 from pathlib import Path
 
 from hw2.core import resources
+from hw2.core.download import file_digest
 from hw2.core.errors import Hw2Error
 from hw2.core.io import sweep_leftovers
 from hw2.core.params import read_yaml
+from hw2.core.stage import outputs
 from hw2.pipeline.dvc import run_json
 
 
 def output_roots(root: Path) -> list[Path]:
     """The top folders of every output dvc.yaml declares (data, metrics, ...)."""
-    dag = read_yaml(root / "dvc.yaml") or {}
-    tops = set()
-    for stage in (dag.get("stages") or {}).values():
-        for field in ("outs", "metrics", "plots"):
-            for entry in stage.get(field) or []:
-                path = Path(entry if isinstance(entry, str) else next(iter(entry)))
-                if len(path.parts) > 1:
-                    tops.add(path.parts[0])
+    stages = ((read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).values()
+    tops = {Path(o).parts[0] for s in stages for o in outputs(s) if "/" in o}
     return [root / top for top in sorted(tops) if (root / top).is_dir()]
-
-
-def not_in_cache(root: Path) -> list[str]:
-    """Outputs that dvc.lock names but DVC's cache lacks (`dvc data status`)."""
-    status = run_json(["dvc", "data", "status", "--json"], root, timeout=600)
-    return list(status.get("not_in_cache") or [])
 
 
 def cache_dir(root: Path) -> Path:
@@ -57,7 +46,8 @@ def cache_dir(root: Path) -> Path:
 def check(root: Path) -> list[str]:
     """Sweep leftovers, then refuse outputs missing from the cache (one line)."""
     removed = sweep_leftovers(*output_roots(root))
-    missing = not_in_cache(root)
+    status = run_json(["dvc", "data", "status", "--json"], root, timeout=600)
+    missing = list(status.get("not_in_cache") or [])
     if missing:
         cache = cache_dir(root)
         free = resources.human(resources.free_bytes(cache))
@@ -71,11 +61,6 @@ def check(root: Path) -> list[str]:
         raise Hw2Error(rotten)
     lines = [f"removed {path} (left by a killed run)" for path in removed]
     return lines + ["every output dvc.lock names is in DVC's cache"]
-
-
-def _md5(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
@@ -112,11 +97,11 @@ def first_rotten_output(root: Path) -> str | None:
             for out in entry.get("outs") or []:
                 for name, md5, obj in _cached_files(out, odb):
                     path = root / name
-                    if not path.is_file() or _md5(path) == md5:
+                    if not path.is_file() or file_digest(path, "md5") == md5:
                         continue
                     cached = os.path.relpath(obj, root)
                     cached = obj if cached.startswith("..") else cached
-                    if obj.is_file() and _md5(obj) == md5:
+                    if obj.is_file() and file_digest(obj, "md5") == md5:
                         return (
                             f"{name} differs from its md5 in dvc.lock (its copy in "
                             "DVC's cache is sound): `dvc checkout --relink "

@@ -20,6 +20,7 @@ replaces). It also removes what killed writes left in the output folders
 
 from collections.abc import Callable, Mapping
 from functools import partial
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -65,32 +66,24 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
     data folders are judged by their producers)."""
     stages = {n: s for n, s in dag.items() if n != STAGE}
     makers = {out: n for n, s in stages.items() for out in outputs(s)}
-    files = Workspace(root)
-    why: dict[str, str] = {}
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        done.add(name)
-        stage = stages[name]
-        upstream = {
+    upstream = {
+        name: {
             maker
             for dep in paths(stage.get("deps"))
             for out, maker in makers.items()
             if maker != name and (inside(dep, out) or inside(out, dep))
         }
-        for maker in sorted(upstream):
-            visit(maker)
-        reason = why_stale(stage, lock.get(name), data, files, set(makers))
+        for name, stage in stages.items()
+    }
+    files, why = Workspace(root), {}
+    for name in TopologicalSorter(upstream).static_order():
+        stage = stages[name]
+        reasons = [why_stale(stage, lock.get(name), data, files, set(makers))]
         gone = [out for out in outputs(stage) if not (root / out).exists()]
-        reason = reason or (f"{gone[0]} is missing" if gone else "")
-        after = sorted(upstream & why.keys())
-        if reason or after:
-            why[name] = reason or f"after {after[0]}"
-
-    for name in stages:
-        visit(name)
+        reasons += [f"{out} is missing" for out in gone]
+        reasons += [f"after {m}" for m in sorted(upstream[name] & why.keys())]
+        if reason := next(filter(None, reasons), ""):
+            why[name] = reason
     return why
 
 
@@ -132,16 +125,12 @@ def check_space(
         resources.need_space(cache, need_cache, f"DVC's cache of {what}")
 
 
-def _yaml(path: Path) -> dict:
-    return read_yaml(path) or {}
-
-
 def run(root: Path, params: Params) -> list[str]:
     """Every check, in order; raises the first problem (one line), else returns
     what it found, a line each."""
     check_params(params)
-    dag = _yaml(root / "dvc.yaml").get("stages") or {}
-    lock = _yaml(root / "dvc.lock").get("stages") or {}
+    dag = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
+    lock = (read_yaml(root / "dvc.lock") or {}).get("stages") or {}
     cache = cache_dir(root)
     check_folders(root, dag, cache)
     todo = pending(root, dag, lock, params.data)
