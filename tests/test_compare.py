@@ -17,7 +17,6 @@ from hw2.pipeline.compare import (
     WITHIN,
     Change,
     Value,
-    compare,
     diff_changes,
     metric_paths,
     metric_values,
@@ -139,10 +138,18 @@ def test_asr_seeds_plug_in_with_the_cnns_keys():
     assert change(old, far).verdict == BEYOND
 
 
-def test_compare_and_headlines_in_catalogue_order():
-    base = {"a.json": {"x": Value(1.0), "y": Value(2.0)}}
-    head = {"a.json": {"y": Value(3.0), "z": Value(4.0)}, "b.json": {"w": Value(5.0)}}
-    changes = compare(base, head, other_data={"b.json"})
+def test_dvc_metrics_diff_rows_and_headlines_in_catalogue_order():
+    diff = {
+        "a.json": {
+            "y": {"old": 2.0, "new": 3.0},
+            "z": {"old": None, "new": 4.0},
+            "x": {"old": 1.0, "new": None},
+        },
+        "b.json": {"w": {"old": None, "new": 5.0}},
+    }
+    base = Files({"a.json": json.dumps({"x": 1.0, "y": 2.0})})
+    head = Files({"a.json": json.dumps({"y": 3.0, "z": 4.0}), "b.json": '{"w": 5}'})
+    changes = diff_changes(diff, [base, head], [{}, {}], other_data={"b.json"})
     assert [(c.path, c.key, c.verdict) for c in changes] == [
         ("a.json", "y", NO_INTERVAL),
         ("a.json", "z", "new"),

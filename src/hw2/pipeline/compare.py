@@ -244,26 +244,6 @@ def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
     return [match(records, read_tree(f, LOCK)) for f in (base, head)]
 
 
-def compare(
-    base: Mapping[str, Mapping[str, Value]],
-    head: Mapping[str, Mapping[str, Value]],
-    other_data: Iterable[str] = (),
-) -> list[Change]:
-    """Every metric of either side, in file order (head's files first)."""
-    moved = set(other_data)
-    return [
-        Change(
-            path,
-            key,
-            base.get(path, {}).get(key),
-            head.get(path, {}).get(key),
-            path in moved,
-        )
-        for path in dict.fromkeys([*head, *base])
-        for key in dict.fromkeys([*head.get(path, {}), *base.get(path, {})])
-    ]
-
-
 def diff_changes(
     diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
     sides: Sequence[Workspace],
@@ -271,19 +251,24 @@ def diff_changes(
     other_data: Iterable[str] = (),
 ) -> list[Change]:
     """`dvc metrics diff --json --all`'s numbers with their noise, read from the
-    files of both sides (base first): DVC leaves out the intervals (lists) and
-    lists std and seed keys as metrics of their own."""
-    values: list[dict[str, dict[str, Value]]] = [{}, {}]
+    files of both sides (base first), in DVC's order: DVC leaves out the
+    intervals (lists) and lists std and seed keys as metrics of their own."""
+    moved, changes = set(other_data), []
     for path, keys in diff.items():
-        for i, (files, record) in enumerate(zip(sides, records, strict=True)):
-            noise = metric_values(read_tree(files, path), record.get(path))
-            values[i][path] = {
-                key: replace(noise[key], value=float(numbers[side]))
-                for key, numbers in keys.items()
-                for side in [("old", "new")[i]]
-                if key in noise and _number(numbers.get(side)) is not None
-            }
-    return compare(values[0], values[1], other_data)
+        noise = [
+            metric_values(read_tree(files, path), record.get(path))
+            for files, record in zip(sides, records, strict=True)
+        ]
+        for key, numbers in keys.items():
+            old, new = (
+                replace(values[key], value=float(numbers[side]))
+                if key in values and _number(numbers.get(side)) is not None
+                else None
+                for values, side in zip(noise, ("old", "new"), strict=True)
+            )
+            if old is not None or new is not None:
+                changes.append(Change(path, key, old, new, path in moved))
+    return changes
 
 
 def split_headlines(
