@@ -126,14 +126,11 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     files = GitRev(root, rev)
     dag = parse_yaml(files.read_bytes("dvc.yaml") or b"") or {}
     lock = (parse_yaml(files.read_bytes("dvc.lock") or b"") or {}).get("stages") or {}
-    params = parse_yaml(files.read_bytes(PARAMS) or b"") or {}
+    data = parse_yaml(files.read_bytes(PARAMS) or b"") or {}
     stages = dag.get("stages") or {}
-    made = {out for stage in stages.values() for out in outputs(stage)}
-    whys = {
-        name: why_stale(stage, lock.get(name), params, files, made)
-        for name, stage in stages.items()
-    }
-    return {name: why for name, why in whys.items() if why}
+    made = {out for s in stages.values() for out in outputs(s)}
+    whys = {n: why_stale(s, lock.get(n), data, files, made) for n, s in stages.items()}
+    return {n: w for n, w in whys.items() if w}
 
 
 def stale_warnings(root: str | Path, base: str) -> list[str]:

@@ -25,7 +25,7 @@ from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
-from hw2.pipeline.dvc import Workspace
+from hw2.pipeline.dvc import Workspace, paths
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
@@ -206,15 +206,11 @@ def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     return values
 
 
-def _names(entries: Any) -> list[str]:
-    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
-
-
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
     """The metrics files dvc.yaml declares, top-level and stages'."""
     stages = [s for s in (dvc_yaml.get("stages") or {}).values() if isinstance(s, dict)]
-    declared = _names(dvc_yaml.get("metrics"))
-    declared += [name for s in stages for name in _names(s.get("metrics"))]
+    declared = paths(dvc_yaml.get("metrics"))
+    declared += [path for s in stages for path in paths(s.get("metrics"))]
     return list(dict.fromkeys(declared))
 
 
