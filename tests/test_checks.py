@@ -1,5 +1,6 @@
 """PR-comment warnings: other data at the base, committed dvc.lock not matching code."""
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 import yaml
 from helpers import Files, tool_env
 
-from hw2.pipeline.checks import DataChange, data_changes, stale_stages
+from hw2.core.provenance import dvc_dir_md5
+from hw2.pipeline.checks import DataChange, data_changes, stale_stages, why_stale
+from hw2.pipeline.dvc import GitRev, Workspace
 
 
 def diff(**keys):
@@ -131,3 +134,42 @@ def test_pr_comment_carries_the_warnings(repo):
     text = build_comment(base, root=repo)
     assert "> **Warning:** The dvc.lock committed in this branch" in text
     assert text.index("Warning") < text.index("### Metrics")
+
+
+def test_one_stale_lock_rule_for_the_workspace_and_a_git_revision(tmp_path):
+    """why_stale reads the same answer from disk (the preflight) and from git
+    (the PR comment's warning): a code folder hashed as DVC hashes it."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.py").write_text("A = 1\n")
+    (tmp_path / "make.py").write_text("print(1)\n")
+    stage = {"cmd": "python make.py", "deps": ["make.py", "lib"], "params": ["n"]}
+    locked = {
+        "cmd": "python make.py",
+        "deps": [
+            {"path": "make.py", "md5": hashlib.md5(b"print(1)\n").hexdigest()},
+            {"path": "lib", "md5": dvc_dir_md5([("a.py", b"A = 1\n")])},
+        ],
+        "params": {"params.yaml": {"n": 3}},
+    }
+    sh(["git", "init", "-q"], tmp_path)
+
+    def whys(params=None, cmd="python make.py"):
+        sh(["git", "add", "-A"], tmp_path)
+        sh(["git", "commit", "-qm", "step", "--allow-empty"], tmp_path)
+        args = ({**stage, "cmd": cmd}, locked, params or {"n": 3})
+        return {
+            why_stale(*args, files, set())
+            for files in (Workspace(tmp_path), GitRev(tmp_path, "HEAD"))
+        }
+
+    assert whys() == {""}
+    assert whys({"n": 4}) == {"param n changed"}
+    assert whys(cmd="python make.py -v") == {"cmd changed"}
+    assert why_stale(stage, None, {}, Workspace(tmp_path), set()) == "never run"
+    (tmp_path / "lib" / "b.py").write_text("B = 2\n")
+    assert whys() == {"lib changed"}
+    # a folder among the stages' outputs is data: its maker's deps count instead
+    assert why_stale(stage, locked, {"n": 3}, Workspace(tmp_path), {"lib"}) == ""
+    (tmp_path / "lib" / "b.py").unlink()
+    (tmp_path / "make.py").write_text("print(2)\n")
+    assert whys() == {"make.py changed"}
