@@ -319,6 +319,9 @@ def test_markdown_when_piped(repo, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith(f"<!-- {MARKER} -->") and "<details>" in printed
     assert "![" not in printed  # no --plots-dir: no pictures drawn or linked
+    assert "Changed: Loss (changed), Accuracy (changed), metrics/attention_time" in (
+        printed
+    )
     assert untracked(repo) == before
 
 

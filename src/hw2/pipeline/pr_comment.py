@@ -122,7 +122,7 @@ def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> l
     """A picture of each changed plot (with `plots_dir`), the other changed plots
     by name, the unchanged ones listed; from `dvc plots diff --json`, whose every
     chart is a Vega-Lite spec of DVC's template holding both revisions' rows."""
-    status, drawn = {}, []
+    status, drawn = {}, []  # every changed plot is drawn with plots_dir
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
         for name, entries in (out.get("data") or {}).items():
@@ -159,14 +159,10 @@ def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> l
                 (tmp_dir / f"{i}.png").write_bytes(picture)
                 target = os.path.relpath(plots_dir / f"{i}.png", link)
                 blocks.append(("img", alt, Path(target).as_posix()))
-    pictured = {name for name, *_ in drawn}
-    moved = [
-        f"{cell(n)} ({s})"
-        for n, s in status.items()
-        if s != "unchanged" and n not in pictured
-    ]
+    # without pictures (no --plots-dir), the changed plots by name
+    moved = [f"{cell(n)} ({s})" for n, s in status.items() if s != "unchanged"]
     same = [cell(n) for n, s in status.items() if s == "unchanged"]
-    blocks += [("p", f"Changed: {', '.join(moved)}.")] if moved else []
+    blocks += [("p", f"Changed: {', '.join(moved)}.")] if moved and not drawn else []
     return blocks + ([("p", f"Unchanged: {', '.join(same)}.")] if same else [])
 
 
