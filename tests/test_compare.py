@@ -115,8 +115,8 @@ def test_metric_values_read_noise_from_one_convention():
     assert values["test_acc"] == Value(0.8, 0.77, 0.83, 0.02, 3)
     low, high = values["val_acc"].low, values["val_acc"].high
     assert (high - low) / 2 == pytest.approx(1.96 * 0.05 / 2)  # 4 seeds
-    assert values["train_loss"].seeds == 4 and values["train_loss"].seed_aware
-    assert values["cer"] == Value(0.5, 0.45, 0.55) and not values["cer"].seed_aware
+    assert values["train_loss"].seeds == 4
+    assert values["cer"] == Value(0.5, 0.45, 0.55)  # one seed, no spread
 
 
 def test_asr_seeds_plug_in_with_the_cnns_keys():
@@ -246,13 +246,13 @@ def test_a_one_seed_value_takes_the_matching_records_seed_spread():
     value = asr(0.30, MATCHED)["cer"]
     half = math.hypot(0.01, 1.96 * 0.02)  # the clips' and the seeds' spread
     assert (value.low, value.high) == pytest.approx((0.30 - half, 0.30 + half))
-    assert value.seed_aware and value.std is None and value.seeds == 1
+    assert value.std is None and value.seeds == 1
     assert value.spread == "seed spread: make homework, 3 seeds"
     loss = asr(0.30, MATCHED)["loss"]  # no interval of its own: the seeds' alone
     assert (loss.low, loss.high) == pytest.approx((1.5 - 0.196, 1.5 + 0.196))
     for record in (STALE, Match()):
         plain = asr(0.30, record)["cer"]
-        assert (plain.low, plain.high) == (0.29, 0.31) and not plain.seed_aware
+        assert (plain.low, plain.high) == (0.29, 0.31) and not plain.spread
         assert plain.hint == "run make homework to measure the seed spread"
     # a value over several seeds has its own spread: the record is not used
     seeded = metric_values(RECORD, MATCHED)["cer"]

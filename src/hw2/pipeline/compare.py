@@ -3,14 +3,11 @@
 A metric's noise is read from the keys beside it in its file (catalog's suffixes):
 a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
 `seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
-spans test items only. A change is *unchanged* unless it shows at the printed
-precision (catalog.scale_for); *different data* when the data behind the file
-changed (hw2.pipeline.checks); *within noise* when |Δ| ≤ √(a² + b²), a and b the
-sides' 95 % half-widths facing each other (a side without one borrows the
-other's); else *beyond noise* if both sides are seed-aware, *noise unknown: one
-seed* if not; *no interval* without any. A one-seed ASR run whose dvc.lock
-matches `make homework`'s record (hw2.pipeline.seed_record) takes the record's
-seed spread: each side √(clip² + (1.96·std)²), and counts as seed-aware.
+spans test items only, widened by the seed spread `make homework` recorded
+(hw2.pipeline.seed_record) when its dvc.lock matches. The verdicts: NOISE_RULE,
+as the PR comment prints it; a change that does not show at the printed
+precision (catalog.scale_for) is *unchanged*, and a side without an interval
+borrows the other's.
 """
 
 import json
@@ -32,6 +29,17 @@ UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
 WITHIN, BEYOND, ONE_SEED = "within noise", "beyond noise", "noise unknown: one seed"
 NO_INTERVAL, OTHER_DATA = "no interval", "different data"
 MEASURE = "run make homework to measure the seed spread"
+NOISE_RULE = (
+    "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
+    "(over seeds and test items for a metric with several seeds, over the test "
+    "items of one training run otherwise, widened by the seed spread `make "
+    "homework` measured when its record matches the run: √(clip² + (1.96·std)²) "
+    "a side). **within noise**: |Δ| ≤ √(a² + b²), a and b the two sides' 95 % "
+    "half-widths; **beyond noise**: larger, both sides' noise including seeds; "
+    "**noise unknown: one seed**: larger than one run's interval, which leaves "
+    "out run-to-run noise; **different data**: see the warning; **no "
+    "interval**: nothing to judge by."
+)
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,6 @@ class Value:
     seeds: int = 1
     spread: str = ""
     hint: str = ""
-
-    @property
-    def seed_aware(self) -> bool:
-        """Whether the noise includes run-to-run variation."""
-        return self.seeds > 1 or bool(self.spread)
 
     def half_width(self, towards: float) -> float | None:
         """The interval's half-width on the side facing `towards`."""
@@ -90,17 +93,15 @@ class Change:
         return scale.rounded(self.old.value) != scale.rounded(self.new.value)
 
     @property
-    def delta(self) -> float | None:
-        return None if not (self.old and self.new) else self.new.value - self.old.value
-
-    @property
     def direction(self) -> str:
-        """'better', 'worse' or '' (no good direction, or no change)."""
-        return catalog.direction(self.metric, self.delta) if self.changed else ""
+        """'better', 'worse' or '' (no good direction, absent, or no change)."""
+        if not (self.changed and self.old and self.new):
+            return ""
+        return catalog.direction(self.metric, self.new.value - self.old.value)
 
     @property
     def verdict(self) -> str:
-        """The noise rule of the module's docstring."""
+        """The noise rule: NOISE_RULE."""
         if not self.changed:
             return UNCHANGED
         if self.old is None or self.new is None:
@@ -115,8 +116,9 @@ class Change:
         b = a if b is None else b
         if abs(self.new.value - self.old.value) <= math.hypot(a, b):
             return WITHIN
-        both_seeds = self.old.seed_aware and self.new.seed_aware
-        return BEYOND if both_seeds else ONE_SEED
+        # both sides' noise includes run-to-run variation, or it is unknown
+        seeds = all(v.seeds > 1 or v.spread for v in (self.old, self.new))
+        return BEYOND if seeds else ONE_SEED
 
     @property
     def label(self) -> str:
@@ -230,13 +232,11 @@ def read_tree(files: Workspace, path: str) -> Any:
 def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
     """What the seed records of both sides say of each side's ASR run: a record
     made at one side may describe the other (the dvc.lock fingerprint decides)."""
-    records = [
-        record
+    found = [
+        read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
         for f in (head, base)
-        if (
-            record := read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
-        )
     ]
+    records = [r for r in found if r]
     return [match(records, read_tree(f, LOCK)) for f in (base, head)]
 
 

@@ -6,12 +6,10 @@ DVC gives the numbers (`dvc metrics diff --json --all`, `dvc params diff --json`
 verdict (hw2.pipeline.compare) and a picture of each changed plot: DVC's own
 chart (its template, both revisions' rows) as a PNG by vl-convert. Markdown, every
 quoted value escaped (hw2.pipeline.markdown), tables by pandas; CI posts it with
-CML, which uploads the pictures. `make diff` prints the same blocks as plain text.
+CML, which uploads the pictures; on a terminal rich renders the same Markdown.
 """
 
-import html
 import os
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +26,7 @@ from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
 from hw2.pipeline.checks import data_changes, shown, stale_warnings
 from hw2.pipeline.compare import (
     BEYOND,
+    NOISE_RULE,
     Change,
     Value,
     diff_changes,
@@ -41,19 +40,13 @@ from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
 
 MARKER = "hw2-dvc-pr-comment"
-NOISE_RULE = (
-    "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
-    "(over seeds and test items for a metric with several seeds, over the test "
-    "items of one training run otherwise, widened by the seed spread `make "
-    "homework` measured when its record matches the run: √(clip² + (1.96·std)²) "
-    "a side). **within noise**: |Δ| ≤ √(a² + b²), a and b the two sides' 95 % "
-    "half-widths; **beyond noise**: larger, both sides' noise including seeds; "
-    "**noise unknown: one seed**: larger than one run's interval, which leaves "
-    "out run-to-run noise; **different data**: see the warning; **no "
-    "interval**: nothing to judge by."
-)
 WORKSPACE = "workspace"  # DVC's name for it in `dvc plots diff`
-Block = tuple  # (kind, *args): see render
+
+
+def table(columns: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table of cells already escaped, written as they are."""
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.to_markdown(index=False, disable_numparse=True)
 
 
 def _value(v: Value | None, c: Change) -> str:
@@ -67,7 +60,8 @@ def _value(v: Value | None, c: Change) -> str:
 
 
 def _row(c: Change, first: list[str]) -> list[str]:
-    delta = c.scale.delta(c.old.value, c.new.value) if c.delta and c.changed else "–"
+    both = c.changed and c.old and c.new
+    delta = c.scale.delta(c.old.value, c.new.value) if both else "–"
     verdict = f"**{c.label}**" if c.verdict == BEYOND else c.label
     sides = [_value(v, c) for v in (c.old, c.new)]
     return [*first, *sides, delta, c.direction or "–", verdict]
@@ -77,19 +71,16 @@ def _label(c: Change) -> str:
     return c.metric.label if c.metric.label != c.metric.key else cell(c.key)
 
 
-def metrics_blocks(changes: Sequence[Change], base: str, headlines=None) -> list:
+def metrics_section(changes: Sequence[Change], base: str, headlines=None) -> list:
     """The headline table, then the other changed metrics folded."""
     heads, rest = split_headlines(changes, headlines)
     cols = [cell(base), "this PR", "change", "direction", "noise"]
-    blocks: list[Block] = [("h", "Metrics")]
-    if heads:
-        rows = [_row(c, [_label(c)]) for c in heads]
-        blocks.append(("table", ["headline", *cols], rows))
-    else:
-        blocks.append(("p", "*No headline metric in either revision.*"))
+    rows = [_row(c, [_label(c)]) for c in heads]
+    none = "*No headline metric in either revision.*"
+    out = ["### Metrics", table(["headline", *cols], rows) if heads else none]
     moved = [c for c in rest if c.changed]
     if not moved:
-        return blocks + [("p", f"*No other metric changed ({len(rest)} compared).*")]
+        return out + [f"*No other metric changed ({len(rest)} compared).*"]
     tallies = [Counter(c.direction for c in moved if c.direction)]
     tallies.append(Counter(c.verdict for c in moved))
     counts = "; ".join(
@@ -98,18 +89,19 @@ def metrics_blocks(changes: Sequence[Change], base: str, headlines=None) -> list
     summary = f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed "
     summary += f"({counts}), {len(rest) - len(moved)} unchanged"
     rows = [_row(c, [cell(c.path), _label(c)]) for c in moved]
-    return blocks + [("fold", summary, [("table", ["file", "metric", *cols], rows)])]
+    folded = table(["file", "metric", *cols], rows)
+    return out + [f"<details><summary>{summary}</summary>", folded, "</details>"]
 
 
-def params_blocks(diff: dict[str, Any]) -> list[Block]:
+def params_section(diff: dict[str, Any]) -> list[str]:
     """The params that changed, from `dvc params diff --json`."""
     rows = [
         [cell(file), cell(key), shown(v.get("old")), shown(v.get("new"))]
         for file, params in diff.items()
         for key, v in (params or {}).items()
     ]
-    table = ("table", ["file", "param", "base", "this PR"], rows)
-    return [("h", "Params"), table if rows else ("p", "*No param changed.*")]
+    params = table(["file", "param", "base", "this PR"], rows)
+    return ["### Params", params if rows else "*No param changed.*"]
 
 
 def _status(old: Any, new: Any) -> str:
@@ -118,7 +110,7 @@ def _status(old: Any, new: Any) -> str:
     return "unchanged" if old == new else "changed"
 
 
-def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
+def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
     """A picture of each changed plot (with `plots_dir`), the other changed plots
     by name, the unchanged ones listed; from `dvc plots diff --json`, whose every
     chart is a Vega-Lite spec of DVC's template holding both revisions' rows."""
@@ -146,9 +138,9 @@ def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> l
             status[name] = _status(*sides)
             if status[name] != "unchanged" and plots_dir:
                 drawn.append((name, alt, picture))
-    blocks: list[Block] = [("h", "Plots")]
+    out = ["### Plots"]
     if not status:
-        return blocks + [("p", "*No plots declared in dvc.yaml.*")]
+        return out + ["*No plots declared in dvc.yaml.*"]
     if drawn:
         with atomic_dir(plots_dir) as tmp_dir:
             for i, (_, alt, picture) in enumerate(drawn):
@@ -158,18 +150,18 @@ def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> l
                     picture = vl_convert.vegalite_to_png(picture)
                 (tmp_dir / f"{i}.png").write_bytes(picture)
                 target = os.path.relpath(plots_dir / f"{i}.png", link)
-                blocks.append(("img", alt, Path(target).as_posix()))
+                out.append(f"![{alt}]({Path(target).as_posix()})")
     # without pictures (no --plots-dir), the changed plots by name
     moved = [f"{cell(n)} ({s})" for n, s in status.items() if s != "unchanged"]
     same = [cell(n) for n, s in status.items() if s == "unchanged"]
-    blocks += [("p", f"Changed: {', '.join(moved)}.")] if moved and not drawn else []
-    return blocks + ([("p", f"Unchanged: {', '.join(same)}.")] if same else [])
+    out += [f"Changed: {', '.join(moved)}."] if moved and not drawn else []
+    return out + ([f"Unchanged: {', '.join(same)}."] if same else [])
 
 
-def comment_blocks(
+def build_comment(
     base: str, root=".", plots_dir=None, link_dir=None, headlines=None
-) -> list[Block]:
-    """The comment's blocks: the workspace against `base`."""
+) -> str:
+    """The comment's Markdown: the workspace against `base`."""
     root = Path(root)
     dvc.check_commit(base, root)
     old, new = GitRev(root, base), Workspace(root)
@@ -202,63 +194,15 @@ def comment_blocks(
     warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items() if why]
     out_dir = None if plots_dir is None else root / plots_dir
     link = root if link_dir is None else Path(link_dir)
-    return [
-        ("marker", MARKER),
-        ("h2", f"DVC: this pull request against {cell(base)}"),
-        (
-            "p",
-            "The results of this branch's workspace (after `dvc repro`) against "
-            f"those committed at {cell(base)}.",
-        ),
-        *[("warn", w) for w in warnings],
-        *metrics_blocks(changes, base, headlines),
-        *params_blocks(params),
-        *plots_blocks(root, base, out_dir, link),
-        ("note", NOISE_RULE),
+    parts = [
+        f"<!-- {MARKER} -->",
+        f"## DVC: this pull request against {cell(base)}",
+        "The results of this branch's workspace (after `dvc repro`) against "
+        f"those committed at {cell(base)}.",
+        *[f"> **Warning:** {w}" for w in warnings],
+        *metrics_section(changes, base, headlines),
+        *params_section(params),
+        *plots_section(root, base, out_dir, link),
+        f"<sub>{NOISE_RULE}</sub>",
     ]
-
-
-def plain(text: str) -> str:
-    """Markdown as terminal text: no markup, entities and escapes undone."""
-    text = re.sub(r"`([^`]*)`", r"\1", text).replace("**", "").replace("\\|", "|")
-    text = re.sub(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])", r"\1", text)
-    return html.unescape(text).replace("\u200b", "")
-
-
-MARKDOWN = {"marker": "<!-- {} -->", "h2": "## {}", "h": "### {}", "p": "{}"}
-MARKDOWN |= {"warn": "> **Warning:** {}", "note": "<sub>{}</sub>", "img": "![{}]({})"}
-
-
-def render(blocks: Sequence[Block], fmt: str = "markdown", indent: str = "") -> str:
-    """Blocks as GitHub Markdown, or as terminal text (fmt="text")."""
-    md, out = fmt == "markdown", []
-    for kind, *args in blocks:
-        if kind == "table":
-            frame = pd.DataFrame(args[1], columns=args[0])
-            if md:
-                out.append(frame.to_markdown(index=False, disable_numparse=True))
-            else:
-                text = frame.map(plain).rename(columns=plain).to_string(index=False)
-                out.append("\n".join(indent + line for line in text.splitlines()))
-        elif kind == "fold":
-            inner = render(args[1], fmt, indent if md else indent + "  ").rstrip()
-            out.append(
-                f"<details><summary>{args[0]}</summary>\n\n{inner}\n\n</details>"
-                if md
-                else f"{indent}{plain(args[0])}:\n{inner}"
-            )
-        elif md:
-            out.append(MARKDOWN[kind].format(*args))
-        elif kind != "marker":
-            line = plain({"warn": "WARNING: {}", "img": "[{}: {}]"}.get(kind, "{}"))
-            line = indent + plain(line.format(*args))
-            rule = f"\n{indent}" + "-" * (len(line) - len(indent))
-            out.append(line + (rule if kind.startswith("h") else ""))
-    return "\n\n".join(out) + "\n"
-
-
-def build_comment(
-    base: str, root=".", plots_dir=None, link_dir=None, fmt="markdown", headlines=None
-) -> str:
-    """The comment as Markdown (fmt="markdown") or terminal text (fmt="text")."""
-    return render(comment_blocks(base, root, plots_dir, link_dir, headlines), fmt)
+    return "\n\n".join(parts) + "\n"
