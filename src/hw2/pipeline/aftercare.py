@@ -1,17 +1,7 @@
-"""After `dvc repro`: every output dvc.lock names is in DVC's cache, and no
-leftovers of killed writes remain (`make repro` runs this).
-
-DVC reports a cache it could not write to (a full disk) as ERROR lines, yet exits
-0 and records the outputs in dvc.lock; `dvc data status` then lists them as not
-in cache, and a later `dvc checkout` cannot bring them back. And DVC restoring a
-stage's outputs from its cache runs none of the stage's code, so a killed run's
-temporary entries stay unless something else removes them.
-
-DVC also trusts a read-only file in its cache without hashing it again, so bit
-rot there is restored by `dvc checkout` and reported as up to date: the outputs
-dvc.lock names are hashed here against it. And a full disk can cut DVC's
-`.dvc/tmp/rwlock` short, after which every dvc command refuses to run: `make
-repro` removes one that no live process holds before it starts (broken_rwlock).
+"""Around `dvc repro` (`make repro`, scripts/repro_guard.py): after it, every
+output dvc.lock names is in DVC's cache and matches its md5, and no leftovers of
+killed writes remain; before it, a cut-short `.dvc/tmp/rwlock` is removed. The
+DVC behaviours each guards against: docs/reliability.md's table.
 """
 
 import json

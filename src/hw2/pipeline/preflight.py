@@ -1,21 +1,7 @@
 """The preflight stage: what would make a stage refuse, found before DVC deletes
-any output.
-
-DVC removes a stage's outputs before it runs the stage's command, so a stage that
-refuses its params, a read-only folder, a full disk or a missing network has
-already lost them (metrics with `cache: false` for good). Every stage depends on
-preflight's stamp, so DVC runs preflight first whenever params.yaml, a stage
-script or the library changes; the stamp's bytes never change, so the stages
-after it rerun only for their own reasons and caching stays exact.
-
-Checked: every stage's params, every output folder and DVC's cache writable,
-and, for the stages that will run (those whose dvc.lock entry no longer
-matches, and what depends on them), the disk for what they write together and
-each one's whole check (hw2.core.stage.check_stage: the same function the stage
-runs before its work, so a stage refuses nothing preflight lets through; a full
-download is fetched and verified there, before DVC deletes the file it
-replaces). It also removes what killed writes left in the output folders
-(hw2.core.io.sweep_leftovers).
+any output (docs/reliability.md says why, what it checks and why caching stays
+exact). The stages' own checks are hw2.core.stage.check_stage, run here for the
+stages about to run, so that a stage refuses nothing preflight lets through.
 """
 
 from collections.abc import Callable, Mapping
