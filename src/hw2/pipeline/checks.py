@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw2.core.params import parse_yaml
 from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import flatten, read_tree
@@ -124,9 +123,9 @@ def why_stale(
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     files = GitRev(root, rev)
-    dag = parse_yaml(files.read_bytes("dvc.yaml") or b"") or {}
-    lock = (parse_yaml(files.read_bytes("dvc.lock") or b"") or {}).get("stages") or {}
-    data = parse_yaml(files.read_bytes(PARAMS) or b"") or {}
+    dag = read_tree(files, "dvc.yaml") or {}
+    lock = (read_tree(files, "dvc.lock") or {}).get("stages") or {}
+    data = read_tree(files, PARAMS) or {}
     stages = dag.get("stages") or {}
     made = {out for s in stages.values() for out in outputs(s)}
     whys = {n: why_stale(s, lock.get(n), data, files, made) for n, s in stages.items()}
@@ -135,21 +134,12 @@ def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
 
 def stale_warnings(root: str | Path, base: str) -> list[str]:
     """One line for each side (this branch's HEAD, `base`) whose dvc.lock is stale."""
-    sides = [
-        (
-            "HEAD",
-            "in this branch",
-            "Its committed metrics are not what its code "
-            "gives: run `dvc repro` and commit dvc.lock and metrics/.",
-        ),
-        (
-            base,
-            f"at {cell(base)}",
-            "The base's metrics are older than its code, "
-            "so part of the difference may not be this change's.",
-        ),
-    ]
+    head = "Its committed metrics are not what its code gives: run `dvc repro` and "
+    head += "commit dvc.lock and metrics/."
+    old = "The base's metrics are older than its code, so part of the difference "
+    old += "may not be this change's."
     out = []
+    sides = [("HEAD", "in this branch", head), (base, f"at {cell(base)}", old)]
     for rev, where, fix in sides:
         if stale := stale_stages(root, rev):
             listed = "; ".join(

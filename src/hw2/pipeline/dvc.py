@@ -43,29 +43,32 @@ def run(
     root: str | Path,
     *,
     env: Mapping[str, str] | None = None,
+    capture: bool = True,
     check: bool = True,
     timeout: float | None = None,
     text: bool = True,
 ) -> Any:
-    """stdout of `args` run in `root` (bytes with text=False); check=False
-    returns it even on failure."""
+    """stdout of `args` run in `root` (bytes with text=False; "" with
+    capture=False, the output shown as it goes); check=False returns it even on
+    failure."""
     try:
         proc = subprocess.run(
             list(args),
             cwd=root,
             env=dict(env) if env is not None else dvc_env(),
-            capture_output=True,
+            capture_output=capture,
             text=text,
             timeout=timeout,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Hw2Error(f"{command_name(args)} could not run ({exc})") from exc
     if check and proc.returncode != 0:
-        err = proc.stderr if text else proc.stderr.decode(errors="replace")
+        err = proc.stderr or ""
+        err = err.decode(errors="replace") if isinstance(err, bytes) else err
         lines = err.strip().splitlines()
         why = lines[-1] if lines else f"exit status {proc.returncode}"
         raise Hw2Error(f"{command_name(args)} failed: {why}")
-    return proc.stdout
+    return proc.stdout if capture else ""
 
 
 def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
