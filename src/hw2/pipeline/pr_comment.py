@@ -21,20 +21,9 @@ import vl_convert
 
 from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
-from hw2.pipeline import dvc
+from hw2.pipeline import compare, dvc
 from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
 from hw2.pipeline.checks import data_changes, shown, stale_warnings
-from hw2.pipeline.compare import (
-    BEYOND,
-    NOISE_RULE,
-    Change,
-    Value,
-    diff_changes,
-    metric_paths,
-    read_tree,
-    seed_matches,
-    split_headlines,
-)
 from hw2.pipeline.dvc import GitRev, Workspace
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
@@ -49,7 +38,7 @@ def table(columns: list[str], rows: list[list[str]]) -> str:
     return frame.to_markdown(index=False, disable_numparse=True)
 
 
-def _value(v: Value | None, c: Change) -> str:
+def _value(v: compare.Value | None, c: compare.Change) -> str:
     if v is None:
         return "–"
     text = c.scale.text(v.value)
@@ -59,21 +48,23 @@ def _value(v: Value | None, c: Change) -> str:
     return text
 
 
-def _row(c: Change, first: list[str]) -> list[str]:
+def _row(c: compare.Change, first: list[str]) -> list[str]:
     both = c.changed and c.old and c.new
     delta = c.scale.delta(c.old.value, c.new.value) if both else "–"
-    verdict = f"**{c.label}**" if c.verdict == BEYOND else c.label
+    verdict = f"**{c.label}**" if c.verdict == compare.BEYOND else c.label
     sides = [_value(v, c) for v in (c.old, c.new)]
     return [*first, *sides, delta, c.direction or "–", verdict]
 
 
-def _label(c: Change) -> str:
+def _label(c: compare.Change) -> str:
     return c.metric.label if c.metric.label != c.metric.key else cell(c.key)
 
 
-def metrics_section(changes: Sequence[Change], base: str, headlines=None) -> list:
+def metrics_section(
+    changes: Sequence[compare.Change], base: str, headlines=None
+) -> list:
     """The headline table, then the other changed metrics folded."""
-    heads, rest = split_headlines(changes, headlines)
+    heads, rest = compare.split_headlines(changes, headlines)
     cols = [cell(base), "this PR", "change", "direction", "noise"]
     rows = [_row(c, [_label(c)]) for c in heads]
     none = "*No headline metric in either revision.*"
@@ -168,12 +159,15 @@ def build_comment(
     metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
     declared = {
-        p for f in (new, old) for p in metric_paths(read_tree(f, "dvc.yaml") or {})
+        p
+        for f in (new, old)
+        for p in compare.metric_paths(compare.read_tree(f, "dvc.yaml") or {})
     }
     declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
     data = data_changes(params, old, new)
     moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
-    noise = dict(zip((base, "this branch"), seed_matches(old, new), strict=True))
+    sides = (cell(base), "this branch")
+    noise = dict(zip(sides, compare.seed_matches(old, new), strict=True))
     per_file = [{ASR_JSON: found} for found in noise.values()]
     metrics = {p: v for p, v in metrics.items() if p in declared}
     for side, files in (("old", old), ("new", new)):  # DVC warns, exits 0
@@ -185,11 +179,10 @@ def build_comment(
                 f"dvc metrics diff read none of {', '.join(present)} at {where} "
                 "(a dvc.lock DVC refuses?): `dvc metrics diff -v` says why"
             )
-    changes = diff_changes(metrics, [old, new], per_file, moved)
+    changes = compare.diff_changes(metrics, [old, new], per_file, moved)
     stale: dict[str | None, list[str]] = {}
     for side, found in noise.items():
-        who = cell(side) if side == base else side
-        stale.setdefault(found.stale, []).append(who)
+        stale.setdefault(found.stale, []).append(side)
     warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
     warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items() if why]
     out_dir = None if plots_dir is None else root / plots_dir
@@ -203,6 +196,6 @@ def build_comment(
         *metrics_section(changes, base, headlines),
         *params_section(params),
         *plots_section(root, base, out_dir, link),
-        f"<sub>{NOISE_RULE}</sub>",
+        f"<sub>{compare.NOISE_RULE}</sub>",
     ]
     return "\n\n".join(parts) + "\n"
