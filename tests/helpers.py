@@ -202,9 +202,6 @@ class Files:
     def __init__(self, files, rev="base"):
         self.rev, self._files = rev, files
 
-    def files(self, path):
-        return [p for p in self._files if p == path or p.startswith(path + "/")]
-
     def read_bytes(self, path):
         text = self._files.get(path)
         return None if text is None else text.encode()

@@ -18,11 +18,13 @@ from hw2.core.stage import outputs
 from hw2.pipeline.dvc import run_json
 
 
-def output_roots(root: Path) -> list[Path]:
-    """The top folders of every output dvc.yaml declares (data, metrics, ...)."""
+def sweep(root: Path) -> list[str]:
+    """Remove what killed writes left in the top folders of every output dvc.yaml
+    declares (data, metrics, ...); a line for each."""
     stages = ((read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).values()
     tops = {Path(o).parts[0] for s in stages for o in outputs(s) if "/" in o}
-    return [root / top for top in sorted(tops) if (root / top).is_dir()]
+    found = [root / top for top in sorted(tops) if (root / top).is_dir()]
+    return [f"removed {p} (left by a killed run)" for p in sweep_leftovers(*found)]
 
 
 def cache_dir(root: Path) -> Path:
@@ -35,7 +37,7 @@ def cache_dir(root: Path) -> Path:
 
 def check(root: Path) -> list[str]:
     """Sweep leftovers, then refuse outputs missing from the cache (one line)."""
-    removed = sweep_leftovers(*output_roots(root))
+    removed = sweep(root)
     status = run_json(["dvc", "data", "status", "--json"], root, timeout=600)
     missing = list(status.get("not_in_cache") or [])
     if missing:
@@ -47,10 +49,8 @@ def check(root: Path) -> list[str]:
             f"it is on {resources.disk_of(cache)}, {free} free. Free space there, "
             "then `dvc commit -f` stores them"
         )
-    if rotten := first_rotten_output(root):
-        raise Hw2Error(rotten)
-    lines = [f"removed {path} (left by a killed run)" for path in removed]
-    return lines + ["every output dvc.lock names is in DVC's cache"]
+    refuse_rot(root)
+    return removed + ["every output dvc.lock names is in DVC's cache"]
 
 
 def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
@@ -75,9 +75,9 @@ def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
         return [(out["path"], md5, obj)]
 
 
-def first_rotten_output(root: Path) -> str | None:
-    """One line for the first file of a cached output whose bytes differ from
-    its md5 in dvc.lock, with what to do; None when every one matches."""
+def refuse_rot(root: Path) -> None:
+    """Refuse the first file of a cached output whose bytes differ from its md5
+    in dvc.lock: one line, with what to do."""
     from dvc.repo import Repo
 
     lock = read_yaml(root / "dvc.lock") or {}
@@ -89,21 +89,20 @@ def first_rotten_output(root: Path) -> str | None:
                     path = root / name
                     if not path.is_file() or file_digest(path, "md5") == md5:
                         continue
-                    cached = os.path.relpath(obj, root)
-                    cached = obj if cached.startswith("..") else cached
                     if obj.is_file() and file_digest(obj, "md5") == md5:
-                        return (
+                        raise Hw2Error(
                             f"{name} differs from its md5 in dvc.lock (its copy in "
                             "DVC's cache is sound): `dvc checkout --relink "
                             f"{out['path']}` restores it"
                         )
-                    return (
+                    cached = os.path.relpath(obj, root)
+                    cached = obj if cached.startswith("..") else cached
+                    raise Hw2Error(
                         f"{name} differs from its md5 in dvc.lock, and so does its "
                         f"object in DVC's cache ({cached}: bit rot, which DVC does "
                         f"not check): `rm -f {cached} {name}`, then `dvc repro "
                         f"{stage}` makes it again"
                     )
-    return None
 
 
 _RWLOCK_PID = re.compile(r'"pid":\s*(\d+)')

@@ -15,12 +15,11 @@ from typing import Any
 from hw2.asr import config, distributed, evaluate  # noqa: F401
 from hw2.attention_bench import bench  # noqa: F401
 from hw2.core import device, download, footprint, provenance, resources  # noqa: F401
-from hw2.core.io import sweep_leftovers
 from hw2.core.params import Params, read_yaml
 from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
 from hw2.images import prepare  # noqa: F401
 from hw2.oct import train  # noqa: F401
-from hw2.pipeline.aftercare import cache_dir, output_roots
+from hw2.pipeline.aftercare import cache_dir, sweep
 from hw2.pipeline.checks import Workspace, why_stale
 from hw2.pipeline.dvc import inside, paths
 from hw2.speech import corpus, preprocess  # noqa: F401
@@ -124,9 +123,5 @@ def run(root: Path, params: Params) -> list[str]:
     for name in todo:
         if name in CHECKS:  # the stage's own check, the download last
             check_stage(name, params, root, dag)
-    lines = [
-        f"removed {p} (left by a killed run)"
-        for p in sweep_leftovers(*output_roots(root))
-    ]
     runs = "; ".join(f"{name} ({why})" for name, why in todo.items()) or "none"
-    return [*lines, f"preflight: all checked; stages to run: {runs}"]
+    return [*sweep(root), f"preflight: all checked; stages to run: {runs}"]
