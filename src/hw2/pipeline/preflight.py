@@ -95,8 +95,7 @@ def check_space(
 ) -> None:
     """Free disk for what the pending stages write, on the workspace's disk and
     on the cache's (DVC copies each output into its cache)."""
-    work = resources.disk_of(root)
-    same = resources.disk_of(cache) == work
+    same = resources.disk_of(cache) == resources.disk_of(root)
     need_work = need_cache = 0
     for name in todo:
         writes = footprint.disk_bytes(name, data)
