@@ -9,7 +9,6 @@ by the rule the preflight applies to the workspace (why_stale).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,41 +32,19 @@ def shown(v: Any) -> str:
     return cell(v)
 
 
-@dataclass(frozen=True)
-class DataChange:
-    """What differs about one branch's data: `key old → new` lines."""
-
-    branch: str  # "images" or "speech"
-    params: tuple[str, ...]
-    shape: tuple[str, ...]
-
-    def warning(self, base: str, shown: int = 4) -> str:
-        """One line for the comment: what changed and what it means."""
-        parts = list(self.params)
-        if self.shape:
-            more = len(self.shape) - shown
-            listed = ", ".join(self.shape[:shown]) + f" and {more} more" * (more > 0)
-            parts.append(f"recorded in `{DATA_SHAPE[self.branch]}`: {listed}")
-        return (
-            f"The {self.branch} data differ between {cell(base)} and this branch "
-            f"({'; '.join(parts)}). The {BRANCH_STUDY[self.branch]} metrics come "
-            "from other data on each side: their difference is not this change's "
-            "effect alone."
-        )
-
-
-def data_changes(
-    params_diff: Mapping[str, Any], base: Workspace, head: Workspace
-) -> list[DataChange]:
-    """Each branch whose data differ: its `data.<branch>.*` params (other `data.*`
-    keys feed both) in `dvc params diff --json`, or its recorded data shape."""
+def data_warnings(
+    params_diff: Mapping[str, Any], base: Workspace, head: Workspace, shown_max: int = 4
+) -> dict[str, str]:
+    """Each branch whose data differ, with one line for the comment saying what
+    and what it means: its `data.<branch>.*` params (other `data.*` keys feed
+    both) in `dvc params diff --json`, or its recorded data shape."""
     params: dict[str, list[str]] = {}
     for key, d in (params_diff.get(PARAMS) or {}).items():
         owner = key.split(".")[1] if key.startswith("data.") else None
         for branch in [owner] if owner in DATA_SHAPE else DATA_SHAPE if owner else []:
             text = f"{cell(key)} {shown(d.get('old'))} → {shown(d.get('new'))}"
             params.setdefault(branch, []).append(text)
-    out = []
+    out = {}
     for branch, path in DATA_SHAPE.items():
         old, new = (flatten(read_tree(files, path)) for files in (base, head))
         shape = [
@@ -75,8 +52,18 @@ def data_changes(
             for k in dict.fromkeys([*old, *new])
             if old and new and shown(old.get(k)) != shown(new.get(k))
         ]
-        if params.get(branch) or shape:
-            out.append(DataChange(branch, tuple(params.get(branch, [])), tuple(shape)))
+        parts = params.get(branch, [])
+        if shape:
+            more = len(shape) - shown_max
+            listed = ", ".join(shape[:shown_max]) + f" and {more} more" * (more > 0)
+            parts.append(f"recorded in `{path}`: {listed}")
+        if parts:
+            out[branch] = (
+                f"The {branch} data differ between {cell(base.rev)} and this branch "
+                f"({'; '.join(parts)}). The {BRANCH_STUDY[branch]} metrics come "
+                "from other data on each side: their difference is not this "
+                "change's effect alone."
+            )
     return out
 
 

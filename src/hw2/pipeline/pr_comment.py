@@ -23,7 +23,7 @@ from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
 from hw2.pipeline import compare, dvc
 from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
-from hw2.pipeline.checks import data_changes, shown, stale_warnings
+from hw2.pipeline.checks import data_warnings, shown, stale_warnings
 from hw2.pipeline.dvc import GitRev, Workspace
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
@@ -164,8 +164,8 @@ def build_comment(
         for p in compare.metric_paths(compare.read_tree(f, "dvc.yaml") or {})
     }
     declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
-    data = data_changes(params, old, new)
-    moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
+    data = data_warnings(params, old, new)
+    moved = {p for p, branch in DATA_OF.items() if branch in data}
     sides = (cell(base), "this branch")
     noise = dict(zip(sides, compare.seed_matches(old, new), strict=True))
     per_file = [{ASR_JSON: found} for found in noise.values()]
@@ -183,7 +183,7 @@ def build_comment(
     stale: dict[str | None, list[str]] = {}
     for side, found in noise.items():
         stale.setdefault(found.stale, []).append(side)
-    warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
+    warnings = [*data.values(), *stale_warnings(root, base)]
     warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items() if why]
     out_dir = None if plots_dir is None else root / plots_dir
     link = root if link_dir is None else Path(link_dir)
