@@ -3,11 +3,9 @@
 A metric's noise is read from the keys beside it in its file (catalog's suffixes):
 a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
 `seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
-spans test items only, widened by the seed spread `make homework` recorded
-(hw2.pipeline.seed_record) when its dvc.lock matches. The verdicts: NOISE_RULE,
-as the PR comment prints it; a change that does not show at the printed
-precision (catalog.scale_for) is *unchanged*, and a side without an interval
-borrows the other's.
+spans test items only. The verdicts: NOISE_RULE, as the PR comment prints it; a
+change that does not show at the printed precision (catalog.scale_for) is
+*unchanged*.
 """
 
 import json
@@ -112,7 +110,7 @@ class Change:
         b = self.new.half_width(self.old.value)
         if a is None and b is None:
             return NO_INTERVAL
-        a = b if a is None else a
+        a = b if a is None else a  # a side without an interval borrows the other's
         b = a if b is None else b
         if abs(self.new.value - self.old.value) <= math.hypot(a, b):
             return WITHIN
