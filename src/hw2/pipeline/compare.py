@@ -198,12 +198,11 @@ def flatten(tree: Any) -> dict[str, Any]:
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     """A metrics file's numbers by dotted key, with their noise (not metrics)."""
     flat = flatten(tree)
-    values = {}
-    for key, raw in flat.items():
-        number = _number(raw)
-        if number is not None and not _is_companion(key, flat):
-            values[key] = read_value(flat, key, number, record)
-    return values
+    return {
+        key: read_value(flat, key, number, record)
+        for key, raw in flat.items()
+        if (number := _number(raw)) is not None and not _is_companion(key, flat)
+    }
 
 
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
