@@ -14,9 +14,10 @@ from typing import Any
 
 from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
-from hw2.pipeline.compare import flatten, read_tree
+from hw2.pipeline.compare import read_tree
 from hw2.pipeline.dvc import GitRev, Workspace, inside, paths
 from hw2.pipeline.markdown import cell
+from hw2.pipeline.runs import flatten
 
 PARAMS = "params.yaml"
 

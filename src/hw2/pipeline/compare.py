@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pandas as pd
-
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
 from hw2.pipeline.dvc import Workspace, paths
+from hw2.pipeline.runs import flatten
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
@@ -188,13 +187,6 @@ def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
     )
 
 
-def flatten(tree: Any) -> dict[str, Any]:
-    """A metrics file's leaves by dotted key (lists kept whole), as DVC names them."""
-    if not isinstance(tree, Mapping) or not tree:
-        return {}
-    return pd.json_normalize(tree, sep=".").iloc[0].to_dict()
-
-
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     """A metrics file's numbers by dotted key, with their noise (not metrics)."""
     flat = flatten(tree)
@@ -228,13 +220,17 @@ def read_tree(files: Workspace, path: str) -> Any:
 
 def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
     """What the seed records of both sides say of each side's ASR run: a record
-    made at one side may describe the other (the dvc.lock fingerprint decides)."""
+    made at one side may describe the other (the dvc.lock fingerprint, or the
+    run's results, decide: hw2.pipeline.seed_record.match)."""
     found = [
         read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
         for f in (head, base)
     ]
     records = [r for r in found if r]
-    return [match(records, read_tree(f, LOCK)) for f in (base, head)]
+    return [
+        match(records, read_tree(f, LOCK), flatten(read_tree(f, catalog.ASR_JSON)))
+        for f in (base, head)
+    ]
 
 
 def diff_changes(
