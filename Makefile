@@ -89,7 +89,7 @@ rehearse: venv
 	python benchmarks/rehearse.py --scale full $(REHEARSE_ARGS)
 
 # The pull-request comment, printed: the workspace against BASE (make diff BASE=main),
-# headline metrics first with their direction and noise; plain text on a terminal.
+# headline metrics first with their direction and noise; rendered by rich on a terminal.
 BASE ?= main
 diff: venv
 	python scripts/pr_comment.py --base $(BASE)

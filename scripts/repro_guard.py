@@ -5,11 +5,7 @@
     python scripts/repro_guard.py after    # outputs in DVC's cache and matching
                                            # dvc.lock's md5; leftovers removed
 
-before: DVC parses params.yaml itself before any stage runs, and a YAML alias bomb
-there takes it minutes and gigabytes, a non-UTF-8 byte a traceback; this refuses
-both in one line first. after: a full cache disk makes DVC print errors yet exit
-0, and DVC restoring outputs from its cache runs no code that removes what a
-killed run left behind.
+Why each: docs/reliability.md's table of DVC's own behaviour and its guards.
 """
 
 import argparse

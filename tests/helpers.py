@@ -198,13 +198,10 @@ def copy_reproduced(src: Path, dest: Path) -> Path:
 
 
 class Files:
-    """hw2.pipeline.dvc.RevisionFiles over a dict of path -> text (no git)."""
+    """hw2.pipeline.dvc.Workspace or GitRev over a dict of path -> text (no git)."""
 
     def __init__(self, files, rev="base"):
         self.rev, self._files = rev, files
-
-    def files(self, path):
-        return [p for p in self._files if p == path or p.startswith(path + "/")]
 
     def read_bytes(self, path):
         text = self._files.get(path)

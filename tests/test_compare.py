@@ -17,7 +17,6 @@ from hw2.pipeline.compare import (
     WITHIN,
     Change,
     Value,
-    compare,
     diff_changes,
     metric_paths,
     metric_values,
@@ -116,8 +115,8 @@ def test_metric_values_read_noise_from_one_convention():
     assert values["test_acc"] == Value(0.8, 0.77, 0.83, 0.02, 3)
     low, high = values["val_acc"].low, values["val_acc"].high
     assert (high - low) / 2 == pytest.approx(1.96 * 0.05 / 2)  # 4 seeds
-    assert values["train_loss"].seeds == 4 and values["train_loss"].seed_aware
-    assert values["cer"] == Value(0.5, 0.45, 0.55) and not values["cer"].seed_aware
+    assert values["train_loss"].seeds == 4
+    assert values["cer"] == Value(0.5, 0.45, 0.55)  # one seed, no spread
 
 
 def test_asr_seeds_plug_in_with_the_cnns_keys():
@@ -139,10 +138,18 @@ def test_asr_seeds_plug_in_with_the_cnns_keys():
     assert change(old, far).verdict == BEYOND
 
 
-def test_compare_and_headlines_in_catalogue_order():
-    base = {"a.json": {"x": Value(1.0), "y": Value(2.0)}}
-    head = {"a.json": {"y": Value(3.0), "z": Value(4.0)}, "b.json": {"w": Value(5.0)}}
-    changes = compare(base, head, other_data={"b.json"})
+def test_dvc_metrics_diff_rows_and_headlines_in_catalogue_order():
+    diff = {
+        "a.json": {
+            "y": {"old": 2.0, "new": 3.0},
+            "z": {"old": None, "new": 4.0},
+            "x": {"old": 1.0, "new": None},
+        },
+        "b.json": {"w": {"old": None, "new": 5.0}},
+    }
+    base = Files({"a.json": json.dumps({"x": 1.0, "y": 2.0})})
+    head = Files({"a.json": json.dumps({"y": 3.0, "z": 4.0}), "b.json": '{"w": 5}'})
+    changes = diff_changes(diff, [base, head], [{}, {}], other_data={"b.json"})
     assert [(c.path, c.key, c.verdict) for c in changes] == [
         ("a.json", "y", NO_INTERVAL),
         ("a.json", "z", "new"),
@@ -161,15 +168,12 @@ def test_compare_and_headlines_in_catalogue_order():
     assert [c.key for c in rest] == ["z", "x"]
 
 
-def test_metric_paths_from_stages_and_top_level_without_dvclive_summaries():
+def test_metric_paths_from_stages_and_top_level():
     dvc_yaml = {
         "metrics": ["top.json"],
         "stages": {
             "a": {"metrics": ["a.json", {"b.json": {"cache": False}}]},
-            "t": {
-                "metrics": [{"live/metrics.json": {"cache": False}}],
-                "plots": [{"live/plots/metrics": {"x": "step"}}],
-            },
+            "t": {"outs": [{"live": {"cache": False}}], "metrics": ["a.json"]},
             "c": {"cmd": "true"},
         },
     }
@@ -219,6 +223,28 @@ def test_a_record_goes_stale_when_code_data_or_params_change():
     assert match([record], {"stages": {}}) == Match()  # no ASR run here
 
 
+def test_a_record_holds_a_run_by_its_results_when_only_the_code_moved():
+    metrics = {"seeds": 3, "cer_per_seed": [0.28, 0.3, 0.32], "wer_per_seed": [1, 2, 3]}
+    record = {
+        "transformer": {
+            "seeds": [42, 43, 44],
+            "metrics": metrics,
+            "fingerprint": fingerprint(lock()),
+        }
+    }
+    moved = lock("transformer", 43, code="c1")  # a refactor: the code's md5 moved
+    same = {"cer": 0.3, "cer_ci95": [0.2, 0.4], "wer": 2}  # seed 43's numbers
+    found = match([record], moved, same)
+    assert (found.name, found.stale, found.seeds) == ("transformer", None, 3)
+    # a number that moved, another seed, a param or no results: stale as before
+    assert match([record], moved, {**same, "wer": 2.0001}).stale
+    assert match([record], lock("transformer", 45, code="c1"), same).stale
+    assert match([record], moved).stale
+    lr = lock("transformer", 43, code="c1")
+    lr["stages"]["train_asr"]["params"]["params.yaml"]["asr.lr"] = 0.003
+    assert match([record], lr, same).stale
+
+
 RECORD = {
     "cer": 0.30,
     "cer_std": 0.02,
@@ -242,13 +268,13 @@ def test_a_one_seed_value_takes_the_matching_records_seed_spread():
     value = asr(0.30, MATCHED)["cer"]
     half = math.hypot(0.01, 1.96 * 0.02)  # the clips' and the seeds' spread
     assert (value.low, value.high) == pytest.approx((0.30 - half, 0.30 + half))
-    assert value.seed_aware and value.std is None and value.seeds == 1
+    assert value.std is None and value.seeds == 1
     assert value.spread == "seed spread: make homework, 3 seeds"
     loss = asr(0.30, MATCHED)["loss"]  # no interval of its own: the seeds' alone
     assert (loss.low, loss.high) == pytest.approx((1.5 - 0.196, 1.5 + 0.196))
     for record in (STALE, Match()):
         plain = asr(0.30, record)["cer"]
-        assert (plain.low, plain.high) == (0.29, 0.31) and not plain.seed_aware
+        assert (plain.low, plain.high) == (0.29, 0.31) and not plain.spread
         assert plain.hint == "run make homework to measure the seed spread"
     # a value over several seeds has its own spread: the record is not used
     seeded = metric_values(RECORD, MATCHED)["cer"]

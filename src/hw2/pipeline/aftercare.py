@@ -1,49 +1,30 @@
-"""After `dvc repro`: every output dvc.lock names is in DVC's cache, and no
-leftovers of killed writes remain (`make repro` runs this).
-
-DVC reports a cache it could not write to (a full disk) as ERROR lines, yet exits
-0 and records the outputs in dvc.lock; `dvc data status` then lists them as not
-in cache, and a later `dvc checkout` cannot bring them back. And DVC restoring a
-stage's outputs from its cache runs none of the stage's code, so a killed run's
-temporary entries stay unless something else removes them.
-
-DVC also trusts a read-only file in its cache without hashing it again, so bit
-rot there is restored by `dvc checkout` and reported as up to date: the outputs
-dvc.lock names are hashed here against it. And a full disk can cut DVC's
-`.dvc/tmp/rwlock` short, after which every dvc command refuses to run: `make
-repro` removes one that no live process holds before it starts (broken_rwlock).
+"""Around `dvc repro` (`make repro`, scripts/repro_guard.py): after it, every
+output dvc.lock names is in DVC's cache and matches its md5, and no leftovers of
+killed writes remain; before it, a cut-short `.dvc/tmp/rwlock` is removed. The
+DVC behaviours each guards against: docs/reliability.md's table.
 """
 
-import hashlib
 import json
 import os
 import re
 from pathlib import Path
 
 from hw2.core import resources
+from hw2.core.download import file_digest
 from hw2.core.errors import Hw2Error
 from hw2.core.io import sweep_leftovers
 from hw2.core.params import read_yaml
+from hw2.core.stage import outputs
 from hw2.pipeline.dvc import run_json
 
 
-def output_roots(root: Path) -> list[Path]:
-    """The top folders of every output dvc.yaml declares (data, metrics, ...)."""
-    dag = read_yaml(root / "dvc.yaml") or {}
-    tops = set()
-    for stage in (dag.get("stages") or {}).values():
-        for field in ("outs", "metrics", "plots"):
-            for entry in stage.get(field) or []:
-                path = Path(entry if isinstance(entry, str) else next(iter(entry)))
-                if len(path.parts) > 1:
-                    tops.add(path.parts[0])
-    return [root / top for top in sorted(tops) if (root / top).is_dir()]
-
-
-def not_in_cache(root: Path) -> list[str]:
-    """Outputs that dvc.lock names but DVC's cache lacks (`dvc data status`)."""
-    status = run_json(["dvc", "data", "status", "--json"], root, timeout=600)
-    return list(status.get("not_in_cache") or [])
+def sweep(root: Path) -> list[str]:
+    """Remove what killed writes left in the top folders of every output dvc.yaml
+    declares (data, metrics, ...); a line for each."""
+    stages = ((read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).values()
+    tops = {Path(o).parts[0] for s in stages for o in outputs(s) if "/" in o}
+    found = [root / top for top in sorted(tops) if (root / top).is_dir()]
+    return [f"removed {p} (left by a killed run)" for p in sweep_leftovers(*found)]
 
 
 def cache_dir(root: Path) -> Path:
@@ -56,8 +37,9 @@ def cache_dir(root: Path) -> Path:
 
 def check(root: Path) -> list[str]:
     """Sweep leftovers, then refuse outputs missing from the cache (one line)."""
-    removed = sweep_leftovers(*output_roots(root))
-    missing = not_in_cache(root)
+    removed = sweep(root)
+    status = run_json(["dvc", "data", "status", "--json"], root, timeout=600)
+    missing = list(status.get("not_in_cache") or [])
     if missing:
         cache = cache_dir(root)
         free = resources.human(resources.free_bytes(cache))
@@ -67,15 +49,8 @@ def check(root: Path) -> list[str]:
             f"it is on {resources.disk_of(cache)}, {free} free. Free space there, "
             "then `dvc commit -f` stores them"
         )
-    if rotten := first_rotten_output(root):
-        raise Hw2Error(rotten)
-    lines = [f"removed {path} (left by a killed run)" for path in removed]
-    return lines + ["every output dvc.lock names is in DVC's cache"]
-
-
-def _md5(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "md5").hexdigest()
+    refuse_rot(root)
+    return removed + ["every output dvc.lock names is in DVC's cache"]
 
 
 def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
@@ -100,9 +75,9 @@ def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
         return [(out["path"], md5, obj)]
 
 
-def first_rotten_output(root: Path) -> str | None:
-    """One line for the first file of a cached output whose bytes differ from
-    its md5 in dvc.lock, with what to do; None when every one matches."""
+def refuse_rot(root: Path) -> None:
+    """Refuse the first file of a cached output whose bytes differ from its md5
+    in dvc.lock: one line, with what to do."""
     from dvc.repo import Repo
 
     lock = read_yaml(root / "dvc.lock") or {}
@@ -112,23 +87,22 @@ def first_rotten_output(root: Path) -> str | None:
             for out in entry.get("outs") or []:
                 for name, md5, obj in _cached_files(out, odb):
                     path = root / name
-                    if not path.is_file() or _md5(path) == md5:
+                    if not path.is_file() or file_digest(path, "md5") == md5:
                         continue
-                    cached = os.path.relpath(obj, root)
-                    cached = obj if cached.startswith("..") else cached
-                    if obj.is_file() and _md5(obj) == md5:
-                        return (
+                    if obj.is_file() and file_digest(obj, "md5") == md5:
+                        raise Hw2Error(
                             f"{name} differs from its md5 in dvc.lock (its copy in "
                             "DVC's cache is sound): `dvc checkout --relink "
                             f"{out['path']}` restores it"
                         )
-                    return (
+                    cached = os.path.relpath(obj, root)
+                    cached = obj if cached.startswith("..") else cached
+                    raise Hw2Error(
                         f"{name} differs from its md5 in dvc.lock, and so does its "
                         f"object in DVC's cache ({cached}: bit rot, which DVC does "
                         f"not check): `rm -f {cached} {name}`, then `dvc repro "
                         f"{stage}` makes it again"
                     )
-    return None
 
 
 _RWLOCK_PID = re.compile(r'"pid":\s*(\d+)')

@@ -4,179 +4,135 @@ No DVC command says either: the two sides ran on other data (a `data.*` param in
 `dvc params diff`, or what a data stage recorded about its data: catalog.DATA_SHAPE,
 plain outputs), or a committed dvc.lock does not belong to its commit's code (a
 cmd, param or git-tracked dependency changed without `dvc repro`), which `dvc
-status` answers for the workspace only: here it is read from git at each side.
+status` answers for the workspace only: here it is read from git at each side,
+by the rule the preflight applies to the workspace (why_stale).
 """
 
-import hashlib
-import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw2.core.params import parse_yaml
-from hw2.core.provenance import dvc_dir_md5
 from hw2.core.stage import outputs
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
-from hw2.pipeline.compare import flatten, read_tree
-from hw2.pipeline.dvc import RevisionFiles, run
+from hw2.pipeline.compare import read_tree
+from hw2.pipeline.dvc import GitRev, Workspace, inside, paths
 from hw2.pipeline.markdown import cell
+from hw2.pipeline.runs import flatten
 
 PARAMS = "params.yaml"
 
 
-def _shown(v: Any) -> str:
-    if v is None:
-        return "absent"
-    if isinstance(v, int | float) and not isinstance(v, bool):
+def shown(v: Any) -> str:
+    """A quoted param or data value as one cell: numbers as written, lists cut."""
+    if v is None or isinstance(v, bool):
+        return "absent" if v is None else str(v).lower()
+    if isinstance(v, int | float):
         return short(float(v))
-    return (
-        f"[{', '.join(map(_shown, v[:4]))}{', …' * (len(v) > 4)}]"
-        if isinstance(v, list)
-        else cell(v)
-    )
+    if isinstance(v, list):
+        return f"[{', '.join(map(shown, v[:4]))}{', …' * (len(v) > 4)}]"
+    return cell(v)
 
 
-@dataclass(frozen=True)
-class DataChange:
-    """What differs about one branch's data: `key old → new` lines."""
-
-    branch: str  # "images" or "speech"
-    params: tuple[str, ...]
-    shape: tuple[str, ...]
-
-    def warning(self, base: str, shown: int = 4) -> str:
-        """One line for the comment: what changed and what it means."""
-        parts = list(self.params)
-        if self.shape:
-            more = len(self.shape) - shown
-            listed = ", ".join(self.shape[:shown]) + f" and {more} more" * (more > 0)
-            parts.append(f"recorded in `{DATA_SHAPE[self.branch]}`: {listed}")
-        return (
-            f"The {self.branch} data differ between {cell(base)} and this branch "
-            f"({'; '.join(parts)}). The {BRANCH_STUDY[self.branch]} metrics come "
-            "from other data on each side: their difference is not this change's "
-            "effect alone."
-        )
-
-
-def data_changes(
-    params_diff: Mapping[str, Any], base: RevisionFiles, head: RevisionFiles
-) -> list[DataChange]:
-    """Each branch whose data differ: its `data.<branch>.*` params (other `data.*`
-    keys feed both) in `dvc params diff --json`, or its recorded data shape."""
+def data_warnings(
+    params_diff: Mapping[str, Any], base: Workspace, head: Workspace, shown_max: int = 4
+) -> dict[str, str]:
+    """Each branch whose data differ, with one line for the comment saying what
+    and what it means: its `data.<branch>.*` params (other `data.*` keys feed
+    both) in `dvc params diff --json`, or its recorded data shape."""
     params: dict[str, list[str]] = {}
     for key, d in (params_diff.get(PARAMS) or {}).items():
         owner = key.split(".")[1] if key.startswith("data.") else None
         for branch in [owner] if owner in DATA_SHAPE else DATA_SHAPE if owner else []:
-            text = f"{cell(key)} {_shown(d.get('old'))} → {_shown(d.get('new'))}"
+            text = f"{cell(key)} {shown(d.get('old'))} → {shown(d.get('new'))}"
             params.setdefault(branch, []).append(text)
-    out = []
+    out = {}
     for branch, path in DATA_SHAPE.items():
         old, new = (flatten(read_tree(files, path)) for files in (base, head))
         shape = [
-            f"{cell(k)} {_shown(old.get(k))} → {_shown(new.get(k))}"
+            f"{cell(k)} {shown(old.get(k))} → {shown(new.get(k))}"
             for k in dict.fromkeys([*old, *new])
-            if old and new and _shown(old.get(k)) != _shown(new.get(k))
+            if old and new and shown(old.get(k)) != shown(new.get(k))
         ]
-        if params.get(branch) or shape:
-            out.append(DataChange(branch, tuple(params.get(branch, [])), tuple(shape)))
+        parts = params.get(branch, [])
+        if shape:
+            more = len(shape) - shown_max
+            listed = ", ".join(shape[:shown_max]) + f" and {more} more" * (more > 0)
+            parts.append(f"recorded in `{path}`: {listed}")
+        if parts:
+            out[branch] = (
+                f"The {branch} data differ between {cell(base.rev)} and this branch "
+                f"({'; '.join(parts)}). The {BRANCH_STUDY[branch]} metrics come "
+                "from other data on each side: their difference is not this "
+                "change's effect alone."
+            )
     return out
 
 
-def _git(root: Path, rev: str, path: str) -> bytes | None:
-    # a folder (a git tree) reads as absent: DVC hashes it its own way
-    cmd = ["git", "cat-file", "blob", f"{rev}:{path}"]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True)
-    return proc.stdout if proc.returncode == 0 else None
+def _lookup(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part, KeyError) if isinstance(data, Mapping) else KeyError
+    return data
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _why(
-    root: Path,
-    rev: str,
+def why_stale(
     stage: Mapping,
     locked: Mapping | None,
-    tracked: set[str],
+    params: Mapping,
+    files: Workspace,
     made: set[str],
-    hashes: dict[str, str],
 ) -> str:
+    """Why a stage's dvc.lock entry `locked` no longer matches its dvc.yaml entry,
+    params.yaml's `params` and its dependencies in `files` ('' when it matches;
+    DVC's `dvc status`, computed here for a git revision as for the workspace).
+    Folders among `made`, the stages' outputs, are data: judged by their makers."""
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
         return "cmd changed"
     deps = {d["path"]: d.get("md5") for d in locked.get("deps") or []}
-    declared = [
-        d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps") or []
-    ]
-    if set(declared) != set(deps):
+    if set(paths(stage.get("deps"))) != set(deps):
         return "deps differ"
-    for path in declared:  # the git-tracked files: data follow from them
-        content = _git(root, rev, path)
-        if content is not None and hashlib.md5(content).hexdigest() != deps[path]:
-            return f"{cell(path)} changed"
-    for path in declared:  # code folders, hashed as DVC hashes them
-        if any(_inside(path, out) for out in made):
-            continue  # a folder among the outputs is data, judged by its producer
-        inside = sorted(t for t in tracked if _inside(t, path) and t != path)
-        if inside and str(deps[path] or "").endswith(".dir"):
-            if path not in hashes:  # stages share folders: each read once
-                hashes[path] = dvc_dir_md5(
-                    (t[len(path) + 1 :], _git(root, rev, t) or b"") for t in inside
-                )
-            if hashes[path] != deps[path]:
-                return f"{cell(path)} changed"
-    params = parse_yaml(_git(root, rev, PARAMS) or b"") or {}
     recorded = (locked.get("params") or {}).get(PARAMS) or {}
     for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
-        node = params
-        for part in key.split("."):
-            node = node.get(part, KeyError) if isinstance(node, Mapping) else KeyError
-        if node is KeyError or recorded.get(key, KeyError) != node:
-            return f"param {cell(key)} changed"
+        if recorded.get(key, KeyError) != _lookup(params, key):
+            return f"param {key} changed"
+    for path, md5 in deps.items():
+        folder = str(md5).endswith(".dir")  # a code folder, hashed as DVC hashes it
+        if not md5 or (folder and any(inside(path, out) for out in made)):
+            continue
+        found = files.folder_md5(path) if folder else files.md5(path)
+        if found is None and files.whole:
+            return f"{path} is gone"
+        if found not in (None, md5):
+            return f"{path} changed"
     return ""
 
 
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
-    root = Path(root)
-    dag = parse_yaml(_git(root, rev, "dvc.yaml") or b"") or {}
-    lock = (parse_yaml(_git(root, rev, "dvc.lock") or b"") or {}).get("stages") or {}
-    listing = ["git", "ls-tree", "-r", "--name-only", rev]
-    tracked = set(run(listing, root, check=False).split())
+    files = GitRev(root, rev)
+    dag = read_tree(files, "dvc.yaml") or {}
+    lock = (read_tree(files, "dvc.lock") or {}).get("stages") or {}
+    data = read_tree(files, PARAMS) or {}
     stages = dag.get("stages") or {}
-    made = {out for stage in stages.values() for out in outputs(stage)}
-    hashes: dict[str, str] = {}
-    whys = {
-        name: _why(root, rev, stage, lock.get(name), tracked, made, hashes)
-        for name, stage in stages.items()
-    }
-    return {name: why for name, why in whys.items() if why}
+    made = {out for s in stages.values() for out in outputs(s)}
+    whys = {n: why_stale(s, lock.get(n), data, files, made) for n, s in stages.items()}
+    return {n: w for n, w in whys.items() if w}
 
 
 def stale_warnings(root: str | Path, base: str) -> list[str]:
     """One line for each side (this branch's HEAD, `base`) whose dvc.lock is stale."""
-    sides = [
-        (
-            "HEAD",
-            "in this branch",
-            "Its committed metrics are not what its code "
-            "gives: run `dvc repro` and commit dvc.lock and metrics/.",
-        ),
-        (
-            base,
-            f"at {cell(base)}",
-            "The base's metrics are older than its code, "
-            "so part of the difference may not be this change's.",
-        ),
-    ]
+    head = "Its committed metrics are not what its code gives: run `dvc repro` and "
+    head += "commit dvc.lock and metrics/."
+    old = "The base's metrics are older than its code, so part of the difference "
+    old += "may not be this change's."
     out = []
+    sides = [("HEAD", "in this branch", head), (base, f"at {cell(base)}", old)]
     for rev, where, fix in sides:
         if stale := stale_stages(root, rev):
-            listed = "; ".join(f"{cell(n)}: {why}" for n, why in sorted(stale.items()))
+            listed = "; ".join(
+                f"{cell(n)}: {cell(w)}" for n, w in sorted(stale.items())
+            )
             out.append(f"The dvc.lock committed {where} does not match its code: ")
             out[-1] += f"{listed}. {fix}"
     return out

@@ -3,14 +3,9 @@
 A metric's noise is read from the keys beside it in its file (catalog's suffixes):
 a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
 `seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
-spans test items only. A change is *unchanged* unless it shows at the printed
-precision (catalog.scale_for); *different data* when the data behind the file
-changed (hw2.pipeline.checks); *within noise* when |Δ| ≤ √(a² + b²), a and b the
-sides' 95 % half-widths facing each other (a side without one borrows the
-other's); else *beyond noise* if both sides are seed-aware, *noise unknown: one
-seed* if not; *no interval* without any. A one-seed ASR run whose dvc.lock
-matches `make homework`'s record (hw2.pipeline.seed_record) takes the record's
-seed spread: each side √(clip² + (1.96·std)²), and counts as seed-aware.
+spans test items only. The verdicts: NOISE_RULE, as the PR comment prints it; a
+change that does not show at the printed precision (catalog.scale_for) is
+*unchanged*.
 """
 
 import json
@@ -19,19 +14,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pandas as pd
-
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
-from hw2.pipeline.dvc import RevisionFiles
+from hw2.pipeline.dvc import Workspace, paths
+from hw2.pipeline.runs import flatten
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
 UNCHANGED, NEW, REMOVED = "unchanged", "new", "removed"
 WITHIN, BEYOND, ONE_SEED = "within noise", "beyond noise", "noise unknown: one seed"
 NO_INTERVAL, OTHER_DATA = "no interval", "different data"
 MEASURE = "run make homework to measure the seed spread"
+NOISE_RULE = (
+    "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
+    "(over seeds and test items for a metric with several seeds, over the test "
+    "items of one training run otherwise, widened by the seed spread `make "
+    "homework` measured when its record matches the run: √(clip² + (1.96·std)²) "
+    "a side). **within noise**: |Δ| ≤ √(a² + b²), a and b the two sides' 95 % "
+    "half-widths; **beyond noise**: larger, both sides' noise including seeds; "
+    "**noise unknown: one seed**: larger than one run's interval, which leaves "
+    "out run-to-run noise; **different data**: see the warning; **no "
+    "interval**: nothing to judge by."
+)
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,6 @@ class Value:
     seeds: int = 1
     spread: str = ""
     hint: str = ""
-
-    @property
-    def seed_aware(self) -> bool:
-        """Whether the noise includes run-to-run variation."""
-        return self.seeds > 1 or bool(self.spread)
 
     def half_width(self, towards: float) -> float | None:
         """The interval's half-width on the side facing `towards`."""
@@ -90,17 +90,15 @@ class Change:
         return scale.rounded(self.old.value) != scale.rounded(self.new.value)
 
     @property
-    def delta(self) -> float | None:
-        return None if not (self.old and self.new) else self.new.value - self.old.value
-
-    @property
     def direction(self) -> str:
-        """'better', 'worse' or '' (no good direction, or no change)."""
-        return catalog.direction(self.metric, self.delta) if self.changed else ""
+        """'better', 'worse' or '' (no good direction, absent, or no change)."""
+        if not (self.changed and self.old and self.new):
+            return ""
+        return catalog.direction(self.metric, self.new.value - self.old.value)
 
     @property
     def verdict(self) -> str:
-        """The noise rule of the module's docstring."""
+        """The noise rule: NOISE_RULE."""
         if not self.changed:
             return UNCHANGED
         if self.old is None or self.new is None:
@@ -111,12 +109,13 @@ class Change:
         b = self.new.half_width(self.old.value)
         if a is None and b is None:
             return NO_INTERVAL
-        a = b if a is None else a
+        a = b if a is None else a  # a side without an interval borrows the other's
         b = a if b is None else b
         if abs(self.new.value - self.old.value) <= math.hypot(a, b):
             return WITHIN
-        both_seeds = self.old.seed_aware and self.new.seed_aware
-        return BEYOND if both_seeds else ONE_SEED
+        # both sides' noise includes run-to-run variation, or it is unknown
+        seeds = all(v.seeds > 1 or v.spread for v in (self.old, self.new))
+        return BEYOND if seeds else ONE_SEED
 
     @property
     def label(self) -> str:
@@ -188,41 +187,25 @@ def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
     )
 
 
-def flatten(tree: Any) -> dict[str, Any]:
-    """A metrics file's leaves by dotted key (lists kept whole), as DVC names them."""
-    if not isinstance(tree, Mapping) or not tree:
-        return {}
-    return pd.json_normalize(tree, sep=".").iloc[0].to_dict()
-
-
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     """A metrics file's numbers by dotted key, with their noise (not metrics)."""
     flat = flatten(tree)
-    values = {}
-    for key, raw in flat.items():
-        number = _number(raw)
-        if number is not None and not _is_companion(key, flat):
-            values[key] = read_value(flat, key, number, record)
-    return values
-
-
-def _names(entries: Any) -> list[str]:
-    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
+    return {
+        key: read_value(flat, key, number, record)
+        for key, raw in flat.items()
+        if (number := _number(raw)) is not None and not _is_companion(key, flat)
+    }
 
 
 def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
-    """The metrics files dvc.yaml declares (stages' and top-level), but dvclive's
-    summaries (`<dir>/metrics.json` beside a `<dir>/plots/metrics` plot), which
-    repeat the curves' last points."""
+    """The metrics files dvc.yaml declares, top-level and stages'."""
     stages = [s for s in (dvc_yaml.get("stages") or {}).values() if isinstance(s, dict)]
-    declared = _names(dvc_yaml.get("metrics"))
-    declared += [name for s in stages for name in _names(s.get("metrics"))]
-    plots = [name.rstrip("/") for s in stages for name in _names(s.get("plots"))]
-    live = {p[:-13] + "metrics.json" for p in plots if p.endswith("/plots/metrics")}
-    return [p for p in dict.fromkeys(declared) if p not in live]
+    declared = paths(dvc_yaml.get("metrics"))
+    declared += [path for s in stages for path in paths(s.get("metrics"))]
+    return list(dict.fromkeys(declared))
 
 
-def read_tree(files: RevisionFiles, path: str) -> Any:
+def read_tree(files: Workspace, path: str) -> Any:
     """A JSON or YAML file at a revision, None where absent; DataError if bad."""
     data = files.read_bytes(path)
     if data is None:
@@ -235,59 +218,46 @@ def read_tree(files: RevisionFiles, path: str) -> Any:
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
-def seed_matches(base: RevisionFiles, head: RevisionFiles) -> list[Match]:
+def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
     """What the seed records of both sides say of each side's ASR run: a record
-    made at one side may describe the other (the dvc.lock fingerprint decides)."""
-    records = [
-        record
+    made at one side may describe the other (the dvc.lock fingerprint, or the
+    run's results, decide: hw2.pipeline.seed_record.match)."""
+    found = [
+        read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
         for f in (head, base)
-        if (
-            record := read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
-        )
     ]
-    return [match(records, read_tree(f, LOCK)) for f in (base, head)]
-
-
-def compare(
-    base: Mapping[str, Mapping[str, Value]],
-    head: Mapping[str, Mapping[str, Value]],
-    other_data: Iterable[str] = (),
-) -> list[Change]:
-    """Every metric of either side, in file order (head's files first)."""
-    moved = set(other_data)
+    records = [r for r in found if r]
     return [
-        Change(
-            path,
-            key,
-            base.get(path, {}).get(key),
-            head.get(path, {}).get(key),
-            path in moved,
-        )
-        for path in dict.fromkeys([*head, *base])
-        for key in dict.fromkeys([*head.get(path, {}), *base.get(path, {})])
+        match(records, read_tree(f, LOCK), flatten(read_tree(f, catalog.ASR_JSON)))
+        for f in (base, head)
     ]
 
 
 def diff_changes(
     diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    sides: Sequence[RevisionFiles],
+    sides: Sequence[Workspace],
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:
     """`dvc metrics diff --json --all`'s numbers with their noise, read from the
-    files of both sides (base first): DVC leaves out the intervals (lists) and
-    lists std and seed keys as metrics of their own."""
-    values: list[dict[str, dict[str, Value]]] = [{}, {}]
+    files of both sides (base first), in DVC's order: DVC leaves out the
+    intervals (lists) and lists std and seed keys as metrics of their own."""
+    moved, changes = set(other_data), []
     for path, keys in diff.items():
-        for i, (files, record) in enumerate(zip(sides, records, strict=True)):
-            noise = metric_values(read_tree(files, path), record.get(path))
-            values[i][path] = {
-                key: replace(noise[key], value=float(numbers[side]))
-                for key, numbers in keys.items()
-                for side in [("old", "new")[i]]
-                if key in noise and _number(numbers.get(side)) is not None
-            }
-    return compare(values[0], values[1], other_data)
+        noise = [
+            metric_values(read_tree(files, path), record.get(path))
+            for files, record in zip(sides, records, strict=True)
+        ]
+        for key, numbers in keys.items():
+            old, new = (
+                replace(values[key], value=float(numbers[side]))
+                if key in values and _number(numbers.get(side)) is not None
+                else None
+                for values, side in zip(noise, ("old", "new"), strict=True)
+            )
+            if old is not None or new is not None:
+                changes.append(Change(path, key, old, new, path in moved))
+    return changes
 
 
 def split_headlines(

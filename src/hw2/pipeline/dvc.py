@@ -1,7 +1,9 @@
 """git and dvc command lines for the pipeline tools: run in a repository root with
 this virtualenv's `dvc` first on PATH; a failure is one Hw2Error line naming the
-command and its last line on stderr."""
+command and its last line on stderr. And the files of the workspace or of a git
+revision, read or hashed as dvc.lock records them."""
 
+import hashlib
 import json
 import os
 import re
@@ -11,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hw2.core.download import file_digest
 from hw2.core.errors import Hw2Error
+from hw2.core.provenance import dvc_dir_md5, folder_md5
 
 # A queued run's command line can carry dozens of --copy-paths: name its start.
 _SHOWN_ARGS = 6
@@ -42,24 +46,29 @@ def run(
     capture: bool = True,
     check: bool = True,
     timeout: float | None = None,
-) -> str:
-    """stdout of `args` run in `root`; check=False returns it even on failure."""
+    text: bool = True,
+) -> Any:
+    """stdout of `args` run in `root` (bytes with text=False; "" with
+    capture=False, the output shown as it goes); check=False returns it even on
+    failure."""
     try:
         proc = subprocess.run(
             list(args),
             cwd=root,
             env=dict(env) if env is not None else dvc_env(),
             capture_output=capture,
-            text=True,
+            text=text,
             timeout=timeout,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Hw2Error(f"{command_name(args)} could not run ({exc})") from exc
     if check and proc.returncode != 0:
-        lines = (proc.stderr or "").strip().splitlines()
+        err = proc.stderr or ""
+        err = err.decode(errors="replace") if isinstance(err, bytes) else err
+        lines = err.strip().splitlines()
         why = lines[-1] if lines else f"exit status {proc.returncode}"
         raise Hw2Error(f"{command_name(args)} failed: {why}")
-    return proc.stdout or ""
+    return proc.stdout if capture else ""
 
 
 def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
@@ -69,6 +78,17 @@ def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
         return json.loads(out)
     except json.JSONDecodeError:
         raise Hw2Error(f"{command_name(args)} printed no JSON") from None
+
+
+def paths(entries: Any) -> list[str]:
+    """The paths of a dvc.yaml list (deps, outs, metrics, plots): each a path or
+    a one-key mapping of a path to its options."""
+    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies in it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def check_commit(rev: str, root: str | Path) -> None:
@@ -101,26 +121,56 @@ def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") ->
     return page
 
 
-class RevisionFiles:
-    """Files at a git revision, or the workspace (rev None), through DVC's file
-    system: git- and DVC-tracked alike, nothing checked out."""
+class Workspace:
+    """The workspace's files (what `dvc repro` will see), read or hashed as
+    dvc.lock records them; None when absent."""
 
-    def __init__(self, root: str | Path, rev: str | None = None):
-        # dvc's import takes a second: only the tools that read revisions pay it
-        from dvc.api import DVCFileSystem
-        from dvc.exceptions import DvcException
+    whole = True  # every file is here: an absent dependency is gone
+    rev: str | None = None
 
-        self._errors = (OSError, DvcException)
-        self.rev = rev
-        try:
-            self._fs = DVCFileSystem(str(root), rev=rev)
-        except self._errors as exc:
-            where = rev or "the workspace"
-            raise Hw2Error(f"cannot read the files of {where} ({exc})") from exc
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
 
     def read_bytes(self, path: str) -> bytes | None:
-        """The file's bytes, None when absent (or its data is not cached)."""
-        try:
-            return self._fs.read_bytes(path)
-        except self._errors:
+        file = self.root / path
+        return file.read_bytes() if file.is_file() else None
+
+    def md5(self, path: str) -> str | None:
+        file = self.root / path
+        return file_digest(file, "md5") if file.is_file() else None
+
+    def folder_md5(self, path: str) -> str | None:
+        folder = self.root / path
+        return folder_md5(folder) if folder.is_dir() else None
+
+
+class GitRev(Workspace):
+    """The same files at a git revision, read from git, nothing checked out:
+    DVC-tracked data is absent (it follows from the git-tracked files its
+    producers read; every metrics file is `cache: false`, in git)."""
+
+    whole = False
+
+    def __init__(self, root: str | Path, rev: str):
+        super().__init__(root)
+        self.rev = rev
+        listing = ["git", "ls-tree", "-r", "-z", "--name-only", rev]
+        self.tracked = set(run(listing, root, check=False).split("\0")) - {""}
+        self._folders: dict[str, str | None] = {}  # stages share folders
+
+    def read_bytes(self, path: str) -> bytes | None:
+        if path not in self.tracked:  # a folder (a git tree) too
             return None
+        blob = ["git", "cat-file", "blob", f"{self.rev}:{path}"]
+        return run(blob, self.root, text=False)
+
+    def md5(self, path: str) -> str | None:
+        data = self.read_bytes(path)
+        return None if data is None else hashlib.md5(data).hexdigest()
+
+    def folder_md5(self, path: str) -> str | None:
+        if path not in self._folders:
+            files = sorted(t for t in self.tracked if inside(t, path) and t != path)
+            blobs = ((t[len(path) + 1 :], self.read_bytes(t) or b"") for t in files)
+            self._folders[path] = dvc_dir_md5(blobs) if files else None
+        return self._folders[path]

@@ -3,15 +3,13 @@
 DVC gives the numbers (`dvc metrics diff --json --all`, `dvc params diff --json`,
 `dvc plots diff --json`); the project adds what no DVC command says: warnings
 (other data, a stale dvc.lock or seed record), each metric's direction and noise
-verdict (hw2.pipeline.compare) and a picture of each changed plot, both revisions
-in one chart. Markdown, every quoted value escaped (hw2.pipeline.markdown), tables
-by pandas; CI posts it with CML, which uploads the pictures. `make diff` prints
-the same blocks as plain text.
+verdict (hw2.pipeline.compare) and a picture of each changed plot: DVC's own
+chart (its template, both revisions' rows) as a PNG by vl-convert. Markdown, every
+quoted value escaped (hw2.pipeline.markdown), tables by pandas; CI posts it with
+CML, which uploads the pictures; on a terminal rich renders the same Markdown.
 """
 
-import html
 import os
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -19,44 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import vl_convert
 
 from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
-from hw2.pipeline import dvc
-from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE, short
-from hw2.pipeline.checks import data_changes, stale_warnings
-from hw2.pipeline.compare import (
-    BEYOND,
-    Change,
-    Value,
-    diff_changes,
-    metric_paths,
-    read_tree,
-    seed_matches,
-    split_headlines,
-)
-from hw2.pipeline.dvc import RevisionFiles
-from hw2.pipeline.figures import Series, revision_figure
+from hw2.pipeline import compare, dvc
+from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
+from hw2.pipeline.checks import data_warnings, shown, stale_warnings
+from hw2.pipeline.dvc import GitRev, Workspace
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
 
 MARKER = "hw2-dvc-pr-comment"
-NOISE_RULE = (
-    "± is the standard deviation over training seeds; [lo, hi] a 95 % interval "
-    "(over seeds and test items for a metric with several seeds, over the test "
-    "items of one training run otherwise, widened by the seed spread `make "
-    "homework` measured when its record matches the run: √(clip² + (1.96·std)²) "
-    "a side). **within noise**: |Δ| ≤ √(a² + b²), a and b the two sides' 95 % "
-    "half-widths; **beyond noise**: larger, both sides' noise including seeds; "
-    "**noise unknown: one seed**: larger than one run's interval, which leaves "
-    "out run-to-run noise; **different data**: see the warning; **no "
-    "interval**: nothing to judge by."
-)
 WORKSPACE = "workspace"  # DVC's name for it in `dvc plots diff`
-Block = tuple  # (kind, *args): see render
 
 
-def _value(v: Value | None, c: Change) -> str:
+def table(columns: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table of cells already escaped, written as they are."""
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.to_markdown(index=False, disable_numparse=True)
+
+
+def _value(v: compare.Value | None, c: compare.Change) -> str:
     if v is None:
         return "–"
     text = c.scale.text(v.value)
@@ -66,30 +48,30 @@ def _value(v: Value | None, c: Change) -> str:
     return text
 
 
-def _row(c: Change, first: list[str]) -> list[str]:
-    delta = c.scale.delta(c.old.value, c.new.value) if c.delta and c.changed else "–"
-    verdict = f"**{c.label}**" if c.verdict == BEYOND else c.label
+def _row(c: compare.Change, first: list[str]) -> list[str]:
+    both = c.changed and c.old and c.new
+    delta = c.scale.delta(c.old.value, c.new.value) if both else "–"
+    verdict = f"**{c.label}**" if c.verdict == compare.BEYOND else c.label
     sides = [_value(v, c) for v in (c.old, c.new)]
     return [*first, *sides, delta, c.direction or "–", verdict]
 
 
-def _label(c: Change) -> str:
+def _label(c: compare.Change) -> str:
     return c.metric.label if c.metric.label != c.metric.key else cell(c.key)
 
 
-def metrics_blocks(changes: Sequence[Change], base: str, headlines=None) -> list:
+def metrics_section(
+    changes: Sequence[compare.Change], base: str, headlines=None
+) -> list:
     """The headline table, then the other changed metrics folded."""
-    heads, rest = split_headlines(changes, headlines)
+    heads, rest = compare.split_headlines(changes, headlines)
     cols = [cell(base), "this PR", "change", "direction", "noise"]
-    blocks: list[Block] = [("h", "Metrics")]
-    if heads:
-        rows = [_row(c, [_label(c)]) for c in heads]
-        blocks.append(("table", ["headline", *cols], rows))
-    else:
-        blocks.append(("p", "*No headline metric in either revision.*"))
+    rows = [_row(c, [_label(c)]) for c in heads]
+    none = "*No headline metric in either revision.*"
+    out = ["### Metrics", table(["headline", *cols], rows) if heads else none]
     moved = [c for c in rest if c.changed]
     if not moved:
-        return blocks + [("p", f"*No other metric changed ({len(rest)} compared).*")]
+        return out + [f"*No other metric changed ({len(rest)} compared).*"]
     tallies = [Counter(c.direction for c in moved if c.direction)]
     tallies.append(Counter(c.verdict for c in moved))
     counts = "; ".join(
@@ -98,67 +80,19 @@ def metrics_blocks(changes: Sequence[Change], base: str, headlines=None) -> list
     summary = f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed "
     summary += f"({counts}), {len(rest) - len(moved)} unchanged"
     rows = [_row(c, [cell(c.path), _label(c)]) for c in moved]
-    return blocks + [("fold", summary, [("table", ["file", "metric", *cols], rows)])]
+    folded = table(["file", "metric", *cols], rows)
+    return out + [f"<details><summary>{summary}</summary>", folded, "</details>"]
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    return short(float(value)) if isinstance(value, int | float) else cell(value)
-
-
-def params_blocks(diff: dict[str, Any]) -> list[Block]:
+def params_section(diff: dict[str, Any]) -> list[str]:
     """The params that changed, from `dvc params diff --json`."""
     rows = [
-        [cell(file), cell(key), _shown(v.get("old")), _shown(v.get("new"))]
+        [cell(file), cell(key), shown(v.get("old")), shown(v.get("new"))]
         for file, params in diff.items()
         for key, v in (params or {}).items()
     ]
-    table = ("table", ["file", "param", "base", "this PR"], rows)
-    return [("h", "Params"), table if rows else ("p", "*No param changed.*")]
-
-
-def _find(tree: Any, key: str) -> Any:
-    """The first value of `key` anywhere in a Vega-Lite spec (layers included)."""
-    if isinstance(tree, dict) and key in tree:
-        return tree[key]
-    items = tree.values() if isinstance(tree, dict) else tree
-    for item in items if isinstance(tree, dict | list) else []:
-        found = _find(item, key)
-        if found is not None:
-            return found
-    return None
-
-
-def _series(rows: pd.DataFrame, x: str) -> list[Series]:
-    """A plot's rows at one revision as lines: one per text value (file, method)
-    and value column; `y_min` and `y_max` beside `y` shade a band around it."""
-    rows = rows.dropna(axis=1, how="all")  # another file's columns: not this one's
-    if rows.empty:
-        return []
-    nums = [
-        c
-        for c in rows
-        if c != x and pd.to_numeric(rows[c].dropna(), errors="coerce").notna().all()
-    ]
-    ys = [c for c in nums if c not in ("step", "timestamp")]
-    ys = ["dvc_inferred_y_value"] if "dvc_inferred_y_value" in ys else ys
-    keys = [c for c in rows if c not in (*nums, x)]
-    out: dict[str, Series] = {}
-    for group, part in rows.groupby(keys, sort=False) if keys else [((), rows)]:
-        names = [re.sub(r"\.\w+$", "", str(g).split("::")[-1]) for g in group]
-        for y in ys:
-            xy = part[[x, y]].apply(pd.to_numeric, errors="coerce").dropna()
-            label = " ".join(names + ([y] if len(ys) > 1 or not names else []))
-            points = list(xy.sort_values(x).itertuples(index=False, name=None))
-            out[label] = Series(label, points)
-    for label, s in list(out.items()):
-        low, high = out.get(label + "_min"), out.get(label + "_max")
-        if low and high:
-            top = dict(high.points)
-            s.band = [(x, a, top[x]) for x, a in low.points if x in top]
-            del out[label + "_min"], out[label + "_max"]
-    return list(out.values())
+    params = table(["file", "param", "base", "this PR"], rows)
+    return ["### Params", params if rows else "*No param changed.*"]
 
 
 def _status(old: Any, new: Any) -> str:
@@ -167,112 +101,73 @@ def _status(old: Any, new: Any) -> str:
     return "unchanged" if old == new else "changed"
 
 
-def _draw(path: Path, name: str, content: Any, x: str, sides: list, base: str):
-    if content is None:  # a picture already: this branch's, else the base's
-        path.write_bytes(sides[1] or sides[0])
-        return f"{cell(name)}: this PR"
-    title = _find(content, "title")
-    title = str(title.get("text") if isinstance(title, dict) else title or name)
-    axes = (
-        _find(content, "x").get("title") or x,
-        (_find(content, "y") or {}).get("title"),
-    )
-    lines = [(base, _series(sides[0], x)), ("this PR", _series(sides[1], x))]
-    revision_figure(path, title, (axes[0], axes[1] or ""), lines, x == "step")
-    return f"{cell(name)}: {cell(base)} (blue) vs this PR (orange)"
-
-
-def _x_column(content: Any, rows: pd.DataFrame) -> str | None:
-    """The numeric data column on the x axis: the encoding's field, or the first
-    column a template's transforms compute it from (`datum['step']` for `epoch`)."""
-    x = (_find(content, "x") or {}).get("field")
-    if x not in rows and x is not None:
-        used = re.findall(r"datum\['([^']+)'\]", str(_find(content, "transform")))
-        x = next((c for c in used if c in rows), None)
-    numeric = x is not None and pd.to_numeric(rows[x], errors="coerce").notna().all()
-    return x if numeric else None  # else no curve: a confusion matrix, say
-
-
-def _within(rows: pd.DataFrame, others: list[pd.DataFrame]) -> bool:
-    """Whether another plot holds all these rows (a curve file a named plot draws)."""
-    cols = list(rows.columns)
-    mine = set(map(tuple, rows.astype(str).to_numpy()))
-    return any(
-        set(cols) <= set(o.columns)
-        and mine <= set(map(tuple, o[cols].astype(str).to_numpy()))
-        for o in others
-    )
-
-
-def plots_blocks(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
+def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
     """A picture of each changed plot (with `plots_dir`), the other changed plots
-    by name, the unchanged ones listed; from `dvc plots diff --json`."""
-    status, drawn = {}, []
+    by name, the unchanged ones listed; from `dvc plots diff --json`, whose every
+    chart is a Vega-Lite spec of DVC's template holding both revisions' rows."""
+    status, drawn = {}, []  # every changed plot is drawn with plots_dir
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
-        found = {name: v for name, v in (out.get("data") or {}).items() if v}
-        frames = {
-            name: pd.DataFrame(_find(entries[0].get("content"), "values") or [])
-            for name, entries in found.items()
-            if entries[0].get("type") != "image"
-        }
-        for name, entries in found.items():
-            content, x = entries[0].get("content"), None
+        for name, entries in (out.get("data") or {}).items():
+            if not entries:
+                continue
             if entries[0].get("type") == "image":
                 by_rev = {
                     e["revisions"][0]: Path(e["url"]).read_bytes() for e in entries
                 }
-                sides, content = [by_rev.get(base), by_rev.get(WORKSPACE)], None
-                status[name] = _status(*sides)
+                sides = [by_rev.get(base), by_rev.get(WORKSPACE)]
+                alt, picture = f"{cell(name)}: this PR", sides[1] or sides[0]
             else:
-                rows = frames[name]
-                others = [f for n, f in frames.items() if n != name and "/" not in n]
-                if "/" in name and len(rows) and _within(rows, others):
-                    continue  # a curve file that a named plot draws already
+                spec = entries[0]["content"]
+                rows = pd.DataFrame(spec["data"]["values"])
                 sides = [
-                    rows[rows["rev"] == r].drop(columns="rev")
+                    rows[rows["rev"] == r].drop(columns="rev").to_dict("records")
+                    or None
                     for r in (base, WORKSPACE)
                 ]
-                status[name] = _status(*[s.to_dict("records") or None for s in sides])
-                x = _x_column(content, rows)
-            if status[name] != "unchanged" and plots_dir and (x or content is None):
-                drawn.append((name, content, x, sides))
-    blocks: list[Block] = [("h", "Plots")]
+                alt, picture = f"{cell(name)}: {cell(base)} vs {WORKSPACE}", spec
+            status[name] = _status(*sides)
+            if status[name] != "unchanged" and plots_dir:
+                drawn.append((name, alt, picture))
+    out = ["### Plots"]
     if not status:
-        return blocks + [("p", "*No plots declared in dvc.yaml.*")]
+        return out + ["*No plots declared in dvc.yaml.*"]
     if drawn:
         with atomic_dir(plots_dir) as tmp_dir:
-            for i, plot in enumerate(drawn):
-                alt = _draw(tmp_dir / f"{i}.png", *plot, base)
+            for i, (_, alt, picture) in enumerate(drawn):
+                # an image plot: this branch's (else the base's); a chart: DVC's
+                # template with both revisions' rows, as a PNG
+                if not isinstance(picture, bytes):
+                    picture = vl_convert.vegalite_to_png(picture)
+                (tmp_dir / f"{i}.png").write_bytes(picture)
                 target = os.path.relpath(plots_dir / f"{i}.png", link)
-                blocks.append(("img", alt, Path(target).as_posix()))
-    pictured = {name for name, *_ in drawn}
-    moved = [
-        f"{cell(n)} ({s})"
-        for n, s in status.items()
-        if s != "unchanged" and n not in pictured
-    ]
+                out.append(f"![{alt}]({Path(target).as_posix()})")
+    # without pictures (no --plots-dir), the changed plots by name
+    moved = [f"{cell(n)} ({s})" for n, s in status.items() if s != "unchanged"]
     same = [cell(n) for n, s in status.items() if s == "unchanged"]
-    blocks += [("p", f"Changed: {', '.join(moved)}.")] if moved else []
-    return blocks + ([("p", f"Unchanged: {', '.join(same)}.")] if same else [])
+    out += [f"Changed: {', '.join(moved)}."] if moved and not drawn else []
+    return out + ([f"Unchanged: {', '.join(same)}."] if same else [])
 
 
-def comment_blocks(
+def build_comment(
     base: str, root=".", plots_dir=None, link_dir=None, headlines=None
-) -> list[Block]:
-    """The comment's blocks: the workspace against `base`."""
+) -> str:
+    """The comment's Markdown: the workspace against `base`."""
     root = Path(root)
     dvc.check_commit(base, root)
-    old, new = RevisionFiles(root, base), RevisionFiles(root)
+    old, new = GitRev(root, base), Workspace(root)
     metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
     declared = {
-        p for f in (new, old) for p in metric_paths(read_tree(f, "dvc.yaml") or {})
+        p
+        for f in (new, old)
+        for p in compare.metric_paths(compare.read_tree(f, "dvc.yaml") or {})
     }
     declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
-    data = data_changes(params, old, new)
-    moved = {p for p, branch in DATA_OF.items() if branch in {d.branch for d in data}}
-    noise = dict(zip((base, "this branch"), seed_matches(old, new), strict=True))
+    data = data_warnings(params, old, new)
+    moved = {p for p, branch in DATA_OF.items() if branch in data}
+    sides = (cell(base), "this branch")
+    noise = dict(zip(sides, compare.seed_matches(old, new), strict=True))
     per_file = [{ASR_JSON: found} for found in noise.values()]
     metrics = {p: v for p, v in metrics.items() if p in declared}
     for side, files in (("old", old), ("new", new)):  # DVC warns, exits 0
@@ -284,72 +179,23 @@ def comment_blocks(
                 f"dvc metrics diff read none of {', '.join(present)} at {where} "
                 "(a dvc.lock DVC refuses?): `dvc metrics diff -v` says why"
             )
-    changes = diff_changes(metrics, [old, new], per_file, moved)
+    changes = compare.diff_changes(metrics, [old, new], per_file, moved)
     stale: dict[str | None, list[str]] = {}
     for side, found in noise.items():
-        who = cell(side) if side == base else side
-        stale.setdefault(found.stale, []).append(who)
-    warnings = [d.warning(base) for d in data] + stale_warnings(root, base)
+        stale.setdefault(found.stale, []).append(side)
+    warnings = [*data.values(), *stale_warnings(root, base)]
     warnings += [stale_warning(" and ".join(s), why) for why, s in stale.items() if why]
     out_dir = None if plots_dir is None else root / plots_dir
     link = root if link_dir is None else Path(link_dir)
-    return [
-        ("marker", MARKER),
-        ("h2", f"DVC: this pull request against {cell(base)}"),
-        (
-            "p",
-            "The results of this branch's workspace (after `dvc repro`) against "
-            f"those committed at {cell(base)}.",
-        ),
-        *[("warn", w) for w in warnings],
-        *metrics_blocks(changes, base, headlines),
-        *params_blocks(params),
-        *plots_blocks(root, base, out_dir, link),
-        ("note", NOISE_RULE),
+    parts = [
+        f"<!-- {MARKER} -->",
+        f"## DVC: this pull request against {cell(base)}",
+        "The results of this branch's workspace (after `dvc repro`) against "
+        f"those committed at {cell(base)}.",
+        *[f"> **Warning:** {w}" for w in warnings],
+        *metrics_section(changes, base, headlines),
+        *params_section(params),
+        *plots_section(root, base, out_dir, link),
+        f"<sub>{compare.NOISE_RULE}</sub>",
     ]
-
-
-def plain(text: str) -> str:
-    """Markdown as terminal text: no markup, entities and escapes undone."""
-    text = re.sub(r"`([^`]*)`", r"\1", text).replace("**", "").replace("\\|", "|")
-    text = re.sub(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])", r"\1", text)
-    return html.unescape(text).replace("\u200b", "")
-
-
-MARKDOWN = {"marker": "<!-- {} -->", "h2": "## {}", "h": "### {}", "p": "{}"}
-MARKDOWN |= {"warn": "> **Warning:** {}", "note": "<sub>{}</sub>", "img": "![{}]({})"}
-
-
-def render(blocks: Sequence[Block], fmt: str = "markdown", indent: str = "") -> str:
-    """Blocks as GitHub Markdown, or as terminal text (fmt="text")."""
-    md, out = fmt == "markdown", []
-    for kind, *args in blocks:
-        if kind == "table":
-            frame = pd.DataFrame(args[1], columns=args[0])
-            if md:
-                out.append(frame.to_markdown(index=False, disable_numparse=True))
-            else:
-                text = frame.map(plain).rename(columns=plain).to_string(index=False)
-                out.append("\n".join(indent + line for line in text.splitlines()))
-        elif kind == "fold":
-            inner = render(args[1], fmt, indent if md else indent + "  ").rstrip()
-            out.append(
-                f"<details><summary>{args[0]}</summary>\n\n{inner}\n\n</details>"
-                if md
-                else f"{indent}{plain(args[0])}:\n{inner}"
-            )
-        elif md:
-            out.append(MARKDOWN[kind].format(*args))
-        elif kind != "marker":
-            line = plain({"warn": "WARNING: {}", "img": "[{}: {}]"}.get(kind, "{}"))
-            line = indent + plain(line.format(*args))
-            rule = f"\n{indent}" + "-" * (len(line) - len(indent))
-            out.append(line + (rule if kind.startswith("h") else ""))
-    return "\n\n".join(out) + "\n"
-
-
-def build_comment(
-    base: str, root=".", plots_dir=None, link_dir=None, fmt="markdown", headlines=None
-) -> str:
-    """The comment as Markdown (fmt="markdown") or terminal text (fmt="text")."""
-    return render(comment_blocks(base, root, plots_dir, link_dir, headlines), fmt)
+    return "\n\n".join(parts) + "\n"

@@ -1,26 +1,12 @@
 """The preflight stage: what would make a stage refuse, found before DVC deletes
-any output.
-
-DVC removes a stage's outputs before it runs the stage's command, so a stage that
-refuses its params, a read-only folder, a full disk or a missing network has
-already lost them (metrics with `cache: false` for good). Every stage depends on
-preflight's stamp, so DVC runs preflight first whenever params.yaml, a stage
-script or the library changes; the stamp's bytes never change, so the stages
-after it rerun only for their own reasons and caching stays exact.
-
-Checked: every stage's params, every output folder and DVC's cache writable,
-and, for the stages that will run (those whose dvc.lock entry no longer
-matches, and what depends on them), the disk for what they write together and
-each one's whole check (hw2.core.stage.check_stage: the same function the stage
-runs before its work, so a stage refuses nothing preflight lets through; a full
-download is fetched and verified there, before DVC deletes the file it
-replaces). It also removes what killed writes left in the output folders
-(hw2.core.io.sweep_leftovers).
+any output (docs/reliability.md says why, what it checks and why caching stays
+exact). The stages' own checks are hw2.core.stage.check_stage, run here for the
+stages about to run, so that a stage refuses nothing preflight lets through.
 """
 
-import hashlib
 from collections.abc import Callable, Mapping
 from functools import partial
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +15,13 @@ from typing import Any
 from hw2.asr import config, distributed, evaluate  # noqa: F401
 from hw2.attention_bench import bench  # noqa: F401
 from hw2.core import device, download, footprint, provenance, resources  # noqa: F401
-from hw2.core.io import sweep_leftovers
 from hw2.core.params import Params, read_yaml
 from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
 from hw2.images import prepare  # noqa: F401
 from hw2.oct import train  # noqa: F401
-from hw2.pipeline.aftercare import cache_dir, output_roots
+from hw2.pipeline.aftercare import cache_dir, sweep
+from hw2.pipeline.checks import Workspace, why_stale
+from hw2.pipeline.dvc import inside, paths
 from hw2.speech import corpus, preprocess  # noqa: F401
 
 STAGE = "preflight"
@@ -57,97 +44,31 @@ def check_params(params: Params) -> None:
         read(params)
 
 
-def _paths(stage: Mapping, field: str) -> list[str]:
-    """The paths of a dvc.yaml stage's deps, outs, metrics or plots."""
-    entries = stage.get(field) or []
-    return [e if isinstance(e, str) else next(iter(e)) for e in entries]
-
-
-def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
-    node = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _why_changed(
-    root: Path, stage: Mapping, locked: Mapping | None, data, made: set[str]
-) -> str:
-    """Why DVC will run this stage on its own account ('' when it will not):
-    never run, its cmd, a param or a file or code folder it reads changed, an
-    output is gone. `made`: the stages' outputs."""
-    if locked is None:
-        return "never run"
-    if stage.get("cmd") != locked.get("cmd"):
-        return "its cmd changed"
-    recorded = (locked.get("params") or {}).get("params.yaml") or {}
-    for key in (k for k in stage.get("params") or [] if isinstance(k, str)):
-        found, value = _lookup(data, key)
-        if not found or key not in recorded or recorded[key] != value:
-            return f"param {key} changed"
-    for dep in locked.get("deps") or []:
-        path = root / dep["path"]
-        if "md5" not in dep:
-            continue
-        if path.is_dir():
-            if any(_inside(dep["path"], out) for out in made):
-                continue  # data folders: their producers' changes count instead
-            if provenance.folder_md5(path) != dep["md5"]:  # a library folder
-                return f"{dep['path']} changed"
-            continue
-        if not path.is_file():
-            return f"{dep['path']} is gone"
-        if path.stat().st_size != dep.get("size") or _md5(path) != dep["md5"]:
-            return f"{dep['path']} changed"
-    for out in outputs(stage):
-        if not (root / out).exists():
-            return f"{out} is missing"
-    return ""
-
-
-def _inside(a: str, b: str) -> bool:
-    return a == b or a.startswith(b.rstrip("/") + "/")
-
-
 def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str]:
     """The stages `dvc repro` is about to run, each with why: changed since its
-    dvc.lock entry, or downstream of one that is (an approximation of DVC's own
-    status: data folders are judged by their producers)."""
+    dvc.lock entry (hw2.pipeline.checks.why_stale, on the workspace), an output
+    missing, or downstream of one that is (an approximation of DVC's own status:
+    data folders are judged by their producers)."""
     stages = {n: s for n, s in dag.items() if n != STAGE}
     makers = {out: n for n, s in stages.items() for out in outputs(s)}
-    why: dict[str, str] = {}
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        done.add(name)
-        stage = stages[name]
-        upstream = {
+    upstream = {
+        name: {
             maker
-            for dep in _paths(stage, "deps")
+            for dep in paths(stage.get("deps"))
             for out, maker in makers.items()
-            if maker != name and (_inside(dep, out) or _inside(out, dep))
+            if maker != name and (inside(dep, out) or inside(out, dep))
         }
-        for maker in sorted(upstream):
-            visit(maker)
-        reason = _why_changed(root, stage, lock.get(name), data, set(makers))
-        after = sorted(upstream & why.keys())
-        if reason or after:
-            why[name] = reason or f"after {after[0]}"
-
-    for name in stages:
-        visit(name)
+        for name, stage in stages.items()
+    }
+    files, why = Workspace(root), {}
+    for name in TopologicalSorter(upstream).static_order():
+        stage = stages[name]
+        reasons = [why_stale(stage, lock.get(name), data, files, set(makers))]
+        gone = [out for out in outputs(stage) if not (root / out).exists()]
+        reasons += [f"{out} is missing" for out in gone]
+        reasons += [f"after {m}" for m in sorted(upstream[name] & why.keys())]
+        if reason := next(filter(None, reasons), ""):
+            why[name] = reason
     return why
 
 
@@ -174,8 +95,7 @@ def check_space(
 ) -> None:
     """Free disk for what the pending stages write, on the workspace's disk and
     on the cache's (DVC copies each output into its cache)."""
-    work = resources.disk_of(root)
-    same = resources.disk_of(cache) == work
+    same = resources.disk_of(cache) == resources.disk_of(root)
     need_work = need_cache = 0
     for name in todo:
         writes = footprint.disk_bytes(name, data)
@@ -189,16 +109,12 @@ def check_space(
         resources.need_space(cache, need_cache, f"DVC's cache of {what}")
 
 
-def _yaml(path: Path) -> dict:
-    return read_yaml(path) or {}
-
-
 def run(root: Path, params: Params) -> list[str]:
     """Every check, in order; raises the first problem (one line), else returns
     what it found, a line each."""
     check_params(params)
-    dag = _yaml(root / "dvc.yaml").get("stages") or {}
-    lock = _yaml(root / "dvc.lock").get("stages") or {}
+    dag = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
+    lock = (read_yaml(root / "dvc.lock") or {}).get("stages") or {}
     cache = cache_dir(root)
     check_folders(root, dag, cache)
     todo = pending(root, dag, lock, params.data)
@@ -206,9 +122,5 @@ def run(root: Path, params: Params) -> list[str]:
     for name in todo:
         if name in CHECKS:  # the stage's own check, the download last
             check_stage(name, params, root, dag)
-    lines = [
-        f"removed {p} (left by a killed run)"
-        for p in sweep_leftovers(*output_roots(root))
-    ]
     runs = "; ".join(f"{name} ({why})" for name, why in todo.items()) or "none"
-    return [*lines, f"preflight: all checked; stages to run: {runs}"]
+    return [*sweep(root), f"preflight: all checked; stages to run: {runs}"]

@@ -5,7 +5,10 @@ Two ASR runs differ in the seed alone when their dvc.lock entries of STAGES agre
 but for `asr.seed` and `threads` (which moves the last digits, as the seed does)
 and the model one hands the other (`fingerprint`). Where a revision's dvc.lock
 has a record's fingerprint, hw2.pipeline.compare judges its one-seed metrics
-with the record's spread; elsewhere the record is stale (`match` says why).
+with the record's spread. So it does where the run is one of the record's runs
+by its results: the same params and, at its seed, every metric equal to the
+last digit (code that moved without changing a number, a refactor, keeps the
+record). Elsewhere the record is stale (`match` says why).
 """
 
 import json
@@ -120,9 +123,28 @@ class Match:
         return f"{MADE_BY}, {self.seeds} seeds"
 
 
-def match(records: Sequence[Mapping[str, Any]], lock: Any) -> Match:
-    """The configuration whose fingerprint is the lock's; else the stale reason of
-    the closest (fewest differences); Match() without a record or ASR stage."""
+def _holds_run(config: Mapping, diff: list[str], lock: Any, results: Mapping) -> bool:
+    """Whether a configuration whose code differs (`diff`: no param among it) has,
+    at the lock's seed, every metric of `results` (asr.json) to the last digit."""
+    params = lock["stages"][STAGES[0]].get("params") or {}
+    seed = (params.get(PARAMS) or {}).get(SEED_PARAM)
+    seeds, metrics = config.get("seeds") or [], config["metrics"]
+    if any(": param " in d for d in diff) or seed not in seeds or "cer" not in results:
+        return False
+    at = seeds.index(seed)
+    return all(
+        (metrics.get(f"{key}_per_seed") or [None] * len(seeds))[at] == value
+        for key, value in results.items()
+        if f"{key}_per_seed" in metrics
+    )
+
+
+def match(
+    records: Sequence[Mapping[str, Any]], lock: Any, results: Mapping | None = None
+) -> Match:
+    """The configuration whose fingerprint is the lock's, or that holds this run
+    by its `results` (asr.json's numbers); else the stale reason of the closest
+    (fewest differences); Match() without a record or ASR stage."""
     current = fingerprint(lock)
     if current is None:
         return Match()
@@ -130,9 +152,17 @@ def match(records: Sequence[Mapping[str, Any]], lock: Any) -> Match:
     diffs = [differences(c["fingerprint"], current) for _, c in configs]
     if not diffs:
         return Match()
-    closest = min(range(len(diffs)), key=lambda i: len(diffs[i]))
+    held = [
+        not d or _holds_run(c, d, lock, results or {})
+        for (_, c), d in zip(configs, diffs, strict=True)
+    ]
+    closest = (
+        held.index(True)
+        if any(held)
+        else min(range(len(diffs)), key=lambda i: len(diffs[i]))
+    )
     (name, config), diff = configs[closest], diffs[closest]
-    if not diff:
+    if held[closest]:
         seeds = config["metrics"].get("seeds")
         return Match(name, config["metrics"], seeds if isinstance(seeds, int) else 1)
     listed = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if diff[3:] else "")

@@ -76,16 +76,18 @@ def asr_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     return ["ASR (study 3)", setting, f"test CER {cer}, WER {wer}, Jaccard {jac}"]
 
 
-def seeds_row(record: dict[str, Any], lock: Any) -> list[str] | None:
+def seeds_row(
+    record: dict[str, Any], lock: Any, results: dict[str, Any]
+) -> list[str] | None:
     """`make homework`'s test CER per configuration, marked stale where `lock`
-    (dvc.lock) differs; None without a configuration."""
+    (dvc.lock) and `results` (asr.json) match none; None without a configuration."""
     found = {c: flatten(record[c]["metrics"]) for c in LABELS if c in record}
     if not found:
         return None
     counts = {_seeds(flat, "cer") for flat in found.values()}
     seeds = counts.pop() if len(counts) == 1 else "several seeds"
     setting = f"`make homework`: each configuration with {seeds}, the same data"
-    if match([record], lock).stale:
+    if match([record], lock, results).stale:
         setting += " (**stale**: other code, data or params than dvc.lock's)"
     parts = [f"{LABELS[c]} {_noise(flat, 'cer')}" for c, flat in found.items()]
     return ["ASR over seeds (study 3)", setting, "test CER " + "; ".join(parts)]
@@ -131,7 +133,8 @@ def results_table(root: str | Path = ".") -> str:
             lock = parse_yaml((root / LOCK).read_text())
         except (OSError, UnicodeDecodeError, YAMLError):
             lock = None
-        rows[2:2] = [row for row in [seeds_row(record, lock)] if row]
+        results = _metrics(root, ASR_JSON)
+        rows[2:2] = [row for row in [seeds_row(record, lock, results)] if row]
     return markdown_table(rows, ["study", "setting", "result"])
 
 
