@@ -28,7 +28,8 @@ def write_charts(root: Path, folder: Path) -> tuple[dict[str, str], dict[str, st
     missing = {}
     for error in shown.get("errors") or []:
         if error.get("type") != "FileNotFoundError":  # a file DVC cannot parse
-            raise DataError(f"{error.get('source')}: {error.get('msg')}")
+            where = error.get("source") or error["name"]
+            raise DataError(f"{where}: {error.get('msg')}")
         missing.setdefault(error["name"], error["source"])
     written = {}
     for name, entries in (shown.get("data") or {}).items():
