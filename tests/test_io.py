@@ -1,3 +1,4 @@
+import collections
 import os
 import signal
 import subprocess
@@ -142,3 +143,31 @@ def test_save_torch_writes_the_same_bytes_for_the_same_object(tmp_path):
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     loaded = torch.load(tmp_path / "a.pt", weights_only=True)
     assert torch.equal(loaded["w"], obj["w"]) and loaded["seed"] == 42
+
+
+class _StopWhilePickled:
+    """Sends this process SIGTERM while torch.save pickles it."""
+
+    def __reduce__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return (collections.OrderedDict, ((("n", 3),),))
+
+
+def test_a_stop_during_save_torch_waits_for_the_whole_file(tmp_path):
+    import torch
+
+    from hw2.core import lifecycle
+
+    previous = signal.signal(signal.SIGTERM, lifecycle._on_signal)
+    try:
+        with pytest.raises(lifecycle.Stopped, match="it received SIGTERM"):
+            save_torch(
+                tmp_path / "ckpt.pt",
+                {"stop": _StopWhilePickled(), "w": torch.ones(4)},
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # the stop came after the rename, not as torch's "unexpected pos" mid-archive
+    loaded = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    assert loaded["stop"] == {"n": 3} and loaded["w"].sum() == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hw2.core import lifecycle
 from hw2.core.errors import DataError
 
 # mkstemp/mkdtemp create private (0600/0700) entries; give the final ones the
@@ -145,7 +146,8 @@ def save_torch(path: str | Path, obj: Any) -> None:
     # Given a path, torch.save names the zip archive's top folder after the file,
     # here a random temporary name, so identical runs would write different bytes
     # (and dvc.lock hashes). Given an open file it uses the fixed name "archive".
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
+    # A stop waits for the rename: the archive is whole, and so is a checkpoint.
+    with lifecycle.held(), atomic_path(path) as tmp, tmp.open("wb") as f:
         torch.save(obj, f)
 
 

@@ -17,6 +17,8 @@ import select
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psutil
 
@@ -61,6 +63,31 @@ def _on_signal(signum: int, frame) -> None:
     if os.getppid() != _parent:
         raise Stopped(f"its parent (pid {_parent}) has exited", 128 + signum)
     raise Stopped(f"it received {signal.Signals(signum).name}", 128 + signum)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Hold a stop until the block ends, then raise it: for writes a Stopped must
+    not cut in two (torch.save's zip writer, stopped mid-archive, raises its own
+    RuntimeError from `__exit__` in place of the Stopped). A second signal while
+    held is the same stop; a block of a second or less is what this is for."""
+    caught: list[int] = []
+    hold = {
+        s: signal.getsignal(s)
+        for s in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is _on_signal
+    }
+    if threading.current_thread() is not threading.main_thread():
+        hold = {}  # handlers are the main thread's; nothing to hold here
+    for signum in hold:
+        signal.signal(signum, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in hold.items():
+            signal.signal(signum, handler)
+        if caught:
+            _on_signal(caught[0], None)
 
 
 def _parent_death_signal(signum: int) -> None:
