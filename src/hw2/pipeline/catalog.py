@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hw2.images import octmnist
 from hw2.oct import metric_keys as cnn_names
 
 # Paths as dvc.yaml declares them (`dvc exp show` keys its metrics by these).
@@ -43,7 +42,6 @@ DATA_OF = dict.fromkeys([CNN_JSON, CNN_DETAILS, CNN_CONFUSION], "images")
 DATA_OF |= dict.fromkeys([ASR_JSON, ASR_DETAILS], "speech")
 BRANCH_STUDY = {"images": "CNN", "speech": "ASR"}
 
-CNN_CLASSES = octmnist.CLASSES
 CI_SUFFIX, STD_SUFFIX, SEEDS_SUFFIX = "_ci95", "_std", "_per_seed"
 SEEDS_KEY = cnn_names.SEEDS  # a file's number of training seeds
 Z95 = 1.96
@@ -102,13 +100,8 @@ RULES = tuple((p, b or None, u) for p, b, u in (r.split(":") for r in _RULES.spl
 
 def describe(path: str, key: str) -> Metric:
     """The catalogue's entry for a metric, or one made from RULES."""
-    known = _BY_KEY.get((path, key))
-    if known is not None:
-        return known
-    for pattern, better, unit in RULES:
-        if fnmatch.fnmatchcase(key, pattern):
-            return Metric(path, key, key, better, unit)
-    return Metric(path, key, key)
+    rule = next((r[1:] for r in RULES if fnmatch.fnmatchcase(key, r[0])), (None, ""))
+    return _BY_KEY.get((path, key)) or Metric(path, key, key, *rule)
 
 
 def headlines() -> list[Metric]:
@@ -119,8 +112,7 @@ def direction(metric: Metric, delta: float | None) -> str:
     """'better', 'worse', or '' when the metric has no good direction or no change."""
     if metric.better is None or not delta:
         return ""
-    up = delta > 0
-    return "better" if up == (metric.better == "higher") else "worse"
+    return "better" if (delta > 0) == (metric.better == "higher") else "worse"
 
 
 # Units shown with a prefix that suits the size: (factor, suffix), largest first.
@@ -157,16 +149,11 @@ def scale_for(values: list[float], unit: str = "") -> Scale:
     get SIGNIFICANT digits at the largest value's size."""
     finite = [abs(v) for v in values if math.isfinite(v)]
     top = max(finite, default=0.0)
-    whole = (
-        unit == "count" or bool(finite) and all(float(v).is_integer() for v in values)
-    )
-    if whole and unit not in _SCALES:
-        return Scale(1.0, 0, "×" if unit == "x" else "")
-    factor, suffix = 1.0, "×" if unit == "x" else ""
-    for f, s in _SCALES.get(unit, ()):
-        factor, suffix = f, s
-        if top >= f:
-            break
+    scales = _SCALES.get(unit, ((1.0, "×" if unit == "x" else ""),))
+    factor, suffix = next((s for s in scales if top >= s[0]), scales[-1])
+    whole = bool(finite) and all(float(v).is_integer() for v in values)
+    if (whole or unit == "count") and unit not in _SCALES:
+        return Scale(factor, 0, suffix)
     scaled = top / factor
     decimals = SIGNIFICANT - 1 - (math.floor(math.log10(scaled)) if scaled else 0)
     return Scale(factor, min(max(decimals, 0), 10), suffix)
