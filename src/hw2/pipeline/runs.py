@@ -18,17 +18,7 @@ import pandas as pd
 
 from hw2.core.errors import DataError, Hw2Error
 from hw2.core.params import YAMLError, parse_yaml
-from hw2.pipeline.catalog import (
-    ASR_JSON,
-    CI_SUFFIX,
-    CNN_DETAILS,
-    CNN_JSON,
-    SEEDS_KEY,
-    SEEDS_SUFFIX,
-    STD_SUFFIX,
-    describe,
-    scale_for,
-)
+from hw2.pipeline import catalog as cat
 from hw2.pipeline.markdown import cell
 
 META = ["name", "rev", "typ", "state"]
@@ -58,16 +48,14 @@ def _value(text: Any) -> Any:
     """A cell of DVC's table as the value it printed (42, 0.01, True, a name)."""
     if text is None:
         return None
-    text = str(text)
-    if text in ("True", "False"):
-        return text == "True"
+    text = str(text)  # DVC's cells are rich text
     try:
-        return json.loads(text)
+        return json.loads({"True": "true", "False": "false"}.get(text, text))
     except ValueError:
         return text
 
 
-def runs_frame(rows: list[dict], metrics: list[str]) -> pd.DataFrame:
+def runs_frame(rows: list[dict] | pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """DVC's table rows (`dvc.api.exp_show()`'s) as the runs frame."""
     frame = pd.DataFrame(rows).rename(columns={"Experiment": "name", "State": "state"})
     frame["name"] = frame["name"].where(frame["name"].fillna("") != "", frame["rev"])
@@ -102,16 +90,16 @@ def exp_frame(root: str | Path, rev: str | None = None) -> pd.DataFrame:
             table, headers = tabulate(exps, fill_value=None)
     except (DvcException, OSError) as exc:
         raise Hw2Error(f"`dvc exp show` failed: {exc}") from exc
-    if not table.as_dict():
+    rows = pd.DataFrame(table.as_dict())
+    if rows.empty:
         raise Hw2Error("`dvc exp show` lists no run: no commit yet?")
     keep = ["Experiment", "rev", "typ", "State", *headers["metrics"]]
-    rows = [{k: r[k] for k in [*keep, *headers["params"]]} for r in table.as_dict()]
-    frame = runs_frame(rows, list(headers["metrics"]))
+    frame = runs_frame(rows[keep + list(headers["params"])], list(headers["metrics"]))
     # the studies' metrics files whole, from each run's commit: DVC's table
     # leaves out lists (intervals, per-seed values) and names a key by its file
     # only where two files share it
     done = frame["state"] == "success"
-    for path in (CNN_JSON, ASR_JSON):
+    for path in (cat.CNN_JSON, cat.ASR_JSON):
         trees = frame.loc[done, "rev"].map(lambda rev, p=path: git_file(root, rev, p))
         flat = trees.dropna().map(lambda raw: flatten(json.loads(raw)))
         files = pd.DataFrame(flat.tolist(), index=flat.index, dtype=object)
@@ -129,7 +117,7 @@ def workspace_frame(root: Path) -> pd.DataFrame:
         raise DataError(f"{root / PARAMS}: cannot read ({exc})") from exc
     row = {"name": "workspace", "rev": "workspace", "typ": "workspace"}
     row |= {"state": "success", **flatten(params)}
-    for name in (CNN_JSON, CNN_DETAILS, ASR_JSON):
+    for name in (cat.CNN_JSON, cat.CNN_DETAILS, cat.ASR_JSON):
         if (root / name).is_file():
             flat = flatten(read_json(root / name))
             row |= {f"{name}:{k}": v for k, v in flat.items()}
@@ -168,10 +156,10 @@ CNN = Study(
     ("lr", "cnn", "data.images"),
     {"lr": "lr", "cnn.maxpool": "max-pool", "data.images.source": "data"},
     (
-        ("seeds", CNN_JSON, "test_acc", "seeds"),
-        *_spread(CNN_JSON, "val_acc", "val acc"),
-        *_spread(CNN_JSON, "test_acc", "test acc"),
-        ("95 % interval", CNN_JSON, "test_acc", "ci"),
+        ("seeds", cat.CNN_JSON, "test_acc", "seeds"),
+        *_spread(cat.CNN_JSON, "val_acc", "val acc"),
+        *_spread(cat.CNN_JSON, "test_acc", "test acc"),
+        ("95 % interval", cat.CNN_JSON, "test_acc", "ci"),
     ),
 )
 ASR = Study(
@@ -185,14 +173,14 @@ ASR = Study(
         "data.speech.source": "data",
     },
     (
-        ("seeds", ASR_JSON, "cer", "seeds"),
-        *_spread(ASR_JSON, "cer", "CER"),
-        ("95 % interval", ASR_JSON, "cer", "ci"),
-        ("WER", ASR_JSON, "wer", "value"),
-        ("Jaccard", ASR_JSON, "jaccard", "value"),
-        ("cosine", ASR_JSON, "cosine", "value"),
-        ("D-L", ASR_JSON, "damerau_levenshtein", "value"),
-        ("loss", ASR_JSON, "loss", "value"),
+        ("seeds", cat.ASR_JSON, "cer", "seeds"),
+        *_spread(cat.ASR_JSON, "cer", "CER"),
+        ("95 % interval", cat.ASR_JSON, "cer", "ci"),
+        ("WER", cat.ASR_JSON, "wer", "value"),
+        ("Jaccard", cat.ASR_JSON, "jaccard", "value"),
+        ("cosine", cat.ASR_JSON, "cosine", "value"),
+        ("D-L", cat.ASR_JSON, "damerau_levenshtein", "value"),
+        ("loss", cat.ASR_JSON, "loss", "value"),
     ),
 )
 STUDIES = (CNN, ASR)
@@ -223,14 +211,14 @@ EMPTY = pd.DataFrame(columns=["name", "typ"], dtype=object)
 
 def value(run: Any, path: str, key: str, kind: str = "value") -> Any:
     """One cell's value: a metric, its std, its interval or its seed count."""
-    suffix = {"std": STD_SUFFIX, "ci": CI_SUFFIX}.get(kind, "")
+    suffix = {"std": cat.STD_SUFFIX, "ci": cat.CI_SUFFIX}.get(kind, "")
     found = get(run, key + suffix, path)
     if kind != "seeds" or found is None:
         return found
-    per_seed = get(run, key + SEEDS_SUFFIX, path)
+    per_seed = get(run, key + cat.SEEDS_SUFFIX, path)
     if isinstance(per_seed, list) and per_seed:
         return len(per_seed)
-    seeds = get(run, SEEDS_KEY, path)
+    seeds = get(run, cat.SEEDS_KEY, path)
     reference = run.get("typ") == "reference"
     return seeds if isinstance(seeds, int) else None if reference else 1
 
@@ -256,13 +244,13 @@ def metric_text(run: Any, path: str, key: str, kind: str = "value") -> str:
     if found is None or kind == "seeds":
         return "–" if found is None else f"{found:,}"
     base = value(run, path, key)
-    unit = describe(path, key).unit
+    unit = cat.describe(path, key).unit
     ref = [float(base)] if isinstance(base, int | float) else []
     if kind == "ci" and isinstance(found, list) and len(found) == 2:
-        scale = scale_for(ref or [float(v) for v in found], unit)
+        scale = cat.scale_for(ref or [float(v) for v in found], unit)
         return f"[{scale.text(found[0])}, {scale.text(found[1])}]"
     if isinstance(found, int | float) and not isinstance(found, bool):
-        return scale_for(ref or [float(found)], unit).text(float(found))
+        return cat.scale_for(ref or [float(found)], unit).text(float(found))
     return cell(found)
 
 
@@ -294,13 +282,10 @@ def study_table(study: Study, runs: pd.DataFrame, params: list[str]) -> str:
 def varied(runs: pd.DataFrame, baseline: pd.Series, study: Study) -> pd.Series:
     """Per run, the study's params in which it differs from `baseline`, sorted."""
     keys = sorted(k for k in runs if k not in META and study.owns(k.split(":")[-1]))
-
-    def differs(run: pd.Series) -> tuple[str, ...]:
-        return tuple(
-            k for k in keys if param_text(run[k]) != param_text(baseline.get(k))
-        )
-
-    return runs.apply(differs, axis=1) if len(runs) else pd.Series(dtype=object)
+    base = {k: param_text(baseline.get(k)) for k in keys}
+    texts = runs[keys].map(param_text).to_dict("records")
+    groups = [tuple(k for k in keys if run[k] != base[k]) for run in texts]
+    return pd.Series(groups, runs.index, dtype=object)
 
 
 def grouped_tables(study: Study, runs: pd.DataFrame, baseline: pd.Series) -> list[str]:
