@@ -10,15 +10,7 @@ from typing import Any
 
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
-from hw2.pipeline.catalog import (
-    ASR_JSON,
-    ASR_SEEDS,
-    ATTENTION_JSON,
-    CNN_JSON,
-    human,
-    short,
-    spread_text,
-)
+from hw2.pipeline import catalog as cat
 from hw2.pipeline.experiments import LABELS
 from hw2.pipeline.runs import flatten, markdown_table, read_json, workspace_frame
 from hw2.pipeline.seed_record import LOCK, match, read_record
@@ -35,11 +27,8 @@ def _metrics(root: Path, path: str) -> dict[str, Any]:
 def _noise(flat: dict[str, Any], key: str) -> str:
     """The value, ± its std over seeds, [its 95 % interval]."""
     value, std, ci = (flat.get(key + s) for s in ("", "_std", "_ci95"))
-    if not isinstance(value, int | float):
-        return "–"
-    return spread_text(
-        value, std, ci if isinstance(ci, list) and len(ci) == 2 else None
-    )
+    ci = ci if isinstance(ci, list) and len(ci) == 2 else None
+    return cat.spread_text(value, std, ci) if isinstance(value, int | float) else "–"
 
 
 def _n(n: int, word: str) -> str:
@@ -53,12 +42,9 @@ def _seeds(flat: dict[str, Any], key: str) -> str:
 def cnn_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The CNN's setting and its test and validation accuracy."""
     sizes = [p.get(f"data.images.sample.n_{s}") for s in ("train", "val", "test")]
-    data = " / ".join(short(n) for n in sizes if isinstance(n, int))
-    data = (
-        "OCTMNIST"
-        if p.get("data.images.source") == "full"
-        else f"{data} phantom images"
-    )
+    data = " / ".join(cat.short(n) for n in sizes if isinstance(n, int))
+    data += " phantom images"
+    data = "OCTMNIST" if p.get("data.images.source") == "full" else data
     pool = "max-pooling" if p.get("cnn.maxpool") else "stride-2, no pooling"
     setting = f"{data}; lr {p.get('lr')}, {pool}, {_seeds(flat, 'test_acc')}"
     result = f"test accuracy {_noise(flat, 'test_acc')}; validation "
@@ -68,7 +54,7 @@ def cnn_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
 def asr_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The ASR's setting and its test error rates and similarity."""
     n = p.get("data.speech.sample.n_clips")
-    data = f"{short(n)} synthetic clips" if isinstance(n, int) else "sample"
+    data = f"{cat.short(n)} synthetic clips" if isinstance(n, int) else "sample"
     data = "LJ Speech 1.1" if p.get("data.speech.source") == "full" else data
     setting = f"{data}; {p.get('decoder')} decoder, {p.get('asr.attention')} "
     setting += f"attention, {_seeds(flat, 'cer')}"
@@ -96,25 +82,19 @@ def seeds_row(
 def attention_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     """The benchmark's setting and McLaurin's speed-up and memory at its longest L."""
     lengths, threads = p.get("attention.lengths"), p.get("attention.threads")
-    longest = short(float(max(lengths))) if lengths else "–"
+    longest = cat.short(float(max(lengths))) if lengths else "–"
     threads = _n(threads, "thread") if isinstance(threads, int) else "all threads"
     d, k = p.get("attention.head_dim"), p.get("attention.terms")
     setting = f"D = {d}, K = {k}, L = {longest}, {threads}"
-
-    def first(*keys: str) -> Any:  # the headline's name, or the one before it
-        return next(
-            (flat[k] for k in keys if isinstance(flat.get(k), int | float)), None
-        )
-
-    speed = first("speedup", "speedup_at_max_len")
-    causal = first("speedup_causal", "speedup_at_max_len_causal")
-    memory = first("memory_ratio", "memory_ratio_at_max_len")
+    number = {k: v for k, v in flat.items() if isinstance(v, int | float)}
+    speed, causal = number.get("speedup"), number.get("speedup_causal")
+    memory = number.get("memory_ratio")
     parts = []
     if speed is not None:
-        causal = f" (causal {human(causal, 'x')})" if causal is not None else ""
-        parts.append(f"McLaurin {human(speed, 'x')} faster than softmax{causal}")
+        causal = f" (causal {cat.human(causal, 'x')})" if causal is not None else ""
+        parts.append(f"McLaurin {cat.human(speed, 'x')} faster than softmax{causal}")
     if memory is not None and math.isfinite(memory):
-        parts.append(f"{human(memory, 'x')} less peak memory")
+        parts.append(f"{cat.human(memory, 'x')} less peak memory")
     return ["attention (study 1)", setting, ", ".join(parts) or "–"]
 
 
@@ -122,19 +102,17 @@ def results_table(root: str | Path = ".") -> str:
     """The README's results table for the project at `root`."""
     root = Path(root)
     params = workspace_frame(root).iloc[0].to_dict()
-    rows = [
-        cnn_row(params, _metrics(root, CNN_JSON)),
-        asr_row(params, _metrics(root, ASR_JSON)),
-        attention_row(params, _metrics(root, ATTENTION_JSON)),
-    ]
-    if (root / ASR_SEEDS).is_file():
-        record = read_record((root / ASR_SEEDS).read_bytes(), str(root / ASR_SEEDS))
+    asr = _metrics(root, cat.ASR_JSON)
+    rows = [cnn_row(params, _metrics(root, cat.CNN_JSON)), asr_row(params, asr)]
+    rows.append(attention_row(params, _metrics(root, cat.ATTENTION_JSON)))
+    seeds = root / cat.ASR_SEEDS
+    if seeds.is_file():
+        record = read_record(seeds.read_bytes(), str(seeds))
         try:
             lock = parse_yaml((root / LOCK).read_text())
         except (OSError, UnicodeDecodeError, YAMLError):
             lock = None
-        results = _metrics(root, ASR_JSON)
-        rows[2:2] = [row for row in [seeds_row(record, lock, results)] if row]
+        rows[2:2] = [row for row in [seeds_row(record, lock, asr)] if row]
     return markdown_table(rows, ["study", "setting", "result"])
 
 
