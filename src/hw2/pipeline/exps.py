@@ -19,13 +19,9 @@ MIN_NAME = 12  # the name column is cut to fit, down to this width
 def table(runs: pd.DataFrame, width: int) -> str:
     """The runs as aligned text at most `width` columns wide (names cut to fit)."""
     failed = runs["name"] + " (" + runs["state"] + ")"
-    shown = pd.DataFrame(
-        {"run": runs["name"].where(runs["state"] == "success", failed)}
-    )
+    shown = runs["name"].where(runs["state"] == "success", failed).to_frame("run")
     for header, (path, key) in METRICS.items():
-        shown[header] = runs.apply(
-            lambda r, p=path, k=key: metric_text(r, p, k), axis=1
-        )
+        shown[header] = [metric_text(run, path, key) for _, run in runs.iterrows()]
     if shown["speedup"].replace("–", None).nunique() < 2:
         shown = shown.drop(columns="speedup")
     metrics = runs.attrs.get("metrics", [])
@@ -38,9 +34,8 @@ def table(runs: pd.DataFrame, width: int) -> str:
     widths = shown.map(len).max().clip(lower=shown.columns.str.len().to_numpy())
     room = width - 2 * len(widths) - widths.iloc[1:].sum()
     cut = widths["run"] = max(MIN_NAME, min(widths["run"], room))
-    shown["run"] = shown["run"].map(
-        lambda n: n if len(n) <= cut else n[: cut - 1] + "…"
-    )
+    long = shown["run"].str.len() > cut
+    shown.loc[long, "run"] = shown.loc[long, "run"].str[: cut - 1] + "…"
     text = pd.concat([pd.DataFrame([shown.columns], columns=shown.columns), shown])
     for h, w in widths.items():
         text[h] = text[h].str.rjust(w) if h in METRICS else text[h].str.ljust(w)

@@ -62,9 +62,7 @@ def asr_row(p: dict[str, Any], flat: dict[str, Any]) -> list[str]:
     return ["ASR (study 3)", setting, f"test CER {cer}, WER {wer}, Jaccard {jac}"]
 
 
-def seeds_row(
-    record: dict[str, Any], lock: Any, results: dict[str, Any]
-) -> list[str] | None:
+def seeds_row(record: dict, lock: Any, results: dict) -> list[str] | None:
     """`make homework`'s test CER per configuration, marked stale where `lock`
     (dvc.lock) and `results` (asr.json) match none; None without a configuration."""
     found = {c: flatten(record[c]["metrics"]) for c in LABELS if c in record}
