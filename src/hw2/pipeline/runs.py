@@ -72,9 +72,8 @@ def git_file(root: str | Path, rev: str, path: str) -> bytes | None:
     file = Path(root, path)
     if rev == "workspace":
         return file.read_bytes() if file.is_file() else None
-    proc = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True
-    )
+    show = ["git", "show", f"{rev}:{path}"]
+    proc = subprocess.run(show, cwd=root, capture_output=True)
     return proc.stdout if proc.returncode == 0 else None
 
 
