@@ -114,19 +114,15 @@ def results_table(root: str | Path = ".") -> str:
     return markdown_table(rows, ["study", "setting", "result"])
 
 
-def _block(text: str) -> re.Match:
-    found = BLOCK.search(text)
-    if found is None:
-        raise DataError(f"README.md: no {BEGIN} ... {END} block")
-    return found
-
-
 def replace_block(text: str, table: str) -> str:
     """`text` with the table between BEGIN and END replaced by `table`."""
-    found = _block(text)
-    return f"{text[: found.start()]}{BEGIN}\n{table}\n{END}{text[found.end() :]}"
+    readme_table(text)  # a DataError where the markers are missing
+    return BLOCK.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text, count=1)
 
 
 def readme_table(text: str) -> str:
     """The table between the README's markers."""
-    return _block(text)[1].strip()
+    found = BLOCK.search(text)
+    if found is None:
+        raise DataError(f"README.md: no {BEGIN} ... {END} block")
+    return found[1].strip()
