@@ -84,7 +84,7 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
             if pa.get(key) != pb.get(key):
                 change = f"{param_text(pa.get(key))} → {param_text(pb.get(key))}"
                 found.append(f"{stage}: param {key} {change}")
-    return list(dict.fromkeys(found))  # a param both stages read, once
+    return found
 
 
 def read_record(data: bytes | None, where: str) -> dict[str, Any]:
@@ -150,21 +150,14 @@ def match(
         return Match()
     configs = [(name, c) for record in records for name, c in record.items()]
     diffs = [differences(c["fingerprint"], current) for _, c in configs]
+    for (name, config), diff in zip(configs, diffs, strict=True):
+        if not diff or _holds_run(config, diff, lock, results or {}):
+            seeds = config["metrics"].get("seeds")
+            seeds = seeds if isinstance(seeds, int) else 1
+            return Match(name, config["metrics"], seeds)
     if not diffs:
         return Match()
-    held = [
-        not d or _holds_run(c, d, lock, results or {})
-        for (_, c), d in zip(configs, diffs, strict=True)
-    ]
-    closest = (
-        held.index(True)
-        if any(held)
-        else min(range(len(diffs)), key=lambda i: len(diffs[i]))
-    )
-    (name, config), diff = configs[closest], diffs[closest]
-    if held[closest]:
-        seeds = config["metrics"].get("seeds")
-        return Match(name, config["metrics"], seeds if isinstance(seeds, int) else 1)
+    (name, _), diff = min(zip(configs, diffs, strict=True), key=lambda c: len(c[1]))
     listed = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if diff[3:] else "")
     return Match(stale=f"closest configuration `{name}`: {listed}")
 
@@ -192,10 +185,6 @@ class SeedGroup:
     @cached_property
     def metrics(self) -> dict[str, Any]:
         return summarise(self.scores)
-
-    @property
-    def threads(self) -> list[Any]:
-        return [get(run, "threads", PARAMS) for _, run in self.runs.iterrows()]
 
 
 def _lock(root: Path, rev: str) -> Any:
@@ -274,7 +263,7 @@ def build_record(configurations: Mapping[str, SeedGroup]) -> dict[str, Any]:
             "made_by": MADE_BY,
             "experiments": group.runs["name"].tolist(),
             "seeds": group.seeds,
-            "threads": group.threads,
+            "threads": [get(r, "threads", PARAMS) for _, r in group.runs.iterrows()],
             "metrics": group.metrics,
             "fingerprint": group.fingerprint,
         }
