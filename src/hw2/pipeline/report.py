@@ -85,28 +85,20 @@ def data_note(images: Any, speech: Any) -> str:
     )
 
 
-def _seeds(ws: pd.Series) -> int:
-    seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
-    return seeds if isinstance(seeds, int) else 1
-
-
 def cnn_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
     """The CNN's results, per-class accuracy and figures (Markdown lines)."""
     lines = ["## CNN on OCTMNIST", ""]
     if not (root / cat.CNN_JSON).is_file():
         lines += [_missing(cat.CNN_JSON, "evaluate_cnn"), ""]
     lines += grouped_tables(CNN, EMPTY, ws)
-    per_class = ws.filter(like="test_acc_per_class.").dropna()
+    per_class = ws.filter(like="test_acc_per_class.").dropna().map(cat.human)
+    seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
     if len(per_class):
-        table = pd.DataFrame(
-            {
-                "class": per_class.index.str.split(".").str[-1].map(cell),
-                "test accuracy": per_class.map(cat.human),
-            }
-        )
+        per_class.index = per_class.index.str.split(".").str[-1].map(cell)
+        table = per_class.rename_axis("class").reset_index(name="test accuracy")
         lines += [
-            f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
-            "test split is balanced, 250 images a class):",
+            f"Test accuracy per class (mean of {seeds if isinstance(seeds, int) else 1}"
+            " seeds; the test split is balanced, 250 images a class):",
             "",
             markdown_table(table),
             "",
