@@ -11,11 +11,6 @@ from hw2.core.errors import DataError
 from hw2.pipeline.dvc import run_json
 
 
-def png(spec: dict) -> bytes:
-    """A Vega-Lite spec drawn as PNG."""
-    return vl_convert.vegalite_to_png(spec)
-
-
 def slug(name: str) -> str:
     """A plot's name as a file name: `CNN test confusion` -> cnn-test-confusion."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -37,5 +32,6 @@ def write_charts(root: Path, folder: Path) -> tuple[dict[str, str], dict[str, st
         if name in missing or not entries or entries[0]["type"] != "vega":
             continue
         written[name] = f"{slug(name)}.png"
-        (folder / written[name]).write_bytes(png(entries[0]["content"]))
+        png = vl_convert.vegalite_to_png(entries[0]["content"])
+        (folder / written[name]).write_bytes(png)
     return written, missing
