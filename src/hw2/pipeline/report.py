@@ -1,5 +1,7 @@
 """reports/results.md: the workspace's metrics files beside the homework's
-full-data references, with dvc.yaml's charts as PNGs (hw2.pipeline.charts). It
+full-data references, with dvc.yaml's charts as PNGs: `dvc plots show --json`
+gives each one as a Vega-Lite spec of the project's template (.dvc/plots) holding
+its data, and vl-convert renders it offline, the same bytes for the same spec. It
 reads nothing but files, so it is a DVC stage (reports/experiments.md, which reads
 git refs, is not).
 """
@@ -7,16 +9,18 @@ git refs, is not).
 import csv
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import vl_convert
 
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
 from hw2.pipeline import catalog as cat
-from hw2.pipeline.charts import write_charts
+from hw2.pipeline.dvc import run_json
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.runs import (
     ASR,
@@ -55,6 +59,32 @@ def read_transcripts(raw: bytes, where: str) -> pd.DataFrame:
     if list(frame.columns) != ["id", "reference", "hypothesis"]:
         raise DataError(f"{where}: expected the header id, reference, hypothesis")
     return frame
+
+
+def slug(name: str) -> str:
+    """A plot's name as a file name: `CNN test confusion` -> cnn-test-confusion."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def write_charts(root: Path, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Each chart declared in dvc.yaml (image plots left out) drawn into `folder`:
+    ({plot name: PNG file name}, {plot name: a data file it misses})."""
+    shown = run_json(["dvc", "plots", "show", "--json"], root)
+    missing = {}
+    for error in shown.get("errors") or []:
+        if error.get("type") != "FileNotFoundError":  # a file DVC cannot parse
+            where = error.get("source") or error["name"]
+            raise DataError(f"{where}: {error.get('msg')}")
+        missing.setdefault(error["name"], error["source"])
+    written = {}
+    for name, entries in (shown.get("data") or {}).items():
+        # a chart missing one of its files would draw half its lines: not drawn
+        if name in missing or not entries or entries[0]["type"] != "vega":
+            continue
+        written[name] = f"{slug(name)}.png"
+        png = vl_convert.vegalite_to_png(entries[0]["content"])
+        (folder / written[name]).write_bytes(png)
+    return written, missing
 
 
 def _missing(what: str, stage: str | None = None) -> str:
