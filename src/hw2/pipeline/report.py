@@ -168,22 +168,6 @@ def _num(value: Any, unit: str = "") -> str:
     return cat.human(float(value), unit) if unit else cat.short(float(value))
 
 
-def attention_summary(bench: dict[str, Any]) -> list[str]:
-    """The benchmark's headline numbers with units, plain and causal side by side."""
-    memory = "peak memory, softmax ÷ McLaurin, same length"
-    rows = [
-        [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
-        for label, key, unit in [
-            ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
-            (memory, "memory_ratio_at_max_len", "x"),
-            ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
-            ("… interpolated (tokens)", "crossover_len_interpolated", ""),
-            ("… by operation count (tokens)", "theoretical_crossover_len", ""),
-        ]
-    ]
-    return [markdown_table(rows, ["", "non-causal", "causal"]), ""]
-
-
 def _by_length(path: Path, column: str) -> pd.DataFrame:
     """A benchmark CSV as one column per method, a row per length."""
     if not path.is_file():
@@ -233,7 +217,19 @@ def attention_section(root: Path, figs: dict[str, str]) -> list[str]:
             if k in settings
         )
         lines += [f"Settings: {described}.", ""]
-    lines += attention_summary(bench)
+    # the headline numbers with units, plain and causal side by side
+    memory = "peak memory, softmax ÷ McLaurin, same length"
+    rows = [
+        [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
+        for label, key, unit in [
+            ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
+            (memory, "memory_ratio_at_max_len", "x"),
+            ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
+            ("… interpolated (tokens)", "crossover_len_interpolated", ""),
+            ("… by operation count (tokens)", "theoretical_crossover_len", ""),
+        ]
+    ]
+    lines += [markdown_table(rows, ["", "non-causal", "causal"]), ""]
     lines += attention_lengths(root)
     errors, causal = bench.get("rel_error"), bench.get("rel_error_causal")
     if isinstance(errors, dict):
