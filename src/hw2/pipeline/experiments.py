@@ -230,16 +230,11 @@ def answer_section(groups: Sequence[SeedGroup]) -> list[str]:
         "",
     ]
     for a, b, question, yes in QUESTIONS:
-        lines += [f"### {question}", ""]
         found = pair(groups, a, b)
-        if found is None:
-            lines += [
-                f"*No {LABELS[a]} and {LABELS[b]} runs of the same code and data "
-                "yet: run `make homework`.*",
-                "",
-            ]
-        else:
-            lines += answer(found, a, b, yes)
+        wait = f"*No {LABELS[a]} and {LABELS[b]} runs of the same code and data yet: "
+        wait += "run `make homework`.*"
+        lines += [f"### {question}", ""]
+        lines += answer(found, a, b, yes) if found else [wait, ""]
     return lines
 
 
