@@ -66,25 +66,25 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def write_charts(root: Path, folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+def write_charts(root: Path, folder: Path, link: str) -> dict[str, str]:
     """Each chart declared in dvc.yaml (image plots left out) drawn into `folder`:
-    ({plot name: PNG file name}, {plot name: a data file it misses})."""
+    {plot name: its Markdown, the PNG under `link` or the data file it misses}."""
     shown = run_json(["dvc", "plots", "show", "--json"], root)
     missing = {}
     for error in shown.get("errors") or []:
         if error.get("type") != "FileNotFoundError":  # a file DVC cannot parse
             where = error.get("source") or error["name"]
             raise DataError(f"{where}: {error.get('msg')}")
-        missing.setdefault(error["name"], error["source"])
-    written = {}
+        missing.setdefault(error["name"], _missing(error["source"]) + "\n")
+    figs = {}
     for name, entries in (shown.get("data") or {}).items():
         # a chart missing one of its files would draw half its lines: not drawn
         if name in missing or not entries or entries[0]["type"] != "vega":
             continue
-        written[name] = f"{slug(name)}.png"
         png = vl_convert.vegalite_to_png(entries[0]["content"])
-        (folder / written[name]).write_bytes(png)
-    return written, missing
+        (folder / f"{slug(name)}.png").write_bytes(png)
+        figs[name] = f"![{name}]({link}/{slug(name)}.png)\n"
+    return figs | missing
 
 
 def _missing(what: str, stage: str | None = None) -> str:
@@ -276,10 +276,8 @@ def build_report(
     root = Path(root)
     page, figures_dir = root / out, root / figures
     ws = workspace_frame(root).iloc[0]  # bad JSON fails here, before any plotting
-    with atomic_dir(figures_dir) as tmp:
-        written, missing = write_charts(root, tmp)
     link = Path(os.path.relpath(figures_dir, page.parent)).as_posix()
-    figs = {name: f"![{name}]({link}/{file})\n" for name, file in written.items()}
-    figs |= {name: _missing(source) + "\n" for name, source in missing.items()}
+    with atomic_dir(figures_dir) as tmp:
+        figs = write_charts(root, tmp, link)
     write_text(page, render_results(root, figs, ws))
     return page
