@@ -132,12 +132,8 @@ def finish(root: Path, grid: Sequence[Experiment], runs: pd.DataFrame) -> None:
     per configuration, the group of seeds holding most of its grid runs."""
     groups = seed_groups(runs, root)
     chosen = {}
-    for config, wanted in CONFIGURATIONS.items():
-        names = {
-            e.name
-            for e in grid
-            if SEED_PARAM in e.params and wanted.items() <= e.params.items()
-        }
+    for config in CONFIGURATIONS:
+        names = {e.name for e in grid if e.name.startswith(f"asr-{config}-seed-")}
         best = max(groups, key=lambda g: len(names & set(g.same)), default=None)
         if best is not None and names & set(best.same):
             chosen[config] = best
