@@ -223,36 +223,29 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     groups = []
     for key, found in asr.groupby("key", sort=False):
         firsts = found.sort_values(["seed", "later", "other"], kind="stable")
-        members, hyps, losses, refs = [], [], [], None
+        members, read = [], []  # the runs, their transcripts
         for _, run in firsts.drop_duplicates("seed").iterrows():
             raw = git_file(root, run["rev"], ASR_TRANSCRIPTS)
-            loss = get(run, "loss", ASR_JSON)
-            if raw is None or not isinstance(loss, int | float):
+            if raw is None or not isinstance(get(run, "loss", ASR_JSON), int | float):
                 continue
-            rows = read_transcripts(raw, f"{ASR_TRANSCRIPTS} ({run['name']})")
-            if refs is None:
-                refs = rows[["id", "reference"]]
-            elif not rows[["id", "reference"]].equals(refs):
+            read.append(read_transcripts(raw, f"{ASR_TRANSCRIPTS} ({run['name']})"))
+            if not read[-1][["id", "reference"]].equals(read[0][["id", "reference"]]):
                 raise DataError(
                     f"{ASR_TRANSCRIPTS} ({run['name']}): other test clips than "
                     f"{members[0]['name']}'s under the same dvc.lock"
                 )
             members.append(run)
-            hyps.append([transcript_tokens(h) for h in rows["hypothesis"]])
-            losses.append(float(loss))
-        if refs is not None and len(refs):
+        if read and len(read[0]):
             chosen = pd.DataFrame(members)
-            tokens = [transcript_tokens(r) for r in refs["reference"]]
-            groups.append(
-                SeedGroup(
-                    json.loads(key),
-                    chosen,
-                    chosen["seed"].tolist(),
-                    tuple(refs["id"]),
-                    score_seeds(tokens, hyps, losses),
-                    found[found["seed"].isin(chosen["seed"])]["name"].tolist(),
-                )
+            scores = score_seeds(
+                [transcript_tokens(r) for r in read[0]["reference"]],
+                [[transcript_tokens(h) for h in rows["hypothesis"]] for rows in read],
+                [float(get(run, "loss", ASR_JSON)) for run in members],
             )
+            same = found[found["seed"].isin(chosen["seed"])]["name"].tolist()
+            seeds = chosen["seed"].tolist()
+            ids = tuple(read[0]["id"])
+            groups.append(SeedGroup(json.loads(key), chosen, seeds, ids, scores, same))
     return groups
 
 
