@@ -89,10 +89,8 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
 
 def read_record(data: bytes | None, where: str) -> dict[str, Any]:
     """The record's configurations ({} when the file is absent); DataError if bad."""
-    if data is None:
-        return {}
     try:
-        tree = json.loads(data)
+        tree = {} if data is None else json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{ASR_SEEDS} ({where}): cannot read ({exc})") from exc
     ok = isinstance(tree, dict) and all(
