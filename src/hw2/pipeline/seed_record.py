@@ -3,12 +3,10 @@
 
 Two ASR runs differ in the seed alone when their dvc.lock entries of STAGES agree
 but for `asr.seed` and `threads` (which moves the last digits, as the seed does)
-and the model one hands the other (`fingerprint`). Where a revision's dvc.lock
-has a record's fingerprint, hw2.pipeline.compare judges its one-seed metrics
-with the record's spread. So it does where the run is one of the record's runs
-by its results: the same params and, at its seed, every metric equal to the
-last digit (code that moved without changing a number, a refactor, keeps the
-record). Elsewhere the record is stale (`match` says why).
+and the model one hands the other (`fingerprint`). hw2.pipeline.compare judges a
+revision's one-seed metrics with the spread of the configuration that `match`es
+it: by fingerprint, or by results where code moved without changing a number (a
+refactor keeps the record); elsewhere the record is stale.
 """
 
 import json
