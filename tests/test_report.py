@@ -13,7 +13,7 @@ import yaml
 from helpers import squeezed, stage_argv
 
 from hw2.core.errors import DataError, Hw2Error
-from hw2.pipeline import catalog, charts, experiments, report
+from hw2.pipeline import catalog, experiments, report
 from hw2.pipeline.experiments import (
     Verdict,
     build_experiments_report,
@@ -190,7 +190,7 @@ def test_report_draws_each_chart_of_dvc_yaml_in_its_study(page):
         assert re.findall(r"!\[([^]]*)\]", section) == names
     figures = sorted(p.name for p in (page.parent / "figures").iterdir())
     assert figures == sorted(
-        f"{charts.slug(n)}.png" for names in CHARTS.values() for n in names
+        f"{report.slug(n)}.png" for names in CHARTS.values() for n in names
     )
     for png in (page.parent / "figures").iterdir():
         assert png.read_bytes().startswith(PNG_MAGIC)

@@ -54,15 +54,6 @@ SHORT["damerau_levenshtein"] = "D-L"
 _SEED_SUFFIX = re.compile(r"[-_]seed[-_]?\d+$")
 
 
-def configuration(group: SeedGroup) -> str | None:
-    """The homework configuration a group ran, if any."""
-    first = group.runs.iloc[0]
-    for name, wanted in CONFIGURATIONS.items():
-        if all(get(first, k, PARAMS) == v for k, v in wanted.items()):
-            return name
-    return None
-
-
 def merged_row(group: SeedGroup) -> pd.Series:
     """A group of seeds as one row: the first run's params, the seeds listed as
     `asr.seed`, the ASR metrics over the seeds."""
@@ -102,15 +93,22 @@ def pair(groups: Sequence[SeedGroup], a: str, b: str) -> tuple | None:
     code and data), the pair with the most seeds."""
     keys = set(CONFIGURATIONS[a]) | set(CONFIGURATIONS[b])
 
-    def comparable(ga: SeedGroup, gb: SeedGroup) -> bool:
-        diff = differences(ga.fingerprint, gb.fingerprint)
-        return all(any(f": param {k} " in d for k in keys) for d in diff)
+    def ran(config: str) -> list[SeedGroup]:  # the configurations exclude each other
+        wanted = CONFIGURATIONS[config].items()
+        return [
+            g
+            for g in groups
+            if all(get(g.runs.iloc[0], k, PARAMS) == v for k, v in wanted)
+        ]
 
     pairs = [
         (ga, gb)
-        for ga in groups
-        for gb in groups
-        if configuration(ga) == a and configuration(gb) == b and comparable(ga, gb)
+        for ga in ran(a)
+        for gb in ran(b)
+        if all(
+            any(f": param {k} " in d for k in keys)
+            for d in differences(ga.fingerprint, gb.fingerprint)
+        )
     ]
     return max(pairs, key=lambda p: min(len(p[0].seeds), len(p[1].seeds)), default=None)
 
@@ -146,14 +144,6 @@ class Verdict:
         if self.call is None:
             return "noise unknown: one seed"
         return f"{b} {'better' if self.call else 'worse'}"
-
-
-def reference(a: str, b: str) -> dict[str, tuple[float, float]]:
-    """(a, b) of each metric where the homework report compared them (decoders)."""
-    refs = REFERENCES[REFERENCES["group"] == ("decoder",)].set_index("decoder")
-    if {a, b} != set(refs.index):
-        return {}
-    return {m: (refs.at[a, m], refs.at[b, m]) for m in SHORT if m in refs}
 
 
 def summary(
@@ -200,17 +190,19 @@ def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
     label_a, label_b = LABELS[a], LABELS[b]
     seeds = min(len(ga.seeds), len(gb.seeds))
     calls = [Verdict(m, *difference(ga.scores, gb.scores, m), seeds) for m in SHORT]
-    ref = reference(a, b)
+    # where the homework report compared the two (the decoders), its a and b
+    refs = REFERENCES[REFERENCES["group"] == ("decoder",)].set_index("decoder")
+    both = {a, b} == set(refs.index)
+    ref = {m: (refs.at[a, m], refs.at[b, m]) for m in SHORT if both and m in refs}
     rows = []
     for v in calls:
         side = [ga.scores.per_seed(v.metric), gb.scores.per_seed(v.metric)]
         scale = scale_for([*side[0], *side[1], v.delta])
         means = [spread_text(*mean_std(values), scale=scale) for values in side]
         delta = spread_text(v.delta, ci=(v.low, v.high), scale=scale, sign=True)
-        found = "–"
-        if v.metric in ref:
-            x, y = ref[v.metric]
-            found = f"{label_b} {'better' if _good(v.metric, y - x) else 'worse'}"
+        x, y = ref.get(v.metric, (0, 0))
+        found = f"{label_b} {'better' if _good(v.metric, y - x) else 'worse'}"
+        found = found if v.metric in ref else "–"
         rows.append([SHORT[v.metric], *means, delta, v.text(label_b), found])
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
     header += ["on these runs", "homework report (full data)"]
@@ -238,16 +230,11 @@ def answer_section(groups: Sequence[SeedGroup]) -> list[str]:
         "",
     ]
     for a, b, question, yes in QUESTIONS:
-        lines += [f"### {question}", ""]
         found = pair(groups, a, b)
-        if found is None:
-            lines += [
-                f"*No {LABELS[a]} and {LABELS[b]} runs of the same code and data "
-                "yet: run `make homework`.*",
-                "",
-            ]
-        else:
-            lines += answer(found, a, b, yes)
+        wait = f"*No {LABELS[a]} and {LABELS[b]} runs of the same code and data yet: "
+        wait += "run `make homework`.*"
+        lines += [f"### {question}", ""]
+        lines += answer(found, a, b, yes) if found else [wait, ""]
     return lines
 
 
@@ -282,10 +269,8 @@ def render_experiments(
         lines += [f"## {study.title}", ""]
         if not runs.apply(lambda r, s=study: has_results(r, s), axis=1).any():
             lines += ["*No run has these results yet.*", ""]
-        rows, base = runs, baseline
-        if study is ASR:
-            rows, base = asr_rows(runs, groups, baseline)
-        lines += grouped_tables(study, rows, base)
+        shown = asr_rows(runs, groups, baseline) if study is ASR else (runs, baseline)
+        lines += grouped_tables(study, *shown)
     lines += answer_section(groups)
     return "\n".join(lines).rstrip() + "\n"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hw2.core.device import usable_cpus
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json, write_text
 from hw2.core.params import parse_yaml
@@ -74,12 +75,6 @@ def best_learning_rate(runs: pd.DataFrame) -> float:
     return float(get(cnn.loc[acc.astype(float).idxmax()], "lr", PARAMS))
 
 
-def share(jobs: int) -> int:
-    """The cores each of `jobs` runs side by side gets (at least one)."""
-    affinity = getattr(os, "sched_getaffinity", None)  # Linux; not macOS
-    return max(1, (len(affinity(0)) if affinity else os.cpu_count() or 1) // jobs)
-
-
 def dvc(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
     """A dvc command, shown as typed; `dvc repro` and `dvc exp run --run-all`
     (every run's log, followed) show their output as it goes."""
@@ -110,15 +105,16 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
         dvc(root, "exp", "remove", *stale)
     if not todo:
         return runs
-    # `threads` = the cores each run gets, where params.yaml has the key
+    share = str(max(1, usable_cpus() // jobs))  # the cores each run gets
+    # `threads` = that share, where params.yaml has the key
     threads = "threads" in (parse_yaml((root / PARAMS).read_text()) or {})
     for exp in todo:
-        params = exp.params | ({"threads": str(share(jobs))} if threads else {})
+        params = exp.params | ({"threads": share} if threads else {})
         sets = [f"-S{k}={v}" for k, v in params.items()]
         dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
     try:
         # torch in each worker on its share of the cores, unless the user chose
-        omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(share(jobs)))}
+        omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", share)}
         dvc(root, "exp", "run", "--run-all", "-j", str(jobs), env=omp)
     except KeyboardInterrupt:  # DVC's own Ctrl-C leaves the runs going on
         dvc(root, "queue", "stop", "--kill")
@@ -136,12 +132,8 @@ def finish(root: Path, grid: Sequence[Experiment], runs: pd.DataFrame) -> None:
     per configuration, the group of seeds holding most of its grid runs."""
     groups = seed_groups(runs, root)
     chosen = {}
-    for config, wanted in CONFIGURATIONS.items():
-        names = {
-            e.name
-            for e in grid
-            if SEED_PARAM in e.params and wanted.items() <= e.params.items()
-        }
+    for config in CONFIGURATIONS:
+        names = {e.name for e in grid if e.name.startswith(f"asr-{config}-seed-")}
         best = max(groups, key=lambda g: len(names & set(g.same)), default=None)
         if best is not None and names & set(best.same):
             chosen[config] = best

@@ -1,5 +1,7 @@
 """reports/results.md: the workspace's metrics files beside the homework's
-full-data references, with dvc.yaml's charts as PNGs (hw2.pipeline.charts). It
+full-data references, with dvc.yaml's charts as PNGs: `dvc plots show --json`
+gives each one as a Vega-Lite spec of the project's template (.dvc/plots) holding
+its data, and vl-convert renders it offline, the same bytes for the same spec. It
 reads nothing but files, so it is a DVC stage (reports/experiments.md, which reads
 git refs, is not).
 """
@@ -7,16 +9,18 @@ git refs, is not).
 import csv
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import vl_convert
 
 from hw2.core.errors import DataError
 from hw2.core.io import atomic_dir, write_text
 from hw2.pipeline import catalog as cat
-from hw2.pipeline.charts import write_charts
+from hw2.pipeline.dvc import run_json
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.runs import (
     ASR,
@@ -57,6 +61,32 @@ def read_transcripts(raw: bytes, where: str) -> pd.DataFrame:
     return frame
 
 
+def slug(name: str) -> str:
+    """A plot's name as a file name: `CNN test confusion` -> cnn-test-confusion."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def write_charts(root: Path, folder: Path, link: str) -> dict[str, str]:
+    """Each chart declared in dvc.yaml (image plots left out) drawn into `folder`:
+    {plot name: its Markdown, the PNG under `link` or the data file it misses}."""
+    shown = run_json(["dvc", "plots", "show", "--json"], root)
+    missing = {}
+    for error in shown.get("errors") or []:
+        if error.get("type") != "FileNotFoundError":  # a file DVC cannot parse
+            where = error.get("source") or error["name"]
+            raise DataError(f"{where}: {error.get('msg')}")
+        missing.setdefault(error["name"], _missing(error["source"]) + "\n")
+    figs = {}
+    for name, entries in (shown.get("data") or {}).items():
+        # a chart missing one of its files would draw half its lines: not drawn
+        if name in missing or not entries or entries[0]["type"] != "vega":
+            continue
+        png = vl_convert.vegalite_to_png(entries[0]["content"])
+        (folder / f"{slug(name)}.png").write_bytes(png)
+        figs[name] = f"![{name}]({link}/{slug(name)}.png)\n"
+    return figs | missing
+
+
 def _missing(what: str, stage: str | None = None) -> str:
     made = f" (stage `{stage}`)" if stage else ""
     return f"*Not run yet: {what} is missing{made}.*"
@@ -85,28 +115,20 @@ def data_note(images: Any, speech: Any) -> str:
     )
 
 
-def _seeds(ws: pd.Series) -> int:
-    seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
-    return seeds if isinstance(seeds, int) else 1
-
-
 def cnn_section(ws: pd.Series, root: Path, figs: dict[str, str]) -> list[str]:
     """The CNN's results, per-class accuracy and figures (Markdown lines)."""
     lines = ["## CNN on OCTMNIST", ""]
     if not (root / cat.CNN_JSON).is_file():
         lines += [_missing(cat.CNN_JSON, "evaluate_cnn"), ""]
     lines += grouped_tables(CNN, EMPTY, ws)
-    per_class = ws.filter(like="test_acc_per_class.").dropna()
+    per_class = ws.filter(like="test_acc_per_class.").dropna().map(cat.human)
+    seeds = get(ws, cat.SEEDS_KEY, cat.CNN_DETAILS, cat.CNN_JSON)
     if len(per_class):
-        table = pd.DataFrame(
-            {
-                "class": per_class.index.str.split(".").str[-1].map(cell),
-                "test accuracy": per_class.map(cat.human),
-            }
-        )
+        per_class.index = per_class.index.str.split(".").str[-1].map(cell)
+        table = per_class.rename_axis("class").reset_index(name="test accuracy")
         lines += [
-            f"Test accuracy per class (mean of {_seeds(ws)} seeds; the "
-            "test split is balanced, 250 images a class):",
+            f"Test accuracy per class (mean of {seeds if isinstance(seeds, int) else 1}"
+            " seeds; the test split is balanced, 250 images a class):",
             "",
             markdown_table(table),
             "",
@@ -144,22 +166,6 @@ def _num(value: Any, unit: str = "") -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "–"
     return cat.human(float(value), unit) if unit else cat.short(float(value))
-
-
-def attention_summary(bench: dict[str, Any]) -> list[str]:
-    """The benchmark's headline numbers with units, plain and causal side by side."""
-    memory = "peak memory, softmax ÷ McLaurin, same length"
-    rows = [
-        [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
-        for label, key, unit in [
-            ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
-            (memory, "memory_ratio_at_max_len", "x"),
-            ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
-            ("… interpolated (tokens)", "crossover_len_interpolated", ""),
-            ("… by operation count (tokens)", "theoretical_crossover_len", ""),
-        ]
-    ]
-    return [markdown_table(rows, ["", "non-causal", "causal"]), ""]
 
 
 def _by_length(path: Path, column: str) -> pd.DataFrame:
@@ -211,7 +217,19 @@ def attention_section(root: Path, figs: dict[str, str]) -> list[str]:
             if k in settings
         )
         lines += [f"Settings: {described}.", ""]
-    lines += attention_summary(bench)
+    # the headline numbers with units, plain and causal side by side
+    memory = "peak memory, softmax ÷ McLaurin, same length"
+    rows = [
+        [label, _num(bench.get(key), unit), _num(bench.get(f"{key}_causal"), unit)]
+        for label, key, unit in [
+            ("speed-up of McLaurin at the longest length", "speedup_at_max_len", "x"),
+            (memory, "memory_ratio_at_max_len", "x"),
+            ("McLaurin faster from length (measured, tokens)", "crossover_len", ""),
+            ("… interpolated (tokens)", "crossover_len_interpolated", ""),
+            ("… by operation count (tokens)", "theoretical_crossover_len", ""),
+        ]
+    ]
+    lines += [markdown_table(rows, ["", "non-causal", "causal"]), ""]
     lines += attention_lengths(root)
     errors, causal = bench.get("rel_error"), bench.get("rel_error_causal")
     if isinstance(errors, dict):
@@ -258,10 +276,8 @@ def build_report(
     root = Path(root)
     page, figures_dir = root / out, root / figures
     ws = workspace_frame(root).iloc[0]  # bad JSON fails here, before any plotting
-    with atomic_dir(figures_dir) as tmp:
-        written, missing = write_charts(root, tmp)
     link = Path(os.path.relpath(figures_dir, page.parent)).as_posix()
-    figs = {name: f"![{name}]({link}/{file})\n" for name, file in written.items()}
-    figs |= {name: _missing(source) + "\n" for name, source in missing.items()}
+    with atomic_dir(figures_dir) as tmp:
+        figs = write_charts(root, tmp, link)
     write_text(page, render_results(root, figs, ws))
     return page

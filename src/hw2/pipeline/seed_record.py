@@ -3,12 +3,10 @@
 
 Two ASR runs differ in the seed alone when their dvc.lock entries of STAGES agree
 but for `asr.seed` and `threads` (which moves the last digits, as the seed does)
-and the model one hands the other (`fingerprint`). Where a revision's dvc.lock
-has a record's fingerprint, hw2.pipeline.compare judges its one-seed metrics
-with the record's spread. So it does where the run is one of the record's runs
-by its results: the same params and, at its seed, every metric equal to the
-last digit (code that moved without changing a number, a refactor, keeps the
-record). Elsewhere the record is stale (`match` says why).
+and the model one hands the other (`fingerprint`). hw2.pipeline.compare judges a
+revision's one-seed metrics with the spread of the configuration that `match`es
+it: by fingerprint, or by results where code moved without changing a number (a
+refactor keeps the record); elsewhere the record is stale.
 """
 
 import json
@@ -84,15 +82,13 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list
             if pa.get(key) != pb.get(key):
                 change = f"{param_text(pa.get(key))} → {param_text(pb.get(key))}"
                 found.append(f"{stage}: param {key} {change}")
-    return list(dict.fromkeys(found))  # a param both stages read, once
+    return found
 
 
 def read_record(data: bytes | None, where: str) -> dict[str, Any]:
     """The record's configurations ({} when the file is absent); DataError if bad."""
-    if data is None:
-        return {}
     try:
-        tree = json.loads(data)
+        tree = {} if data is None else json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{ASR_SEEDS} ({where}): cannot read ({exc})") from exc
     ok = isinstance(tree, dict) and all(
@@ -150,21 +146,14 @@ def match(
         return Match()
     configs = [(name, c) for record in records for name, c in record.items()]
     diffs = [differences(c["fingerprint"], current) for _, c in configs]
+    for (name, config), diff in zip(configs, diffs, strict=True):
+        if not diff or _holds_run(config, diff, lock, results or {}):
+            seeds = config["metrics"].get("seeds")
+            seeds = seeds if isinstance(seeds, int) else 1
+            return Match(name, config["metrics"], seeds)
     if not diffs:
         return Match()
-    held = [
-        not d or _holds_run(c, d, lock, results or {})
-        for (_, c), d in zip(configs, diffs, strict=True)
-    ]
-    closest = (
-        held.index(True)
-        if any(held)
-        else min(range(len(diffs)), key=lambda i: len(diffs[i]))
-    )
-    (name, config), diff = configs[closest], diffs[closest]
-    if held[closest]:
-        seeds = config["metrics"].get("seeds")
-        return Match(name, config["metrics"], seeds if isinstance(seeds, int) else 1)
+    (name, _), diff = min(zip(configs, diffs, strict=True), key=lambda c: len(c[1]))
     listed = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if diff[3:] else "")
     return Match(stale=f"closest configuration `{name}`: {listed}")
 
@@ -192,10 +181,6 @@ class SeedGroup:
     @cached_property
     def metrics(self) -> dict[str, Any]:
         return summarise(self.scores)
-
-    @property
-    def threads(self) -> list[Any]:
-        return [get(run, "threads", PARAMS) for _, run in self.runs.iterrows()]
 
 
 def _lock(root: Path, rev: str) -> Any:
@@ -234,36 +219,29 @@ def seed_groups(runs: pd.DataFrame, root: str | Path) -> list[SeedGroup]:
     groups = []
     for key, found in asr.groupby("key", sort=False):
         firsts = found.sort_values(["seed", "later", "other"], kind="stable")
-        members, hyps, losses, refs = [], [], [], None
+        members, read = [], []  # the runs, their transcripts
         for _, run in firsts.drop_duplicates("seed").iterrows():
             raw = git_file(root, run["rev"], ASR_TRANSCRIPTS)
-            loss = get(run, "loss", ASR_JSON)
-            if raw is None or not isinstance(loss, int | float):
+            if raw is None or not isinstance(get(run, "loss", ASR_JSON), int | float):
                 continue
-            rows = read_transcripts(raw, f"{ASR_TRANSCRIPTS} ({run['name']})")
-            if refs is None:
-                refs = rows[["id", "reference"]]
-            elif not rows[["id", "reference"]].equals(refs):
+            read.append(read_transcripts(raw, f"{ASR_TRANSCRIPTS} ({run['name']})"))
+            if not read[-1][["id", "reference"]].equals(read[0][["id", "reference"]]):
                 raise DataError(
                     f"{ASR_TRANSCRIPTS} ({run['name']}): other test clips than "
                     f"{members[0]['name']}'s under the same dvc.lock"
                 )
             members.append(run)
-            hyps.append([transcript_tokens(h) for h in rows["hypothesis"]])
-            losses.append(float(loss))
-        if refs is not None and len(refs):
+        if read and len(read[0]):
             chosen = pd.DataFrame(members)
-            tokens = [transcript_tokens(r) for r in refs["reference"]]
-            groups.append(
-                SeedGroup(
-                    json.loads(key),
-                    chosen,
-                    chosen["seed"].tolist(),
-                    tuple(refs["id"]),
-                    score_seeds(tokens, hyps, losses),
-                    found[found["seed"].isin(chosen["seed"])]["name"].tolist(),
-                )
+            scores = score_seeds(
+                [transcript_tokens(r) for r in read[0]["reference"]],
+                [[transcript_tokens(h) for h in rows["hypothesis"]] for rows in read],
+                [float(get(run, "loss", ASR_JSON)) for run in members],
             )
+            same = found[found["seed"].isin(chosen["seed"])]["name"].tolist()
+            seeds = chosen["seed"].tolist()
+            ids = tuple(read[0]["id"])
+            groups.append(SeedGroup(json.loads(key), chosen, seeds, ids, scores, same))
     return groups
 
 
@@ -274,7 +252,7 @@ def build_record(configurations: Mapping[str, SeedGroup]) -> dict[str, Any]:
             "made_by": MADE_BY,
             "experiments": group.runs["name"].tolist(),
             "seeds": group.seeds,
-            "threads": group.threads,
+            "threads": [get(r, "threads", PARAMS) for _, r in group.runs.iterrows()],
             "metrics": group.metrics,
             "fingerprint": group.fingerprint,
         }
