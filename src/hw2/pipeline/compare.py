@@ -1,11 +1,9 @@
 """Metrics of two revisions compared with their noise: which changes are real.
 
 A metric's noise is read from the keys beside it in its file (catalog's suffixes):
-a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
-`seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
-spans test items only. The verdicts: NOISE_RULE, as the PR comment prints it; a
-change that does not show at the printed precision (catalog.scale_for) is
-*unchanged*.
+over n > 1 seeds `<key>_std`, its interval `<key>_ci95` or mean ± 1.96·std/√n; one
+seed's `<key>_ci95` spans test items only. The verdicts: NOISE_RULE; a change that
+does not show at the printed precision (catalog.scale_for) is *unchanged*.
 """
 
 import json
@@ -125,9 +123,8 @@ class Change:
         if verdict in (WITHIN, BEYOND):
             spreads = list(dict.fromkeys(v.spread for v in sides if v.spread))
             return f"{verdict} ({'; '.join(spreads)})" if spreads else verdict
-        hints = list(dict.fromkeys(v.hint for v in sides if v.hint))
-        if verdict == ONE_SEED and hints:
-            return f"{verdict}; {'; '.join(hints)}"
+        if verdict == ONE_SEED and any(v.hint for v in sides):
+            return f"{verdict}; {MEASURE}"
         return verdict
 
 
@@ -141,11 +138,9 @@ def _seeds(flat: Mapping[str, Any], key: str) -> int:
     per_seed = flat.get(key + catalog.SEEDS_SUFFIX)
     if isinstance(per_seed, list) and per_seed:
         return len(per_seed)
-    if key + catalog.STD_SUFFIX in flat:
-        count = _number(flat.get(catalog.SEEDS_KEY))
-        if count is not None and count >= 1:
-            return int(count)
-    return 1
+    has_std = key + catalog.STD_SUFFIX in flat
+    count = _number(flat.get(catalog.SEEDS_KEY)) if has_std else None
+    return int(count) if count is not None and count >= 1 else 1
 
 
 def read_value(
@@ -173,8 +168,7 @@ def read_value(
     seed_std = _number(record.metrics.get(key + catalog.STD_SUFFIX))
     if record.name is None or seed_std is None:
         return replace(out, hint=MEASURE)
-    below = value - low if low is not None else 0.0
-    above = high - value if high is not None else 0.0
+    below, above = (0.0, 0.0) if low is None else (value - low, high - value)
     seed = catalog.Z95 * seed_std
     low, high = value - math.hypot(below, seed), value + math.hypot(above, seed)
     return Value(value, low, high, spread=f"seed spread: {record.label}")
