@@ -10,27 +10,19 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-# The modules that hw2.core.stage.CHECKS names, imported so that they are
-# preflight's dvc.yaml deps too (tests/test_stage_checks.py).
-from hw2.asr import config, distributed, evaluate  # noqa: F401
-from hw2.attention_bench import bench  # noqa: F401
-from hw2.core import device, download, footprint, provenance, resources  # noqa: F401
+from hw2.core import footprint, resources
 from hw2.core.params import Params, read_yaml
 from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
-from hw2.images import prepare  # noqa: F401
-from hw2.oct import train  # noqa: F401
 from hw2.pipeline.aftercare import cache_dir, sweep
 from hw2.pipeline.checks import Workspace, why_stale
 from hw2.pipeline.dvc import inside, paths
-from hw2.speech import corpus, preprocess  # noqa: F401
 
 STAGE = "preflight"
 STAMP = "params.yaml, output folders, disk, memory and network checked\n"
 
 
 def stage_readers() -> dict[str, Callable[[Params], Any]]:
-    """Each stage's reading of params.yaml (hw2.core.stage.read_config), where it
-    reads any (tests/test_dag.py holds each to the params dvc.yaml declares)."""
+    """Each stage's reading of params.yaml (read_config), where it reads any."""
     return {
         name: partial(read_config, name)
         for name, check in CHECKS.items()
@@ -45,10 +37,8 @@ def check_params(params: Params) -> None:
 
 
 def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str]:
-    """The stages `dvc repro` is about to run, each with why: changed since its
-    dvc.lock entry (hw2.pipeline.checks.why_stale, on the workspace), an output
-    missing, or downstream of one that is (an approximation of DVC's own status:
-    data folders are judged by their producers)."""
+    """The stages `dvc repro` is about to run, each with why: changed (why_stale),
+    an output missing, or downstream of one that is (DVC's status, approximately)."""
     stages = {n: s for n, s in dag.items() if n != STAGE}
     makers = {out: n for n, s in stages.items() for out in outputs(s)}
     upstream = {
@@ -110,8 +100,7 @@ def check_space(
 
 
 def run(root: Path, params: Params) -> list[str]:
-    """Every check, in order; raises the first problem (one line), else returns
-    what it found, a line each."""
+    """Every check, in order: the first problem raised (one line), else a line each."""
     check_params(params)
     dag = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
     lock = (read_yaml(root / "dvc.lock") or {}).get("stages") or {}
