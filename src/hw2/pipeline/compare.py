@@ -118,8 +118,7 @@ class Change:
     @property
     def label(self) -> str:
         """The verdict with where a seed spread came from, or how to measure it."""
-        verdict = self.verdict
-        sides = [v for v in (self.old, self.new) if v is not None]
+        verdict, sides = self.verdict, (self.old, self.new)  # both present for these
         if verdict in (WITHIN, BEYOND):
             spreads = list(dict.fromkeys(v.spread for v in sides if v.spread))
             return f"{verdict} ({'; '.join(spreads)})" if spreads else verdict
@@ -134,21 +133,17 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _seeds(flat: Mapping[str, Any], key: str) -> int:
-    per_seed = flat.get(key + catalog.SEEDS_SUFFIX)
-    if isinstance(per_seed, list) and per_seed:
-        return len(per_seed)
-    has_std = key + catalog.STD_SUFFIX in flat
-    count = _number(flat.get(catalog.SEEDS_KEY)) if has_std else None
-    return int(count) if count is not None and count >= 1 else 1
-
-
 def read_value(
     flat: Mapping[str, Any], key: str, value: float, record: Match | None = None
 ) -> Value:
     """A metric with its noise, read from the keys beside it; a one-seed value
     takes `record`'s seed spread, or a hint when it matches no configuration."""
-    seeds = _seeds(flat, key)
+    per_seed = flat.get(key + catalog.SEEDS_SUFFIX)
+    count = _number(flat.get(catalog.SEEDS_KEY)) or 0  # the file's, beside a std
+    if isinstance(per_seed, list) and per_seed:
+        seeds = len(per_seed)
+    else:
+        seeds = int(count) if count >= 1 and key + catalog.STD_SUFFIX in flat else 1
     std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
     pair = ci if isinstance(ci, list | tuple) and len(ci) == 2 else (None, None)
@@ -174,20 +169,15 @@ def read_value(
     return Value(value, low, high, spread=f"seed spread: {record.label}")
 
 
-def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
-    suffixes = (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX)
-    return key == catalog.SEEDS_KEY or any(
-        key.endswith(s) and key[: -len(s)] in flat for s in suffixes
-    )
-
-
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     """A metrics file's numbers by dotted key, with their noise (not metrics)."""
     flat = flatten(tree)
+    suffixes = (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX)
+    noise = {key + s for key in flat for s in suffixes} | {catalog.SEEDS_KEY}
     return {
         key: read_value(flat, key, number, record)
         for key, raw in flat.items()
-        if (number := _number(raw)) is not None and not _is_companion(key, flat)
+        if (number := _number(raw)) is not None and key not in noise
     }
 
 
@@ -213,9 +203,8 @@ def read_tree(files: Workspace, path: str) -> Any:
 
 
 def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
-    """What the seed records of both sides say of each side's ASR run: a record
-    made at one side may describe the other (the dvc.lock fingerprint, or the
-    run's results, decide: hw2.pipeline.seed_record.match)."""
+    """Each side's ASR run matched to the seed records of both sides (a record made
+    at one side may describe the other: hw2.pipeline.seed_record.match)."""
     found = [
         read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
         for f in (head, base)
@@ -233,9 +222,8 @@ def diff_changes(
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:
-    """`dvc metrics diff --json --all`'s numbers with their noise, read from the
-    files of both sides (base first), in DVC's order: DVC leaves out the
-    intervals (lists) and lists std and seed keys as metrics of their own."""
+    """`dvc metrics diff --json --all`'s numbers in DVC's order, with their noise
+    read from both sides' files (DVC skips intervals, lists std keys as metrics)."""
     moved, changes = set(other_data), []
     for path, keys in diff.items():
         noise = [
