@@ -1,7 +1,6 @@
-"""Around `dvc repro` (`make repro`, scripts/repro_guard.py): after it, every
-output dvc.lock names is in DVC's cache and matches its md5, and no leftovers of
-killed writes remain; before it, a cut-short `.dvc/tmp/rwlock` is removed. The
-DVC behaviours each guards against: docs/reliability.md's table.
+"""Around `dvc repro` (scripts/repro_guard.py): before it, a cut-short rwlock
+removed; after it, outputs in DVC's cache, matching their md5, and no leftovers.
+Why each: docs/reliability.md's table of DVC's own behaviour.
 """
 
 import contextlib
@@ -53,8 +52,7 @@ def check(root: Path) -> list[str]:
 
 
 def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
-    """(workspace path, md5, cache object) of each file of a cached output; none
-    for an output DVC keeps in git (`cache: false`: no object in the cache)."""
+    """(workspace path, md5, cache object) of each file of a cached output."""
     md5 = str(out.get("md5") or "")
     obj = Path(odb.oid_to_path(md5)) if out.get("hash") == "md5" and md5 else None
     if obj is None or not obj.is_file():

@@ -105,10 +105,9 @@ def why_stale(
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     files = GitRev(root, rev)
-    dag = read_tree(files, "dvc.yaml") or {}
+    stages = (read_tree(files, "dvc.yaml") or {}).get("stages") or {}
     lock = (read_tree(files, "dvc.lock") or {}).get("stages") or {}
     data = read_tree(files, PARAMS) or {}
-    stages = dag.get("stages") or {}
     made = {out for s in stages.values() for out in outputs(s)}
     whys = {n: why_stale(s, lock.get(n), data, files, made) for n, s in stages.items()}
     return {n: w for n, w in whys.items() if w}

@@ -1,6 +1,5 @@
-"""git and dvc command lines, run with this virtualenv's `dvc` first on PATH (a
-failure: one Hw2Error line naming the command), and the files of the workspace or
-of a git revision, read or hashed as dvc.lock records them."""
+"""git and dvc command lines (a failure: one Hw2Error line naming the command), and
+the files of the workspace or of a git revision, read or hashed as dvc.lock does."""
 
 import hashlib
 import json
@@ -24,8 +23,7 @@ def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def command_name(args: Sequence[str]) -> str:
-    """The command as a user would type it: a queued run's can carry dozens of
-    --copy-paths, so a long one is named by its start."""
+    """The command as typed, by its start when long (dozens of --copy-paths)."""
     return f"`{' '.join(args[:6])}{' …' * (len(args) > 6)}`"
 
 

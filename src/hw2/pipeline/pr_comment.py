@@ -94,8 +94,7 @@ def _status(old: Any, new: Any) -> str:
 
 
 def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
-    """A picture of each changed plot (else its name), the unchanged ones listed,
-    from `dvc plots diff --json`: each chart DVC's template with both sides' rows."""
+    """A picture (else the name) of each changed plot from `dvc plots diff --json`."""
     status, drawn = {}, []  # every changed plot is drawn with plots_dir
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)

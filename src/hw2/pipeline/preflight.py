@@ -83,8 +83,7 @@ def _existing_bytes(root: Path, stage: Mapping, locked: Mapping | None) -> int:
 def check_space(
     root: Path, dag: Mapping, lock: Mapping, todo: Mapping[str, str], data, cache: Path
 ) -> None:
-    """Free disk for what the pending stages write, on the workspace's disk and
-    on the cache's (DVC copies each output into its cache)."""
+    """Free disk for what the pending stages write, in the workspace and the cache."""
     same = resources.disk_of(cache) == resources.disk_of(root)
     need_work = need_cache = 0
     for name in todo:
