@@ -13,9 +13,7 @@ from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import read_tree
 from hw2.pipeline.dvc import GitRev, Workspace, inside, paths
 from hw2.pipeline.markdown import cell
-from hw2.pipeline.runs import flatten
-
-PARAMS = "params.yaml"
+from hw2.pipeline.runs import PARAMS, flatten
 
 
 def shown(v: Any) -> str:

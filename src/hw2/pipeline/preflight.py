@@ -64,13 +64,12 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
 
 def check_folders(root: Path, dag: Mapping, cache: Path) -> None:
     """Every output's folder, and the DVC cache, accept new files."""
-    seen = set()
+    folders: dict[Path, str] = {}  # each folder named by its first writer
     for name, stage in dag.items():
         for out in outputs(stage):
-            folder = (root / out).parent
-            if folder not in seen:
-                seen.add(folder)
-                writable(folder, f"{name} writes {out}")
+            folders.setdefault((root / out).parent, f"{name} writes {out}")
+    for folder, what in folders.items():
+        writable(folder, what)
     writable(cache, "DVC keeps every output's copy there")
 
 
