@@ -1,7 +1,6 @@
 """Warnings for the PR comment that no DVC command gives: the two sides ran on
-other data (a `data.*` param, or a data stage's record: catalog.DATA_SHAPE), or a
-committed dvc.lock does not belong to its commit's code, which `dvc status` tells
-of the workspace only: why_stale reads it from git too, by the preflight's rule.
+other data, or a committed dvc.lock does not belong to its commit's code (`dvc
+status` tells it of the workspace only: why_stale reads it from git too).
 """
 
 from collections.abc import Mapping
@@ -68,15 +67,11 @@ def _lookup(data: Any, dotted: str) -> Any:
 
 
 def why_stale(
-    stage: Mapping,
-    locked: Mapping | None,
-    params: Mapping,
-    files: Workspace,
-    made: set[str],
+    stage: Mapping, locked: Mapping | None, data: Mapping, files: Workspace, made: set
 ) -> str:
     """Why a stage's dvc.lock entry `locked` no longer matches its dvc.yaml entry,
-    `params` and its dependencies in `files` ('' when it matches: `dvc status`, for
-    a git revision too); folders among `made`, outputs, are judged by their makers."""
+    params.yaml's `data` and its deps in `files` ('' when it matches: `dvc status`,
+    for a git revision too); folders among `made`, outputs, are judged by makers."""
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
@@ -86,7 +81,7 @@ def why_stale(
         return "deps differ"
     recorded = (locked.get("params") or {}).get(PARAMS) or {}
     for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
-        if recorded.get(key, KeyError) != _lookup(params, key):
+        if recorded.get(key, KeyError) != _lookup(data, key):
             return f"param {key} changed"
     for path, md5 in deps.items():
         folder = str(md5).endswith(".dir")  # a code folder, hashed as DVC hashes it

@@ -1,9 +1,8 @@
 """Metrics of two revisions compared with their noise: which changes are real.
 
-A metric's noise is read from the keys beside it in its file (catalog's suffixes):
-over n > 1 seeds `<key>_std`, its interval `<key>_ci95` or mean ± 1.96·std/√n; one
-seed's `<key>_ci95` spans test items only. The verdicts: NOISE_RULE; a change that
-does not show at the printed precision (catalog.scale_for) is *unchanged*.
+A metric's noise is read from the keys beside it in its file (catalog's suffixes);
+the verdicts: NOISE_RULE. A change that does not show at the printed precision
+(catalog.scale_for) is *unchanged*.
 """
 
 import json

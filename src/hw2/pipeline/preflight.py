@@ -23,11 +23,8 @@ STAMP = "params.yaml, output folders, disk, memory and network checked\n"
 
 def stage_readers() -> dict[str, Callable[[Params], Any]]:
     """Each stage's reading of params.yaml (read_config), where it reads any."""
-    return {
-        name: partial(read_config, name)
-        for name, check in CHECKS.items()
-        if check.config or check.device
-    }
+    readers = [name for name, check in CHECKS.items() if check.config or check.device]
+    return {name: partial(read_config, name) for name in readers}
 
 
 def check_params(params: Params) -> None:
