@@ -53,9 +53,8 @@ class Value:
         """The interval's half-width on the side facing `towards`."""
         if self.low is None or self.high is None:
             return None
-        return (
-            self.high - self.value if towards >= self.value else self.value - self.low
-        )
+        up = towards >= self.value
+        return self.high - self.value if up else self.value - self.low
 
 
 @dataclass(frozen=True)
