@@ -9,6 +9,10 @@ import os
 import re
 from pathlib import Path
 
+import psutil
+from dvc.lock import LockError, make_lock
+from dvc.repo import Repo
+
 from hw2.core import resources
 from hw2.core.download import file_digest
 from hw2.core.errors import Hw2Error
@@ -28,8 +32,6 @@ def sweep(root: Path) -> list[str]:
 
 def cache_dir(root: Path) -> Path:
     """DVC's cache folder for this repository (its config at every level)."""
-    from dvc.repo import Repo
-
     with Repo(str(root)) as repo:
         return Path(repo.cache.local.path)
 
@@ -72,8 +74,6 @@ def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
 
 def refuse_rot(root: Path) -> None:
     """Refuse the first cached file whose bytes differ from its md5 in dvc.lock."""
-    from dvc.repo import Repo
-
     lock = read_yaml(root / "dvc.lock") or {}
     with Repo(str(root)) as repo:
         files = [
@@ -103,9 +103,6 @@ def refuse_rot(root: Path) -> None:
 def broken_rwlock(root: Path) -> str | None:
     """Remove DVC's `.dvc/tmp/rwlock` when a full disk cut it short (no JSON: every
     dvc command fails) and no process it names runs; the line to print, or None."""
-    import psutil
-    from dvc.lock import LockError, make_lock
-
     name, tmp = ".dvc/tmp/rwlock", root / ".dvc" / "tmp"
     path = root / name
     if not path.is_file():
