@@ -1,13 +1,17 @@
-"""Around `dvc repro` (`make repro`, scripts/repro_guard.py): after it, every
-output dvc.lock names is in DVC's cache and matches its md5, and no leftovers of
-killed writes remain; before it, a cut-short `.dvc/tmp/rwlock` is removed. The
-DVC behaviours each guards against: docs/reliability.md's table.
+"""Around `dvc repro` (scripts/repro_guard.py): before it, a cut-short rwlock
+removed; after it, outputs in DVC's cache, matching their md5, and no leftovers.
+Why each: docs/reliability.md's table of DVC's own behaviour.
 """
 
+import contextlib
 import json
 import os
 import re
 from pathlib import Path
+
+import psutil
+from dvc.lock import LockError, make_lock
+from dvc.repo import Repo
 
 from hw2.core import resources
 from hw2.core.download import file_digest
@@ -19,8 +23,7 @@ from hw2.pipeline.dvc import run_json
 
 
 def sweep(root: Path) -> list[str]:
-    """Remove what killed writes left in the top folders of every output dvc.yaml
-    declares (data, metrics, ...); a line for each."""
+    """Remove what killed writes left in the outputs' top folders; a line for each."""
     stages = ((read_yaml(root / "dvc.yaml") or {}).get("stages") or {}).values()
     tops = {Path(o).parts[0] for s in stages for o in outputs(s) if "/" in o}
     found = [root / top for top in sorted(tops) if (root / top).is_dir()]
@@ -29,8 +32,6 @@ def sweep(root: Path) -> list[str]:
 
 def cache_dir(root: Path) -> Path:
     """DVC's cache folder for this repository (its config at every level)."""
-    from dvc.repo import Repo
-
     with Repo(str(root)) as repo:
         return Path(repo.cache.local.path)
 
@@ -39,8 +40,7 @@ def check(root: Path) -> list[str]:
     """Sweep leftovers, then refuse outputs missing from the cache (one line)."""
     removed = sweep(root)
     status = run_json(["dvc", "data", "status", "--json"], root, timeout=600)
-    missing = list(status.get("not_in_cache") or [])
-    if missing:
+    if missing := list(status.get("not_in_cache") or []):
         cache = cache_dir(root)
         free = resources.human(resources.free_bytes(cache))
         shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
@@ -54,16 +54,14 @@ def check(root: Path) -> list[str]:
 
 
 def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
-    """(workspace path, md5, cache object) of each file of a cached output; none
-    for an output DVC keeps in git (`cache: false`: no object in the cache)."""
+    """(workspace path, md5, cache object) of each file of a cached output."""
     md5 = str(out.get("md5") or "")
-    if out.get("hash") != "md5" or not md5:
+    obj = Path(odb.oid_to_path(md5)) if out.get("hash") == "md5" and md5 else None
+    if obj is None or not obj.is_file():
         return []
-    obj = Path(odb.oid_to_path(md5))
-    if not obj.is_file():
-        return []
+    whole = [(out["path"], md5, obj)]
     if not md5.endswith(".dir"):
-        return [(out["path"], md5, obj)]
+        return whole
     try:
         listing = json.loads(obj.read_text(encoding="utf-8"))
         return [
@@ -71,75 +69,58 @@ def _cached_files(out: dict, odb) -> list[tuple[str, str, Path]]:
             for e in listing
         ]
     except (ValueError, TypeError, KeyError):
-        # the listing itself rotted: the folder's hash then names it
-        return [(out["path"], md5, obj)]
+        return whole  # the listing itself rotted: the folder's hash then names it
 
 
 def refuse_rot(root: Path) -> None:
-    """Refuse the first file of a cached output whose bytes differ from its md5
-    in dvc.lock: one line, with what to do."""
-    from dvc.repo import Repo
-
+    """Refuse the first cached file whose bytes differ from its md5 in dvc.lock."""
     lock = read_yaml(root / "dvc.lock") or {}
     with Repo(str(root)) as repo:
-        odb = repo.cache.local
-        for stage, entry in (lock.get("stages") or {}).items():
-            for out in entry.get("outs") or []:
-                for name, md5, obj in _cached_files(out, odb):
-                    path = root / name
-                    if not path.is_file() or file_digest(path, "md5") == md5:
-                        continue
-                    if obj.is_file() and file_digest(obj, "md5") == md5:
-                        raise Hw2Error(
-                            f"{name} differs from its md5 in dvc.lock (its copy in "
-                            "DVC's cache is sound): `dvc checkout --relink "
-                            f"{out['path']}` restores it"
-                        )
-                    cached = os.path.relpath(obj, root)
-                    cached = obj if cached.startswith("..") else cached
-                    raise Hw2Error(
-                        f"{name} differs from its md5 in dvc.lock, and so does its "
-                        f"object in DVC's cache ({cached}: bit rot, which DVC does "
-                        f"not check): `rm -f {cached} {name}`, then `dvc repro "
-                        f"{stage}` makes it again"
-                    )
-
-
-_RWLOCK_PID = re.compile(r'"pid":\s*(\d+)')
+        files = [
+            (stage, out["path"], *file)
+            for stage, entry in (lock.get("stages") or {}).items()
+            for out in entry.get("outs") or []
+            for file in _cached_files(out, repo.cache.local)
+        ]
+    for stage, out, name, md5, obj in files:
+        path = root / name
+        if not path.is_file() or file_digest(path, "md5") == md5:
+            continue
+        if obj.is_file() and file_digest(obj, "md5") == md5:
+            raise Hw2Error(
+                f"{name} differs from its md5 in dvc.lock (its copy in DVC's cache "
+                f"is sound): `dvc checkout --relink {out}` restores it"
+            )
+        cached = os.path.relpath(obj, root)
+        cached = obj if cached.startswith("..") else cached
+        raise Hw2Error(
+            f"{name} differs from its md5 in dvc.lock, and so does its object in "
+            f"DVC's cache ({cached}: bit rot, which DVC does not check): `rm -f "
+            f"{cached} {name}`, then `dvc repro {stage}` makes it again"
+        )
 
 
 def broken_rwlock(root: Path) -> str | None:
-    """Remove DVC's `.dvc/tmp/rwlock` when it is no JSON (a full disk cut it
-    short: every dvc command then fails) and no process it names still runs;
-    the line to print, or None when it is sound or absent."""
-    import psutil
-    from dvc.lock import LockError, make_lock
-
-    tmp = root / ".dvc" / "tmp"
-    path = tmp / "rwlock"
+    """Remove DVC's `.dvc/tmp/rwlock` when a full disk cut it short (no JSON: every
+    dvc command fails) and no process it names runs; the line to print, or None."""
+    name, tmp = ".dvc/tmp/rwlock", root / ".dvc" / "tmp"
+    path = root / name
     if not path.is_file():
         return None
     try:
         # DVC's own guard of the file: a dvc writing it now is no corruption
         with make_lock(str(tmp / "rwlock.lock"), tmp_dir=str(tmp)):
             text = path.read_bytes().decode("utf-8", errors="replace")
-            try:
+            with contextlib.suppress(ValueError):
                 json.loads(text)
                 return None
-            except ValueError:
-                pass
-            alive = [
-                pid
-                for pid in map(int, _RWLOCK_PID.findall(text))
-                if psutil.pid_exists(pid)
-            ]
-            if alive:
+            pids = map(int, re.findall(r'"pid":\s*(\d+)', text))
+            if (alive := next(filter(psutil.pid_exists, pids), None)) is not None:
                 raise Hw2Error(
-                    f"{path.relative_to(root)} is corrupted (not JSON) and names "
-                    f"process {alive[0]}, which still runs: when it has ended, `rm "
-                    f"{path.relative_to(root)}`"
+                    f"{name} is corrupted (not JSON) and names process {alive}, "
+                    f"which still runs: when it has ended, `rm {name}`"
                 )
             path.unlink()
     except (FileNotFoundError, LockError):
         return None
-    return f"removed {path.relative_to(root)} (DVC's lock file, cut short: not JSON)"
+    return f"removed {name} (DVC's lock file, cut short: not JSON)"

@@ -1,11 +1,6 @@
-"""Warnings for the PR comment: numbers that must not be compared as they are.
-
-No DVC command says either: the two sides ran on other data (a `data.*` param in
-`dvc params diff`, or what a data stage recorded about its data: catalog.DATA_SHAPE,
-plain outputs), or a committed dvc.lock does not belong to its commit's code (a
-cmd, param or git-tracked dependency changed without `dvc repro`), which `dvc
-status` answers for the workspace only: here it is read from git at each side,
-by the rule the preflight applies to the workspace (why_stale).
+"""Warnings for the PR comment that no DVC command gives: the two sides ran on
+other data, or a committed dvc.lock does not belong to its commit's code (`dvc
+status` tells it of the workspace only: why_stale reads it from git too).
 """
 
 from collections.abc import Mapping
@@ -17,9 +12,7 @@ from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import read_tree
 from hw2.pipeline.dvc import GitRev, Workspace, inside, paths
 from hw2.pipeline.markdown import cell
-from hw2.pipeline.runs import flatten
-
-PARAMS = "params.yaml"
+from hw2.pipeline.runs import PARAMS, flatten
 
 
 def shown(v: Any) -> str:
@@ -34,29 +27,28 @@ def shown(v: Any) -> str:
 
 
 def data_warnings(
-    params_diff: Mapping[str, Any], base: Workspace, head: Workspace, shown_max: int = 4
+    params_diff: Mapping[str, Any], base: Workspace, head: Workspace
 ) -> dict[str, str]:
-    """Each branch whose data differ, with one line for the comment saying what
-    and what it means: its `data.<branch>.*` params (other `data.*` keys feed
-    both) in `dvc params diff --json`, or its recorded data shape."""
-    params: dict[str, list[str]] = {}
-    for key, d in (params_diff.get(PARAMS) or {}).items():
-        owner = key.split(".")[1] if key.startswith("data.") else None
-        for branch in [owner] if owner in DATA_SHAPE else DATA_SHAPE if owner else []:
-            text = f"{cell(key)} {shown(d.get('old'))} → {shown(d.get('new'))}"
-            params.setdefault(branch, []).append(text)
+    """Each branch whose data differ, with one line saying what and what it means:
+    its `data.<branch>.*` params in `dvc params diff --json` (other `data.*` keys
+    feed both), or its recorded data shape (four changes shown)."""
     out = {}
     for branch, path in DATA_SHAPE.items():
+        others = set(DATA_SHAPE) - {branch}
+        parts = [
+            f"{cell(key)} {shown(d.get('old'))} → {shown(d.get('new'))}"
+            for key, d in (params_diff.get(PARAMS) or {}).items()
+            if key.startswith("data.") and key.split(".")[1] not in others
+        ]
         old, new = (flatten(read_tree(files, path)) for files in (base, head))
         shape = [
             f"{cell(k)} {shown(old.get(k))} → {shown(new.get(k))}"
             for k in dict.fromkeys([*old, *new])
             if old and new and shown(old.get(k)) != shown(new.get(k))
         ]
-        parts = params.get(branch, [])
         if shape:
-            more = len(shape) - shown_max
-            listed = ", ".join(shape[:shown_max]) + f" and {more} more" * (more > 0)
+            more = len(shape) - 4
+            listed = ", ".join(shape[:4]) + f" and {more} more" * (more > 0)
             parts.append(f"recorded in `{path}`: {listed}")
         if parts:
             out[branch] = (
@@ -75,16 +67,11 @@ def _lookup(data: Any, dotted: str) -> Any:
 
 
 def why_stale(
-    stage: Mapping,
-    locked: Mapping | None,
-    params: Mapping,
-    files: Workspace,
-    made: set[str],
+    stage: Mapping, locked: Mapping | None, data: Mapping, files: Workspace, made: set
 ) -> str:
     """Why a stage's dvc.lock entry `locked` no longer matches its dvc.yaml entry,
-    params.yaml's `params` and its dependencies in `files` ('' when it matches;
-    DVC's `dvc status`, computed here for a git revision as for the workspace).
-    Folders among `made`, the stages' outputs, are data: judged by their makers."""
+    params.yaml's `data` and its deps in `files` ('' when it matches: `dvc status`,
+    for a git revision too); folders among `made`, outputs, are judged by makers."""
     if locked is None:
         return "never run"
     if stage.get("cmd") != locked.get("cmd"):
@@ -94,7 +81,7 @@ def why_stale(
         return "deps differ"
     recorded = (locked.get("params") or {}).get(PARAMS) or {}
     for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
-        if recorded.get(key, KeyError) != _lookup(params, key):
+        if recorded.get(key, KeyError) != _lookup(data, key):
             return f"param {key} changed"
     for path, md5 in deps.items():
         folder = str(md5).endswith(".dir")  # a code folder, hashed as DVC hashes it
@@ -111,10 +98,9 @@ def why_stale(
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
     """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
     files = GitRev(root, rev)
-    dag = read_tree(files, "dvc.yaml") or {}
+    stages = (read_tree(files, "dvc.yaml") or {}).get("stages") or {}
     lock = (read_tree(files, "dvc.lock") or {}).get("stages") or {}
     data = read_tree(files, PARAMS) or {}
-    stages = dag.get("stages") or {}
     made = {out for s in stages.values() for out in outputs(s)}
     whys = {n: why_stale(s, lock.get(n), data, files, made) for n, s in stages.items()}
     return {n: w for n, w in whys.items() if w}
@@ -129,10 +115,8 @@ def stale_warnings(root: str | Path, base: str) -> list[str]:
     out = []
     sides = [("HEAD", "in this branch", head), (base, f"at {cell(base)}", old)]
     for rev, where, fix in sides:
-        if stale := stale_stages(root, rev):
-            listed = "; ".join(
-                f"{cell(n)}: {cell(w)}" for n, w in sorted(stale.items())
-            )
+        stale = sorted(stale_stages(root, rev).items())
+        if listed := "; ".join(f"{cell(n)}: {cell(w)}" for n, w in stale):
             out.append(f"The dvc.lock committed {where} does not match its code: ")
             out[-1] += f"{listed}. {fix}"
     return out

@@ -1,11 +1,8 @@
 """Metrics of two revisions compared with their noise: which changes are real.
 
-A metric's noise is read from the keys beside it in its file (catalog's suffixes):
-a mean over n > 1 seeds has `<key>_std` (and `<key>_per_seed` or the file's
-`seeds`), its interval `<key>_ci95` or mean ± 1.96·std/√n; one seed's `<key>_ci95`
-spans test items only. The verdicts: NOISE_RULE, as the PR comment prints it; a
-change that does not show at the printed precision (catalog.scale_for) is
-*unchanged*.
+A metric's noise is read from the keys beside it in its file (catalog's suffixes);
+the verdicts: NOISE_RULE. A change that does not show at the printed precision
+(catalog.scale_for) is *unchanged*.
 """
 
 import json
@@ -56,9 +53,8 @@ class Value:
         """The interval's half-width on the side facing `towards`."""
         if self.low is None or self.high is None:
             return None
-        return (
-            self.high - self.value if towards >= self.value else self.value - self.low
-        )
+        up = towards >= self.value
+        return self.high - self.value if up else self.value - self.low
 
 
 @dataclass(frozen=True)
@@ -120,14 +116,12 @@ class Change:
     @property
     def label(self) -> str:
         """The verdict with where a seed spread came from, or how to measure it."""
-        verdict = self.verdict
-        sides = [v for v in (self.old, self.new) if v is not None]
+        verdict, sides = self.verdict, (self.old, self.new)  # both present for these
         if verdict in (WITHIN, BEYOND):
             spreads = list(dict.fromkeys(v.spread for v in sides if v.spread))
             return f"{verdict} ({'; '.join(spreads)})" if spreads else verdict
-        hints = list(dict.fromkeys(v.hint for v in sides if v.hint))
-        if verdict == ONE_SEED and hints:
-            return f"{verdict}; {'; '.join(hints)}"
+        if verdict == ONE_SEED and any(v.hint for v in sides):
+            return f"{verdict}; {MEASURE}"
         return verdict
 
 
@@ -137,23 +131,17 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _seeds(flat: Mapping[str, Any], key: str) -> int:
-    per_seed = flat.get(key + catalog.SEEDS_SUFFIX)
-    if isinstance(per_seed, list) and per_seed:
-        return len(per_seed)
-    if key + catalog.STD_SUFFIX in flat:
-        count = _number(flat.get(catalog.SEEDS_KEY))
-        if count is not None and count >= 1:
-            return int(count)
-    return 1
-
-
 def read_value(
     flat: Mapping[str, Any], key: str, value: float, record: Match | None = None
 ) -> Value:
     """A metric with its noise, read from the keys beside it; a one-seed value
     takes `record`'s seed spread, or a hint when it matches no configuration."""
-    seeds = _seeds(flat, key)
+    per_seed = flat.get(key + catalog.SEEDS_SUFFIX)
+    count = _number(flat.get(catalog.SEEDS_KEY)) or 0  # the file's, beside a std
+    if isinstance(per_seed, list) and per_seed:
+        seeds = len(per_seed)
+    else:
+        seeds = int(count) if count >= 1 and key + catalog.STD_SUFFIX in flat else 1
     std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
     pair = ci if isinstance(ci, list | tuple) and len(ci) == 2 else (None, None)
@@ -173,27 +161,21 @@ def read_value(
     seed_std = _number(record.metrics.get(key + catalog.STD_SUFFIX))
     if record.name is None or seed_std is None:
         return replace(out, hint=MEASURE)
-    below = value - low if low is not None else 0.0
-    above = high - value if high is not None else 0.0
+    below, above = (0.0, 0.0) if low is None else (value - low, high - value)
     seed = catalog.Z95 * seed_std
     low, high = value - math.hypot(below, seed), value + math.hypot(above, seed)
     return Value(value, low, high, spread=f"seed spread: {record.label}")
 
 
-def _is_companion(key: str, flat: Mapping[str, Any]) -> bool:
-    suffixes = (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX)
-    return key == catalog.SEEDS_KEY or any(
-        key.endswith(s) and key[: -len(s)] in flat for s in suffixes
-    )
-
-
 def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
     """A metrics file's numbers by dotted key, with their noise (not metrics)."""
     flat = flatten(tree)
+    suffixes = (catalog.CI_SUFFIX, catalog.STD_SUFFIX, catalog.SEEDS_SUFFIX)
+    noise = {key + s for key in flat for s in suffixes} | {catalog.SEEDS_KEY}
     return {
         key: read_value(flat, key, number, record)
         for key, raw in flat.items()
-        if (number := _number(raw)) is not None and not _is_companion(key, flat)
+        if (number := _number(raw)) is not None and key not in noise
     }
 
 
@@ -219,9 +201,8 @@ def read_tree(files: Workspace, path: str) -> Any:
 
 
 def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
-    """What the seed records of both sides say of each side's ASR run: a record
-    made at one side may describe the other (the dvc.lock fingerprint, or the
-    run's results, decide: hw2.pipeline.seed_record.match)."""
+    """Each side's ASR run matched to the seed records of both sides (a record made
+    at one side may describe the other: hw2.pipeline.seed_record.match)."""
     found = [
         read_record(f.read_bytes(catalog.ASR_SEEDS), f.rev or "workspace")
         for f in (head, base)
@@ -239,9 +220,8 @@ def diff_changes(
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:
-    """`dvc metrics diff --json --all`'s numbers with their noise, read from the
-    files of both sides (base first), in DVC's order: DVC leaves out the
-    intervals (lists) and lists std and seed keys as metrics of their own."""
+    """`dvc metrics diff --json --all`'s numbers in DVC's order, with their noise
+    read from both sides' files (DVC skips intervals, lists std keys as metrics)."""
     moved, changes = set(other_data), []
     for path, keys in diff.items():
         noise = [

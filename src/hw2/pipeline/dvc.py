@@ -1,7 +1,5 @@
-"""git and dvc command lines for the pipeline tools: run in a repository root with
-this virtualenv's `dvc` first on PATH; a failure is one Hw2Error line naming the
-command and its last line on stderr. And the files of the workspace or of a git
-revision, read or hashed as dvc.lock records them."""
+"""git and dvc command lines (a failure: one Hw2Error line naming the command), and
+the files of the workspace or of a git revision, read or hashed as dvc.lock does."""
 
 import hashlib
 import json
@@ -17,25 +15,16 @@ from hw2.core.download import file_digest
 from hw2.core.errors import Hw2Error
 from hw2.core.provenance import dvc_dir_md5, folder_md5
 
-# A queued run's command line can carry dozens of --copy-paths: name its start.
-_SHOWN_ARGS = 6
-
 
 def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for dvc subprocesses: no analytics, this venv's bin first."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {
-        **os.environ,
-        "DVC_NO_ANALYTICS": "1",
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        **(extra or {}),
-    }
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": path, **(extra or {})}
 
 
 def command_name(args: Sequence[str]) -> str:
-    """The command as a user would type it, shortened when it is long."""
-    shown = " ".join(args[:_SHOWN_ARGS])
-    return f"`{shown} …`" if len(args) > _SHOWN_ARGS else f"`{shown}`"
+    """The command as typed, by its start when long (dozens of --copy-paths)."""
+    return f"`{' '.join(args[:6])}{' …' * (len(args) > 6)}`"
 
 
 def run(
@@ -48,9 +37,7 @@ def run(
     timeout: float | None = None,
     text: bool = True,
 ) -> Any:
-    """stdout of `args` run in `root` (bytes with text=False; "" with
-    capture=False, the output shown as it goes); check=False returns it even on
-    failure."""
+    """stdout of `args` run in `root` ("" with capture=False: shown as it goes)."""
     try:
         proc = subprocess.run(
             list(args),
@@ -73,16 +60,14 @@ def run(
 
 def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
     """The JSON a command prints, or one Hw2Error line naming the command."""
-    out = run(args, root, **kwargs)
     try:
-        return json.loads(out)
+        return json.loads(run(args, root, **kwargs))
     except json.JSONDecodeError:
         raise Hw2Error(f"{command_name(args)} printed no JSON") from None
 
 
 def paths(entries: Any) -> list[str]:
-    """The paths of a dvc.yaml list (deps, outs, metrics, plots): each a path or
-    a one-key mapping of a path to its options."""
+    """The paths of a dvc.yaml list (deps, outs, ...) of paths or {path: options}."""
     return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
 
 
@@ -105,16 +90,12 @@ def safe_page(page: str) -> str:
     """DVC's plots page with `<` in each chart's spec written `\\u003c`: dvc-render
     embeds the spec in a <script> with json.dumps, which leaves `</script>` in a
     branch name or a data value to end the script and run what follows."""
-    return re.sub(
-        r"^(\s*var spec = )(.*)$",
-        lambda m: m[1] + m[2].replace("<", "\\u003c"),
-        page,
-        flags=re.M,
-    )
+    spec = re.compile(r"^(\s*var spec = )(.*)$", re.M)
+    return spec.sub(lambda m: m[1] + m[2].replace("<", "\\u003c"), page)
 
 
 def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") -> Path:
-    """`dvc plots diff REVS -o OUT` (DVC's own page, Vega from its CDN), made safe."""
+    """`dvc plots diff REVS -o OUT` (DVC's own page), made safe."""
     run(["dvc", "plots", "diff", *revs, "-o", out], root)
     page = Path(root, out, "index.html")
     page.write_text(safe_page(page.read_text(encoding="utf-8")), encoding="utf-8")
@@ -122,8 +103,7 @@ def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") ->
 
 
 class Workspace:
-    """The workspace's files (what `dvc repro` will see), read or hashed as
-    dvc.lock records them; None when absent."""
+    """The workspace's files, read or hashed as dvc.lock records them (or None)."""
 
     whole = True  # every file is here: an absent dependency is gone
     rev: str | None = None
@@ -145,9 +125,8 @@ class Workspace:
 
 
 class GitRev(Workspace):
-    """The same files at a git revision, read from git, nothing checked out:
-    DVC-tracked data is absent (it follows from the git-tracked files its
-    producers read; every metrics file is `cache: false`, in git)."""
+    """The same files at a git revision, read from git: DVC-tracked data is absent
+    (it follows from its producers' git-tracked deps; metrics are in git)."""
 
     whole = False
 

@@ -1,12 +1,9 @@
 """The pull-request comment (and `make diff`): the workspace against a base revision.
 
-DVC gives the numbers (`dvc metrics diff --json --all`, `dvc params diff --json`,
-`dvc plots diff --json`); the project adds what no DVC command says: warnings
-(other data, a stale dvc.lock or seed record), each metric's direction and noise
-verdict (hw2.pipeline.compare) and a picture of each changed plot: DVC's own
-chart (its template, both revisions' rows) as a PNG by vl-convert. Markdown, every
-quoted value escaped (hw2.pipeline.markdown), tables by pandas; CI posts it with
-CML, which uploads the pictures; on a terminal rich renders the same Markdown.
+DVC gives the numbers (`dvc metrics diff`, `dvc params diff`, `dvc plots diff`);
+the project adds the warnings, each metric's direction and noise verdict and a
+picture of each changed plot (DVC's chart as a PNG by vl-convert). Markdown with
+every quoted value escaped; CI posts it with CML, a terminal shows it with rich.
 """
 
 import os
@@ -48,25 +45,20 @@ def _value(v: compare.Value | None, c: compare.Change) -> str:
     return text
 
 
-def _row(c: compare.Change, first: list[str]) -> list[str]:
+def _row(c: compare.Change, *first: str) -> list[str]:
+    label = c.metric.label if c.metric.label != c.metric.key else cell(c.key)
     both = c.changed and c.old and c.new
     delta = c.scale.delta(c.old.value, c.new.value) if both else "–"
     verdict = f"**{c.label}**" if c.verdict == compare.BEYOND else c.label
     sides = [_value(v, c) for v in (c.old, c.new)]
-    return [*first, *sides, delta, c.direction or "–", verdict]
+    return [*first, label, *sides, delta, c.direction or "–", verdict]
 
 
-def _label(c: compare.Change) -> str:
-    return c.metric.label if c.metric.label != c.metric.key else cell(c.key)
-
-
-def metrics_section(
-    changes: Sequence[compare.Change], base: str, headlines=None
-) -> list:
+def metrics_section(changes: Sequence[compare.Change], base: str) -> list:
     """The headline table, then the other changed metrics folded."""
-    heads, rest = compare.split_headlines(changes, headlines)
+    heads, rest = compare.split_headlines(changes)
     cols = [cell(base), "this PR", "change", "direction", "noise"]
-    rows = [_row(c, [_label(c)]) for c in heads]
+    rows = [_row(c) for c in heads]
     none = "*No headline metric in either revision.*"
     out = ["### Metrics", table(["headline", *cols], rows) if heads else none]
     moved = [c for c in rest if c.changed]
@@ -79,7 +71,7 @@ def metrics_section(
     )
     summary = f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed "
     summary += f"({counts}), {len(rest) - len(moved)} unchanged"
-    rows = [_row(c, [cell(c.path), _label(c)]) for c in moved]
+    rows = [_row(c, cell(c.path)) for c in moved]
     folded = table(["file", "metric", *cols], rows)
     return out + [f"<details><summary>{summary}</summary>", folded, "</details>"]
 
@@ -102,43 +94,38 @@ def _status(old: Any, new: Any) -> str:
 
 
 def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
-    """A picture of each changed plot (with `plots_dir`), the other changed plots
-    by name, the unchanged ones listed; from `dvc plots diff --json`, whose every
-    chart is a Vega-Lite spec of DVC's template holding both revisions' rows."""
+    """A picture (else the name) of each changed plot from `dvc plots diff --json`."""
     status, drawn = {}, []  # every changed plot is drawn with plots_dir
     with tempfile.TemporaryDirectory() as tmp:  # DVC copies image plots there
         out = dvc.run_json(["dvc", "plots", "diff", base, "--json", "-o", tmp], root)
         for name, entries in (out.get("data") or {}).items():
             if not entries:
                 continue
-            if entries[0].get("type") == "image":
+            image = entries[0].get("type") == "image"
+            if image:
                 by_rev = {
                     e["revisions"][0]: Path(e["url"]).read_bytes() for e in entries
                 }
-                sides = [by_rev.get(base), by_rev.get(WORKSPACE)]
-                alt, picture = f"{cell(name)}: this PR", sides[1] or sides[0]
             else:
                 spec = entries[0]["content"]
-                rows = pd.DataFrame(spec["data"]["values"])
-                sides = [
-                    rows[rows["rev"] == r].drop(columns="rev").to_dict("records")
-                    or None
-                    for r in (base, WORKSPACE)
-                ]
-                alt, picture = f"{cell(name)}: {cell(base)} vs {WORKSPACE}", spec
-            status[name] = _status(*sides)
+                rows = pd.DataFrame(spec["data"]["values"]).groupby("rev")
+                by_rev = {r: g.drop(columns="rev").to_dict("records") for r, g in rows}
+            old, new = by_rev.get(base), by_rev.get(WORKSPACE)
+            status[name] = _status(old, new)
             if status[name] != "unchanged" and plots_dir:
-                drawn.append((name, alt, picture))
+                # an image plot: this branch's (else the base's); a chart: DVC's
+                # template with both revisions' rows, as a PNG
+                if image:
+                    drawn.append((f"{cell(name)}: this PR", new or old))
+                else:
+                    alt = f"{cell(name)}: {cell(base)} vs {WORKSPACE}"
+                    drawn.append((alt, vl_convert.vegalite_to_png(spec)))
     out = ["### Plots"]
     if not status:
         return out + ["*No plots declared in dvc.yaml.*"]
     if drawn:
         with atomic_dir(plots_dir) as tmp_dir:
-            for i, (_, alt, picture) in enumerate(drawn):
-                # an image plot: this branch's (else the base's); a chart: DVC's
-                # template with both revisions' rows, as a PNG
-                if not isinstance(picture, bytes):
-                    picture = vl_convert.vegalite_to_png(picture)
+            for i, (alt, picture) in enumerate(drawn):
                 (tmp_dir / f"{i}.png").write_bytes(picture)
                 target = os.path.relpath(plots_dir / f"{i}.png", link)
                 out.append(f"![{alt}]({Path(target).as_posix()})")
@@ -149,20 +136,15 @@ def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> 
     return out + ([f"Unchanged: {', '.join(same)}."] if same else [])
 
 
-def build_comment(
-    base: str, root=".", plots_dir=None, link_dir=None, headlines=None
-) -> str:
+def build_comment(base: str, root=".", plots_dir=None, link_dir=None) -> str:
     """The comment's Markdown: the workspace against `base`."""
     root = Path(root)
     dvc.check_commit(base, root)
     old, new = GitRev(root, base), Workspace(root)
     metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
-    declared = {
-        p
-        for f in (new, old)
-        for p in compare.metric_paths(compare.read_tree(f, "dvc.yaml") or {})
-    }
+    trees = [compare.read_tree(f, "dvc.yaml") or {} for f in (new, old)]
+    declared = {p for tree in trees for p in compare.metric_paths(tree)}
     declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
     data = data_warnings(params, old, new)
     moved = {p for p, branch in DATA_OF.items() if branch in data}
@@ -193,7 +175,7 @@ def build_comment(
         "The results of this branch's workspace (after `dvc repro`) against "
         f"those committed at {cell(base)}.",
         *[f"> **Warning:** {w}" for w in warnings],
-        *metrics_section(changes, base, headlines),
+        *metrics_section(changes, base),
         *params_section(params),
         *plots_section(root, base, out_dir, link),
         f"<sub>{compare.NOISE_RULE}</sub>",

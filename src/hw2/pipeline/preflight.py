@@ -10,32 +10,21 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-# The modules that hw2.core.stage.CHECKS names, imported so that they are
-# preflight's dvc.yaml deps too (tests/test_stage_checks.py).
-from hw2.asr import config, distributed, evaluate  # noqa: F401
-from hw2.attention_bench import bench  # noqa: F401
-from hw2.core import device, download, footprint, provenance, resources  # noqa: F401
+from hw2.core import footprint, resources
 from hw2.core.params import Params, read_yaml
 from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
-from hw2.images import prepare  # noqa: F401
-from hw2.oct import train  # noqa: F401
 from hw2.pipeline.aftercare import cache_dir, sweep
 from hw2.pipeline.checks import Workspace, why_stale
 from hw2.pipeline.dvc import inside, paths
-from hw2.speech import corpus, preprocess  # noqa: F401
 
 STAGE = "preflight"
 STAMP = "params.yaml, output folders, disk, memory and network checked\n"
 
 
 def stage_readers() -> dict[str, Callable[[Params], Any]]:
-    """Each stage's reading of params.yaml (hw2.core.stage.read_config), where it
-    reads any (tests/test_dag.py holds each to the params dvc.yaml declares)."""
-    return {
-        name: partial(read_config, name)
-        for name, check in CHECKS.items()
-        if check.config or check.device
-    }
+    """Each stage's reading of params.yaml (read_config), where it reads any."""
+    readers = [name for name, check in CHECKS.items() if check.config or check.device]
+    return {name: partial(read_config, name) for name in readers}
 
 
 def check_params(params: Params) -> None:
@@ -45,10 +34,8 @@ def check_params(params: Params) -> None:
 
 
 def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str]:
-    """The stages `dvc repro` is about to run, each with why: changed since its
-    dvc.lock entry (hw2.pipeline.checks.why_stale, on the workspace), an output
-    missing, or downstream of one that is (an approximation of DVC's own status:
-    data folders are judged by their producers)."""
+    """The stages `dvc repro` is about to run, each with why: changed (why_stale),
+    an output missing, or downstream of one that is (DVC's status, approximately)."""
     stages = {n: s for n, s in dag.items() if n != STAGE}
     makers = {out: n for n, s in stages.items() for out in outputs(s)}
     upstream = {
@@ -74,13 +61,12 @@ def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str
 
 def check_folders(root: Path, dag: Mapping, cache: Path) -> None:
     """Every output's folder, and the DVC cache, accept new files."""
-    seen = set()
+    folders: dict[Path, str] = {}  # each folder named by its first writer
     for name, stage in dag.items():
         for out in outputs(stage):
-            folder = (root / out).parent
-            if folder not in seen:
-                seen.add(folder)
-                writable(folder, f"{name} writes {out}")
+            folders.setdefault((root / out).parent, f"{name} writes {out}")
+    for folder, what in folders.items():
+        writable(folder, what)
     writable(cache, "DVC keeps every output's copy there")
 
 
@@ -93,8 +79,7 @@ def _existing_bytes(root: Path, stage: Mapping, locked: Mapping | None) -> int:
 def check_space(
     root: Path, dag: Mapping, lock: Mapping, todo: Mapping[str, str], data, cache: Path
 ) -> None:
-    """Free disk for what the pending stages write, on the workspace's disk and
-    on the cache's (DVC copies each output into its cache)."""
+    """Free disk for what the pending stages write, in the workspace and the cache."""
     same = resources.disk_of(cache) == resources.disk_of(root)
     need_work = need_cache = 0
     for name in todo:
@@ -110,8 +95,7 @@ def check_space(
 
 
 def run(root: Path, params: Params) -> list[str]:
-    """Every check, in order; raises the first problem (one line), else returns
-    what it found, a line each."""
+    """Every check, in order: the first problem raised (one line), else a line each."""
     check_params(params)
     dag = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
     lock = (read_yaml(root / "dvc.lock") or {}).get("stages") or {}
