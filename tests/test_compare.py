@@ -150,6 +150,9 @@ def test_dvc_metrics_diff_rows_and_headlines_in_catalogue_order():
     base = Files({"a.json": json.dumps({"x": 1.0, "y": 2.0})})
     head = Files({"a.json": json.dumps({"y": 3.0, "z": 4.0}), "b.json": '{"w": 5}'})
     changes = diff_changes(diff, [base, head], [{}, {}], other_data={"b.json"})
+    # the files by path, whichever order DVC's JSON gave them in
+    reversed_diff = dict(reversed(diff.items()))
+    assert diff_changes(reversed_diff, [base, head], [{}, {}], {"b.json"}) == changes
     assert [(c.path, c.key, c.verdict) for c in changes] == [
         ("a.json", "y", NO_INTERVAL),
         ("a.json", "z", "new"),

@@ -220,10 +220,11 @@ def diff_changes(
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:
-    """`dvc metrics diff --json --all`'s numbers in DVC's order, with their noise
-    read from both sides' files (DVC skips intervals, lists std keys as metrics)."""
+    """`dvc metrics diff --json --all`'s numbers, files by path (DVC's own file
+    order follows Python's hash seed), keys in DVC's order, with their noise read
+    from both sides' files (DVC skips intervals, lists std keys as metrics)."""
     moved, changes = set(other_data), []
-    for path, keys in diff.items():
+    for path, keys in sorted(diff.items()):
         noise = [
             metric_values(read_tree(files, path), record.get(path))
             for files, record in zip(sides, records, strict=True)
