@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hw2.images import octmnist
 from hw2.oct import metric_keys as cnn_names
 
 # Paths as dvc.yaml declares them (`dvc exp show` keys its metrics by these).
@@ -43,7 +42,6 @@ DATA_OF = dict.fromkeys([CNN_JSON, CNN_DETAILS, CNN_CONFUSION], "images")
 DATA_OF |= dict.fromkeys([ASR_JSON, ASR_DETAILS], "speech")
 BRANCH_STUDY = {"images": "CNN", "speech": "ASR"}
 
-CNN_CLASSES = octmnist.CLASSES
 CI_SUFFIX, STD_SUFFIX, SEEDS_SUFFIX = "_ci95", "_std", "_per_seed"
 SEEDS_KEY = cnn_names.SEEDS  # a file's number of training seeds
 Z95 = 1.96
