@@ -200,9 +200,10 @@ def answer(pairing: tuple, a: str, b: str, yes: str = "better") -> list[str]:
         scale = scale_for([*side[0], *side[1], v.delta])
         means = [spread_text(*mean_std(values), scale=scale) for values in side]
         delta = spread_text(v.delta, ci=(v.low, v.high), scale=scale, sign=True)
-        x, y = ref.get(v.metric, (0, 0))
-        found = f"{label_b} {'better' if _good(v.metric, y - x) else 'worse'}"
-        found = found if v.metric in ref else "–"
+        found = "–"
+        if v.metric in ref:
+            x, y = ref[v.metric]
+            found = f"{label_b} {'better' if _good(v.metric, y - x) else 'worse'}"
         rows.append([SHORT[v.metric], *means, delta, v.text(label_b), found])
     header = ["metric", label_a, label_b, f"{label_b} − {label_a} [95 %]"]
     header += ["on these runs", "homework report (full data)"]
