@@ -2,13 +2,14 @@
 
 import json
 import math
+import statistics
 
 import pytest
 from asr_seed_runs import lock
 from helpers import Files
 
 from hw2.pipeline import catalog
-from hw2.pipeline.catalog import describe, human, scale_for, short
+from hw2.pipeline.catalog import describe, human, scale_for, seed_std, short
 from hw2.pipeline.compare import (
     BEYOND,
     NO_INTERVAL,
@@ -117,6 +118,22 @@ def test_metric_values_read_noise_from_one_convention():
     assert (high - low) / 2 == pytest.approx(1.96 * 0.05 / 2)  # 4 seeds
     assert values["train_loss"].seeds == 4
     assert values["cer"] == Value(0.5, 0.45, 0.55)  # one seed, no spread
+
+
+def test_a_seed_spread_is_the_std_of_the_per_seed_values_where_no_std_is_written():
+    """metrics/cnn.json keeps the spread as the per-seed list alone (a std would be
+    one more column of `dvc exp show`); earlier files and the seed record write
+    `_std`, which is read as written."""
+    per_seed = [0.727, 0.737, 0.711, 0.758, 0.715]  # the committed run's test accs
+    tree = {"test_acc": 0.7296, "test_acc_per_seed": per_seed}
+    values = metric_values(tree)
+    assert values["test_acc"].seeds == 5
+    assert values["test_acc"].std == pytest.approx(statistics.stdev(per_seed))
+    half = 1.96 * statistics.stdev(per_seed) / 5**0.5
+    assert values["test_acc"].high == pytest.approx(0.7296 + half)
+    assert seed_std({**tree, "test_acc_std": 0.5}.get, "test_acc") == 0.5
+    assert seed_std({"x_per_seed": [0.5]}.get, "x") is None  # one seed
+    assert seed_std({"x_per_seed": [0.5, "a"]}.get, "x") is None
 
 
 def test_asr_seeds_plug_in_with_the_cnns_keys():

@@ -1,6 +1,6 @@
 """The keys evaluate_cnn writes and the report and the PR comment read: spelt once,
-here. METRICS and their spread go to metrics/cnn.json (the declared metrics:
-dvclive's summary of train_cnn is a plain output), the rest to
+here. METRICS and their per-seed values go to metrics/cnn.json (the declared
+metrics: dvclive's summary of train_cnn is a plain output), the rest to
 metrics/cnn_details.json.
 """
 
@@ -14,11 +14,6 @@ N_PARAMS = "n_params"
 # the headline first: `dvc exp show` draws a file's keys in this order and, when the
 # table is too wide, folds every column but the first of each group from the right
 METRICS = (TEST_ACC, VAL_ACC)
-
-
-def std_key(key: str) -> str:
-    """The key of a metric's spread over seeds: val_acc → val_acc_std."""
-    return f"{key}_std"
 
 
 def per_seed_key(key: str) -> str:

@@ -1,16 +1,19 @@
 """What the pipeline's numbers are: files, names, units, which way is better, noise.
 
 Every report reads the metrics files through this module, so a renamed key or a
-moved file is changed here once. A metric's noise sits beside it: `<key>_std`
-(over training seeds), `<key>_per_seed`, `<key>_ci95` ([low, high]) and a
-file-level `seeds` count; a study that writes those keys needs no change here.
+moved file is changed here once. A metric's noise sits beside it:
+`<key>_per_seed` (its spread over training seeds is their std: seed_std),
+`<key>_ci95` ([low, high]), or a `<key>_std` with a file-level `seeds` count; a
+study that writes those keys needs no change here.
 """
 
 import fnmatch
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from hw2.core.stats import mean_std
 from hw2.oct import metric_keys as cnn_names
 
 # Paths as dvc.yaml declares them (`dvc exp show` keys its metrics by these).
@@ -157,6 +160,20 @@ def scale_for(values: list[float], unit: str = "") -> Scale:
     scaled = top / factor
     decimals = SIGNIFICANT - 1 - (math.floor(math.log10(scaled)) if scaled else 0)
     return Scale(factor, min(max(decimals, 0), 10), suffix)
+
+
+def seed_std(lookup: Callable[[str], Any], key: str) -> float | None:
+    """A metric's std over training seeds: `<key>_std` where a file writes one
+    (the seed record, a details file), else that of `<key>_per_seed`. The
+    metrics files keep only the list: DVC's tables leave lists out, and a std
+    column would push the next study's headline out of `dvc exp show`."""
+    std = lookup(key + STD_SUFFIX)
+    if not isinstance(std, int | float) or isinstance(std, bool):
+        values = lookup(key + SEEDS_SUFFIX)
+        numbers = isinstance(values, list) and len(values) > 1
+        numbers = numbers and all(isinstance(v, int | float) for v in values)
+        std = mean_std(values)[1] if numbers else None
+    return float(std) if std is not None and math.isfinite(std) else None
 
 
 def spread_text(

@@ -142,7 +142,7 @@ def read_value(
         seeds = len(per_seed)
     else:
         seeds = int(count) if count >= 1 and key + catalog.STD_SUFFIX in flat else 1
-    std = _number(flat.get(key + catalog.STD_SUFFIX)) if seeds > 1 else None
+    std = catalog.seed_std(flat.get, key) if seeds > 1 else None
     ci = flat.get(key + catalog.CI_SUFFIX)
     pair = ci if isinstance(ci, list | tuple) and len(ci) == 2 else (None, None)
     low, high = map(_number, pair)

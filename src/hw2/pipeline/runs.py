@@ -210,8 +210,9 @@ EMPTY = pd.DataFrame(columns=["name", "typ"], dtype=object)
 
 def value(run: Any, path: str, key: str, kind: str = "value") -> Any:
     """One cell's value: a metric, its std, its interval or its seed count."""
-    suffix = {"std": cat.STD_SUFFIX, "ci": cat.CI_SUFFIX}.get(kind, "")
-    found = get(run, key + suffix, path)
+    if kind == "std":
+        return cat.seed_std(lambda k: get(run, k, path), key)
+    found = get(run, key + (cat.CI_SUFFIX if kind == "ci" else ""), path)
     if kind != "seeds" or found is None:
         return found
     per_seed = get(run, key + cat.SEEDS_SUFFIX, path)

@@ -26,7 +26,8 @@ def _metrics(root: Path, path: str) -> dict[str, Any]:
 
 def _noise(flat: dict[str, Any], key: str) -> str:
     """The value, ± its std over seeds, [its 95 % interval]."""
-    value, std, ci = (flat.get(key + s) for s in ("", "_std", "_ci95"))
+    value, ci = flat.get(key), flat.get(key + cat.CI_SUFFIX)
+    std = cat.seed_std(flat.get, key)
     ci = ci if isinstance(ci, list) and len(ci) == 2 else None
     return cat.spread_text(value, std, ci) if isinstance(value, int | float) else "–"
 
