@@ -120,6 +120,9 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
         dvc(root, "queue", "stop", "--kill")
         raise Hw2Error(f"interrupted: the queue's workers stopped; {RESUME}") from None
     dvc(root, "queue", "stop")  # workers outlive an empty queue
+    # finished runs are experiments now: their queue entries would add DVC's State
+    # and Executor columns to `dvc exp show` (failed runs keep theirs, and logs)
+    dvc(root, "queue", "remove", "--success")
     runs = exp_frame(root)
     failed = runs[runs["state"] == "failed"]["name"].tolist()
     if failed:
