@@ -161,19 +161,26 @@ def test_the_thread_count_is_noise_like_the_seed():
     assert fingerprint(one) == fingerprint(four)
 
 
-def test_each_queued_run_gets_its_share_of_the_cores(tmp_path, monkeypatch):
+def test_each_queued_asr_run_gets_its_share_of_the_cores(tmp_path, monkeypatch):
     (tmp_path / "params.yaml").write_text("threads: 0\nlr: 0.1\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train_cnn: {cmd: c, params: [lr, cnn.maxpool]}\n"
+        "  train_asr: {cmd: a, params: [decoder, threads, asr.seed]}\n"
+    )
     runs = pd.DataFrame(cnn_runs())
     calls = fake_queue(monkeypatch, runs, runs)
     monkeypatch.setattr(homework.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
-    run_queue(tmp_path, phase_two("sample", 0.1), jobs=2)
-    (cmd,) = [c for c in calls if c[:3] == ["exp", "run", "--queue"]]
-    assert cmd[:5] == ["exp", "run", "--queue", "-n", "cnn-nopool-lr-0.1"]
-    assert "-Scnn.maxpool=false" in cmd and cmd[-1] == "-Sthreads=2"
+    grid = [e for e in phase_one("sample", seeds=[42]) if e.name != "cnn-lr-0.1"]
+    run_queue(tmp_path, grid + phase_two("sample", 0.1), jobs=2)
+    by_name = {c[4]: c for c in calls if c[:3] == ["exp", "run", "--queue"]}
+    assert by_name["asr-lstm-seed-42"][-1] == "-Sthreads=2"
+    # a CNN run keeps the commit's `threads`: a changed one would retrain the ASR
+    assert "-Scnn.maxpool=false" in by_name["cnn-nopool-lr-0.1"]
+    assert not any("threads" in arg for arg in by_name["cnn-nopool-lr-0.1"])
     (tmp_path / "params.yaml").write_text("lr: 0.1\n")  # no `threads` key: none set
     runs = pd.DataFrame(cnn_runs())
     calls = fake_queue(monkeypatch, runs, runs)
-    run_queue(tmp_path, phase_two("sample", 0.1), jobs=2)
+    run_queue(tmp_path, grid, jobs=2)
     assert not any("threads" in arg for c in calls for arg in c)
 
 

@@ -7,7 +7,8 @@ Phase 1: each ASR configuration with several seeds, then the CNN at three
 learning rates (long runs first, so the workers stay busy); phase 2: the CNN
 without max-pooling at phase 1's best learning rate. Then the seed record
 (metrics/asr_seeds.json) and reports/experiments.md. Finished runs are kept, so
-a rerun queues only the rest; each run's `threads` is its share of the cores.
+a rerun queues only the rest; each ASR run's `threads` is its share of the cores
+(a CNN run keeps the commit's, so that it leaves the ASR's outputs cached).
 """
 
 import os
@@ -20,7 +21,7 @@ import pandas as pd
 from hw2.core.device import usable_cpus
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json, write_text
-from hw2.core.params import parse_yaml
+from hw2.core.params import parse_yaml, read_yaml
 from hw2.pipeline.catalog import ASR_SEEDS, CNN_JSON
 from hw2.pipeline.dvc import dvc_env, run
 from hw2.pipeline.experiments import CONFIGURATIONS, render_experiments
@@ -95,6 +96,15 @@ def done(runs: pd.DataFrame, exp: Experiment) -> bool:
     )
 
 
+def threads_readers(root: Path) -> set[str]:
+    """The params of the stages that read `threads` (none without the key)."""
+    if "threads" not in (parse_yaml((root / PARAMS).read_text()) or {}):
+        return set()
+    stages = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
+    keys = [s.get("params") or [] for s in stages.values() if isinstance(s, dict)]
+    return {k for ks in keys if "threads" in ks for k in ks if isinstance(k, str)}
+
+
 def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame:
     """Queue what of `grid` has not finished and run the queue on `jobs` workers."""
     runs = exp_frame(root)
@@ -106,10 +116,11 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
     if not todo:
         return runs
     share = str(max(1, usable_cpus() // jobs))  # the cores each run gets
-    # `threads` = that share, where params.yaml has the key
-    threads = "threads" in (parse_yaml((root / PARAMS).read_text()) or {})
+    # `threads` = that share in a run that sets a param of a stage reading it
+    # (train_asr's): elsewhere (a CNN run) it would only rerun those stages
+    threads = threads_readers(root)
     for exp in todo:
-        params = exp.params | ({"threads": share} if threads else {})
+        params = exp.params | ({"threads": share} if threads & set(exp.params) else {})
         sets = [f"-S{k}={v}" for k, v in params.items()]
         dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
     try:
