@@ -25,8 +25,9 @@ _STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 def stage_argv(name: str) -> list[str]:
     """The stage's arguments after its script, exactly as dvc.yaml's cmd gives them."""
-    python, script, *args = shlex.split(_STAGES[name]["cmd"])
-    assert (python, script) == ("python", f"stages/{name}.py"), _STAGES[name]["cmd"]
+    env, python, script, *args = shlex.split(_STAGES[name]["cmd"])
+    expected = ("PYTHONPATH=src", "python", f"stages/{name}.py")
+    assert (env, python, script) == expected, _STAGES[name]["cmd"]
     return args
 
 

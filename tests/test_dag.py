@@ -77,7 +77,22 @@ def _outs(stage: dict) -> list[str]:
 
 
 def _script(name: str) -> str:
-    return STAGES[name]["cmd"].split()[1]
+    return STAGES[name]["cmd"].split()[2]
+
+
+def test_a_stage_imports_the_library_of_the_folder_it_runs_in(tmp_path):
+    """A queued run (`dvc exp run --queue`) runs in a copy of the project: its
+    stages import that copy's src/hw2, not the editable install's (the
+    workspace's, which may have changed since the run was queued)."""
+    (tmp_path / "src" / "hw2").mkdir(parents=True)
+    (tmp_path / "src" / "hw2" / "__init__.py").write_text("")
+    for name, stage in STAGES.items():
+        python = stage["cmd"].split(" stages/")[0]
+        where = f'{python} -c "import hw2; print(hw2.__file__)"'
+        out = subprocess.run(
+            where, shell=True, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert out.stdout.strip() == str(tmp_path / "src/hw2/__init__.py"), name
 
 
 def _library_deps(name: str) -> list[str]:
