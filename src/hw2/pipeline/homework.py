@@ -12,6 +12,7 @@ a rerun queues only the rest; each ASR run's `threads` is its share of the cores
 """
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,18 @@ def threads_readers(root: Path) -> set[str]:
     return {k for ks in keys if "threads" in ks for k in ks if isinstance(k, str)}
 
 
+def wait_for_workers(root: Path, poll: float = 5.0) -> None:
+    """Until the queue's workers have ended: each ends itself a minute after the
+    queue empties. Not `dvc queue stop`: its shutdown, sent to a worker that has
+    already ended, waits in DVC's broker for the next worker of that name, which
+    then ends after one run and leaves the rest of its queue waiting forever."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        while repo.experiments.celery_queue.worker_status():
+            time.sleep(poll)
+
+
 def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame:
     """Queue what of `grid` has not finished and run the queue on `jobs` workers."""
     runs = exp_frame(root)
@@ -130,7 +143,7 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
     except KeyboardInterrupt:  # DVC's own Ctrl-C leaves the runs going on
         dvc(root, "queue", "stop", "--kill")
         raise Hw2Error(f"interrupted: the queue's workers stopped; {RESUME}") from None
-    dvc(root, "queue", "stop")  # workers outlive an empty queue
+    wait_for_workers(root)
     # finished runs are experiments now: their queue entries would add DVC's State
     # and Executor columns to `dvc exp show` (failed runs keep theirs, and logs)
     dvc(root, "queue", "remove", "--success")
