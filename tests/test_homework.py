@@ -111,6 +111,7 @@ def fake_queue(monkeypatch, before, after, run_all=None):
     monkeypatch.setattr(homework, "exp_frame", lambda root, rev=None: state["runs"])
     waited = lambda root: calls.append(["(the workers have ended)"])  # noqa: E731
     monkeypatch.setattr(homework, "wait_for_workers", waited)
+    monkeypatch.setattr(homework, "queued_elsewhere", lambda root: [])
     return calls
 
 
@@ -189,6 +190,23 @@ def test_each_queued_asr_run_gets_its_share_of_the_cores(tmp_path, monkeypatch):
     calls = fake_queue(monkeypatch, runs, runs)
     run_queue(tmp_path, grid, jobs=2)
     assert not any("threads" in arg for c in calls for arg in c)
+
+
+def test_runs_left_in_the_queue_are_refused_before_anything_is_queued(
+    tmp_path, monkeypatch
+):
+    """A grid killed on another commit leaves its runs queued: `dvc exp run
+    --run-all` would run them beside this grid's (seen: 10 of them)."""
+    (tmp_path / "params.yaml").write_text("lr: 0.1\n")
+    runs = pd.DataFrame(cnn_runs())
+    calls = fake_queue(monkeypatch, runs, runs)
+    left = [f"asr-lstm-seed-{s}" for s in range(40, 45)]
+    monkeypatch.setattr(homework, "queued_elsewhere", lambda root: left)
+    with pytest.raises(
+        Hw2Error, match=r"holds 5 run\(s\) .*\(asr-lstm-seed-40, .*, …\)"
+    ):
+        run_queue(tmp_path, phase_two("sample", 0.1), jobs=1)
+    assert queued(calls) == [] and not any("--run-all" in c for c in calls)
 
 
 def test_a_second_run_keeps_the_finished_runs_and_queues_the_rest(

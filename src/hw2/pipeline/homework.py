@@ -118,6 +118,17 @@ def wait_for_workers(root: Path, poll: float = 5.0) -> None:
             time.sleep(poll)
 
 
+def queued_elsewhere(root: Path) -> list[str]:
+    """The runs DVC's queue holds, queued or running (another commit's grid, a
+    user's `dvc exp run --queue`): `--run-all` runs every one."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        queue = repo.experiments.celery_queue
+        entries = [*queue.iter_active(), *queue.iter_queued()]
+    return [e.name or e.stash_rev[:7] for e in entries]
+
+
 def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame:
     """Queue what of `grid` has not finished and run the queue on `jobs` workers."""
     runs = exp_frame(root)
@@ -128,6 +139,12 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
         dvc(root, "exp", "remove", *stale)
     if not todo:
         return runs
+    if waiting := queued_elsewhere(root):  # `--run-all` would run them too
+        raise Hw2Error(
+            f"DVC's queue already holds {len(waiting)} run(s) that this grid did not "
+            f"queue ({', '.join(waiting[:4])}{', …' * (len(waiting) > 4)}): see `dvc "
+            "queue status`; `dvc queue remove --queued` removes them"
+        )
     share = str(max(1, usable_cpus() // jobs))  # the cores each run gets
     # `threads` = that share in a run that sets a param of a stage reading it
     # (train_asr's): elsewhere (a CNN run) it would only rerun those stages
