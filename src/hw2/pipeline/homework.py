@@ -99,7 +99,7 @@ def done(runs: pd.DataFrame, exp: Experiment) -> bool:
 
 def threads_readers(root: Path) -> set[str]:
     """The params of the stages that read `threads` (none without the key)."""
-    if "threads" not in (parse_yaml((root / PARAMS).read_text()) or {}):
+    if "threads" not in (read_yaml(root / PARAMS) or {}):
         return set()
     stages = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
     keys = [s.get("params") or [] for s in stages.values() if isinstance(s, dict)]
