@@ -1,8 +1,11 @@
 """The `make exps` table (hw2.pipeline.exps) from a runs frame as DVC's table
 gives it: what it shows, and how it fits a terminal."""
 
+import pytest
+
+from hw2.core.errors import Hw2Error
 from hw2.pipeline.exps import table
-from hw2.pipeline.runs import runs_frame
+from hw2.pipeline.runs import exp_frame, runs_frame
 
 PARAMS = {"lr": "0.01", "decoder": "transformer", "asr.seed": "42", "cnn.epochs": "15"}
 
@@ -42,3 +45,17 @@ def test_a_failed_run_is_named_failed_and_shows_no_numbers():
     runs = [row("main", "0.185"), row("bad", "0.185", "Failed", lr="-1")]
     body = rows(runs, 120)[2:]
     assert body[1] == ["bad", "(failed)", "–", "–", "–", "-1", "transformer"]
+
+
+def test_git_errors_while_dvc_lists_the_runs_are_one_line(monkeypatch, tmp_path):
+    # seen in CI: `dvc exp show` while the queue sets up a run's copy, whose git
+    # repository has no HEAD yet, raises scmrepo's SCMError (not a DvcException)
+    from dvc.repo import Repo
+    from scmrepo.exceptions import SCMError
+
+    def opened(root):
+        raise SCMError("Empty git repo")
+
+    monkeypatch.setattr(Repo, "open", opened)
+    with pytest.raises(Hw2Error, match="`dvc exp show` failed: Empty git repo"):
+        exp_frame(tmp_path)

@@ -82,12 +82,15 @@ def exp_frame(root: str | Path, rev: str | None = None) -> pd.DataFrame:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
     from dvc.repo.experiments.show import tabulate
+    from scmrepo.exceptions import SCMError
 
     try:
         with Repo.open(str(root)) as repo:
             exps = repo.experiments.show(revs=[rev] if rev else None)
             table, headers = tabulate(exps, fill_value=None)
-    except (DvcException, OSError) as exc:
+    # scmrepo's errors are not DVC's: e.g. a queued run's copy whose git repo is
+    # still being set up (it has no HEAD yet) while DVC lists the active runs
+    except (DvcException, SCMError, OSError) as exc:
         raise Hw2Error(f"`dvc exp show` failed: {exc}") from exc
     rows = pd.DataFrame(table.as_dict())
     if rows.empty:
