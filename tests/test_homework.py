@@ -209,6 +209,39 @@ def test_runs_left_in_the_queue_are_refused_before_anything_is_queued(
     assert queued(calls) == [] and not any("--run-all" in c for c in calls)
 
 
+def test_queueing_leaves_the_workspace_changes_as_they_were(
+    tmp_path, monkeypatch, capsys
+):
+    """Seen in CI: after `dvc exp run -S lr=...` in the workspace, `make homework`'s
+    `dvc exp run --queue` lines (each stashes the workspace and pops it back) left
+    five changed metrics files as HEAD's: they are written back."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    (repo / "cnn.json").write_text('{"acc": 0.25}')
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run([*git, *cmd], cwd=repo, check=True)
+    (repo / "cnn.json").write_text('{"acc": 0.75}')  # as long as HEAD's
+    (repo / "params.yaml").write_text("lr: 0.001\n")
+    runs = pd.DataFrame(cnn_runs())
+    calls = fake_queue(monkeypatch, runs, runs)
+    faked = homework.dvc
+
+    def reverting(root, *args, env=None):
+        faked(root, *args, env=env)
+        if args[:3] == ("exp", "run", "--queue"):
+            (repo / "cnn.json").write_text('{"acc": 0.25}')
+
+    monkeypatch.setattr(homework, "dvc", reverting)
+    run_queue(repo, phase_two("sample", 0.1), jobs=1)
+    assert queued(calls) == ["cnn-nopool-lr-0.1"]
+    assert (repo / "cnn.json").read_text() == '{"acc": 0.75}'
+    assert (repo / "params.yaml").read_text() == "lr: 0.001\n"
+    out = capsys.readouterr().out
+    assert "restored cnn.json: DVC's queueing had changed them" in out
+
+
 def test_a_second_run_keeps_the_finished_runs_and_queues_the_rest(
     tmp_path, monkeypatch
 ):

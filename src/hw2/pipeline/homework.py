@@ -13,7 +13,8 @@ a rerun queues only the rest; each ASR run's `threads` is its share of the cores
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,26 @@ def queued_elsewhere(root: Path) -> list[str]:
     return [e.name or e.stash_rev[:7] for e in entries]
 
 
+@contextmanager
+def workspace_kept(root: Path) -> Iterator[None]:
+    """Write back what the block changed of the workspace's uncommitted changes to
+    git-tracked files. `dvc exp run --queue` stashes the workspace and pops it
+    back; seen in CI after two workspace `dvc exp run`s: five changed metrics
+    files, each as long as HEAD's copy, came back as HEAD's."""
+    diff = ["git", "diff", "HEAD", "--name-only", "-z"]
+    names = [n for n in run(diff, root, check=False).split("\0") if n]
+    before = {n: (root / n).read_bytes() for n in names if (root / n).is_file()}
+    try:
+        yield
+    finally:
+        now = {n: (root / n).is_file() and (root / n).read_bytes() for n in before}
+        lost = [n for n, data in before.items() if now[n] != data]
+        for name in lost:
+            (root / name).write_bytes(before[name])
+        if lost:
+            print(f"restored {', '.join(lost)}: DVC's queueing had changed them")
+
+
 def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame:
     """Queue what of `grid` has not finished and run the queue on `jobs` workers."""
     runs = exp_frame(root)
@@ -149,10 +170,11 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
     # `threads` = that share in a run that sets a param of a stage reading it
     # (train_asr's): elsewhere (a CNN run) it would only rerun those stages
     threads = threads_readers(root)
-    for exp in todo:
-        params = exp.params | ({"threads": share} if threads & set(exp.params) else {})
-        sets = [f"-S{k}={v}" for k, v in params.items()]
-        dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
+    with workspace_kept(root):
+        for exp in todo:
+            more = {"threads": share} if threads & set(exp.params) else {}
+            sets = [f"-S{k}={v}" for k, v in (exp.params | more).items()]
+            dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
     try:
         # torch in each worker on its share of the cores, unless the user chose
         omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", share)}
