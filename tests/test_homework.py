@@ -212,9 +212,9 @@ def test_runs_left_in_the_queue_are_refused_before_anything_is_queued(
 def test_queueing_leaves_the_workspace_changes_as_they_were(
     tmp_path, monkeypatch, capsys
 ):
-    """Seen in CI: after `dvc exp run -S lr=...` in the workspace, `make homework`'s
-    `dvc exp run --queue` lines (each stashes the workspace and pops it back) left
-    five changed metrics files as HEAD's: they are written back."""
+    """Seen in CI: after `dvc exp run -S lr=...` in the workspace, `make homework`
+    (each `dvc exp run --queue` stashes the workspace and pops it back) left five
+    changed metrics files as HEAD's: they are written back, and nothing else."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "params.yaml").write_text("lr: 0.1\n")
@@ -225,7 +225,8 @@ def test_queueing_leaves_the_workspace_changes_as_they_were(
     (repo / "cnn.json").write_text('{"acc": 0.75}')  # as long as HEAD's
     (repo / "params.yaml").write_text("lr: 0.001\n")
     runs = pd.DataFrame(cnn_runs())
-    calls = fake_queue(monkeypatch, runs, runs)
+    edit = lambda: (repo / "params.yaml").write_text("lr: 0.5\n")  # noqa: E731
+    calls = fake_queue(monkeypatch, runs, runs, run_all=edit)  # a user's edit
     faked = homework.dvc
 
     def reverting(root, *args, env=None):
@@ -237,9 +238,9 @@ def test_queueing_leaves_the_workspace_changes_as_they_were(
     run_queue(repo, phase_two("sample", 0.1), jobs=1)
     assert queued(calls) == ["cnn-nopool-lr-0.1"]
     assert (repo / "cnn.json").read_text() == '{"acc": 0.75}'
-    assert (repo / "params.yaml").read_text() == "lr: 0.001\n"
+    assert (repo / "params.yaml").read_text() == "lr: 0.5\n"  # not HEAD's: kept
     out = capsys.readouterr().out
-    assert "restored cnn.json: DVC's queueing had changed them" in out
+    assert "restored cnn.json: DVC's queue had reset them to HEAD" in out
 
 
 def test_a_second_run_keeps_the_finished_runs_and_queues_the_rest(

@@ -130,24 +130,27 @@ def queued_elsewhere(root: Path) -> list[str]:
     return [e.name or e.stash_rev[:7] for e in entries]
 
 
+def changed_files(root: Path) -> set[str]:
+    """The git-tracked files whose workspace copy differs from HEAD's."""
+    diff = ["git", "diff", "HEAD", "--name-only", "-z"]
+    return set(run(diff, root, check=False).split("\0")) - {""}
+
+
 @contextmanager
 def workspace_kept(root: Path) -> Iterator[None]:
-    """Write back what the block changed of the workspace's uncommitted changes to
-    git-tracked files. `dvc exp run --queue` stashes the workspace and pops it
-    back; seen in CI after two workspace `dvc exp run`s: five changed metrics
-    files, each as long as HEAD's copy, came back as HEAD's."""
-    diff = ["git", "diff", "HEAD", "--name-only", "-z"]
-    names = [n for n in run(diff, root, check=False).split("\0") if n]
+    """Write back the workspace's uncommitted changes to git-tracked files that
+    the block turned back into HEAD's. Each `dvc exp run --queue` stashes the
+    workspace and pops it back; seen in CI after two workspace `dvc exp run`s:
+    five changed metrics files, each as long as HEAD's copy, ended as HEAD's."""
+    names = changed_files(root)
     before = {n: (root / n).read_bytes() for n in names if (root / n).is_file()}
     try:
         yield
     finally:
-        now = {n: (root / n).is_file() and (root / n).read_bytes() for n in before}
-        lost = [n for n, data in before.items() if now[n] != data]
-        for name in lost:
-            (root / name).write_bytes(before[name])
-        if lost:
-            print(f"restored {', '.join(lost)}: DVC's queueing had changed them")
+        if lost := sorted(set(before) - changed_files(root)):
+            for name in lost:  # a file edited meanwhile is not HEAD's: kept
+                (root / name).write_bytes(before[name])
+            print(f"restored {', '.join(lost)}: DVC's queue had reset them to HEAD")
 
 
 def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame:
@@ -175,17 +178,19 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
             more = {"threads": share} if threads & set(exp.params) else {}
             sets = [f"-S{k}={v}" for k, v in (exp.params | more).items()]
             dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
-    try:
-        # torch in each worker on its share of the cores, unless the user chose
-        omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", share)}
-        dvc(root, "exp", "run", "--run-all", "-j", str(jobs), env=omp)
-    except KeyboardInterrupt:  # DVC's own Ctrl-C leaves the runs going on
-        dvc(root, "queue", "stop", "--kill")
-        raise Hw2Error(f"interrupted: the queue's workers stopped; {RESUME}") from None
-    wait_for_workers(root)
-    # finished runs are experiments now: their queue entries would add DVC's State
-    # and Executor columns to `dvc exp show` (failed runs keep theirs, and logs)
-    dvc(root, "queue", "remove", "--success")
+        try:
+            # torch in each worker on its share of the cores, unless the user chose
+            omp = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", share)}
+            dvc(root, "exp", "run", "--run-all", "-j", str(jobs), env=omp)
+        except KeyboardInterrupt:  # DVC's own Ctrl-C leaves the runs going on
+            dvc(root, "queue", "stop", "--kill")
+            raise Hw2Error(
+                f"interrupted: the queue's workers stopped; {RESUME}"
+            ) from None
+        wait_for_workers(root)
+        # finished runs are experiments now: their queue entries would add DVC's
+        # State and Executor columns to `dvc exp show` (failed runs keep theirs)
+        dvc(root, "queue", "remove", "--success")
     runs = exp_frame(root)
     failed = runs[runs["state"] == "failed"]["name"].tolist()
     if failed:
