@@ -13,7 +13,13 @@ from pathlib import Path
 import asr_seed_runs
 import pandas as pd
 import pytest
-from helpers import copy_reproduced, default_signals, squeezed, tool_env
+from helpers import (
+    copy_reproduced,
+    default_signals,
+    git_dvc_repo,
+    squeezed,
+    tool_env,
+)
 
 from hw2.core.errors import Hw2Error
 from hw2.pipeline import homework
@@ -215,13 +221,8 @@ def test_queueing_leaves_the_workspace_changes_as_they_were(
     """Seen in CI: after `dvc exp run -S lr=...` in the workspace, `make homework`
     (each `dvc exp run --queue` stashes the workspace and pops it back) left five
     changed metrics files as HEAD's: they are written back, and nothing else."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "params.yaml").write_text("lr: 0.1\n")
-    (repo / "cnn.json").write_text('{"acc": 0.25}')
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "init"]):
-        subprocess.run([*git, *cmd], cwd=repo, check=True)
+    files = {"params.yaml": "lr: 0.1\n", "cnn.json": '{"acc": 0.25}'}
+    repo = git_dvc_repo(tmp_path / "repo", files)
     (repo / "cnn.json").write_text('{"acc": 0.75}')  # as long as HEAD's
     (repo / "params.yaml").write_text("lr: 0.001\n")
     runs = pd.DataFrame(cnn_runs())
