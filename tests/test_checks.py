@@ -1,6 +1,5 @@
 """PR-comment warnings: other data at the base, committed dvc.lock not matching code."""
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -9,9 +8,8 @@ import pytest
 import yaml
 from helpers import Files, tool_env
 
-from hw2.core.provenance import dvc_dir_md5
-from hw2.pipeline.checks import data_warnings, stale_stages, why_stale
-from hw2.pipeline.dvc import GitRev, Workspace
+from hw2.pipeline import preflight
+from hw2.pipeline.checks import data_warnings, stale_stages
 
 
 def diff(**keys):
@@ -96,25 +94,41 @@ def repo(tmp_path) -> Path:
     return tmp_path
 
 
+def agree(repo: Path, rev: str = "HEAD") -> dict[str, str]:
+    """What stale_stages says of `rev`, checked against the preflight's answer for
+    the workspace (HEAD's files) and `dvc status`'s stages."""
+    stale = stale_stages(repo, rev)
+    if rev == "HEAD":
+        lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+        found = preflight.pending(repo, lock).items()  # with the stages after them
+        assert {n: w for n, w in found if not w.startswith("after ")} == stale
+        assert set(stale) <= dvc_status(repo)
+    return stale
+
+
 @pytest.mark.e2e
 def test_stale_stages_agree_with_dvc_status(repo):
-    assert stale_stages(repo) == {} and dvc_status(repo) == set()
+    assert agree(repo) == {} and dvc_status(repo) == set()
     clean = sh(["git", "rev-parse", "HEAD"], repo).strip()
 
     (repo / "make.py").write_text((repo / "make.py").read_text() + "# edited\n")
     commit(repo, "code without repro")
-    assert stale_stages(repo) == {"make": "make.py changed"}
-    assert "make" in dvc_status(repo)
-    assert stale_stages(repo, clean) == {}  # the older commit stays consistent
+    assert agree(repo) == {"make": "make.py modified"}
+    assert agree(repo, clean) == {}  # the older commit stays consistent
 
     sh(["dvc", "repro", "-q"], repo)
     commit(repo, "repro")
-    assert stale_stages(repo) == {}
+    assert agree(repo) == {}
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump({**params, "n": 4}))
     commit(repo, "param without repro")
-    assert stale_stages(repo) == {"make": "param n changed"}
+    assert agree(repo) == {"make": "param n modified"}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+    (repo / "lib" / "b.py").write_text("B = 2\n")  # a folder, hashed by DVC
+    commit(repo, "a code folder without repro")
+    assert agree(repo) == {"make": "lib modified"}
 
     dag = yaml.safe_load((repo / "dvc.yaml").read_text())
     dag["stages"]["copy"]["cmd"] = "cp out.txt copy.txt && true"
@@ -136,42 +150,3 @@ def test_pr_comment_carries_the_warnings(repo):
     text = build_comment(base, root=repo)
     assert "> **Warning:** The dvc.lock committed in this branch" in text
     assert text.index("Warning") < text.index("### Metrics")
-
-
-def test_one_stale_lock_rule_for_the_workspace_and_a_git_revision(tmp_path):
-    """why_stale reads the same answer from disk (the preflight) and from git
-    (the PR comment's warning): a code folder hashed as DVC hashes it."""
-    (tmp_path / "lib").mkdir()
-    (tmp_path / "lib" / "a.py").write_text("A = 1\n")
-    (tmp_path / "make.py").write_text("print(1)\n")
-    stage = {"cmd": "python make.py", "deps": ["make.py", "lib"], "params": ["n"]}
-    locked = {
-        "cmd": "python make.py",
-        "deps": [
-            {"path": "make.py", "md5": hashlib.md5(b"print(1)\n").hexdigest()},
-            {"path": "lib", "md5": dvc_dir_md5([("a.py", b"A = 1\n")])},
-        ],
-        "params": {"params.yaml": {"n": 3}},
-    }
-    sh(["git", "init", "-q"], tmp_path)
-
-    def whys(params=None, cmd="python make.py"):
-        sh(["git", "add", "-A"], tmp_path)
-        sh(["git", "commit", "-qm", "step", "--allow-empty"], tmp_path)
-        args = ({**stage, "cmd": cmd}, locked, params or {"n": 3})
-        return {
-            why_stale(*args, files, set())
-            for files in (Workspace(tmp_path), GitRev(tmp_path, "HEAD"))
-        }
-
-    assert whys() == {""}
-    assert whys({"n": 4}) == {"param n changed"}
-    assert whys(cmd="python make.py -v") == {"cmd changed"}
-    assert why_stale(stage, None, {}, Workspace(tmp_path), set()) == "never run"
-    (tmp_path / "lib" / "b.py").write_text("B = 2\n")
-    assert whys() == {"lib changed"}
-    # a folder among the stages' outputs is data: its maker's deps count instead
-    assert why_stale(stage, locked, {"n": 3}, Workspace(tmp_path), {"lib"}) == ""
-    (tmp_path / "lib" / "b.py").unlink()
-    (tmp_path / "make.py").write_text("print(2)\n")
-    assert whys() == {"make.py changed"}

@@ -8,7 +8,6 @@ or are in test_probes_dvc.py (dvc runs, `e2e`).
 """
 
 import errno
-import hashlib
 import io
 import os
 import signal
@@ -288,34 +287,39 @@ def test_preflight_refuses_a_read_only_or_full_disk(tmp_path):
             preflight.check_space(tmp_path / "data", dag, {}, todo, data, tmp_path)
 
 
-def test_preflight_knows_which_stages_will_run(tmp_path):
-    (tmp_path / "code.py").write_text("v1")
-    digest = hashlib.md5(b"v1").hexdigest()
+def test_preflight_knows_which_stages_will_run(tmp_path, monkeypatch):
+    """DVC's own answer, read without the lock that `dvc repro` holds around it."""
+    from dvc.repo import Repo
+
     dag = {
-        "make": {"cmd": "m", "deps": ["code.py"], "params": ["lr"], "outs": ["a"]},
-        "use": {"cmd": "u", "deps": ["a"], "outs": ["b"]},
-        "other": {"cmd": "o", "outs": ["c"]},
+        "make": {"cmd": "cp code.py a", "deps": ["code.py"], "params": ["lr"]},
+        "use": {"cmd": "cp a b", "deps": ["a"], "outs": ["b"]},
+        "other": {"cmd": "echo c > c", "outs": ["c"]},
     }
-    code = {"path": "code.py", "md5": digest, "size": 2}
-    lock = {
-        "make": {"cmd": "m", "deps": [code], "params": {"params.yaml": {"lr": 1}}},
-        "use": {"cmd": "u", "deps": [{"path": "a"}]},
-        "other": {"cmd": "o"},
-    }
-    for out in "abc":
-        (tmp_path / out).write_text(out)
-    assert preflight.pending(tmp_path, dag, lock, {"lr": 1}) == {}
-    assert preflight.pending(tmp_path, dag, lock, {"lr": 2}) == {
-        "make": "param lr changed",
+    dag["make"]["outs"] = ["a"]
+    (tmp_path / "code.py").write_text("v1")
+    (tmp_path / "params.yaml").write_text("lr: 1\n")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": dag}))
+    monkeypatch.chdir(tmp_path)  # DVC reproduces the stages under the cwd
+    with Repo.init(str(tmp_path), no_scm=True) as repo:
+        repo.reproduce()
+    lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
+    assert preflight.pending(tmp_path, lock) == {}
+    (tmp_path / "params.yaml").write_text("lr: 2\n")
+    assert preflight.pending(tmp_path, lock) == {
+        "make": "param lr modified",
         "use": "after make",
     }
+    (tmp_path / "params.yaml").write_text("lr: 1\n")
     (tmp_path / "code.py").write_text("v2")
     (tmp_path / "c").unlink()
-    assert preflight.pending(tmp_path, dag, lock, {"lr": 1}) == {
-        "make": "code.py changed",
+    assert preflight.pending(tmp_path, lock) == {
+        "make": "code.py modified",
         "use": "after make",
-        "other": "c is missing",
+        "other": "c deleted",
     }
+    del lock["other"]
+    assert preflight.pending(tmp_path, lock)["other"] == "never run"
 
 
 # --- stopping: Ctrl-C, SIGTERM, the parent gone, params changed ---------------

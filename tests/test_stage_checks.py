@@ -17,7 +17,7 @@ from hw2.core.errors import Hw2Error, ParamError
 from hw2.core.params import SCHEMA, Params, load_params, parse_yaml
 from hw2.core.stage import CHECKS, check_stage, read_config
 from hw2.pipeline import preflight
-from hw2.pipeline.dvc import inside
+from hw2.pipeline.dvc import overlap
 
 PARAMS = with_params(yaml.safe_load((ROOT / "params.yaml").read_text()), **TINY)
 DAG = STAGES
@@ -114,7 +114,7 @@ def test_a_checks_modules_are_its_stages_and_preflights_deps(name):
     assert files <= import_closure(ROOT / f"stages/{name}.py")
     # preflight runs every check: its dvc.yaml deps hold each check's modules
     preflight_deps = DAG["preflight"]["deps"]
-    assert all(any(inside(f, d) for d in preflight_deps) for f in files)
+    assert all(any(overlap(f, d) for d in preflight_deps) for f in files)
 
 
 def _first_key(name: str) -> str | None:

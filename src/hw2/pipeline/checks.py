@@ -1,16 +1,20 @@
 """Warnings for the PR comment that no DVC command gives: the two sides ran on
 other data, or a committed dvc.lock does not belong to its commit's code (`dvc
-status` tells it of the workspace only: why_stale reads it from git too).
+status` tells it of the workspace only: stale_stages asks DVC of a commit too).
 """
 
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hw2.core.stage import outputs
+from dvc.exceptions import DvcException
+from dvc.repo import Repo
+from dvc.stage import PipelineStage
+
+from hw2.core.errors import Hw2Error
 from hw2.pipeline.catalog import BRANCH_STUDY, DATA_SHAPE, short
 from hw2.pipeline.compare import read_tree
-from hw2.pipeline.dvc import GitRev, Workspace, inside, paths
+from hw2.pipeline.dvc import Revision, overlap
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.runs import PARAMS, flatten
 
@@ -27,7 +31,7 @@ def shown(v: Any) -> str:
 
 
 def data_warnings(
-    params_diff: Mapping[str, Any], base: Workspace, head: Workspace
+    params_diff: Mapping[str, Any], base: Revision, head: Revision
 ) -> dict[str, str]:
     """Each branch whose data differ, with one line saying what and what it means:
     its `data.<branch>.*` params in `dvc params diff --json` (other `data.*` keys
@@ -60,49 +64,37 @@ def data_warnings(
     return out
 
 
-def _lookup(data: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        data = data.get(part, KeyError) if isinstance(data, Mapping) else KeyError
-    return data
-
-
-def why_stale(
-    stage: Mapping, locked: Mapping | None, data: Mapping, files: Workspace, made: set
-) -> str:
-    """Why a stage's dvc.lock entry `locked` no longer matches its dvc.yaml entry,
-    params.yaml's `data` and its deps in `files` ('' when it matches: `dvc status`,
-    for a git revision too); folders among `made`, outputs, are judged by makers."""
-    if locked is None:
+def why_changed(stage: Any, made: set[str], lock: Mapping, outs: bool = True) -> str:
+    """Why `dvc repro` would run a DVC stage, '' when it would not, as `dvc status`
+    finds it: not in `lock` (dvc.lock's stages), or its cmd, a param, a dependency
+    or (with `outs`) an output changed. Dependencies among `made`, other stages'
+    outputs, are judged by their makers."""
+    if stage.name not in lock:
         return "never run"
-    if stage.get("cmd") != locked.get("cmd"):
+    if stage.cmd_changed:
         return "cmd changed"
-    deps = {d["path"]: d.get("md5") for d in locked.get("deps") or []}
-    if set(paths(stage.get("deps"))) != set(deps):
-        return "deps differ"
-    recorded = (locked.get("params") or {}).get(PARAMS) or {}
-    for key in [k for k in stage.get("params") or [] if isinstance(k, str)]:
-        if recorded.get(key, KeyError) != _lookup(data, key):
-            return f"param {key} changed"
-    for path, md5 in deps.items():
-        folder = str(md5).endswith(".dir")  # a code folder, hashed as DVC hashes it
-        if not md5 or (folder and any(inside(path, out) for out in made)):
-            continue
-        found = files.folder_md5(path) if folder else files.md5(path)
-        if found is None and files.whole:
-            return f"{path} is gone"
-        if found not in (None, md5):
-            return f"{path} changed"
+    deps = [d for d in stage.deps if not any(overlap(d.def_path, m) for m in made)]
+    for entry in deps + (stage.outs if outs else []):
+        for path, how in entry.status().items():
+            if isinstance(how, dict):  # a params file's: {key: how}
+                key, how = next(iter(how.items()))
+                path = f"param {key}"
+            return f"{path} {how}"
     return ""
 
 
 def stale_stages(root: str | Path, rev: str = "HEAD") -> dict[str, str]:
-    """Stages whose dvc.lock entry at `rev` does not match that commit's code."""
-    files = GitRev(root, rev)
-    stages = (read_tree(files, "dvc.yaml") or {}).get("stages") or {}
-    lock = (read_tree(files, "dvc.lock") or {}).get("stages") or {}
-    data = read_tree(files, PARAMS) or {}
-    made = {out for s in stages.values() for out in outputs(s)}
-    whys = {n: why_stale(s, lock.get(n), data, files, made) for n, s in stages.items()}
+    """Stages whose dvc.lock entry at `rev` does not match that commit's code and
+    params: `dvc status` of the commit, read from git by DVC (data is in no commit:
+    its makers' deps stand for it)."""
+    lock = (read_tree(Revision(root, rev), "dvc.lock") or {}).get("stages") or {}
+    try:
+        with Repo(str(root), rev=rev) as repo:
+            stages = [s for s in repo.index.stages if isinstance(s, PipelineStage)]
+            made = {out.def_path for stage in stages for out in stage.outs}
+            whys = {s.name: why_changed(s, made, lock, outs=False) for s in stages}
+    except DvcException as exc:
+        raise Hw2Error(f"dvc.yaml at {rev}: {exc}") from exc
     return {n: w for n, w in whys.items() if w}
 
 

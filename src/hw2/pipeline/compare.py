@@ -15,7 +15,7 @@ from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
-from hw2.pipeline.dvc import Workspace, paths
+from hw2.pipeline.dvc import Revision, paths
 from hw2.pipeline.runs import flatten
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
@@ -187,7 +187,7 @@ def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(declared))
 
 
-def read_tree(files: Workspace, path: str) -> Any:
+def read_tree(files: Revision, path: str) -> Any:
     """A JSON or YAML file at a revision, None where absent; DataError if bad."""
     data = files.read_bytes(path)
     if data is None:
@@ -200,7 +200,7 @@ def read_tree(files: Workspace, path: str) -> Any:
         raise DataError(f"{path} ({where}): cannot read ({exc})") from exc
 
 
-def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
+def seed_matches(base: Revision, head: Revision) -> list[Match]:
     """Each side's ASR run matched to the seed records of both sides (a record made
     at one side may describe the other: hw2.pipeline.seed_record.match)."""
     found = [
@@ -216,7 +216,7 @@ def seed_matches(base: Workspace, head: Workspace) -> list[Match]:
 
 def diff_changes(
     diff: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    sides: Sequence[Workspace],
+    sides: Sequence[Revision],
     records: Sequence[Mapping[str, Match]],
     other_data: Iterable[str] = (),
 ) -> list[Change]:

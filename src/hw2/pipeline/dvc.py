@@ -1,7 +1,6 @@
 """git and dvc command lines (a failure: one Hw2Error line naming the command), and
 the files of the workspace or of a git revision, read or hashed as dvc.lock does."""
 
-import hashlib
 import json
 import os
 import re
@@ -11,9 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hw2.core.download import file_digest
 from hw2.core.errors import Hw2Error
-from hw2.core.provenance import dvc_dir_md5, folder_md5
 
 
 def dvc_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -71,9 +68,9 @@ def paths(entries: Any) -> list[str]:
     return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
 
 
-def inside(path: str, folder: str) -> bool:
-    """Whether `path` is `folder` or lies in it."""
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
+def overlap(a: str, b: str) -> bool:
+    """Whether paths `a` and `b` are one, or one lies in the other."""
+    return a == b or f"{b}/".startswith(f"{a}/") or f"{a}/".startswith(f"{b}/")
 
 
 def check_commit(rev: str, root: str | Path) -> None:
@@ -102,54 +99,22 @@ def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") ->
     return page
 
 
-class Workspace:
-    """The workspace's files, read or hashed as dvc.lock records them (or None)."""
+class Revision:
+    """The files of a git revision (`rev`), or of the workspace (None), as bytes:
+    None where absent (DVC-tracked data is in no commit)."""
 
-    whole = True  # every file is here: an absent dependency is gone
-    rev: str | None = None
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
+    def __init__(self, root: str | Path, rev: str | None = None):
+        self.root, self.rev = Path(root), rev
 
     def read_bytes(self, path: str) -> bytes | None:
-        file = self.root / path
+        return git_file(self.root, self.rev or "workspace", path)
+
+
+def git_file(root: str | Path, rev: str, path: str) -> bytes | None:
+    """A git-tracked file at `rev` (the workspace's for "workspace"), else None."""
+    file = Path(root, path)
+    if rev == "workspace":
         return file.read_bytes() if file.is_file() else None
-
-    def md5(self, path: str) -> str | None:
-        file = self.root / path
-        return file_digest(file, "md5") if file.is_file() else None
-
-    def folder_md5(self, path: str) -> str | None:
-        folder = self.root / path
-        return folder_md5(folder) if folder.is_dir() else None
-
-
-class GitRev(Workspace):
-    """The same files at a git revision, read from git: DVC-tracked data is absent
-    (it follows from its producers' git-tracked deps; metrics are in git)."""
-
-    whole = False
-
-    def __init__(self, root: str | Path, rev: str):
-        super().__init__(root)
-        self.rev = rev
-        listing = ["git", "ls-tree", "-r", "-z", "--name-only", rev]
-        self.tracked = set(run(listing, root, check=False).split("\0")) - {""}
-        self._folders: dict[str, str | None] = {}  # stages share folders
-
-    def read_bytes(self, path: str) -> bytes | None:
-        if path not in self.tracked:  # a folder (a git tree) too
-            return None
-        blob = ["git", "cat-file", "blob", f"{self.rev}:{path}"]
-        return run(blob, self.root, text=False)
-
-    def md5(self, path: str) -> str | None:
-        data = self.read_bytes(path)
-        return None if data is None else hashlib.md5(data).hexdigest()
-
-    def folder_md5(self, path: str) -> str | None:
-        if path not in self._folders:
-            files = sorted(t for t in self.tracked if inside(t, path) and t != path)
-            blobs = ((t[len(path) + 1 :], self.read_bytes(t) or b"") for t in files)
-            self._folders[path] = dvc_dir_md5(blobs) if files else None
-        return self._folders[path]
+    blob = ["git", "cat-file", "blob", f"{rev}:{path}"]  # a folder is no blob
+    proc = subprocess.run(blob, cwd=root, capture_output=True)
+    return proc.stdout if proc.returncode == 0 else None

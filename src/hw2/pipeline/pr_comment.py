@@ -21,7 +21,7 @@ from hw2.core.io import atomic_dir
 from hw2.pipeline import compare, dvc
 from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
 from hw2.pipeline.checks import data_warnings, shown, stale_warnings
-from hw2.pipeline.dvc import GitRev, Workspace
+from hw2.pipeline.dvc import Revision
 from hw2.pipeline.markdown import cell
 from hw2.pipeline.seed_record import stale_warning
 
@@ -140,7 +140,7 @@ def build_comment(base: str, root=".", plots_dir=None, link_dir=None) -> str:
     """The comment's Markdown: the workspace against `base`."""
     root = Path(root)
     dvc.check_commit(base, root)
-    old, new = GitRev(root, base), Workspace(root)
+    old, new = Revision(root, base), Revision(root)
     metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
     trees = [compare.read_tree(f, "dvc.yaml") or {} for f in (new, old)]

@@ -6,16 +6,18 @@ stages about to run, so that a stage refuses nothing preflight lets through.
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
+
+import networkx as nx
+from dvc.repo import Repo
+from dvc.stage import PipelineStage
 
 from hw2.core import footprint, resources
 from hw2.core.params import Params, read_yaml
 from hw2.core.stage import CHECKS, check_stage, outputs, read_config, writable
 from hw2.pipeline.aftercare import cache_dir, sweep
-from hw2.pipeline.checks import Workspace, why_stale
-from hw2.pipeline.dvc import inside, paths
+from hw2.pipeline.checks import why_changed
 
 STAGE = "preflight"
 STAMP = "params.yaml, output folders, disk, memory and network checked\n"
@@ -33,29 +35,22 @@ def check_params(params: Params) -> None:
         read(params)
 
 
-def pending(root: Path, dag: Mapping, lock: Mapping, data: Any) -> dict[str, str]:
-    """The stages `dvc repro` is about to run, each with why: changed (why_stale),
-    an output missing, or downstream of one that is (DVC's status, approximately)."""
-    stages = {n: s for n, s in dag.items() if n != STAGE}
-    makers = {out: n for n, s in stages.items() for out in outputs(s)}
-    upstream = {
-        name: {
-            maker
-            for dep in paths(stage.get("deps"))
-            for out, maker in makers.items()
-            if maker != name and (inside(dep, out) or inside(out, dep))
-        }
-        for name, stage in stages.items()
-    }
-    files, why = Workspace(root), {}
-    for name in TopologicalSorter(upstream).static_order():
-        stage = stages[name]
-        reasons = [why_stale(stage, lock.get(name), data, files, set(makers))]
-        gone = [out for out in outputs(stage) if not (root / out).exists()]
-        reasons += [f"{out} is missing" for out in gone]
-        reasons += [f"after {m}" for m in sorted(upstream[name] & why.keys())]
-        if reason := next(filter(None, reasons), ""):
-            why[name] = reason
+def pending(root: Path, lock: Mapping) -> dict[str, str]:
+    """The stages `dvc repro` is about to run, each with why (`dvc status`'s answer,
+    checks.why_changed; never run; or after a stage upstream that runs), upstream
+    first. Read from DVC's own stages: preflight runs inside `dvc repro`, which
+    holds the lock that `dvc status` would wait for."""
+    why: dict[str, str] = {}
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph  # an edge from each stage to the ones it reads
+        made = {out.def_path for stage in graph for out in stage.outs}
+        for stage in reversed(list(nx.topological_sort(graph))):
+            if not isinstance(stage, PipelineStage) or stage.name == STAGE:
+                continue
+            up = why.keys() & {getattr(s, "name", "") for s in graph[stage]}
+            after = [f"after {name}" for name in sorted(up)]
+            if reason := why_changed(stage, made, lock) or next(iter(after), ""):
+                why[stage.name] = reason
     return why
 
 
@@ -101,7 +96,7 @@ def run(root: Path, params: Params) -> list[str]:
     lock = (read_yaml(root / "dvc.lock") or {}).get("stages") or {}
     cache = cache_dir(root)
     check_folders(root, dag, cache)
-    todo = pending(root, dag, lock, params.data)
+    todo = pending(root, lock)
     check_space(root, dag, lock, todo, params.data, cache)
     for name in todo:
         if name in CHECKS:  # the stage's own check, the download last

@@ -8,7 +8,6 @@ baseline's). Every table is a pandas operation on such a frame.
 
 import io
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pandas as pd
 from hw2.core.errors import DataError, Hw2Error
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog as cat
+from hw2.pipeline.dvc import git_file
 from hw2.pipeline.markdown import cell
 
 META = ["name", "rev", "typ", "state"]
@@ -65,16 +65,6 @@ def runs_frame(rows: list[dict] | pd.DataFrame, metrics: list[str]) -> pd.DataFr
     frame.loc[frame["state"] != "success", [m for m in metrics if m in frame]] = None
     frame.attrs["metrics"] = metrics
     return frame
-
-
-def git_file(root: str | Path, rev: str, path: str) -> bytes | None:
-    """A git-tracked file at `rev` (the workspace's for "workspace"), else None."""
-    file = Path(root, path)
-    if rev == "workspace":
-        return file.read_bytes() if file.is_file() else None
-    show = ["git", "show", f"{rev}:{path}"]
-    proc = subprocess.run(show, cwd=root, capture_output=True)
-    return proc.stdout if proc.returncode == 0 else None
 
 
 def exp_frame(root: str | Path, rev: str | None = None) -> pd.DataFrame:

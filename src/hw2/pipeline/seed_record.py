@@ -22,8 +22,9 @@ from hw2.asr.seeds import SeedScores, score_seeds, summarise, transcript_tokens
 from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline.catalog import ASR_JSON, ASR_SEEDS, ASR_TRANSCRIPTS
+from hw2.pipeline.dvc import git_file
 from hw2.pipeline.report import read_transcripts
-from hw2.pipeline.runs import ASR, PARAMS, get, git_file, has_results, param_text
+from hw2.pipeline.runs import ASR, PARAMS, get, has_results, param_text
 
 STAGES = ("train_asr", "evaluate_asr")
 SEED_PARAM = "asr.seed"
