@@ -312,12 +312,15 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     assert line.split()[:6] == ["bad", "(failed)", "–", "–", "–", "-1"]
 
 
+# lr-b trains for LR_B_EPOCHS epochs: for ever while Ctrl-C is to stop it, which
+# a tiny run of the usual 2 epochs could finish before the signal lands
 GRID = """\
-import sys
+import os, sys
 from pathlib import Path
 from hw2.core.errors import Hw2Error
 from hw2.pipeline.homework import Experiment, run_queue
-grid = [Experiment("lr-a", {"lr": "0.02"}), Experiment("lr-b", {"lr": "0.03"})]
+b = {"lr": "0.03", "cnn.epochs": os.environ.get("LR_B_EPOCHS", "2")}
+grid = [Experiment("lr-a", {"lr": "0.02"}), Experiment("lr-b", b)]
 try:
     run_queue(Path("."), grid, jobs=1)
 except Hw2Error as exc:
@@ -334,7 +337,7 @@ def test_ctrl_c_stops_the_worker_and_a_rerun_keeps_what_finished(
     grid = subprocess.Popen(  # SIGINT at its default: the suite may run as `make &`
         [sys.executable, "-c", GRID],
         cwd=root,
-        env=env,
+        env={**env, "LR_B_EPOCHS": "10000"},
         stderr=subprocess.PIPE,
         preexec_fn=default_signals,
     )
