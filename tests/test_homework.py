@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asr_seed_runs
 import pandas as pd
+import psutil
 import pytest
 from helpers import (
     copy_reproduced,
@@ -312,8 +313,8 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     assert line.split()[:6] == ["bad", "(failed)", "–", "–", "–", "-1"]
 
 
-# lr-b trains for LR_B_EPOCHS epochs: for ever while Ctrl-C is to stop it, which
-# a tiny run of the usual 2 epochs could finish before the signal lands
+# lr-b trains for LR_B_EPOCHS epochs: for ever while Ctrl-C is to stop it (a tiny
+# run of the usual 2 epochs could end before DVC kills it), 2 when run again
 GRID = """\
 import os, sys
 from pathlib import Path
@@ -353,10 +354,22 @@ def test_ctrl_c_stops_the_worker_and_a_rerun_keeps_what_finished(
     def exp_refs():
         return subprocess.run(listing, cwd=root, capture_output=True, text=True)
 
-    while not any(ref.endswith("/lr-a") for ref in exp_refs().stdout.split()):
+    def training_b() -> bool:  # lr-b's train_cnn, in its run's copy of the project
+        found = psutil.process_iter(["cmdline", "cwd"])
+        return any(
+            "stages/train_cnn.py" in " ".join(p.info["cmdline"] or [])
+            and str(root) in (p.info["cwd"] or "")
+            for p in found
+        )
+
+    # Ctrl-C once lr-b trains: a run still being set up has no process DVC could
+    # kill, so its worker would finish it (seen in CI: docs/reliability.md)
+    while not (
+        any(ref.endswith("/lr-a") for ref in exp_refs().stdout.split()) and training_b()
+    ):
         assert grid.poll() is None, grid.stderr.read().decode()[-2000:]
         time.sleep(1)
-    grid.send_signal(signal.SIGINT)  # Ctrl-C while lr-b runs or waits
+    grid.send_signal(signal.SIGINT)
     _, err = grid.communicate(timeout=120)
     assert grid.returncode != 0
     assert "the queue's workers stopped; `make homework` again runs the rest" in (
