@@ -1,5 +1,5 @@
 """git and dvc command lines (a failure: one Hw2Error line naming the command), and
-the files of the workspace or of a git revision, read or hashed as dvc.lock does."""
+the files of the workspace or of a git revision, read as bytes."""
 
 import json
 import os
