@@ -8,15 +8,15 @@ from pathlib import Path
 import asr_seed_runs
 import yaml
 from helpers import squeezed
-
-from hw2.pipeline.seed_record import fingerprint
-from hw2.pipeline.summary import (
+from readme_results import (
     BEGIN,
     END,
     readme_table,
     replace_block,
     results_table,
 )
+
+from hw2.pipeline.seed_record import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
