@@ -7,9 +7,11 @@ params where the runs differ (hw2.pipeline.exps). `dvc exp show` shows everythin
 """
 
 import argparse
+import shutil
 
 from hw2.core.stage import run_stage
-from hw2.pipeline.exps import show
+from hw2.pipeline.exps import table
+from hw2.pipeline.runs import exp_frame
 
 
 def main() -> None:
@@ -17,7 +19,8 @@ def main() -> None:
     ap.add_argument("--rev", help="the commit whose experiments to list (HEAD)")
     ap.add_argument("--width", type=int, help="columns (the terminal's width)")
     args = ap.parse_args()
-    print(show(".", args.rev, args.width))
+    width = args.width or shutil.get_terminal_size((120, 24)).columns
+    print(table(exp_frame(".", args.rev), width))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ hw2.pipeline.dvc.safe_page): a ref named `x</script><script>...` stays text.
 """
 
 import argparse
+from pathlib import Path
 
 from hw2.core.stage import run_stage
-from hw2.pipeline.dvc import plots_page
+from hw2.pipeline.dvc import run, safe_page
 
 
 def main() -> None:
@@ -17,7 +18,10 @@ def main() -> None:
     parser.add_argument("revs", nargs="*", help="revisions (default: HEAD)")
     parser.add_argument("-o", "--out", default="dvc_plots", help="output folder")
     args = parser.parse_args()
-    print(f"wrote {plots_page('.', args.revs, args.out)}")
+    run(["dvc", "plots", "diff", *args.revs, "-o", args.out], ".")
+    page = Path(args.out, "index.html")
+    page.write_text(safe_page(page.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"wrote {page}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from hw2.pipeline.compare import (
     Change,
     Value,
     diff_changes,
-    metric_paths,
     metric_values,
     split_headlines,
 )
@@ -186,18 +185,6 @@ def test_dvc_metrics_diff_rows_and_headlines_in_catalogue_order():
     )
     assert [c.key for c in heads] == ["w", "y"]
     assert [c.key for c in rest] == ["z", "x"]
-
-
-def test_metric_paths_from_stages_and_top_level():
-    dvc_yaml = {
-        "metrics": ["top.json"],
-        "stages": {
-            "a": {"metrics": ["a.json", {"b.json": {"cache": False}}]},
-            "t": {"outs": [{"live": {"cache": False}}], "metrics": ["a.json"]},
-            "c": {"cmd": "true"},
-        },
-    }
-    assert metric_paths(dvc_yaml) == ["top.json", "a.json", "b.json"]
 
 
 def test_fingerprint_is_the_asr_stages_less_the_seed():

@@ -27,7 +27,7 @@ from hw2.pipeline import homework
 from hw2.pipeline.catalog import CNN_JSON
 from hw2.pipeline.experiments import CONFIGURATIONS as ASR_CONFIGS
 from hw2.pipeline.experiments import build_experiments_report
-from hw2.pipeline.exps import show
+from hw2.pipeline.exps import table
 from hw2.pipeline.homework import (
     best_learning_rate,
     phase_one,
@@ -309,7 +309,8 @@ def test_a_failed_queued_run_is_failed_with_no_numbers(tiny_reproduced, tmp_path
     assert runs.set_index("name").at["bad", "state"] == "failed"
     page = squeezed(build_experiments_report(root).read_text())
     assert "| bad (failed) | sample | -1 | – | – | – | – | – | – |" in page
-    (line,) = [ln for ln in show(str(root), width=120).splitlines() if "bad" in ln]
+    shown = table(homework.exp_frame(root), 120).splitlines()
+    (line,) = [ln for ln in shown if "bad" in ln]
     assert line.split()[:6] == ["bad", "(failed)", "–", "–", "–", "-1"]
 
 

@@ -18,10 +18,10 @@ import vl_convert
 import yaml
 from asr_seed_runs import lock
 from helpers import tool_env
+from test_metric_files import declared_metrics
 
 from hw2.core.errors import Hw2Error
 from hw2.pipeline import catalog
-from hw2.pipeline.compare import metric_paths
 from hw2.pipeline.pr_comment import MARKER, build_comment
 from hw2.pipeline.seed_record import fingerprint
 
@@ -341,7 +341,7 @@ def test_unknown_base_is_one_clear_error(repo):
 
 def test_headlines_and_report_paths_are_declared_in_dvc_yaml():
     dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    declared = set(metric_paths(dvc_yaml))
+    declared = declared_metrics(dvc_yaml)
     assert {m.path for m in catalog.headlines()} <= declared
     assert {catalog.CNN_JSON, catalog.ASR_JSON, catalog.ATTENTION_JSON} <= declared
 

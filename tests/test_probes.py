@@ -85,12 +85,18 @@ def repo_params(**changes) -> params.Params:
     return params.Params(with_params(PARAMS, **changes), known=params.SCHEMA)
 
 
+def check_params(p: params.Params) -> None:
+    """Every stage's reading of params.yaml, as the preflight stage runs them."""
+    for read in preflight.stage_readers().values():
+        read(p)
+
+
 @pytest.mark.parametrize("key", sorted(LIMITS))
 def test_every_size_has_an_upper_bound(key):
     source = "full" if key.endswith(".full") else "sample"  # what is read
     changes = {key: LIMITS[key] + 1, "data.speech.source": source}
     with pytest.raises(ParamError, match=rf"{key} must be .*<= {LIMITS[key]}, got"):
-        preflight.check_params(repo_params(**changes))
+        check_params(repo_params(**changes))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +112,7 @@ def test_every_size_has_an_upper_bound(key):
 )
 def test_out_of_range_values_are_named_short(key, value, words):
     with pytest.raises(ParamError) as caught:
-        preflight.check_params(repo_params(**{key: value}))
+        check_params(repo_params(**{key: value}))
     assert words in str(caught.value) and len(str(caught.value)) < 250
 
 

@@ -179,15 +179,18 @@ def seed_std(lookup: Callable[[str], Any], key: str) -> float | None:
 def spread_text(
     value: float,
     std: float | None = None,
-    ci: Sequence[float] | None = None,
+    ci: Sequence[float | None] | None = None,
     scale: Scale | None = None,
     sign: bool = False,
 ) -> str:
-    """value ± std [low, high] at one scale (the value's unless given)."""
+    """value ± std [low, high] at one scale (the value's unless given); no
+    interval where `ci` or one of its ends is None."""
     scale = scale or scale_for([value])
     text = scale.delta(0, value) if sign else scale.text(value)
     text += "" if std is None else f" ± {scale.text(std)}"
-    return text + ("" if ci is None else f" [{scale.text(ci[0])}, {scale.text(ci[1])}]")
+    if ci is None or None in ci:
+        return text
+    return text + f" [{scale.text(ci[0])}, {scale.text(ci[1])}]"
 
 
 def human(value: float, unit: str = "") -> str:

@@ -107,8 +107,8 @@ def stale_warnings(root: str | Path, base: str) -> list[str]:
     out = []
     sides = [("HEAD", "in this branch", head), (base, f"at {cell(base)}", old)]
     for rev, where, fix in sides:
-        stale = sorted(stale_stages(root, rev).items())
-        if listed := "; ".join(f"{cell(n)}: {cell(w)}" for n, w in stale):
+        if stale := sorted(stale_stages(root, rev).items()):
+            listed = "; ".join(f"{cell(n)}: {cell(w)}" for n, w in stale)
             out.append(f"The dvc.lock committed {where} does not match its code: ")
             out[-1] += f"{listed}. {fix}"
     return out

@@ -15,7 +15,7 @@ from hw2.core.errors import DataError
 from hw2.core.params import YAMLError, parse_yaml
 from hw2.pipeline import catalog
 from hw2.pipeline.catalog import Metric, Scale, describe, scale_for
-from hw2.pipeline.dvc import Revision, paths
+from hw2.pipeline.dvc import Revision
 from hw2.pipeline.runs import flatten
 from hw2.pipeline.seed_record import LOCK, Match, match, read_record
 
@@ -177,14 +177,6 @@ def metric_values(tree: Any, record: Match | None = None) -> dict[str, Value]:
         for key, raw in flat.items()
         if (number := _number(raw)) is not None and key not in noise
     }
-
-
-def metric_paths(dvc_yaml: Mapping[str, Any]) -> list[str]:
-    """The metrics files dvc.yaml declares, top-level and stages'."""
-    stages = [s for s in (dvc_yaml.get("stages") or {}).values() if isinstance(s, dict)]
-    declared = paths(dvc_yaml.get("metrics"))
-    declared += [path for s in stages for path in paths(s.get("metrics"))]
-    return list(dict.fromkeys(declared))
 
 
 def read_tree(files: Revision, path: str) -> Any:

@@ -32,24 +32,22 @@ def run(
     capture: bool = True,
     check: bool = True,
     timeout: float | None = None,
-    text: bool = True,
-) -> Any:
-    """stdout of `args` run in `root` ("" with capture=False: shown as it goes)."""
+) -> str:
+    """stdout of `args` run in `root` with dvc_env(`env`) ("" with capture=False:
+    shown as it goes)."""
     try:
         proc = subprocess.run(
             list(args),
             cwd=root,
-            env=dict(env) if env is not None else dvc_env(),
+            env=dvc_env(env),
             capture_output=capture,
-            text=text,
+            text=True,
             timeout=timeout,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Hw2Error(f"{command_name(args)} could not run ({exc})") from exc
     if check and proc.returncode != 0:
-        err = proc.stderr or ""
-        err = err.decode(errors="replace") if isinstance(err, bytes) else err
-        lines = err.strip().splitlines()
+        lines = (proc.stderr or "").strip().splitlines()
         why = lines[-1] if lines else f"exit status {proc.returncode}"
         raise Hw2Error(f"{command_name(args)} failed: {why}")
     return proc.stdout if capture else ""
@@ -61,11 +59,6 @@ def run_json(args: Sequence[str], root: str | Path, **kwargs: Any) -> Any:
         return json.loads(run(args, root, **kwargs))
     except json.JSONDecodeError:
         raise Hw2Error(f"{command_name(args)} printed no JSON") from None
-
-
-def paths(entries: Any) -> list[str]:
-    """The paths of a dvc.yaml list (deps, outs, ...) of paths or {path: options}."""
-    return [str(e if isinstance(e, str) else next(iter(e))) for e in entries or []]
 
 
 def overlap(a: str, b: str) -> bool:
@@ -89,14 +82,6 @@ def safe_page(page: str) -> str:
     branch name or a data value to end the script and run what follows."""
     spec = re.compile(r"^(\s*var spec = )(.*)$", re.M)
     return spec.sub(lambda m: m[1] + m[2].replace("<", "\\u003c"), page)
-
-
-def plots_page(root: str | Path, revs: Sequence[str], out: str = "dvc_plots") -> Path:
-    """`dvc plots diff REVS -o OUT` (DVC's own page), made safe."""
-    run(["dvc", "plots", "diff", *revs, "-o", out], root)
-    page = Path(root, out, "index.html")
-    page.write_text(safe_page(page.read_text(encoding="utf-8")), encoding="utf-8")
-    return page
 
 
 class Revision:

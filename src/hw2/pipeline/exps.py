@@ -3,12 +3,10 @@ draws some 200 columns): name and state, the headline metrics, lr, decoder and
 the params where runs differ. A long name is cut, never a number.
 """
 
-import shutil
-
 import pandas as pd
 
 from hw2.pipeline.catalog import ASR_JSON, ATTENTION_JSON, CNN_JSON
-from hw2.pipeline.runs import ASR, CNN, META, exp_frame, metric_text, param_text
+from hw2.pipeline.runs import ASR, CNN, META, metric_text, param_text
 
 METRICS = {"test acc": (CNN_JSON, "test_acc"), "CER": (ASR_JSON, "cer")}
 METRICS |= {"WER": (ASR_JSON, "wer"), "speedup": (ATTENTION_JSON, "speedup")}
@@ -42,9 +40,3 @@ def table(runs: pd.DataFrame, width: int) -> str:
     lines = ("  " + text.agg("  ".join, axis=1)).str.rstrip().tolist()
     lines.insert(1, "  " + "─" * (widths.sum() + 2 * (len(widths) - 1)))
     return "\n".join(lines)
-
-
-def show(root: str, rev: str | None = None, width: int | None = None) -> str:
-    """HEAD's experiments (or those of `rev`) as the table, for the terminal."""
-    runs = exp_frame(root, rev)
-    return table(runs, width or shutil.get_terminal_size((120, 24)).columns)

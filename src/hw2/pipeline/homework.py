@@ -23,9 +23,9 @@ import pandas as pd
 from hw2.core.device import usable_cpus
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json, write_text
-from hw2.core.params import parse_yaml, read_yaml
+from hw2.core.params import load_params, parse_yaml, read_yaml
 from hw2.pipeline.catalog import ASR_SEEDS, CNN_JSON
-from hw2.pipeline.dvc import dvc_env, run
+from hw2.pipeline.dvc import run
 from hw2.pipeline.experiments import CONFIGURATIONS, render_experiments
 from hw2.pipeline.exps import table
 from hw2.pipeline.runs import PARAMS, exp_frame, get, param_text
@@ -34,7 +34,6 @@ from hw2.pipeline.seed_record import SEED_PARAM, build_record, seed_groups
 LEARNING_RATES = (0.1, 0.01, 0.001)
 SEEDS = 3  # ASR seeds per configuration
 EXPERIMENTS_REPORT = "reports/experiments.md"
-RESUME = "`make homework` again runs the rest (finished runs are kept)"
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def dvc(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
     (every run's log, followed) show their output as it goes."""
     print("$ dvc " + " ".join(args), flush=True)
     live = args[0] == "repro" or "--run-all" in args
-    run(["dvc", *args], root, env=dvc_env(env), capture=not live)
+    run(["dvc", *args], root, env=env, capture=not live)
 
 
 def done(runs: pd.DataFrame, exp: Experiment) -> bool:
@@ -96,15 +95,6 @@ def done(runs: pd.DataFrame, exp: Experiment) -> bool:
         )
         for _, run in found.iterrows()
     )
-
-
-def threads_readers(root: Path) -> set[str]:
-    """The params of the stages that read `threads` (none without the key)."""
-    if "threads" not in (read_yaml(root / PARAMS) or {}):
-        return set()
-    stages = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
-    keys = [s.get("params") or [] for s in stages.values() if isinstance(s, dict)]
-    return {k for ks in keys if "threads" in ks for k in ks if isinstance(k, str)}
 
 
 def wait_for_workers(root: Path, poll: float = 5.0) -> None:
@@ -130,24 +120,20 @@ def queued_elsewhere(root: Path) -> list[str]:
     return [e.name or e.stash_rev[:7] for e in entries]
 
 
-def changed_files(root: Path) -> set[str]:
-    """The git-tracked files whose workspace copy differs from HEAD's."""
-    diff = ["git", "diff", "HEAD", "--name-only", "-z"]
-    return set(run(diff, root, check=False).split("\0")) - {""}
-
-
 @contextmanager
 def workspace_kept(root: Path) -> Iterator[None]:
     """Write back the workspace's uncommitted changes to git-tracked files that
     the block turned back into HEAD's. Each `dvc exp run --queue` stashes the
     workspace and pops it back; seen in CI after two workspace `dvc exp run`s:
     five changed metrics files, each as long as HEAD's copy, ended as HEAD's."""
-    names = changed_files(root)
+    diff = ["git", "diff", "HEAD", "--name-only", "-z"]  # changed tracked files
+    names = set(run(diff, root, check=False).split("\0")) - {""}
     before = {n: (root / n).read_bytes() for n in names if (root / n).is_file()}
     try:
         yield
     finally:
-        if lost := sorted(set(before) - changed_files(root)):
+        now = set(run(diff, root, check=False).split("\0"))
+        if lost := sorted(set(before) - now):
             for name in lost:  # a file edited meanwhile is not HEAD's: kept
                 (root / name).write_bytes(before[name])
             print(f"restored {', '.join(lost)}: DVC's queue had reset them to HEAD")
@@ -170,12 +156,12 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
             "queue status`; `dvc queue remove --queued` removes them"
         )
     share = str(max(1, usable_cpus() // jobs))  # the cores each run gets
-    # `threads` = that share in a run that sets a param of a stage reading it
-    # (train_asr's): elsewhere (a CNN run) it would only rerun those stages
-    threads = threads_readers(root)
+    # `threads` = that share in an ASR run, where params.yaml has the key: a CNN
+    # run does not read it, and a changed one would only retrain the ASR
+    threads = "threads" in (read_yaml(root / PARAMS) or {})
     with workspace_kept(root):
         for exp in todo:
-            more = {"threads": share} if threads & set(exp.params) else {}
+            more = {"threads": share} if threads and SEED_PARAM in exp.params else {}
             sets = [f"-S{k}={v}" for k, v in (exp.params | more).items()]
             dvc(root, "exp", "run", "--queue", "-n", exp.name, *sets)
         try:
@@ -185,7 +171,8 @@ def run_queue(root: Path, grid: Sequence[Experiment], jobs: int) -> pd.DataFrame
         except KeyboardInterrupt:  # DVC's own Ctrl-C leaves the runs going on
             dvc(root, "queue", "stop", "--kill")
             raise Hw2Error(
-                f"interrupted: the queue's workers stopped; {RESUME}"
+                "interrupted: the queue's workers stopped; `make homework` again "
+                "runs the rest (finished runs are kept)"
             ) from None
         wait_for_workers(root)
         # finished runs are experiments now: their queue entries would add DVC's
@@ -231,10 +218,8 @@ def run_homework(
         raise Hw2Error(f"source must be sample or full, got {source!r}")
     if jobs < 1 or seeds < 1:
         raise Hw2Error(f"jobs and seeds must be >= 1, got {jobs} and {seeds}")
-    first = (parse_yaml((root / PARAMS).read_text()) or {}).get("asr", {})
-    if not isinstance(first.get("seed"), int) or isinstance(first["seed"], bool):
-        raise Hw2Error("params.yaml: asr.seed must be an integer")
-    grid = phase_one(source, mclaurin, range(first["seed"], first["seed"] + seeds))
+    first = load_params(root / PARAMS).integer("asr.seed", low=0)
+    grid = phase_one(source, mclaurin, range(first, first + seeds))
     dvc(root, "repro")  # cached outputs let every queued run skip what it shares
     runs = run_queue(root, grid, jobs)
     try:

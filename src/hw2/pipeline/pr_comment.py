@@ -19,30 +19,15 @@ import vl_convert
 from hw2.core.errors import Hw2Error
 from hw2.core.io import atomic_dir
 from hw2.pipeline import compare, dvc
-from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE
+from hw2.pipeline.catalog import ASR_JSON, DATA_OF, DATA_SHAPE, headlines, spread_text
 from hw2.pipeline.checks import data_warnings, shown, stale_warnings
 from hw2.pipeline.dvc import Revision
 from hw2.pipeline.markdown import cell
+from hw2.pipeline.runs import markdown_table
 from hw2.pipeline.seed_record import stale_warning
 
 MARKER = "hw2-dvc-pr-comment"
 WORKSPACE = "workspace"  # DVC's name for it in `dvc plots diff`
-
-
-def table(columns: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table of cells already escaped, written as they are."""
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.to_markdown(index=False, disable_numparse=True)
-
-
-def _value(v: compare.Value | None, c: compare.Change) -> str:
-    if v is None:
-        return "–"
-    text = c.scale.text(v.value)
-    text += f" ± {c.scale.text(v.std)}" if v.std is not None else ""
-    if v.low is not None and v.high is not None:
-        text += f" [{c.scale.text(v.low)}, {c.scale.text(v.high)}]"
-    return text
 
 
 def _row(c: compare.Change, *first: str) -> list[str]:
@@ -50,7 +35,10 @@ def _row(c: compare.Change, *first: str) -> list[str]:
     both = c.changed and c.old and c.new
     delta = c.scale.delta(c.old.value, c.new.value) if both else "–"
     verdict = f"**{c.label}**" if c.verdict == compare.BEYOND else c.label
-    sides = [_value(v, c) for v in (c.old, c.new)]
+    sides = [
+        "–" if v is None else spread_text(v.value, v.std, (v.low, v.high), c.scale)
+        for v in (c.old, c.new)
+    ]
     return [*first, label, *sides, delta, c.direction or "–", verdict]
 
 
@@ -60,7 +48,7 @@ def metrics_section(changes: Sequence[compare.Change], base: str) -> list:
     cols = [cell(base), "this PR", "change", "direction", "noise"]
     rows = [_row(c) for c in heads]
     none = "*No headline metric in either revision.*"
-    out = ["### Metrics", table(["headline", *cols], rows) if heads else none]
+    out = ["### Metrics", markdown_table(rows, ["headline", *cols]) if heads else none]
     moved = [c for c in rest if c.changed]
     if not moved:
         return out + [f"*No other metric changed ({len(rest)} compared).*"]
@@ -72,7 +60,7 @@ def metrics_section(changes: Sequence[compare.Change], base: str) -> list:
     summary = f"{len(moved)} other metric{'s' * (len(moved) != 1)} changed "
     summary += f"({counts}), {len(rest) - len(moved)} unchanged"
     rows = [_row(c, cell(c.path)) for c in moved]
-    folded = table(["file", "metric", *cols], rows)
+    folded = markdown_table(rows, ["file", "metric", *cols])
     return out + [f"<details><summary>{summary}</summary>", folded, "</details>"]
 
 
@@ -83,14 +71,8 @@ def params_section(diff: dict[str, Any]) -> list[str]:
         for file, params in diff.items()
         for key, v in (params or {}).items()
     ]
-    params = table(["file", "param", "base", "this PR"], rows)
+    params = markdown_table(rows, ["file", "param", "base", "this PR"])
     return ["### Params", params if rows else "*No param changed.*"]
-
-
-def _status(old: Any, new: Any) -> str:
-    if old is None or new is None:
-        return "new" if old is None else "removed"
-    return "unchanged" if old == new else "changed"
 
 
 def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> list:
@@ -111,7 +93,8 @@ def plots_section(root: Path, base: str, plots_dir: Path | None, link: Path) -> 
                 rows = pd.DataFrame(spec["data"]["values"]).groupby("rev")
                 by_rev = {r: g.drop(columns="rev").to_dict("records") for r, g in rows}
             old, new = by_rev.get(base), by_rev.get(WORKSPACE)
-            status[name] = _status(old, new)
+            changed = "new" if old is None else "removed" if new is None else "changed"
+            status[name] = "unchanged" if old == new else changed
             if status[name] != "unchanged" and plots_dir:
                 # an image plot: this branch's (else the base's); a chart: DVC's
                 # template with both revisions' rows, as a PNG
@@ -143,16 +126,17 @@ def build_comment(base: str, root=".", plots_dir=None, link_dir=None) -> str:
     old, new = Revision(root, base), Revision(root)
     metrics = dvc.run_json(["dvc", "metrics", "diff", base, "--json", "--all"], root)
     params = dvc.run_json(["dvc", "params", "diff", base, "--json"], root)
-    trees = [compare.read_tree(f, "dvc.yaml") or {} for f in (new, old)]
-    declared = {p for tree in trees for p in compare.metric_paths(tree)}
-    declared -= set(DATA_SHAPE.values())  # what the data are: the warnings'
     data = data_warnings(params, old, new)
     moved = {p for p, branch in DATA_OF.items() if branch in data}
     sides = (cell(base), "this branch")
     noise = dict(zip(sides, compare.seed_matches(old, new), strict=True))
     per_file = [{ASR_JSON: found} for found in noise.values()]
-    metrics = {p: v for p, v in metrics.items() if p in declared}
-    for side, files in (("old", old), ("new", new)):  # DVC warns, exits 0
+    # DVC lists the metrics files dvc.yaml declares (what the data are: the
+    # warnings'); one it cannot read at a side (a dvc.lock it refuses) it skips
+    # with a warning and exit status 0
+    metrics = {p: v for p, v in metrics.items() if p not in DATA_SHAPE.values()}
+    declared = set(metrics) | {m.path for m in headlines()}
+    for side, files in (("old", old), ("new", new)):
         present = sorted(p for p in declared if files.read_bytes(p) is not None)
         values = [v.get(side) for keys in metrics.values() for v in keys.values()]
         if present and all(v is None for v in values):

@@ -29,12 +29,6 @@ def stage_readers() -> dict[str, Callable[[Params], Any]]:
     return {name: partial(read_config, name) for name in readers}
 
 
-def check_params(params: Params) -> None:
-    """Every stage's configuration read and checked (ParamError at the first)."""
-    for read in stage_readers().values():
-        read(params)
-
-
 def pending(root: Path, lock: Mapping) -> dict[str, str]:
     """The stages `dvc repro` is about to run, each with why (`dvc status`'s answer,
     checks.why_changed; never run; or after a stage upstream that runs), upstream
@@ -65,21 +59,19 @@ def check_folders(root: Path, dag: Mapping, cache: Path) -> None:
     writable(cache, "DVC keeps every output's copy there")
 
 
-def _existing_bytes(root: Path, stage: Mapping, locked: Mapping | None) -> int:
-    """What the stage's current outputs take (DVC deletes them before it runs)."""
-    sizes = {o["path"]: o.get("size") or 0 for o in (locked or {}).get("outs") or []}
-    return sum(sizes.get(out, 0) for out in outputs(stage) if (root / out).exists())
-
-
 def check_space(
     root: Path, dag: Mapping, lock: Mapping, todo: Mapping[str, str], data, cache: Path
 ) -> None:
     """Free disk for what the pending stages write, in the workspace and the cache."""
     same = resources.disk_of(cache) == resources.disk_of(root)
+    # what the current outputs take, as dvc.lock records it: DVC deletes them first
+    outs = [o for entry in lock.values() for o in entry.get("outs") or []]
+    size = {o["path"]: o.get("size") or 0 for o in outs}
     need_work = need_cache = 0
     for name in todo:
         writes = footprint.disk_bytes(name, data)
-        need_work += max(writes - _existing_bytes(root, dag[name], lock.get(name)), 0)
+        old = sum(size.get(o, 0) for o in outputs(dag[name]) if (root / o).exists())
+        need_work += max(writes - old, 0)
         need_cache += writes
     what = ", ".join(todo)
     if same:
@@ -91,7 +83,8 @@ def check_space(
 
 def run(root: Path, params: Params) -> list[str]:
     """Every check, in order: the first problem raised (one line), else a line each."""
-    check_params(params)
+    for read in stage_readers().values():  # a ParamError at the first bad key
+        read(params)
     dag = (read_yaml(root / "dvc.yaml") or {}).get("stages") or {}
     lock = (read_yaml(root / "dvc.lock") or {}).get("stages") or {}
     cache = cache_dir(root)

@@ -42,26 +42,21 @@ def fingerprint(lock: Any) -> dict[str, Any] | None:
     ):
         return None
     made = {o.get("path") for s in STAGES for o in stages[s].get("outs") or []}
-    return {
-        name: {
+    found = {}
+    for name in STAGES:
+        entry, deps = stages[name], stages[name].get("deps") or []
+        md5s = {str(d.get("path")): d.get("md5") for d in deps}
+        params = entry.get("params") or {}
+        found[name] = {
             "cmd": entry.get("cmd"),
-            "deps": {
-                str(d.get("path")): d.get("md5")
-                for d in sorted(
-                    entry.get("deps") or [], key=lambda d: str(d.get("path"))
-                )
-                if d.get("path") not in made
-            },
+            "deps": {k: v for k, v in sorted(md5s.items()) if k not in made},
             "params": {
-                str(file): {
-                    k: v for k, v in sorted(values.items()) if k not in NOISE_PARAMS
-                }
-                for file, values in (entry.get("params") or {}).items()
-                if isinstance(values, Mapping)
+                str(f): {k: v for k, v in sorted(ps.items()) if k not in NOISE_PARAMS}
+                for f, ps in params.items()
+                if isinstance(ps, Mapping)
             },
         }
-        for name, entry in ((s, stages[s]) for s in STAGES)
-    }
+    return found
 
 
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
