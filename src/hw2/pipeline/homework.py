@@ -23,7 +23,7 @@ import pandas as pd
 from hw2.core.device import usable_cpus
 from hw2.core.errors import Hw2Error
 from hw2.core.io import write_json, write_text
-from hw2.core.params import load_params, parse_yaml, read_yaml
+from hw2.core.params import parse_yaml, read_yaml
 from hw2.pipeline.catalog import ASR_SEEDS, CNN_JSON
 from hw2.pipeline.dvc import run
 from hw2.pipeline.experiments import CONFIGURATIONS, render_experiments
@@ -218,8 +218,11 @@ def run_homework(
         raise Hw2Error(f"source must be sample or full, got {source!r}")
     if jobs < 1 or seeds < 1:
         raise Hw2Error(f"jobs and seeds must be >= 1, got {jobs} and {seeds}")
-    first = load_params(root / PARAMS).integer("asr.seed", low=0)
-    grid = phase_one(source, mclaurin, range(first, first + seeds))
+    # read, not load_params: DVC's queue rewrites params.yaml while this runs
+    first = (parse_yaml((root / PARAMS).read_text()) or {}).get("asr", {})
+    if not isinstance(first.get("seed"), int) or isinstance(first["seed"], bool):
+        raise Hw2Error("params.yaml: asr.seed must be an integer")
+    grid = phase_one(source, mclaurin, range(first["seed"], first["seed"] + seeds))
     dvc(root, "repro")  # cached outputs let every queued run skip what it shares
     runs = run_queue(root, grid, jobs)
     try:
