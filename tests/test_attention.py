@@ -10,12 +10,27 @@ import torch.nn.functional as F
 from hw2.attention.feature_map import (
     _PLANS,
     feature_dim,
-    mclaurin_features,
     monomial_layout,
+    plan,
 )
 from hw2.attention.inference import FastLinear
 from hw2.attention.linear import Inputs, linear_attention
 from hw2.attention.mclaurin import FORMS, check_terms, mclaurin_attention, pick_form
+
+
+def mclaurin_features(x: torch.Tensor, terms: int) -> torch.Tensor:
+    """φ(x): (..., D) -> (..., M) with φ(q)ᵀφ(k) = Σ_{n<K} (qᵀk)ⁿ/n! exactly.
+
+    Order: [1, x_1..x_D, x_1²/√2..x_D²/√2, then x_i·x_j once per pair i ≠ j
+    by cyclic offset, then degree 3, ...]; see monomial_layout.
+    Any K >= 1 is allowed here (the attention itself needs K odd).
+    """
+    if isinstance(terms, bool) or not isinstance(terms, int) or terms < 1:
+        raise ValueError(f"terms (K) must be an integer >= 1, got {terms!r}")
+    p = plan(terms, x.shape[-1], x.device, x.dtype)
+    flat = x.reshape(-1, x.shape[-1], 1)  # each vector a block of one position
+    feats = p.features(flat).squeeze(-1) * p.weight_sqrt
+    return feats.reshape(*x.shape[:-1], p.size)
 
 
 def series(t: torch.Tensor, terms: int) -> torch.Tensor:

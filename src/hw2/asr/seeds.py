@@ -200,17 +200,3 @@ def summarise(
         out[f"{name}_ci95"] = list(interval(scores, name, n_boot=n_boot, seed=seed))
     out["seeds"] = scores.seeds
     return out
-
-
-def seed_metrics(
-    references: Sequence[Sequence[int]],
-    hypotheses: Sequence[Sequence[Sequence[int]]],
-    losses: Sequence[float] | None = None,
-    *,
-    n_boot: int = N_BOOT,
-    seed: int = SEED,
-) -> dict[str, float | int | list[float]]:
-    """Every ASR metric over seeds (see summarise) from the test references and
-    each seed's hypotheses (token sequences), with each seed's loss if given."""
-    scores = score_seeds(references, hypotheses, losses)
-    return summarise(scores, n_boot=n_boot, seed=seed)

@@ -1,5 +1,4 @@
-"""Which source files a module depends on, and one digest of them; DVC's digest of
-a source folder (a stage's code dep).
+"""Which source files a module depends on, and one digest of them.
 
 A resumed training must not continue a checkpoint made by other code: the digest
 of its import closure (read from the source text, so imports inside functions
@@ -9,8 +8,6 @@ count too) goes into the checkpoint's fingerprint.
 import ast
 import hashlib
 import importlib.util
-import json
-from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -72,25 +69,3 @@ def code_digest(*modules: str, package: str = "hw2") -> str:
         digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def dvc_dir_md5(files: Iterable[tuple[str, bytes]]) -> str:
-    """DVC's hash of a folder as dvc.lock records it (`<md5>.dir`), from its files'
-    paths relative to it and their bytes: the md5 of the JSON list of each file's
-    md5 and path, sorted by path."""
-    entries = sorted(
-        ({"md5": hashlib.md5(data).hexdigest(), "relpath": rel} for rel, data in files),
-        key=lambda entry: entry["relpath"],
-    )
-    return (
-        hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
-    )
-
-
-def folder_md5(folder: Path) -> str:
-    """dvc_dir_md5 of a folder on disk, less __pycache__ (.dvcignore leaves it out)."""
-    return dvc_dir_md5(
-        (p.relative_to(folder).as_posix(), p.read_bytes())
-        for p in folder.rglob("*")
-        if p.is_file() and "__pycache__" not in p.relative_to(folder).parts
-    )

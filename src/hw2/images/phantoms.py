@@ -20,16 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hw2.images.octmnist import CLASSES, OCTMNIST_COUNTS, SPLITS
+from hw2.images.octmnist import CLASSES, SPLITS
 
 SIZE = 28
 CNV, DME, DRUSEN, NORMAL = range(len(CLASSES))
-
-# OCTMNIST's class proportions per split (the counts in hw2.images.octmnist).
-OCTMNIST_PRIORS = {
-    split: tuple(c / sum(counts) for c in counts)
-    for split, counts in OCTMNIST_COUNTS.items()
-}
 
 _Y, _X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
 
